@@ -1,0 +1,51 @@
+#include <cmath>
+
+#include "ops/op_test_util.h"
+
+namespace ef::test {
+namespace {
+
+TEST(Elementwise, AddBroadcastsRowVector) {
+  auto out = run_op({"Add", 14, {}}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), f32({3}, {10, 20, 30})});
+  EXPECT_EQ(out[0].shape(), (Shape{2, 3}));
+  EXPECT_EQ(values<float>(out[0]), (std::vector<float>{11, 22, 33, 14, 25, 36}));
+}
+
+TEST(Elementwise, LegacyBroadcastUsesAxis) {
+  auto out = run_op({"Add", 6, {{"broadcast", attr_int(1)}, {"axis", attr_int(0)}}},
+                    {f32({2, 3}, {1, 2, 3, 4, 5, 6}), f32({2}, {10, 20})});
+  EXPECT_EQ(values<float>(out[0]), (std::vector<float>{11, 12, 13, 24, 25, 26}));
+}
+
+TEST(Elementwise, IncompatibleShapesNameTheNode) {
+  try {
+    run_op({"Mul", 14, {}}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), f32({2}, {1, 2})});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("test_Mul"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Elementwise, ModFollowsDivisorSignUnlessFmod) {
+  auto out = run_op({"Mod", 13, {}}, {i64({2}, {-7, 7}), i64({2}, {3, -3})});
+  EXPECT_EQ(values<int64_t>(out[0]), (std::vector<int64_t>{2, -2}));
+  auto f = run_op({"Mod", 13, {{"fmod", attr_int(1)}}}, {f32({2}, {-7, 7}), f32({2}, {3, -3})});
+  EXPECT_EQ(values<float>(f[0]), (std::vector<float>{-1, 1}));
+}
+
+TEST(Elementwise, MaxIsVariadicAndPropagatesNaN) {
+  auto out = run_op({"Max", 13, {}}, {f32({3}, {1, NAN, 3}), f32({1}, {2}), f32({3}, {0, 0, 5})});
+  auto v = values<float>(out[0]);
+  EXPECT_EQ(v[0], 2);
+  EXPECT_TRUE(std::isnan(v[1]));
+  EXPECT_EQ(v[2], 5);
+}
+
+TEST(Elementwise, WhereSelectsWithBroadcast) {
+  Tensor cond = Tensor::from_vector<uint8_t>(DType::kBool, {2, 1}, {1, 0});
+  auto out = run_op({"Where", 16, {}}, {cond, f32({2}, {1, 2}), f32({1}, {9})});
+  EXPECT_EQ(values<float>(out[0]), (std::vector<float>{1, 2, 9, 9}));
+}
+
+}  // namespace
+}  // namespace ef::test
