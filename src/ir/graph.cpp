@@ -124,6 +124,45 @@ std::vector<int> Graph::use_counts() const {
   return uses;
 }
 
+namespace {
+void collect_outer_names(const Graph& g, std::vector<std::string>& names) {
+  for (const Value& v : g.values) {
+    if (v.is_outer) names.push_back(v.name);
+  }
+  for (const Node& n : g.nodes) {
+    for (const auto& [key, attr] : n.attrs) {
+      if (attr.g) collect_outer_names(*attr.g, names);
+      for (const auto& sub : attr.graphs) collect_outer_names(*sub, names);
+    }
+  }
+}
+}  // namespace
+
+std::vector<int> Graph::captured_values(const Node& node) const {
+  std::vector<std::string> names;
+  for (const auto& [key, attr] : node.attrs) {
+    if (attr.g) collect_outer_names(*attr.g, names);
+    for (const auto& sub : attr.graphs) collect_outer_names(*sub, names);
+  }
+  std::vector<int> ids;
+  for (const std::string& name : names) {
+    int v = find_value(name);
+    if (v != kNoValue) ids.push_back(v);
+  }
+  return ids;
+}
+
+std::vector<int> Graph::last_uses() const {
+  std::vector<int> last(values.size(), -1);
+  for (size_t ni = 0; ni < nodes.size(); ++ni) {
+    for (int v : nodes[ni].inputs) {
+      if (v != kNoValue) last[static_cast<size_t>(v)] = static_cast<int>(ni);
+    }
+    for (int v : captured_values(nodes[ni])) last[static_cast<size_t>(v)] = static_cast<int>(ni);
+  }
+  return last;
+}
+
 int64_t Model::opset(const std::string& d) const {
   auto it = opsets.find(d == "ai.onnx" ? "" : d);
   return it == opsets.end() ? 0 : it->second;

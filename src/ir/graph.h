@@ -113,6 +113,11 @@ struct Graph {
   int add_value(std::string name, ValueType type = {});
   // Values read by some node or graph output; used by dead-code logic and the planner.
   std::vector<int> use_counts() const;
+  // Values of this graph that `node`'s subgraphs (at any depth) read by name: implicit inputs of the node.
+  std::vector<int> captured_values(const Node& node) const;
+  // For each node, the index of the last node that reads each value (explicitly or through a subgraph capture);
+  // -1 for values nobody reads.
+  std::vector<int> last_uses() const;
 };
 
 struct Model {

@@ -1,0 +1,73 @@
+// Public inference API: load a model, optionally fix input shapes, run.
+//
+//   ef::SessionOptions opts;
+//   opts.num_threads = 2;
+//   auto session = ef::Session::load("model.onnx", opts);
+//   auto outputs = session->run({{"input", tensor}});
+//
+// A session plans once per distinct set of input shapes (type/shape inference, constant folding, memory plan) and
+// reuses that plan for later runs with the same shapes.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "edgeforge/tensor.h"
+
+namespace ef {
+
+struct Model;
+
+struct SessionOptions {
+  int num_threads = 0;  // 0: one per physical core
+  // Fixes the shape of named inputs (resolving symbolic dims) for planning before the first run.
+  std::map<std::string, Shape> input_shapes;
+  // Upper bound on the planned activation arena (0: unlimited).
+  uint64_t max_arena_bytes = 0;
+};
+
+// A graph input or output as declared by the model: dims < 0 are dynamic, named by dim_params when symbolic.
+struct IoInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  std::vector<int64_t> dims;
+  std::vector<std::string> dim_params;
+  bool has_shape = false;
+  std::string shape_str() const;  // "[batch,3,224,224]"
+};
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Session {
+ public:
+  static std::unique_ptr<Session> load(const std::string& path, const SessionOptions& options = {});
+  static std::unique_ptr<Session> from_model(Model model, const SessionOptions& options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const std::vector<IoInfo>& inputs() const;
+  const std::vector<IoInfo>& outputs() const;
+  const Model& model() const;
+  int num_threads() const;
+
+  // Runs the model. Every graph input must be given (by name) with the declared dtype and a shape compatible with
+  // the declared one. Returns the graph outputs in declaration order.
+  std::vector<Tensor> run(const NamedTensors& inputs);
+  NamedTensors run_named(const NamedTensors& inputs);
+
+  // Plans for these input shapes now (also done lazily by run). Returns the planned arena size in bytes.
+  uint64_t prepare(const std::map<std::string, Shape>& input_shapes);
+  // Arena size of the most recent plan; 0 before any plan.
+  uint64_t planned_arena_bytes() const;
+
+  struct Impl;
+
+ private:
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ef

@@ -1,0 +1,34 @@
+// A plan: everything decided before running a graph for one set of input shapes. Built by build_plan(): resolves
+// each node's op, runs type/shape inference front to back, folds nodes whose inputs are all known (shape
+// computations, constants), and lays out intermediate tensors in one arena by liveness.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ops/registry.h"
+
+namespace ef {
+
+struct Plan {
+  std::vector<const OpDef*> ops;       // per node
+  std::vector<ValueType> types;        // per value: inferred type (dims concrete where known)
+  std::vector<Tensor> known;           // per value: value known before running (initializers, folded results)
+  std::vector<bool> folded;            // per node: every output already known, the node is skipped at run time
+  std::vector<int64_t> arena_offset;   // per value: byte offset in the arena, or -1 (heap / known / graph output)
+  uint64_t arena_bytes = 0;
+  uint64_t total_activation_bytes = 0;  // what the values would need without reuse
+  std::vector<int> last_use;           // per value: index of the last node reading it (-1: none / graph output)
+};
+
+struct PlanOptions {
+  // Fold a node at plan time only if its inputs total at most this many elements (keeps planning cheap).
+  int64_t fold_max_elements = 1 << 16;
+  uint64_t max_arena_bytes = 0;  // 0: unlimited
+};
+
+// `input_types` gives the type of each graph input (Graph::inputs order), typically with concrete shapes.
+// `outer_types` resolves is_outer values (nullptr for a top-level graph).
+Plan build_plan(const Graph& graph, const std::vector<ValueType>& input_types, const PlanOptions& options);
+
+}  // namespace ef

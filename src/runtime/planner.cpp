@@ -1,0 +1,130 @@
+#include <fmt/format.h>
+
+#include "runtime/memory_planner.h"
+#include "runtime/node_runner.h"
+#include "runtime/plan.h"
+
+namespace ef {
+namespace {
+
+bool has_subgraph(const Node& node) {
+  for (const auto& [key, attr] : node.attrs) {
+    if (attr.kind == Attribute::Kind::kGraph || attr.kind == Attribute::Kind::kGraphs) return true;
+  }
+  return false;
+}
+
+// Adds "node 'x' (Op)" in front of errors that do not already name the node.
+[[noreturn]] void rethrow_with_node(const Error& e, const Node& node) {
+  if (std::string(e.what()).find(node.label()) != std::string::npos) throw e;
+  throw e.with_context(node.label());
+}
+
+void infer_and_fold(const Graph& graph, Plan& p, const PlanOptions& options) {
+  for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
+    const Node& node = graph.nodes[ni];
+    p.ops[ni] = &OpRegistry::global().resolve(node);
+    std::vector<const ValueType*> types(node.inputs.size(), nullptr);
+    std::vector<const Tensor*> values(node.inputs.size(), nullptr);
+    bool all_known = true;
+    int64_t input_elements = 0;
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      int v = node.inputs[k];
+      if (v == kNoValue) continue;
+      types[k] = &p.types[static_cast<size_t>(v)];
+      if (p.known[static_cast<size_t>(v)].defined()) {
+        values[k] = &p.known[static_cast<size_t>(v)];
+        input_elements += values[k]->numel();
+      } else {
+        all_known = false;
+      }
+    }
+    std::vector<Tensor> out_values;
+    try {
+      std::vector<ValueType> out_types = infer_node(*p.ops[ni], node, types, values, out_values);
+      for (size_t k = 0; k < node.outputs.size(); ++k) {
+        if (node.outputs[k] == kNoValue) continue;
+        p.types[static_cast<size_t>(node.outputs[k])] = out_types[k];
+      }
+      bool outputs_known = true;
+      for (size_t k = 0; k < node.outputs.size(); ++k) {
+        if (node.outputs[k] != kNoValue && !out_values[k].defined()) outputs_known = false;
+      }
+      if (!outputs_known && all_known && !node.inputs.empty() && input_elements <= options.fold_max_elements &&
+          !has_subgraph(node)) {
+        run_node(*p.ops[ni], node, values, out_values, nullptr, 1);
+        outputs_known = true;
+      }
+      if (outputs_known) {
+        p.folded[ni] = true;
+        for (size_t k = 0; k < node.outputs.size(); ++k) {
+          if (node.outputs[k] == kNoValue) continue;
+          const Tensor& t = out_values[k];
+          p.known[static_cast<size_t>(node.outputs[k])] = t;
+          p.types[static_cast<size_t>(node.outputs[k])] = ValueType{t.dtype(), dims_of(t.shape())};
+        }
+      }
+    } catch (const Error& e) {
+      rethrow_with_node(e, node);
+    }
+  }
+}
+
+void plan_arena(const Graph& graph, Plan& p, const PlanOptions& options) {
+  size_t nv = graph.values.size();
+  p.last_use = graph.last_uses();
+  std::vector<bool> is_output(nv, false);
+  for (int v : graph.outputs) is_output[static_cast<size_t>(v)] = true;
+  std::vector<BufferRequest> requests;
+  std::vector<int> request_value;
+  for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
+    if (p.folded[ni]) continue;
+    for (int v : graph.nodes[ni].outputs) {
+      if (v == kNoValue || is_output[static_cast<size_t>(v)]) continue;
+      const ValueType& t = p.types[static_cast<size_t>(v)];
+      auto shape = t.concrete_shape();
+      if (!shape || !dtype_is_supported(t.dtype)) continue;  // data-dependent: allocated at run time
+      uint64_t bytes = static_cast<uint64_t>(shape_numel(*shape)) * dtype_size(t.dtype);
+      if (bytes == 0) continue;
+      int last = std::max(p.last_use[static_cast<size_t>(v)], static_cast<int>(ni));
+      requests.push_back({bytes, static_cast<int>(ni), last});
+      request_value.push_back(v);
+      p.total_activation_bytes += bytes;
+    }
+  }
+  MemoryPlan mp = plan_memory_greedy(requests);
+  p.arena_offset.assign(nv, -1);
+  for (size_t r = 0; r < requests.size(); ++r) {
+    p.arena_offset[static_cast<size_t>(request_value[r])] = static_cast<int64_t>(mp.offsets[r]);
+  }
+  p.arena_bytes = mp.arena_bytes;
+  EF_CHECK(options.max_arena_bytes == 0 || p.arena_bytes <= options.max_arena_bytes, kOutOfMemory,
+           "the model needs {} bytes of activation memory for these input shapes, above the limit of {} bytes",
+           p.arena_bytes, options.max_arena_bytes);
+}
+
+}  // namespace
+
+Plan build_plan(const Graph& graph, const std::vector<ValueType>& input_types, const PlanOptions& options) {
+  Plan p;
+  size_t nv = graph.values.size();
+  p.ops.resize(graph.nodes.size());
+  p.types.resize(nv);
+  p.known.resize(nv);
+  p.folded.assign(graph.nodes.size(), false);
+  for (size_t v = 0; v < nv; ++v) {
+    const Value& val = graph.values[v];
+    if (val.initializer.defined()) {
+      p.known[v] = val.initializer;
+      p.types[v] = val.type;
+    }
+  }
+  EF_CHECK(input_types.size() == graph.inputs.size(), kInternal, "plan: {} input types for {} inputs",
+           input_types.size(), graph.inputs.size());
+  for (size_t i = 0; i < graph.inputs.size(); ++i) p.types[static_cast<size_t>(graph.inputs[i])] = input_types[i];
+  infer_and_fold(graph, p, options);
+  plan_arena(graph, p, options);
+  return p;
+}
+
+}  // namespace ef
