@@ -14,8 +14,8 @@ namespace ef::test {
 struct OpCall {
   std::string op_type;
   int version;  // op since_version
-  std::map<std::string, Attribute> attrs;
-  std::string domain;
+  std::map<std::string, Attribute> attrs = {};
+  std::string domain = "";
 };
 
 inline Attribute attr_int(int64_t v) { Attribute a; a.kind = Attribute::Kind::kInt; a.i = v; return a; }

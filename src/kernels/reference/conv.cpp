@@ -1,0 +1,109 @@
+#include "kernels/reference/conv.h"
+
+#include <cstddef>
+
+namespace ef {
+namespace {
+
+template <typename T>
+void conv_impl(const ConvParams& p, const T* x, const T* w, const T* b, T* y) {
+  const size_t nd = p.axes.size();
+  const int64_t in_size = dims_product(p.in_spatial);
+  const int64_t out_size = dims_product(p.out_spatial);
+  const int64_t cin_g = p.in_channels / p.group;
+  const int64_t cout_g = p.out_channels / p.group;
+  const std::vector<int64_t> taps = window_tap_offsets(p.axes);
+  int64_t num_taps = 1;
+  for (const WindowAxis& a : p.axes) num_taps *= a.kernel;
+  const std::vector<int64_t> in_strides = dims_row_major_strides(p.in_spatial);
+  std::vector<int64_t> out_coord(nd);
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t m = 0; m < p.out_channels; ++m) {
+      const int64_t first_c = (m / cout_g) * cin_g;
+      const T* x_group = x + (n * p.in_channels + first_c) * in_size;
+      const T* w_m = w + m * cin_g * num_taps;
+      T* y_m = y + (n * p.out_channels + m) * out_size;
+      for (int64_t o = 0; o < out_size; ++o) {
+        dims_unravel(o, p.out_spatial, out_coord);
+        double acc = b ? static_cast<double>(b[m]) : 0.0;
+        for (int64_t t = 0; t < num_taps; ++t) {
+          int64_t offset = 0;
+          bool inside = true;
+          for (size_t i = 0; i < nd && inside; ++i) {
+            const WindowAxis& a = p.axes[i];
+            int64_t pos = out_coord[i] * a.stride - a.pad_begin + taps[static_cast<size_t>(t) * nd + i];
+            inside = pos >= 0 && pos < p.in_spatial[i];
+            offset += pos * in_strides[i];
+          }
+          if (!inside) continue;
+          for (int64_t c = 0; c < cin_g; ++c) {
+            acc += static_cast<double>(x_group[c * in_size + offset]) * static_cast<double>(w_m[c * num_taps + t]);
+          }
+        }
+        y_m[o] = static_cast<T>(acc);
+      }
+    }
+  }
+}
+
+// Written as a gather (each output sums the inputs that reach it) so every output accumulates in one double.
+template <typename T>
+void conv_transpose_impl(const ConvParams& p, const T* x, const T* w, const T* b, T* y) {
+  const size_t nd = p.axes.size();
+  const int64_t in_size = dims_product(p.in_spatial);
+  const int64_t out_size = dims_product(p.out_spatial);
+  const int64_t cin_g = p.in_channels / p.group;
+  const int64_t cout_g = p.out_channels / p.group;
+  const std::vector<int64_t> taps = window_tap_offsets(p.axes);
+  int64_t num_taps = 1;
+  for (const WindowAxis& a : p.axes) num_taps *= a.kernel;
+  const std::vector<int64_t> in_strides = dims_row_major_strides(p.in_spatial);
+  std::vector<int64_t> out_coord(nd);
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t m = 0; m < p.out_channels; ++m) {
+      const int64_t g = m / cout_g;
+      const int64_t m_local = m % cout_g;
+      const T* x_group = x + (n * p.in_channels + g * cin_g) * in_size;
+      // w[c, m_local, taps] for the group's input channels c.
+      const T* w_m = w + (g * cin_g * cout_g + m_local) * num_taps;
+      T* y_m = y + (n * p.out_channels + m) * out_size;
+      for (int64_t o = 0; o < out_size; ++o) {
+        dims_unravel(o, p.out_spatial, out_coord);
+        double acc = b ? static_cast<double>(b[m]) : 0.0;
+        for (int64_t t = 0; t < num_taps; ++t) {
+          int64_t offset = 0;
+          bool reached = true;
+          for (size_t i = 0; i < nd && reached; ++i) {
+            const WindowAxis& a = p.axes[i];
+            int64_t scaled = out_coord[i] + a.pad_begin - taps[static_cast<size_t>(t) * nd + i];
+            reached = scaled >= 0 && scaled % a.stride == 0 && scaled / a.stride < p.in_spatial[i];
+            offset += (scaled / a.stride) * in_strides[i];
+          }
+          if (!reached) continue;
+          for (int64_t c = 0; c < cin_g; ++c) {
+            acc += static_cast<double>(x_group[c * in_size + offset]) *
+                   static_cast<double>(w_m[c * cout_g * num_taps + t]);
+          }
+        }
+        y_m[o] = static_cast<T>(acc);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void conv_reference(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
+  conv_impl(p, x, w, b, y);
+}
+void conv_reference(const ConvParams& p, const double* x, const double* w, const double* b, double* y) {
+  conv_impl(p, x, w, b, y);
+}
+void conv_transpose_reference(const ConvParams& p, const float* x, const float* w, const float* b, float* y) {
+  conv_transpose_impl(p, x, w, b, y);
+}
+void conv_transpose_reference(const ConvParams& p, const double* x, const double* w, const double* b, double* y) {
+  conv_transpose_impl(p, x, w, b, y);
+}
+
+}  // namespace ef
