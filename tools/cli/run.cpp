@@ -13,6 +13,7 @@ namespace {
 struct RunFlags {
   std::string model;
   std::string output_dir;
+  std::string save_inputs_dir;
   InputFlags inputs;
   int threads = 0;
 };
@@ -23,7 +24,13 @@ void run_run(const RunFlags& f) {
   opts.input_shapes = f.inputs.parsed_shapes();
   auto session = Session::load(f.model, opts);
   NamedTensors inputs = build_inputs(*session, f.inputs, false);
-  for (const auto& [name, t] : inputs) std::cout << fmt::format("input  {:<24} {}\n", name, tensor_summary(t));
+  if (!f.save_inputs_dir.empty()) std::filesystem::create_directories(f.save_inputs_dir);
+  for (const auto& [name, t] : inputs) {
+    std::cout << fmt::format("input  {:<24} {}\n", name, tensor_summary(t));
+    if (!f.save_inputs_dir.empty()) {
+      write_npy(t, (std::filesystem::path(f.save_inputs_dir) / (sanitize_name(name) + ".npy")).string());
+    }
+  }
   NamedTensors outputs = session->run_named(inputs);
   if (!f.output_dir.empty()) std::filesystem::create_directories(f.output_dir);
   for (const auto& [name, t] : outputs) {
@@ -44,6 +51,8 @@ CLI::App* add_run(CLI::App& app) {
   sub->add_option("model", flags->model, "ONNX model file")->required();
   flags->inputs.add_to(*sub);
   sub->add_option("--output-dir,-o", flags->output_dir, "Folder for the outputs ('/' and ':' in names become '_')");
+  sub->add_option("--save-inputs", flags->save_inputs_dir,
+                  "Also save the inputs used (given or random) as DIR/<input name>.npy, to replay elsewhere");
   sub->add_option("--threads", flags->threads, "Intra-op threads (0: one per core)")->default_val(0);
   sub->callback([flags] { run_run(*flags); });
   return sub;

@@ -1,0 +1,74 @@
+// Runs a model in ONNX Runtime (onnxruntime-node) on .npy inputs and writes its outputs as .npy.
+// Usage: node ort_run.js MODEL INPUT_DIR OUTPUT_DIR [--threads N] [--bench ITER] [--opt-level basic|all]
+//        [--save-optimized PATH]
+// With --bench, prints one JSON line {"p50_ms":..., "peak_rss_mb":...} instead of writing outputs.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const ort = require(path.join(__dirname, '../../.cache/npm/node_modules/onnxruntime-node'));
+
+const NPY_TYPES = {
+  '<f4': ['float32', Float32Array], '<f8': ['float64', Float64Array], '<i8': ['int64', BigInt64Array],
+  '<i4': ['int32', Int32Array], '|u1': ['uint8', Uint8Array], '|i1': ['int8', Int8Array], '|b1': ['bool', Uint8Array],
+};
+
+function readNpy(file) {
+  const buf = fs.readFileSync(file);
+  const major = buf[6];
+  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const start = major === 1 ? 10 : 12;
+  const header = buf.slice(start, start + headerLen).toString('latin1');
+  const descr = /'descr':\s*'([^']+)'/.exec(header)[1];
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',').filter((s) => s.trim()).map(Number);
+  const [type, Ctor] = NPY_TYPES[descr];
+  const data = buf.slice(start + headerLen);
+  const copy = new Uint8Array(data.length);
+  copy.set(data);
+  const arr = new Ctor(copy.buffer, 0, data.length / Ctor.BYTES_PER_ELEMENT);
+  return new ort.Tensor(type, type === 'bool' ? Uint8Array.from(arr) : arr, shape);
+}
+
+function writeNpy(file, tensor) {
+  const descr = { float32: '<f4', float64: '<f8', int64: '<i8', int32: '<i4', uint8: '|u1', int8: '|i1', bool: '|b1' }[tensor.type];
+  const dims = tensor.dims.length === 1 ? `${tensor.dims[0]},` : tensor.dims.join(',');
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`;
+  const pad = (64 - ((10 + header.length + 1) % 64)) % 64;
+  header += ' '.repeat(pad) + '\n';
+  const pre = Buffer.alloc(10);
+  Buffer.from('\x93NUMPY', 'latin1').copy(pre);
+  pre[6] = 1; pre[7] = 0; pre.writeUInt16LE(header.length, 8);
+  const data = Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
+  fs.writeFileSync(file, Buffer.concat([pre, Buffer.from(header, 'latin1'), data]));
+}
+
+function sanitize(name) { return name.replace(/[/:\\]/g, '_'); }
+
+async function main() {
+  const [model, inDir, outDir, ...rest] = process.argv.slice(2);
+  const opt = (flag, def) => { const i = rest.indexOf(flag); return i >= 0 ? rest[i + 1] : def; };
+  const threads = Number(opt('--threads', '1'));
+  const benchIters = Number(opt('--bench', '0'));
+  const options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: opt('--opt-level', 'all'),
+    executionMode: 'sequential', logSeverityLevel: 3 };
+  if (opt('--save-optimized', '')) options.optimizedModelFilePath = opt('--save-optimized', '');
+  const session = await ort.InferenceSession.create(model, options);
+  const feeds = {};
+  for (const name of session.inputNames) feeds[name] = readNpy(path.join(inDir, `${sanitize(name)}.npy`));
+  if (benchIters > 0) {
+    for (let i = 0; i < 5; ++i) await session.run(feeds);
+    const lat = [];
+    for (let i = 0; i < benchIters; ++i) {
+      const t0 = process.hrtime.bigint();
+      await session.run(feeds);
+      lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    lat.sort((a, b) => a - b);
+    console.log(JSON.stringify({ p50_ms: lat[Math.floor(lat.length / 2)], peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+    return;
+  }
+  const out = await session.run(feeds);
+  fs.mkdirSync(outDir, { recursive: true });
+  for (const name of session.outputNames) writeNpy(path.join(outDir, `${sanitize(name)}.npy`), out[name]);
+}
+
+main().catch((e) => { console.error(`ort_run: ${e.message}`); process.exit(1); });
