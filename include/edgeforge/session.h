@@ -62,6 +62,8 @@ class Session {
   uint64_t prepare(const std::map<std::string, Shape>& input_shapes);
   // Arena size of the most recent plan; 0 before any plan.
   uint64_t planned_arena_bytes() const;
+  // The graph outputs as type/shape inference sees them under the most recent plan (dims < 0: data-dependent).
+  std::vector<IoInfo> planned_outputs() const;
 
   struct Impl;
 

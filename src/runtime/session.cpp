@@ -24,13 +24,13 @@ std::string IoInfo::shape_str() const {
 
 namespace {
 
-IoInfo io_info(const Value& v) {
+IoInfo io_info(const std::string& name, const ValueType& type) {
   IoInfo info;
-  info.name = v.name;
-  info.dtype = v.type.dtype;
-  info.has_shape = v.type.dims.has_value();
-  if (v.type.dims) {
-    for (const Dim& d : *v.type.dims) {
+  info.name = name;
+  info.dtype = type.dtype;
+  info.has_shape = type.dims.has_value();
+  if (type.dims) {
+    for (const Dim& d : *type.dims) {
       info.dims.push_back(d.value);
       info.dim_params.push_back(d.param);
     }
@@ -98,8 +98,12 @@ std::unique_ptr<Session> Session::from_model(Model model, const SessionOptions& 
   impl->options = options;
   if (impl->options.num_threads <= 0) impl->options.num_threads = default_threads();
   const Graph& g = impl->graph();
-  for (int v : g.inputs) impl->inputs.push_back(io_info(g.values[static_cast<size_t>(v)]));
-  for (int v : g.outputs) impl->outputs.push_back(io_info(g.values[static_cast<size_t>(v)]));
+  auto declared = [&g](int v) {
+    const Value& value = g.values[static_cast<size_t>(v)];
+    return io_info(value.name, value.type);
+  };
+  for (int v : g.inputs) impl->inputs.push_back(declared(v));
+  for (int v : g.outputs) impl->outputs.push_back(declared(v));
   for (const auto& [name, shape] : options.input_shapes) {
     bool found = false;
     for (const IoInfo& info : impl->inputs) found |= info.name == name;
@@ -145,6 +149,17 @@ uint64_t Session::prepare(const std::map<std::string, Shape>& input_shapes) {
 uint64_t Session::planned_arena_bytes() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->last_plan ? impl_->last_plan->arena_bytes : 0;
+}
+
+std::vector<IoInfo> Session::planned_outputs() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::vector<IoInfo> out;
+  if (!impl_->last_plan) return out;
+  for (int v : impl_->graph().outputs) {
+    const auto i = static_cast<size_t>(v);
+    out.push_back(io_info(impl_->graph().values[i].name, impl_->last_plan->types[i]));
+  }
+  return out;
 }
 
 std::vector<Tensor> Session::run(const NamedTensors& inputs) {

@@ -144,6 +144,22 @@ Result run_case(const fs::path& dir) {
       std::string diff = compare(got[i], expected[i], session->outputs()[i].name);
       if (!diff.empty()) return {"fail", set.filename().string() + ": " + diff};
     }
+    // Plan-time inference must agree with what ran wherever it claimed to know a dim.
+    std::vector<IoInfo> planned = session->planned_outputs();
+    for (size_t i = 0; i < planned.size() && i < got.size(); ++i) {
+      bool agrees = planned[i].dtype == got[i].dtype() || planned[i].dtype == DType::kUndefined;
+      if (planned[i].has_shape) {
+        agrees &= planned[i].dims.size() == got[i].rank();
+        for (size_t d = 0; agrees && d < planned[i].dims.size(); ++d) {
+          agrees &= planned[i].dims[d] < 0 || planned[i].dims[d] == got[i].dim(d);
+        }
+      }
+      if (!agrees) {
+        return {"fail", fmt::format("output '{}': inference planned {}{}, the run produced {}{}", planned[i].name,
+                                    dtype_name(planned[i].dtype), planned[i].shape_str(), dtype_name(got[i].dtype()),
+                                    shape_str(got[i].shape()))};
+      }
+    }
   }
   return {"pass", ""};
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "ops/registry.h"
 #include "runtime/node_runner.h"
 

@@ -16,7 +16,7 @@ std::unique_ptr<Session> add_relu_session() {
 
 Tensor batch(int64_t n) {
   std::vector<float> v;
-  for (int64_t i = 0; i < n * 3; ++i) v.push_back(static_cast<float>(i) - 3.0f);
+  for (int64_t i = 0; i < n * 3; ++i) v.push_back(static_cast<float>(i) - 1.0f);
   return Tensor::from_vector(DType::kFloat32, {n, 3}, v);
 }
 
@@ -26,9 +26,11 @@ TEST(Session, RunsWithDynamicBatch) {
     auto out = s->run({{"x", batch(n)}});
     ASSERT_EQ(out.size(), 1u);
     EXPECT_EQ(out[0].shape(), (Shape{n, 3}));
-    // x = i - 3, bias = [1, -2, 0.5]
-    EXPECT_EQ(out[0].data<float>()[0], 0.0f);  // relu(-3 + 1)
-    EXPECT_EQ(out[0].data<float>()[5], 2.5f);  // relu(2 + 0.5)
+    // x = i - 1, bias = [1, -2, 0.5]
+    EXPECT_EQ(out[0].data<float>()[0], 0.0f);  // relu(-1 + 1)
+    EXPECT_EQ(out[0].data<float>()[1], 0.0f);  // relu(0 - 2)
+    EXPECT_EQ(out[0].data<float>()[2], 1.5f);  // relu(1 + 0.5)
+    if (n > 1) EXPECT_EQ(out[0].data<float>()[5], 4.5f);  // relu(4 + 0.5)
   }
 }
 
