@@ -1,0 +1,63 @@
+// Shared helpers and registration entry points of the shape family's parts; every part is registered from
+// register_shape_ops (shape_ops.cpp), which all_ops.cpp calls.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "core/dispatch.h"
+#include "ops/registry.h"
+#include "ops/shape_util.h"
+
+namespace ef {
+namespace shape_ops {
+
+// Copies `count` elements of `elem_size` bytes; data-movement kernels work on bytes so every dtype shares them.
+inline void copy_elems(void* dst, int64_t dst_index, const void* src, int64_t src_index, int64_t count,
+                       size_t elem_size) {
+  if (count <= 0) return;
+  std::memcpy(static_cast<uint8_t*>(dst) + static_cast<size_t>(dst_index) * elem_size,
+              static_cast<const uint8_t*>(src) + static_cast<size_t>(src_index) * elem_size,
+              static_cast<size_t>(count) * elem_size);
+}
+
+// Product of dims[begin, end) when all of them are known, else an unknown Dim.
+inline Dim dims_product(const Dims& dims, size_t begin, size_t end) {
+  int64_t p = 1;
+  for (size_t i = begin; i < end && i < dims.size(); ++i) {
+    if (!dims[i].known()) return Dim();
+    p *= dims[i].value;
+  }
+  return Dim(p);
+}
+
+// Row-major odometer over `shape`: bumps `index` to the next position. Returns false after the last one.
+inline bool next_index(std::vector<int64_t>& index, const Shape& shape) {
+  for (size_t d = shape.size(); d-- > 0;) {
+    if (++index[d] < shape[d]) return true;
+    index[d] = 0;
+  }
+  return false;
+}
+
+// The values of an integer shape-like input (int32/int64; legacy float forms are truncated).
+inline std::vector<int64_t> int_values(const Tensor& t) { return t.to_int64_vector(); }
+
+// Dims of input i when its rank is known, else nullopt.
+inline std::optional<Dims> input_dims(const InferContext& ctx, size_t i) { return ctx.input_type(i).dims; }
+
+// Length of the 1-D input i when statically known (for shape-like inputs whose values are not).
+inline std::optional<int64_t> known_length(const InferContext& ctx, size_t i) {
+  if (!ctx.has_input(i)) return std::nullopt;
+  const ValueType& t = ctx.input_type(i);
+  if (!t.dims || t.dims->size() != 1 || !(*t.dims)[0].known()) return std::nullopt;
+  return (*t.dims)[0].value;
+}
+
+// Registration of the family's parts.
+void register_shape_layout_ops(OpRegistry& r);  // Transpose, Concat, Split, Expand, Tile, DepthToSpace, ...
+void register_shape_slice_pad_ops(OpRegistry& r);  // Slice, Pad, Trilu, EyeLike (shape_ops_slice_pad.cpp)
+
+}  // namespace shape_ops
+}  // namespace ef
