@@ -54,27 +54,7 @@ inline To convert_value(From v) {
   }
 }
 
-template <typename F>
-decltype(auto) visit_dtype(DType t, F&& f) {
-  switch (t) {
-    case DType::kFloat32: return f(TypeTag<float>{});
-    case DType::kFloat64: return f(TypeTag<double>{});
-    case DType::kFloat16: return f(TypeTag<Float16>{});
-    case DType::kBFloat16: return f(TypeTag<BFloat16>{});
-    case DType::kInt8: return f(TypeTag<int8_t>{});
-    case DType::kUInt8: return f(TypeTag<uint8_t>{});
-    case DType::kInt16: return f(TypeTag<int16_t>{});
-    case DType::kUInt16: return f(TypeTag<uint16_t>{});
-    case DType::kInt32: return f(TypeTag<int32_t>{});
-    case DType::kUInt32: return f(TypeTag<uint32_t>{});
-    case DType::kInt64: return f(TypeTag<int64_t>{});
-    case DType::kUInt64: return f(TypeTag<uint64_t>{});
-    case DType::kBool: return f(TypeTag<bool>{});
-    default: fail(ErrorCode::kUnsupported, "element type " + dtype_name(t) + " is not supported here");
-  }
-}
-
-// Same, restricted to numeric types without the 16-bit float wrappers (callers convert those through float).
+// Numeric types without the 16-bit float wrappers and bool (callers convert those through float).
 template <typename F>
 decltype(auto) visit_arith_dtype(DType t, F&& f) {
   switch (t) {
@@ -98,6 +78,13 @@ decltype(auto) visit_arith_or_half(DType t, F&& f) {
   if (t == DType::kFloat16) return f(TypeTag<Float16>{});
   if (t == DType::kBFloat16) return f(TypeTag<BFloat16>{});
   return visit_arith_dtype(t, std::forward<F>(f));
+}
+
+// Every storable type: numeric, 16-bit floats and bool.
+template <typename F>
+decltype(auto) visit_dtype(DType t, F&& f) {
+  if (t == DType::kBool) return f(TypeTag<bool>{});
+  return visit_arith_or_half(t, std::forward<F>(f));
 }
 
 // The type arithmetic on T is carried out in: float for the 16-bit float wrappers, T otherwise.

@@ -22,7 +22,8 @@ struct Plan {
 };
 
 struct PlanOptions {
-  // Fold a node at plan time only if its inputs total at most this many elements (keeps planning cheap).
+  // Fold a node at plan time only if its inputs and its outputs each total at most this many elements
+  // (keeps planning cheap and the plan small).
   int64_t fold_max_elements = 1 << 16;
   uint64_t max_arena_bytes = 0;  // 0: unlimited
 };

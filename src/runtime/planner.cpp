@@ -50,8 +50,13 @@ void infer_and_fold(const Graph& graph, Plan& p, const PlanOptions& options) {
       for (size_t k = 0; k < node.outputs.size(); ++k) {
         if (node.outputs[k] != kNoValue && !out_values[k].defined()) outputs_known = false;
       }
+      // Folding is capped on both sides: small inputs can still ask for a huge output (Expand, Tile, ...).
+      int64_t output_elements = 0;
+      for (const ValueType& t : out_types) {
+        if (auto shape = t.concrete_shape()) output_elements += shape_numel(*shape);
+      }
       if (!outputs_known && all_known && !node.inputs.empty() && input_elements <= options.fold_max_elements &&
-          !has_subgraph(node)) {
+          output_elements <= options.fold_max_elements && !has_subgraph(node)) {
         run_node(*p.ops[ni], node, values, out_values, nullptr, 1);
         outputs_known = true;
       }
