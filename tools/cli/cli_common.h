@@ -42,5 +42,6 @@ std::string sanitize_name(const std::string& name);
 CLI::App* add_inspect(CLI::App& app);
 CLI::App* add_run(CLI::App& app);
 CLI::App* add_bench(CLI::App& app);
+CLI::App* add_optimize(CLI::App& app);
 
 }  // namespace ef::cli

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   ef::cli::add_inspect(app);
   ef::cli::add_run(app);
   ef::cli::add_bench(app);
+  ef::cli::add_optimize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
