@@ -1,6 +1,8 @@
 #include "edgeforge/tensor.h"
 
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <cstring>
 #include <new>
 
@@ -86,13 +88,20 @@ double Tensor::value_as_double(int64_t i) const {
 }
 
 int64_t Tensor::value_as_int(int64_t i) const {
-  if (dtype_is_float(dtype_)) return static_cast<int64_t>(value_as_double(i));
+  if (dtype_is_float(dtype_)) {
+    // Saturating: a float index or size from model data may be NaN or huge, and the plain cast would be UB.
+    double v = value_as_double(i);
+    if (std::isnan(v)) return 0;
+    if (v >= 9.2233720368547758e18) return std::numeric_limits<int64_t>::max();
+    if (v <= -9.2233720368547758e18) return std::numeric_limits<int64_t>::min();
+    return static_cast<int64_t>(v);
+  }
   return visit_dtype(dtype_, [&](auto tag) -> int64_t {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_integral_v<T>) {
       return static_cast<int64_t>(data<T>()[i]);
     } else {
-      return static_cast<int64_t>(to_double(data<T>()[i]));
+      return int64_t{0};  // unreachable: float types are handled above
     }
   });
 }
