@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "ops/byte_copy.h"
 #include "ops/registry.h"
 #include "ops/shape_util.h"
 
@@ -40,15 +41,6 @@ inline int64_t checked_index(int64_t idx, int64_t size, bool allow_negative, con
   EF_CHECK(idx >= lo && idx < size, kInvalidArgument, "{}: index {} is out of range [{}, {}]", node.label(), idx, lo,
            size - 1);
   return idx < 0 ? idx + size : idx;
-}
-
-// Copies `count` elements of `elem_size` bytes; every data-movement kernel works on bytes so all dtypes share it.
-inline void copy_elems(void* dst, int64_t dst_index, const void* src, int64_t src_index, int64_t count,
-                       size_t elem_size) {
-  if (count <= 0) return;
-  std::memcpy(static_cast<uint8_t*>(dst) + static_cast<size_t>(dst_index) * elem_size,
-              static_cast<const uint8_t*>(src) + static_cast<size_t>(src_index) * elem_size,
-              static_cast<size_t>(count) * elem_size);
 }
 
 // Integer add/mul with two's-complement wraparound (signed overflow would be undefined behaviour); floats and

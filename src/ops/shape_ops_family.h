@@ -7,20 +7,12 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "ops/byte_copy.h"
 #include "ops/registry.h"
 #include "ops/shape_util.h"
 
 namespace ef {
 namespace shape_ops {
-
-// Copies `count` elements of `elem_size` bytes; data-movement kernels work on bytes so every dtype shares them.
-inline void copy_elems(void* dst, int64_t dst_index, const void* src, int64_t src_index, int64_t count,
-                       size_t elem_size) {
-  if (count <= 0) return;
-  std::memcpy(static_cast<uint8_t*>(dst) + static_cast<size_t>(dst_index) * elem_size,
-              static_cast<const uint8_t*>(src) + static_cast<size_t>(src_index) * elem_size,
-              static_cast<size_t>(count) * elem_size);
-}
 
 // Product of dims[begin, end) when all of them are known, else an unknown Dim.
 inline Dim dims_product(const Dims& dims, size_t begin, size_t end) {
