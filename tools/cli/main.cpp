@@ -5,7 +5,7 @@
 #include "cli_common.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"EdgeForge: inspect, run and benchmark ONNX models on CPU."};
+  CLI::App app{"EdgeForge: inspect, run, benchmark and optimize ONNX models on CPU."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgeforge 0.1.0");
   ef::cli::add_inspect(app);
