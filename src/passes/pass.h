@@ -90,5 +90,6 @@ std::unique_ptr<Pass> make_duplicate_initializer_elimination();
 std::unique_ptr<Pass> make_common_subexpression_elimination();
 std::unique_ptr<Pass> make_dead_node_elimination();
 std::unique_ptr<Pass> make_unused_initializer_elimination();
+std::unique_ptr<Pass> make_conv_batchnorm_folding();
 
 }  // namespace ef

@@ -11,11 +11,12 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(int level) {
   passes.push_back(make_identity_elimination());
   passes.push_back(make_noop_elimination());
   passes.push_back(make_constant_folding());
+  // Fusions run after folding so weights computed by constant subgraphs are initializers they can fold into.
+  if (level >= 2) passes.push_back(make_conv_batchnorm_folding());
   passes.push_back(make_duplicate_initializer_elimination());
   passes.push_back(make_common_subexpression_elimination());
   passes.push_back(make_dead_node_elimination());
   passes.push_back(make_unused_initializer_elimination());
-  // Level 2 (extended: fusions, layout) has no passes of its own yet; it runs the basic pipeline.
   return passes;
 }
 

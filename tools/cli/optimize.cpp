@@ -142,7 +142,7 @@ CLI::App* add_optimize(CLI::App& app) {
                                                  "duplicates) and write it as ONNX");
   sub->add_option("model", flags->model, "ONNX model file")->required();
   sub->add_option("--output,-o", flags->output, "Where to write the optimized model")->required();
-  sub->add_option("--level", flags->level, "1: basic passes; 2: extended (currently the same passes)")
+  sub->add_option("--level", flags->level, "1: basic passes; 2: extended (level 1 plus Conv+BatchNormalization folding)")
       ->default_val(1)
       ->check(CLI::IsMember({1, 2}));
   sub->add_flag("--verify", flags->verify,
