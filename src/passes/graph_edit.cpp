@@ -3,6 +3,8 @@
 #include <set>
 #include <string>
 
+#include "passes/pass.h"
+
 namespace ef {
 
 void refresh_producers(Graph& graph) {
@@ -139,6 +141,21 @@ void compact_values(Graph& graph) {
   for (int& v : graph.inputs) renumber(v);
   for (int& v : graph.outputs) renumber(v);
   refresh_producers(graph);
+}
+
+int bypass_nodes_where(Graph& graph, PassContext& ctx, const std::function<bool(const Node&)>& returns_input0) {
+  std::vector<bool> removed(graph.nodes.size(), false);
+  int count = 0;
+  for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
+    const Node& n = graph.nodes[ni];
+    if (n.inputs.empty() || n.inputs[0] == kNoValue || n.outputs.empty() || !returns_input0(n)) continue;
+    if (!can_bypass(graph, n.inputs[0], n.outputs[0], removed)) continue;
+    if (!ctx.allow_rewrite()) break;
+    bypass_node(graph, ni, n.inputs[0], n.outputs[0], removed);
+    ++count;
+  }
+  if (count > 0) erase_nodes(graph, removed);
+  return count;
 }
 
 }  // namespace ef

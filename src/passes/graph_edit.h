@@ -1,6 +1,7 @@
 // Small graph-editing primitives the passes share, so each pass states only its rewrite rule and all of them
 // keep Value::producer, graph outputs and subgraph captures consistent the same way.
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "ir/graph.h"
@@ -35,6 +36,11 @@ void bypass_node(Graph& graph, size_t node_index, int in, int out, std::vector<b
 
 // Erases the nodes marked in `removed` (keeping topological order) and refreshes producers.
 void erase_nodes(Graph& graph, const std::vector<bool>& removed);
+
+class PassContext;
+// Removes every node for which `returns_input0(node)` holds (it returns its first input unchanged as its only
+// output) wherever can_bypass() allows, within the context's rewrite budget. Returns the number removed.
+int bypass_nodes_where(Graph& graph, PassContext& ctx, const std::function<bool(const Node&)>& returns_input0);
 
 // Drops values no node, graph input/output or subgraph capture references and that hold no initializer,
 // renumbering the rest. Keeps exported models and value tables free of rewrite leftovers.

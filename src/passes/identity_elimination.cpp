@@ -35,20 +35,11 @@ class IdentityElimination : public Pass {
   }
 
   int run(Graph& g, PassContext& ctx) override {
-    std::vector<bool> removed(g.nodes.size(), false);
-    int count = 0;
-    for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
-      const Node& n = g.nodes[ni];
-      if (!n.domain.empty() || n.inputs.empty() || n.outputs.empty()) continue;
-      bool copy = (n.op_type == "Identity" && n.inputs.size() == 1 && n.outputs.size() == 1) ||
-                  (n.op_type == "Dropout" && dropout_is_copy(g, n));
-      if (!copy || !can_bypass(g, n.inputs[0], n.outputs[0], removed)) continue;
-      if (!ctx.allow_rewrite()) break;
-      bypass_node(g, ni, n.inputs[0], n.outputs[0], removed);
-      ++count;
-    }
-    if (count > 0) erase_nodes(g, removed);
-    return count;
+    return bypass_nodes_where(g, ctx, [&g](const Node& n) {
+      if (!n.domain.empty()) return false;
+      return (n.op_type == "Identity" && n.inputs.size() == 1 && n.outputs.size() == 1) ||
+             (n.op_type == "Dropout" && dropout_is_copy(g, n));
+    });
   }
 };
 

@@ -71,26 +71,16 @@ class NoopElimination : public Pass {
 
   int run(Graph& g, PassContext& ctx) override {
     std::vector<Tensor> known = infer_types(g);
-    std::vector<bool> removed(g.nodes.size(), false);
-    int count = 0;
-    for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
-      const Node& n = g.nodes[ni];
-      if (!n.domain.empty() || n.inputs.empty() || n.inputs[0] == kNoValue || n.outputs.size() != 1) continue;
-      bool noop = false;
+    return bypass_nodes_where(g, ctx, [&g, &known](const Node& n) {
+      if (!n.domain.empty() || n.outputs.size() != 1) return false;
       try {
-        noop = (n.op_type == "Cast" && cast_is_noop(g, n)) ||
+        return (n.op_type == "Cast" && cast_is_noop(g, n)) ||
                (n.op_type == "Reshape" && reshape_is_noop(g, n, known)) ||
                (n.op_type == "Transpose" && transpose_is_noop(g, n));
       } catch (const Error&) {
-        continue;  // malformed attributes: leave the node for the runtime to report
+        return false;  // malformed attributes: leave the node for the runtime to report
       }
-      if (!noop || !can_bypass(g, n.inputs[0], n.outputs[0], removed)) continue;
-      if (!ctx.allow_rewrite()) break;
-      bypass_node(g, ni, n.inputs[0], n.outputs[0], removed);
-      ++count;
-    }
-    if (count > 0) erase_nodes(g, removed);
-    return count;
+    });
   }
 };
 
