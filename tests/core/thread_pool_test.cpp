@@ -1,0 +1,93 @@
+#include "core/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <stdexcept>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace ef {
+namespace {
+
+TEST(ThreadPool, CoversRangeExactlyOnce) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 2, 7, 100, 1001}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      pool.parallel_for(n, 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+      });
+      for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[static_cast<size_t>(i)].load(), 1) << threads << " " << n;
+    }
+  }
+}
+
+TEST(ThreadPool, ChunksRespectGrainAndThreadCount) {
+  ThreadPool pool(4);
+  EXPECT_EQ(pool.num_chunks(0, 1), 0);
+  EXPECT_EQ(pool.num_chunks(10, 100), 1);
+  EXPECT_EQ(pool.num_chunks(250, 100), 3);
+  EXPECT_EQ(pool.num_chunks(10000, 1), 4);
+  std::atomic<int> calls{0};
+  pool.parallel_for(250, 100, [&](int64_t b, int64_t e) {
+    EXPECT_GE(e - b, 80);
+    calls++;
+  });
+  EXPECT_EQ(calls.load(), 3);
+}
+
+TEST(ThreadPool, SameChunksEveryCall) {
+  ThreadPool pool(3);
+  auto chunks = [&] {
+    std::vector<std::pair<int64_t, int64_t>> out(3, {-1, -1});
+    std::atomic<int> k{0};
+    std::mutex m;
+    pool.parallel_for(100, 1, [&](int64_t b, int64_t e) {
+      std::lock_guard<std::mutex> lock(m);
+      out[static_cast<size_t>(k++)] = {b, e};
+    });
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto first = chunks();
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(chunks(), first);
+}
+
+TEST(ThreadPool, RethrowsTheKernelsException) {
+  ThreadPool pool(2);
+  EXPECT_THROW(pool.parallel_for(100, 1, [](int64_t b, int64_t) {
+    if (b > 0) throw std::runtime_error("chunk failed");
+  }), std::runtime_error);
+  // The pool stays usable after an exception.
+  std::atomic<int64_t> sum{0};
+  pool.parallel_for(100, 1, [&](int64_t b, int64_t e) { sum += e - b; });
+  EXPECT_EQ(sum.load(), 100);
+}
+
+TEST(ThreadPool, NestedCallsRunInline) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> sum{0};
+  pool.parallel_for(10, 1, [&](int64_t b, int64_t e) {
+    pool.parallel_for(e - b, 1, [&](int64_t ib, int64_t ie) { sum += ie - ib; });
+  });
+  EXPECT_EQ(sum.load(), 10);
+}
+
+TEST(ThreadPool, ConcurrentCallersAreSerialized) {
+  ThreadPool pool(2);
+  std::vector<std::thread> callers;
+  std::atomic<int64_t> sum{0};
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) pool.parallel_for(64, 1, [&](int64_t b, int64_t e) { sum += e - b; });
+    });
+  }
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(sum.load(), 4 * 200 * 64);
+}
+
+}  // namespace
+}  // namespace ef
