@@ -1,0 +1,212 @@
+// Depthwise convolution: one output plane at a time, one output row at a time. Each row splits into border
+// columns (windows overlapping the left/right padding, scalar with clipped taps) and interior columns (vectorized
+// along the output width with no bounds checks). Rows whose window overlaps the top/bottom padding simply use
+// fewer kernel rows, so they keep the vectorized interior. Depends on conv_params.h, activation.h,
+// core/thread_pool.h and Highway (compiled once per target by foreach_target.h, picked at run time).
+#include "kernels/cpu/depthwise_conv.h"
+
+#include <algorithm>
+#include <vector>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/depthwise_conv.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace ef::cpu {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// One output row's inputs after clipping to the vertical padding: `nrows` kernel rows starting at input row
+// pointer `in` (column 0), `row_step` floats apart, with their weights starting at `w` (kw per row).
+struct RowJob {
+  const float* in;
+  int64_t row_step;
+  int64_t nrows;
+  const float* w;
+  int64_t kw;
+  int64_t dw;
+  int64_t sw;
+  int64_t col0;  // input column of tap 0 for output column 0 (= -pad_left)
+  float bias;
+};
+
+// Sum over taps [t0, t1) of every row for the window starting at input column `start`. Callers guarantee the
+// taps are inside the row, so the border and the scalar interior share it.
+HWY_INLINE float window_sum(const RowJob& j, int64_t start, int64_t t0, int64_t t1) {
+  float acc = j.bias;
+  const float* r = j.in + start;
+  const float* wr = j.w;
+  for (int64_t i = 0; i < j.nrows; ++i, r += j.row_step, wr += j.kw) {
+    for (int64_t t = t0; t < t1; ++t) acc += r[t * j.dw] * wr[t];
+  }
+  return acc;
+}
+
+HWY_INLINE void border_column(const RowJob& j, int64_t in_width, int64_t ow, float* out) {
+  const int64_t start = ow * j.sw + j.col0;
+  const TapRange taps = valid_taps(start, in_width, j.kw, j.dw);
+  out[ow] = window_sum(j, start, taps.first, taps.last);
+}
+
+// Loads the lanes x[p], x[p + S], ... ; for S == 2 it reads one float past the last lane's position.
+template <int S, class D>
+HWY_INLINE hn::Vec<D> load_strided(D d, const float* p) {
+#if HWY_TARGET == HWY_SCALAR
+  return hn::LoadU(d, p);  // one lane: nothing to deinterleave
+#else
+  if constexpr (S == 1) {
+    return hn::LoadU(d, p);
+  } else {
+    return hn::ConcatEven(d, hn::LoadU(d, p + hn::Lanes(d)), hn::LoadU(d, p));
+  }
+#endif
+}
+
+// Interior output columns [ow, ow + Lanes) of one row. KH/KW = 0: taken from the job at run time; a nonzero KW
+// implies dilation 1 so the tap offsets are compile-time constants.
+template <int KH, int KW, int S, class D>
+HWY_INLINE hn::Vec<D> window_vec(D d, const RowJob& j, int64_t ow) {
+  const int64_t nrows = KH ? KH : j.nrows;
+  const int64_t kw = KW ? KW : j.kw;
+  const int64_t dw = KW ? 1 : j.dw;
+  auto acc = hn::Set(d, j.bias);
+  const float* r = j.in + ow * S + j.col0;
+  const float* wr = j.w;
+  for (int64_t i = 0; i < nrows; ++i, r += j.row_step, wr += kw) {
+    for (int64_t t = 0; t < kw; ++t) acc = hn::MulAdd(load_strided<S>(d, r + t * dw), hn::Set(d, wr[t]), acc);
+  }
+  return acc;
+}
+
+// Two vectors per step keep two independent FMA chains in flight. When the range is not a multiple of the
+// vector, the last vector is shifted back to end at `end`, recomputing a few columns with the same arithmetic.
+template <int KH, int KW, int S>
+void interior_row(const RowJob& j, int64_t begin, int64_t end, float* out) {
+  const hn::ScalableTag<float> d;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  if (end - begin < n) {
+    const int64_t kw = j.kw;
+    for (int64_t ow = begin; ow < end; ++ow) out[ow] = window_sum(j, ow * S + j.col0, 0, kw);
+    return;
+  }
+  int64_t ow = begin;
+  for (; ow + 2 * n <= end; ow += 2 * n) {
+    const auto a = window_vec<KH, KW, S>(d, j, ow);
+    const auto b = window_vec<KH, KW, S>(d, j, ow + n);
+    hn::StoreU(a, d, out + ow);
+    hn::StoreU(b, d, out + ow + n);
+  }
+  if (ow + n <= end) {
+    hn::StoreU(window_vec<KH, KW, S>(d, j, ow), d, out + ow);
+    ow += n;
+  }
+  if (ow < end) hn::StoreU(window_vec<KH, KW, S>(d, j, end - n), d, out + end - n);
+}
+
+template <int K, int S>
+void interior_row_fixed(const RowJob& j, int64_t begin, int64_t end, float* out) {
+  if (j.nrows == K) {
+    interior_row<K, K, S>(j, begin, end, out);
+  } else {
+    interior_row<0, K, S>(j, begin, end, out);
+  }
+}
+
+using RowFn = void (*)(const RowJob&, int64_t, int64_t, float*);
+
+template <int S>
+RowFn pick_row_fn(int64_t kh, int64_t kw, int64_t dw) {
+  if (dw == 1 && kh == 3 && kw == 3) return &interior_row_fixed<3, S>;
+  if (dw == 1 && kh == 5 && kw == 5) return &interior_row_fixed<5, S>;
+  return &interior_row<0, 0, S>;
+}
+
+HWY_INLINE void add_rows(const float* a, const float* b, float* out, int64_t count) {
+  const hn::ScalableTag<float> d;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + n <= count; i += n) hn::StoreU(hn::Add(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
+  for (; i < count; ++i) out[i] = a[i] + b[i];
+}
+
+// One output plane: x_plane [H, W] of the input channel, w_plane [kh, kw], residual_plane [OH, OW] or null.
+// `scratch` holds OW floats (used only with a residual).
+void DepthwisePlane(const Conv2dParams& p, const float* x_plane, const float* w_plane, float bias,
+                    const float* residual_plane, const Activation& act, float* y_plane, float* scratch) {
+  const OutRange cols = interior_range(p.W, p.OW, p.kw, p.stride_w, p.dilation_w, p.pad_left);
+  // Stride 2 vectors read one column past their last tap, so they stop where that column is still in the row;
+  // strides above 2 have no vector path.
+  RowFn vec_fn = nullptr;
+  int64_t vec_end = cols.begin;
+  if (p.stride_w == 1) {
+    vec_fn = pick_row_fn<1>(p.kh, p.kw, p.dilation_w);
+    vec_end = cols.end;
+  } else if (p.stride_w == 2) {
+    vec_fn = pick_row_fn<2>(p.kh, p.kw, p.dilation_w);
+    const OutRange safe = interior_range(p.W - 1, p.OW, p.kw, 2, p.dilation_w, p.pad_left);
+    vec_end = std::clamp(safe.end, cols.begin, cols.end);
+  }
+
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    float* out = y_plane + oh * p.OW;
+    const int64_t start_h = oh * p.stride_h - p.pad_top;
+    const TapRange rows = valid_taps(start_h, p.H, p.kh, p.dilation_h);
+    const RowJob j{x_plane + (start_h + rows.first * p.dilation_h) * p.W,
+                   p.dilation_h * p.W,
+                   rows.last - rows.first,
+                   w_plane + rows.first * p.kw,
+                   p.kw,
+                   p.dilation_w,
+                   p.stride_w,
+                   -p.pad_left,
+                   bias};
+    // With a residual the row is built in scratch first, so y may alias the residual.
+    float* row = residual_plane ? scratch : out;
+    for (int64_t ow = 0; ow < cols.begin; ++ow) border_column(j, p.W, ow, row);
+    int64_t scalar_from = cols.begin;
+    if (vec_fn && j.nrows > 0 && vec_end > cols.begin) {
+      vec_fn(j, cols.begin, vec_end, row);
+      scalar_from = vec_end;
+    }
+    for (int64_t ow = scalar_from; ow < cols.end; ++ow) row[ow] = window_sum(j, ow * p.stride_w + j.col0, 0, p.kw);
+    for (int64_t ow = cols.end; ow < p.OW; ++ow) border_column(j, p.W, ow, row);
+    if (residual_plane) add_rows(row, residual_plane + oh * p.OW, out, p.OW);
+    apply_activation(act, out, static_cast<size_t>(p.OW));
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace ef::cpu
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace ef::cpu {
+
+HWY_EXPORT(DepthwisePlane);
+
+bool is_depthwise(const Conv2dParams& p) { return p.group == p.C && p.C > 0 && p.M % p.C == 0 && p.M > 0; }
+
+void depthwise_conv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
+                      const float* residual, const Activation& act, float* y, ThreadPool& pool) {
+  if (p.N <= 0 || p.M <= 0 || p.OH <= 0 || p.OW <= 0) return;
+  const int64_t multiplier = p.M / p.C;
+  const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
+  // Small planes are batched so a chunk is worth waking a thread for.
+  const int64_t work = std::max<int64_t>(1, out_plane * p.kh * p.kw);
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / work);
+  pool.parallel_for(p.N * p.M, grain, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(residual ? static_cast<size_t>(p.OW) : 0);
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const int64_t n = plane / p.M, m = plane % p.M;
+      const float* xp = x + (n * p.C + m / multiplier) * in_plane;
+      HWY_DYNAMIC_DISPATCH(DepthwisePlane)(p, xp, w + m * p.kh * p.kw, bias ? bias[m] : 0.0f,
+                                           residual ? residual + plane * out_plane : nullptr, act,
+                                           y + plane * out_plane, scratch.data());
+    }
+  });
+}
+
+}  // namespace ef::cpu
+#endif  // HWY_ONCE

@@ -1,0 +1,282 @@
+// Tests of ef::cpu::depthwise_conv2d against the reference convolution (kernels/reference/conv.h) plus the
+// reference activation, over randomized geometry, fused epilogues and thread counts.
+#include "kernels/cpu/depthwise_conv.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/reference/conv.h"
+
+namespace ef::cpu {
+namespace {
+
+ConvParams to_reference(const Conv2dParams& p) {
+  ConvParams r;
+  r.batch = p.N;
+  r.in_channels = p.C;
+  r.out_channels = p.M;
+  r.group = p.group;
+  r.in_spatial = {p.H, p.W};
+  r.out_spatial = {p.OH, p.OW};
+  r.axes = {WindowAxis{p.kh, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom},
+            WindowAxis{p.kw, p.stride_w, p.dilation_w, p.pad_left, p.pad_right}};
+  return r;
+}
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+struct Problem {
+  Conv2dParams p;
+  std::vector<float> x, w, bias, residual;
+  bool use_bias = true, use_residual = false;
+  Activation act;
+
+  const float* bias_ptr() const { return use_bias ? bias.data() : nullptr; }
+  const float* residual_ptr() const { return use_residual ? residual.data() : nullptr; }
+  size_t out_size() const { return static_cast<size_t>(p.N * p.M * p.OH * p.OW); }
+
+  void fill(std::mt19937& rng) {
+    x = random_floats(static_cast<size_t>(p.N * p.C * p.H * p.W), rng);
+    w = random_floats(static_cast<size_t>(p.M * p.kh * p.kw), rng);
+    bias = random_floats(static_cast<size_t>(p.M), rng);
+    residual = random_floats(out_size(), rng);
+  }
+
+  std::vector<float> run(ThreadPool& pool) const {
+    std::vector<float> y(out_size(), -12345.0f);
+    depthwise_conv2d(p, x.data(), w.data(), bias_ptr(), residual_ptr(), act, y.data(), pool);
+    return y;
+  }
+
+  std::vector<float> expected() const {
+    std::vector<float> y(out_size());
+    conv_reference(to_reference(p), x.data(), w.data(), bias_ptr(), y.data());
+    for (size_t i = 0; i < y.size(); ++i) {
+      if (use_residual) y[i] += residual[i];
+      y[i] = activation_reference(act, y[i]);
+    }
+    return y;
+  }
+};
+
+std::string describe(const Problem& pr) {
+  const Conv2dParams& p = pr.p;
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "N=%lld C=%lld M=%lld HxW=%lldx%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld pads(t,l,b,r)=%lld,%lld,%lld,%lld "
+                "out=%lldx%lld bias=%d residual=%d act=%d",
+                (long long)p.N, (long long)p.C, (long long)p.M, (long long)p.H, (long long)p.W, (long long)p.kh,
+                (long long)p.kw, (long long)p.stride_h, (long long)p.stride_w, (long long)p.dilation_h,
+                (long long)p.dilation_w, (long long)p.pad_top, (long long)p.pad_left, (long long)p.pad_bottom,
+                (long long)p.pad_right, (long long)p.OH, (long long)p.OW, pr.use_bias, pr.use_residual,
+                static_cast<int>(pr.act.kind));
+  return buf;
+}
+
+void expect_matches_reference(const Problem& pr, ThreadPool& pool) {
+  const std::vector<float> got = pr.run(pool);
+  const std::vector<float> want = pr.expected();
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(want[i])) {
+      ASSERT_TRUE(std::isnan(got[i])) << describe(pr) << " at " << i;
+      continue;
+    }
+    ASSERT_NEAR(got[i], want[i], 1e-5f * (1.0f + std::fabs(want[i]))) << describe(pr) << " at " << i;
+  }
+}
+
+Conv2dParams square(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t s, int64_t pad) {
+  Conv2dParams p;
+  p.N = n, p.C = c, p.M = c, p.group = c, p.H = h, p.W = w, p.kh = k, p.kw = k;
+  p.stride_h = p.stride_w = s;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = pad;
+  return p.with_output_size();
+}
+
+const Activation kActivations[] = {
+    {ActKind::kNone, 0, 0},       {ActKind::kRelu, 0, 0},       {ActKind::kClip, -0.25f, 0.5f},
+    {ActKind::kLeakyRelu, 0.1f, 0}, {ActKind::kSigmoid, 0, 0},   {ActKind::kHardSigmoid, 0.2f, 0.5f},
+    {ActKind::kHardSwish, 0, 0},  {ActKind::kSilu, 0, 0},       {ActKind::kTanh, 0, 0},
+    {ActKind::kGelu, 0, 0},
+};
+
+TEST(CpuDepthwise, RandomGeometryMatchesReference) {
+  std::mt19937 rng(1234);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int kernels[] = {1, 2, 3, 3, 3, 4, 5, 5, 7};
+  ThreadPool pool(2);
+  int checked = 0;
+  for (int iter = 0; iter < 400; ++iter) {
+    Problem pr;
+    Conv2dParams& p = pr.p;
+    p.N = pick(1, 2);
+    p.C = pick(1, 5);
+    p.M = p.C * (pick(0, 3) == 0 ? 2 : 1);
+    p.group = p.C;
+    p.H = pick(1, 23);
+    p.W = pick(1, 37);
+    p.kh = kernels[pick(0, 8)];
+    p.kw = pick(0, 2) == 0 ? kernels[pick(0, 8)] : p.kh;
+    p.stride_h = pick(1, 3);
+    p.stride_w = pick(0, 1) ? p.stride_h : pick(1, 3);
+    p.dilation_h = pick(0, 3) == 0 ? 2 : 1;
+    p.dilation_w = pick(0, 3) == 0 ? 2 : 1;
+    p.pad_top = pick(0, 3), p.pad_left = pick(0, 3), p.pad_bottom = pick(0, 3), p.pad_right = pick(0, 3);
+    p.with_output_size();
+    if (p.OH < 1 || p.OW < 1) continue;
+    pr.use_bias = pick(0, 1);
+    pr.use_residual = pick(0, 2) == 0;
+    pr.act = kActivations[pick(0, 9)];
+    pr.fill(rng);
+    expect_matches_reference(pr, pool);
+    if (HasFatalFailure()) return;
+    ++checked;
+  }
+  EXPECT_GT(checked, 250);
+}
+
+// The unrolled 3x3 / 5x5 paths at stride 1 and 2, over widths around the vector lengths and every padding the
+// models use (and some they do not).
+TEST(CpuDepthwise, FastPathsMatchReference) {
+  std::mt19937 rng(99);
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for (int64_t k : {3, 5}) {
+    for (int64_t s : {1, 2}) {
+      for (int64_t pad : {0, 1, 2, 3}) {
+        for (int64_t width : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 33, 40, 57}) {
+          Problem pr;
+          pr.p = square(1, 2, 6 + width % 5, width, k, s, pad);
+          if (pr.p.OH < 1 || pr.p.OW < 1) continue;
+          pr.fill(rng);
+          expect_matches_reference(pr, pool);
+          if (HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuDepthwise, AsymmetricPadsAndTinyImages) {
+  std::mt19937 rng(5);
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for (int64_t h : {1, 2, 3}) {
+    for (int64_t w : {1, 2, 3, 11}) {
+      Problem pr;
+      pr.p = square(2, 3, h, w, 3, 1, 0);
+      pr.p.pad_top = 0, pr.p.pad_left = 2, pr.p.pad_bottom = 2, pr.p.pad_right = 1;
+      pr.p.with_output_size();
+      pr.use_residual = true;
+      pr.fill(rng);
+      expect_matches_reference(pr, pool);
+      // Pads at least the kernel size: whole output rows and columns see only padding (bias alone).
+      pr.p.pad_top = 4, pr.p.pad_left = 5, pr.p.pad_bottom = 3, pr.p.pad_right = 6;
+      pr.p.with_output_size();
+      pr.fill(rng);
+      expect_matches_reference(pr, pool);
+    }
+  }
+}
+
+TEST(CpuDepthwise, EachActivationKind) {
+  std::mt19937 rng(7);
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for (const Activation& act : kActivations) {
+    Problem pr;
+    pr.p = square(1, 4, 13, 19, 3, 1, 1);
+    pr.act = act;
+    pr.use_residual = true;
+    pr.fill(rng);
+    expect_matches_reference(pr, pool);
+  }
+}
+
+TEST(CpuDepthwise, ThreadCountsGiveBitIdenticalResults) {
+  std::mt19937 rng(11);
+  ThreadPool one(1), two(2), three(3);
+  for (int64_t k : {3, 5, 4}) {
+    Problem pr;
+    pr.p = square(2, 7, 21, 29, k, k == 5 ? 2 : 1, k / 2);
+    pr.use_residual = true;
+    pr.act = {ActKind::kSilu, 0, 0};
+    pr.fill(rng);
+    const std::vector<float> a = pr.run(one), b = pr.run(two), c = pr.run(three);
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(a.data(), c.data(), a.size() * sizeof(float)));
+  }
+}
+
+TEST(CpuDepthwise, OutputMayAliasResidual) {
+  std::mt19937 rng(13);
+  Problem pr;
+  pr.p = square(1, 3, 9, 10, 3, 1, 1);
+  pr.use_residual = true;
+  pr.act = {ActKind::kRelu, 0, 0};
+  pr.fill(rng);
+  const std::vector<float> want = pr.expected();
+  std::vector<float> y = pr.residual;
+  depthwise_conv2d(pr.p, pr.x.data(), pr.w.data(), pr.bias.data(), y.data(), pr.act, y.data(),
+                   ThreadPool::inline_pool());
+  for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], want[i], 1e-5f * (1.0f + std::fabs(want[i])));
+}
+
+// The loop a compiler gets from the definition: bounds checks on every tap.
+void naive_depthwise(const Conv2dParams& p, const float* x, const float* w, const float* bias, float* y) {
+  for (int64_t c = 0; c < p.N * p.C; ++c) {
+    for (int64_t oh = 0; oh < p.OH; ++oh) {
+      for (int64_t ow = 0; ow < p.OW; ++ow) {
+        float acc = bias[c % p.C];
+        for (int64_t i = 0; i < p.kh; ++i) {
+          for (int64_t j = 0; j < p.kw; ++j) {
+            const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dilation_h;
+            const int64_t iw = ow * p.stride_w - p.pad_left + j * p.dilation_w;
+            if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) {
+              acc += x[(c * p.H + ih) * p.W + iw] * w[((c % p.C) * p.kh + i) * p.kw + j];
+            }
+          }
+        }
+        y[(c * p.OH + oh) * p.OW + ow] = acc;
+      }
+    }
+  }
+}
+
+// Not a pass/fail check: prints how the kernel compares with the naive loop on MobileNet-like layers.
+TEST(CpuDepthwise, TimingAgainstNaiveLoop) {
+  std::mt19937 rng(17);
+  for (auto [c, hw] : {std::pair<int64_t, int64_t>{144, 56}, {32, 112}}) {
+    Problem pr;
+    pr.p = square(1, c, hw, hw, 3, 1, 1);
+    pr.fill(rng);
+    std::vector<float> y(pr.out_size());
+    auto time_ms = [](auto&& fn) {
+      double best = 1e30;
+      for (int rep = 0; rep < 5; ++rep) {
+        auto t0 = std::chrono::steady_clock::now();
+        fn();
+        best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      return best;
+    };
+    const double naive = time_ms([&] { naive_depthwise(pr.p, pr.x.data(), pr.w.data(), pr.bias.data(), y.data()); });
+    const double fast = time_ms([&] {
+      depthwise_conv2d(pr.p, pr.x.data(), pr.w.data(), pr.bias.data(), nullptr, {}, y.data(),
+                       ThreadPool::inline_pool());
+    });
+    std::printf("[ timing ] depthwise 3x3 s1 [1,%lld,%lld,%lld]: naive %.3f ms, kernel %.3f ms (%.1fx), 1 thread\n",
+                (long long)c, (long long)hw, (long long)hw, naive, fast, naive / fast);
+  }
+}
+
+}  // namespace
+}  // namespace ef::cpu
