@@ -36,10 +36,10 @@ struct RowJob {
 // taps are inside the row, so the border and the scalar interior share it.
 HWY_INLINE float window_sum(const RowJob& j, int64_t start, int64_t t0, int64_t t1) {
   float acc = j.bias;
-  const float* r = j.in + start;
+  const float* r = j.in;
   const float* wr = j.w;
   for (int64_t i = 0; i < j.nrows; ++i, r += j.row_step, wr += j.kw) {
-    for (int64_t t = t0; t < t1; ++t) acc += r[t * j.dw] * wr[t];
+    for (int64_t t = t0; t < t1; ++t) acc += r[start + t * j.dw] * wr[t];
   }
   return acc;
 }
@@ -72,7 +72,7 @@ HWY_INLINE hn::Vec<D> window_vec(D d, const RowJob& j, int64_t ow) {
   const int64_t kw = KW ? KW : j.kw;
   const int64_t dw = KW ? 1 : j.dw;
   auto acc = hn::Set(d, j.bias);
-  const float* r = j.in + ow * S + j.col0;
+  const float* r = j.in + (ow * S + j.col0);
   const float* wr = j.w;
   for (int64_t i = 0; i < nrows; ++i, r += j.row_step, wr += kw) {
     for (int64_t t = 0; t < kw; ++t) acc = hn::MulAdd(load_strided<S>(d, r + t * dw), hn::Set(d, wr[t]), acc);
@@ -153,7 +153,7 @@ void DepthwisePlane(const Conv2dParams& p, const float* x_plane, const float* w_
     float* out = y_plane + oh * p.OW;
     const int64_t start_h = oh * p.stride_h - p.pad_top;
     const TapRange rows = valid_taps(start_h, p.H, p.kh, p.dilation_h);
-    const RowJob j{x_plane + (start_h + rows.first * p.dilation_h) * p.W,
+    const RowJob j{rows.last > rows.first ? x_plane + (start_h + rows.first * p.dilation_h) * p.W : x_plane,
                    p.dilation_h * p.W,
                    rows.last - rows.first,
                    w_plane + rows.first * p.kw,

@@ -1,0 +1,28 @@
+// im2col: lays out the input windows of a grouped 2-D NCHW convolution as the GEMM B operand, so that
+// y[n, group g] = W_g [M/group, K] x col [K, OH*OW]. Depends only on kernels/cpu/conv_params.h.
+#pragma once
+#include <cstdint>
+
+#include "kernels/cpu/conv_params.h"
+
+namespace ef::cpu {
+
+// K: rows of the column matrix, (C / group) * kh * kw, in the order of the weight's trailing dims (c, ki, kj).
+inline int64_t im2col_rows(const Conv2dParams& p) { return p.C / p.group * p.kh * p.kw; }
+// Columns of the column matrix: one per output position, oh * OW + ow.
+inline int64_t im2col_cols(const Conv2dParams& p) { return p.OH * p.OW; }
+
+// True when the column matrix would equal the input (1x1 kernel, stride 1, no padding; dilation is then
+// irrelevant): B for image n, group g is x + (n * C + g * C / group) * H * W, K rows of H * W.
+bool conv_needs_no_im2col(const Conv2dParams& p);
+
+// Writes the whole [K, OH*OW] column matrix of image n, group g into col (row stride OH*OW); padding taps are 0.
+void im2col(const Conv2dParams& p, const float* x, int64_t n, int64_t g, float* col);
+
+// One block of it, for callers that tile the GEMM: rows [k_begin, k_end) and columns [j_begin, j_end) go to
+// col[(k - k_begin) * ld + (j - j_begin)]. x_group points at the group's first input channel of the image,
+// x + (n * C + g * C / group) * H * W. Rows with stride-1 windows are copied as contiguous runs.
+void im2col_block(const Conv2dParams& p, const float* x_group, int64_t k_begin, int64_t k_end, int64_t j_begin,
+                  int64_t j_end, float* col, int64_t ld);
+
+}  // namespace ef::cpu
