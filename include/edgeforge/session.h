@@ -26,6 +26,18 @@ struct SessionOptions {
   std::map<std::string, Shape> input_shapes;
   // Upper bound on the planned activation arena (0: unlimited).
   uint64_t max_arena_bytes = 0;
+  // Graph optimization applied when the session is created: 0 none, 1 basic, 2 extended (fusions).
+  int optimization_level = 0;
+  // Run every node on its reference kernel (the oracle) instead of the fast CPU kernels: for debugging.
+  bool reference_kernels = false;
+};
+
+// Time spent in one node over the profiled runs.
+struct NodeProfile {
+  std::string node;     // node name (or its first output's name)
+  std::string op_type;
+  std::string kernel;   // the fast kernel chosen, or "reference"
+  double seconds = 0;   // summed over runs
 };
 
 // A graph input or output as declared by the model: dims < 0 are dynamic, named by dim_params when symbolic.
@@ -57,6 +69,8 @@ class Session {
   // the declared one. Returns the graph outputs in declaration order.
   std::vector<Tensor> run(const NamedTensors& inputs);
   NamedTensors run_named(const NamedTensors& inputs);
+  // run() that also adds each node's wall time into `profile` (resized to the node count on first use).
+  std::vector<Tensor> run_profiled(const NamedTensors& inputs, std::vector<NodeProfile>& profile);
 
   // Plans for these input shapes now (also done lazily by run). Returns the planned arena size in bytes.
   uint64_t prepare(const std::map<std::string, Shape>& input_shapes);

@@ -1,9 +1,11 @@
 #include "runtime/executor.h"
 
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "core/thread_pool.h"
 #include "runtime/node_runner.h"
 
 namespace ef {
@@ -49,15 +51,20 @@ std::vector<Tensor> execute_graph(const Graph& graph, const Plan* plan, const st
   }
 
   SubgraphRunner run_subgraph = [&scope, &options](const Graph& sub, const std::vector<Tensor>& sub_inputs) {
-    ExecOptions sub_options{options.num_threads, nullptr};
+    ExecOptions sub_options;
+    sub_options.num_threads = options.num_threads;
     return execute_graph(sub, nullptr, sub_inputs, &scope, sub_options);
   };
   auto* arena = static_cast<uint8_t*>(options.arena);
+  ThreadPool* pool = options.pool != nullptr ? options.pool : &ThreadPool::inline_pool();
+  using Clock = std::chrono::steady_clock;
   std::vector<const Tensor*> in_ptrs;
   std::vector<Tensor> outs;
   for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
     if (plan != nullptr && plan->folded[ni]) continue;
     const Node& node = graph.nodes[ni];
+    const Clock::time_point start = options.node_seconds != nullptr ? Clock::now() : Clock::time_point();
+    const PreparedKernel* kernel = plan != nullptr ? plan->kernels[ni].get() : nullptr;
     try {
       const OpDef& def = plan != nullptr ? *plan->ops[ni] : OpRegistry::global().resolve(node);
       in_ptrs.assign(node.inputs.size(), nullptr);
@@ -69,7 +76,25 @@ std::vector<Tensor> execute_graph(const Graph& graph, const Plan* plan, const st
         in_ptrs[k] = &values[static_cast<size_t>(v)];
       }
       outs.assign(node.outputs.size(), Tensor());
-      if (plan != nullptr && arena != nullptr) {
+      if (kernel != nullptr) {
+        // Prepared kernels get every output preallocated with its planned shape, uninitialized.
+        for (size_t k = 0; k < node.outputs.size(); ++k) {
+          int v = node.outputs[k];
+          if (v == kNoValue) continue;
+          const ValueType& t = plan->types[static_cast<size_t>(v)];
+          int64_t offset = plan->arena_offset[static_cast<size_t>(v)];
+          outs[k] = offset >= 0 ? Tensor::borrow(t.dtype, *t.concrete_shape(), arena + offset)
+                                : Tensor::zeros(t.dtype, *t.concrete_shape());
+        }
+        KernelArgs args;
+        args.inputs = in_ptrs.data();
+        args.num_inputs = in_ptrs.size();
+        args.outputs = outs.data();
+        args.num_outputs = outs.size();
+        args.scratch = plan->scratch_offset[ni] >= 0 ? arena + plan->scratch_offset[ni] : nullptr;
+        args.pool = pool;
+        kernel->run(args);
+      } else if (plan != nullptr && arena != nullptr) {
         for (size_t k = 0; k < node.outputs.size(); ++k) {
           int v = node.outputs[k];
           if (v == kNoValue || plan->arena_offset[static_cast<size_t>(v)] < 0) continue;
@@ -80,7 +105,7 @@ std::vector<Tensor> execute_graph(const Graph& graph, const Plan* plan, const st
           std::memset(slot, 0, outs[k].nbytes());
         }
       }
-      run_node(def, node, in_ptrs, outs, run_subgraph, options.num_threads);
+      if (kernel == nullptr) run_node(def, node, in_ptrs, outs, run_subgraph, options.num_threads);
     } catch (const Error& e) {
       if (std::string(e.what()).find(node.label()) != std::string::npos) throw;
       throw e.with_context(node.label());
@@ -89,6 +114,9 @@ std::vector<Tensor> execute_graph(const Graph& graph, const Plan* plan, const st
       if (node.outputs[k] != kNoValue) values[static_cast<size_t>(node.outputs[k])] = std::move(outs[k]);
     }
     for (size_t v : release_after[ni]) values[v] = Tensor();
+    if (options.node_seconds != nullptr) {
+      (*options.node_seconds)[ni] += std::chrono::duration<double>(Clock::now() - start).count();
+    }
   }
   std::vector<Tensor> results;
   results.reserve(graph.outputs.size());

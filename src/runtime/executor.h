@@ -17,9 +17,14 @@ struct Scope {
   const Tensor* find(const std::string& name) const;
 };
 
+class ThreadPool;
+
 struct ExecOptions {
   int num_threads = 1;
   void* arena = nullptr;  // plan->arena_bytes bytes, 64-byte aligned (plan mode only)
+  ThreadPool* pool = nullptr;  // for prepared kernels; nullptr: single-threaded
+  // When set (plan mode), receives the wall time of each node in seconds, accumulated (size = node count).
+  std::vector<double>* node_seconds = nullptr;
 };
 
 // `inputs` follow graph.inputs order. `plan` may be nullptr (subgraph mode).

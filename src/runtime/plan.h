@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "ops/registry.h"
+#include "providers/provider.h"
 
 namespace ef {
 
@@ -19,6 +22,10 @@ struct Plan {
   uint64_t arena_bytes = 0;
   uint64_t total_activation_bytes = 0;  // what the values would need without reuse
   std::vector<int> last_use;           // per value: index of the last node reading it (-1: none / graph output)
+  // Per node: the provider kernel chosen for it (nullptr: the op's reference kernel runs it), and the arena
+  // offset of its private scratch (-1: none).
+  std::vector<std::shared_ptr<const PreparedKernel>> kernels;
+  std::vector<int64_t> scratch_offset;
 };
 
 struct PlanOptions {
@@ -26,6 +33,8 @@ struct PlanOptions {
   // (keeps planning cheap and the plan small).
   int64_t fold_max_elements = 1 << 16;
   uint64_t max_arena_bytes = 0;  // 0: unlimited
+  // Offered each non-folded node in this order; empty: every node runs its reference kernel.
+  std::vector<const ExecutionProvider*> providers;
 };
 
 // `input_types` gives the type of each graph input (Graph::inputs order), typically with concrete shapes.

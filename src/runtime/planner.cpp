@@ -1,3 +1,5 @@
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "runtime/memory_planner.h"
@@ -75,6 +77,50 @@ void infer_and_fold(const Graph& graph, Plan& p, const PlanOptions& options) {
   }
 }
 
+// The signature of node `ni` under the plan, or nullopt when a shape is still unknown (data-dependent).
+std::optional<NodeSignature> signature_of(const Graph& graph, const Plan& p, size_t ni) {
+  const Node& node = graph.nodes[ni];
+  NodeSignature sig;
+  sig.node = &node;
+  auto concrete = [](const ValueType& t) { return t.concrete_shape().has_value() && dtype_is_supported(t.dtype); };
+  for (int v : node.inputs) {
+    const ValueType* t = v == kNoValue ? nullptr : &p.types[static_cast<size_t>(v)];
+    if (t != nullptr && !concrete(*t)) return std::nullopt;
+    sig.input_types.push_back(t);
+    const Tensor* known = v == kNoValue || !p.known[static_cast<size_t>(v)].defined() ? nullptr
+                                                                                       : &p.known[static_cast<size_t>(v)];
+    sig.input_values.push_back(known);
+  }
+  for (int v : node.outputs) {
+    const ValueType* t = v == kNoValue ? nullptr : &p.types[static_cast<size_t>(v)];
+    if (t != nullptr && !concrete(*t)) return std::nullopt;
+    sig.output_types.push_back(t);
+  }
+  return sig;
+}
+
+void choose_kernels(const Graph& graph, Plan& p, const PlanOptions& options) {
+  p.kernels.assign(graph.nodes.size(), nullptr);
+  p.scratch_offset.assign(graph.nodes.size(), -1);
+  if (options.providers.empty()) return;
+  for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
+    const Node& node = graph.nodes[ni];
+    if (p.folded[ni] || has_subgraph(node)) continue;
+    std::optional<NodeSignature> sig = signature_of(graph, p, ni);
+    if (!sig) continue;
+    try {
+      for (const ExecutionProvider* provider : options.providers) {
+        if (auto kernel = provider->prepare(*sig)) {
+          p.kernels[ni] = std::move(kernel);
+          break;
+        }
+      }
+    } catch (const Error& e) {
+      rethrow_with_node(e, node);
+    }
+  }
+}
+
 void plan_arena(const Graph& graph, Plan& p, const PlanOptions& options) {
   size_t nv = graph.values.size();
   p.last_use = graph.last_uses();
@@ -97,10 +143,20 @@ void plan_arena(const Graph& graph, Plan& p, const PlanOptions& options) {
       p.total_activation_bytes += bytes;
     }
   }
+  std::vector<size_t> scratch_node;
+  for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
+    uint64_t bytes = p.kernels[ni] ? p.kernels[ni]->scratch_bytes() : 0;
+    if (bytes == 0) continue;
+    requests.push_back({bytes, static_cast<int>(ni), static_cast<int>(ni)});
+    scratch_node.push_back(ni);
+  }
   MemoryPlan mp = plan_memory_greedy(requests);
   p.arena_offset.assign(nv, -1);
-  for (size_t r = 0; r < requests.size(); ++r) {
+  for (size_t r = 0; r < request_value.size(); ++r) {
     p.arena_offset[static_cast<size_t>(request_value[r])] = static_cast<int64_t>(mp.offsets[r]);
+  }
+  for (size_t s = 0; s < scratch_node.size(); ++s) {
+    p.scratch_offset[scratch_node[s]] = static_cast<int64_t>(mp.offsets[request_value.size() + s]);
   }
   p.arena_bytes = mp.arena_bytes;
   EF_CHECK(options.max_arena_bytes == 0 || p.arena_bytes <= options.max_arena_bytes, kOutOfMemory,
@@ -128,6 +184,7 @@ Plan build_plan(const Graph& graph, const std::vector<ValueType>& input_types, c
            input_types.size(), graph.inputs.size());
   for (size_t i = 0; i < graph.inputs.size(); ++i) p.types[static_cast<size_t>(graph.inputs[i])] = input_types[i];
   infer_and_fold(graph, p, options);
+  choose_kernels(graph, p, options);
   plan_arena(graph, p, options);
   return p;
 }

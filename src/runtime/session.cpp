@@ -5,8 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "core/thread_pool.h"
 #include "ir/graph.h"
 #include "onnx/model_io.h"
+#include "passes/pass.h"
+#include "providers/provider.h"
 #include "runtime/executor.h"
 #include "runtime/plan.h"
 
@@ -49,9 +52,32 @@ struct Session::Impl {
   Model model;
   SessionOptions options;
   std::vector<IoInfo> inputs, outputs;
-  std::mutex mutex;  // guards plans
+  std::vector<std::unique_ptr<ExecutionProvider>> providers;
+  std::unique_ptr<ThreadPool> pool;
+  std::mutex mutex;  // guards plans, last_plan and free_arenas
   std::map<std::vector<Shape>, std::shared_ptr<const Plan>> plans;
   std::shared_ptr<const Plan> last_plan;
+  // Arenas of finished runs, by plan, so steady-state runs allocate no activation memory.
+  std::map<const Plan*, std::vector<Tensor>> free_arenas;
+
+  Tensor take_arena(const Plan& plan) {
+    if (plan.arena_bytes == 0) return Tensor();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      std::vector<Tensor>& free = free_arenas[&plan];
+      if (!free.empty()) {
+        Tensor t = std::move(free.back());
+        free.pop_back();
+        return t;
+      }
+    }
+    return Tensor::zeros(DType::kUInt8, {static_cast<int64_t>(plan.arena_bytes)});
+  }
+  void return_arena(const Plan& plan, Tensor arena) {
+    if (!arena.defined()) return;
+    std::lock_guard<std::mutex> lock(mutex);
+    free_arenas[&plan].push_back(std::move(arena));
+  }
 
   const Graph& graph() const { return *model.graph; }
 
@@ -71,6 +97,44 @@ struct Session::Impl {
     }
   }
 
+  // Checks the caller's inputs and puts them in graph input order.
+  std::vector<Tensor> order_inputs(const NamedTensors& named) const {
+    std::vector<Tensor> ordered(inputs.size());
+    for (const auto& [name, tensor] : named) {
+      size_t i = 0;
+      while (i < inputs.size() && inputs[i].name != name) ++i;
+      if (i == inputs.size()) {
+        std::string names;
+        for (const IoInfo& info : inputs) names += (names.empty() ? "" : ", ") + info.name;
+        fail(ErrorCode::kInvalidArgument, fmt::format("'{}' is not an input of the model (inputs: {})", name, names));
+      }
+      EF_CHECK(!ordered[i].defined(), kInvalidArgument, "input '{}' given twice", name);
+      check_input(i, tensor);
+      ordered[i] = tensor;
+    }
+    for (size_t i = 0; i < ordered.size(); ++i) {
+      EF_CHECK(ordered[i].defined(), kInvalidArgument, "input '{}' {} was not given", inputs[i].name,
+               inputs[i].shape_str());
+    }
+    return ordered;
+  }
+
+  std::vector<Tensor> execute(const std::vector<Tensor>& ordered, std::vector<double>* node_seconds) {
+    std::vector<Shape> shapes;
+    for (const Tensor& t : ordered) shapes.push_back(t.shape());
+    std::shared_ptr<const Plan> plan = plan_for(shapes);
+    // Each run has its own arena, so concurrent runs on one session stay independent.
+    Tensor arena = take_arena(*plan);
+    ExecOptions exec;
+    exec.num_threads = options.num_threads;
+    exec.arena = arena.defined() ? arena.raw() : nullptr;
+    exec.pool = pool.get();
+    exec.node_seconds = node_seconds;
+    std::vector<Tensor> results = execute_graph(graph(), plan.get(), ordered, nullptr, exec);
+    return_arena(*plan, std::move(arena));
+    return results;
+  }
+
   std::shared_ptr<const Plan> plan_for(const std::vector<Shape>& shapes) {
     std::lock_guard<std::mutex> lock(mutex);
     auto it = plans.find(shapes);
@@ -79,6 +143,7 @@ struct Session::Impl {
     for (size_t i = 0; i < shapes.size(); ++i) types.push_back(ValueType{inputs[i].dtype, dims_of(shapes[i])});
     PlanOptions popts;
     popts.max_arena_bytes = options.max_arena_bytes;
+    for (const auto& provider : providers) popts.providers.push_back(provider.get());
     auto plan = std::make_shared<const Plan>(build_plan(graph(), types, popts));
     plans.emplace(shapes, plan);
     return last_plan = plan;
@@ -97,6 +162,17 @@ std::unique_ptr<Session> Session::from_model(Model model, const SessionOptions& 
   impl->model = std::move(model);
   impl->options = options;
   if (impl->options.num_threads <= 0) impl->options.num_threads = default_threads();
+  impl->pool = std::make_unique<ThreadPool>(impl->options.num_threads);
+  if (!options.reference_kernels) impl->providers.push_back(make_cpu_provider());
+  if (options.optimization_level > 0) {
+    EF_CHECK(options.optimization_level <= 2, kInvalidArgument, "optimization level must be 0, 1 or 2, got {}",
+             options.optimization_level);
+    // The caller may share the graph: optimize a private copy.
+    impl->model.graph = std::make_shared<Graph>(*impl->model.graph);
+    PassOptions popts;
+    popts.level = options.optimization_level;
+    optimize_model(impl->model, popts);
+  }
   const Graph& g = impl->graph();
   auto declared = [&g](int v) {
     const Value& value = g.values[static_cast<size_t>(v)];
@@ -162,31 +238,37 @@ std::vector<IoInfo> Session::planned_outputs() const {
   return out;
 }
 
+
 std::vector<Tensor> Session::run(const NamedTensors& inputs) {
-  std::vector<Tensor> ordered(impl_->inputs.size());
-  for (const auto& [name, tensor] : inputs) {
-    size_t i = 0;
-    while (i < impl_->inputs.size() && impl_->inputs[i].name != name) ++i;
-    if (i == impl_->inputs.size()) {
-      std::string names;
-      for (const IoInfo& info : impl_->inputs) names += (names.empty() ? "" : ", ") + info.name;
-      fail(ErrorCode::kInvalidArgument, fmt::format("'{}' is not an input of the model (inputs: {})", name, names));
+  std::vector<Tensor> ordered = impl_->order_inputs(inputs);
+  return impl_->execute(ordered, nullptr);
+}
+
+std::vector<Tensor> Session::run_profiled(const NamedTensors& inputs, std::vector<NodeProfile>& profile) {
+  std::vector<Tensor> ordered = impl_->order_inputs(inputs);
+  const Graph& g = impl_->graph();
+  std::vector<double> seconds(g.nodes.size(), 0.0);
+  std::vector<Tensor> results = impl_->execute(ordered, &seconds);
+  std::shared_ptr<const Plan> plan;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    plan = impl_->last_plan;
+  }
+  if (profile.size() != g.nodes.size()) {
+    profile.assign(g.nodes.size(), NodeProfile());
+    for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+      const Node& n = g.nodes[ni];
+      profile[ni].node = !n.name.empty() ? n.name
+                         : (!n.outputs.empty() && n.outputs[0] != kNoValue)
+                             ? g.values[static_cast<size_t>(n.outputs[0])].name
+                             : "#" + std::to_string(ni);
+      profile[ni].op_type = n.op_type;
+      const PreparedKernel* k = plan ? plan->kernels[ni].get() : nullptr;
+      profile[ni].kernel = k != nullptr ? k->name() : (plan && plan->folded[ni] ? "folded" : "reference");
     }
-    EF_CHECK(!ordered[i].defined(), kInvalidArgument, "input '{}' given twice", name);
-    impl_->check_input(i, tensor);
-    ordered[i] = tensor;
   }
-  std::vector<Shape> shapes;
-  for (size_t i = 0; i < ordered.size(); ++i) {
-    EF_CHECK(ordered[i].defined(), kInvalidArgument, "input '{}' {} was not given", impl_->inputs[i].name,
-             impl_->inputs[i].shape_str());
-    shapes.push_back(ordered[i].shape());
-  }
-  std::shared_ptr<const Plan> plan = impl_->plan_for(shapes);
-  // One arena per run keeps concurrent runs on one session independent.
-  Tensor arena = plan->arena_bytes ? Tensor::zeros(DType::kUInt8, {static_cast<int64_t>(plan->arena_bytes)}) : Tensor();
-  ExecOptions exec{impl_->options.num_threads, arena.defined() ? arena.raw() : nullptr};
-  return execute_graph(impl_->graph(), plan.get(), ordered, nullptr, exec);
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) profile[ni].seconds += seconds[ni];
+  return results;
 }
 
 NamedTensors Session::run_named(const NamedTensors& inputs) {

@@ -20,6 +20,25 @@ std::pair<std::string, std::string> split_assignment(const std::string& s, const
 }
 }  // namespace
 
+void ExecFlags::add_to(CLI::App& app) {
+  app.add_option("--threads", threads, "Intra-op threads (0: one per core)")->default_val(0);
+  app.add_option("--opt-level", opt_level,
+                 "Graph optimization before running: 0 none, 1 basic, 2 extended (fusions)")
+      ->default_val(2)
+      ->check(CLI::IsMember({0, 1, 2}));
+  app.add_flag("--reference-kernels", reference_kernels,
+               "Run every node on its plain reference kernel instead of the fast CPU kernels (for debugging)");
+}
+
+SessionOptions ExecFlags::session_options(const InputFlags& inputs) const {
+  SessionOptions opts;
+  opts.num_threads = threads;
+  opts.optimization_level = opt_level;
+  opts.reference_kernels = reference_kernels;
+  opts.input_shapes = inputs.parsed_shapes();
+  return opts;
+}
+
 void InputFlags::add_to(CLI::App& app) {
   app.add_option("--input,-i", inputs, "Input tensor NAME=FILE (.npy or ONNX TensorProto .pb); repeatable. "
                                        "Inputs not given are filled with seeded random data.");

@@ -20,6 +20,15 @@ struct InputFlags {
   std::map<std::string, Shape> parsed_shapes() const;
 };
 
+// Flags that shape how a session executes, shared by run and bench.
+struct ExecFlags {
+  int threads = 0;
+  int opt_level = 2;
+  bool reference_kernels = false;
+  void add_to(CLI::App& app);
+  SessionOptions session_options(const InputFlags& inputs) const;
+};
+
 // Builds a full input set: files given with --input, the rest random (seeded) with the shape from --shape, the
 // model's declared shape, or 1 for dynamic dims (reported on stderr). Validates names, dtypes and shapes.
 NamedTensors build_inputs(const Session& session, const InputFlags& flags, bool quiet);

@@ -15,14 +15,11 @@ struct RunFlags {
   std::string output_dir;
   std::string save_inputs_dir;
   InputFlags inputs;
-  int threads = 0;
+  ExecFlags exec;
 };
 
 void run_run(const RunFlags& f) {
-  SessionOptions opts;
-  opts.num_threads = f.threads;
-  opts.input_shapes = f.inputs.parsed_shapes();
-  auto session = Session::load(f.model, opts);
+  auto session = Session::load(f.model, f.exec.session_options(f.inputs));
   NamedTensors inputs = build_inputs(*session, f.inputs, false);
   if (!f.save_inputs_dir.empty()) std::filesystem::create_directories(f.save_inputs_dir);
   for (const auto& [name, t] : inputs) {
@@ -53,7 +50,7 @@ CLI::App* add_run(CLI::App& app) {
   sub->add_option("--output-dir,-o", flags->output_dir, "Folder for the outputs ('/' and ':' in names become '_')");
   sub->add_option("--save-inputs", flags->save_inputs_dir,
                   "Also save the inputs used (given or random) as DIR/<input name>.npy, to replay elsewhere");
-  sub->add_option("--threads", flags->threads, "Intra-op threads (0: one per core)")->default_val(0);
+  flags->exec.add_to(*sub);
   sub->callback([flags] { run_run(*flags); });
   return sub;
 }

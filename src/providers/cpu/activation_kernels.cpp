@@ -1,0 +1,106 @@
+// Standalone activation ops on the vectorized activation kernel, and the parsing of the `activation` /
+// `activation_params` attributes of fused ai.edgeforge nodes into the same Activation struct.
+#include <cstring>
+#include <limits>
+#include <optional>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu/activation.h"
+#include "providers/cpu/kernel_table.h"
+
+namespace ef::cpu_provider {
+namespace {
+
+// Elements per parallel chunk: below this, waking another thread costs more than it saves.
+constexpr int64_t kEltwiseGrain = 1 << 15;
+
+std::optional<float> scalar_constant(const NodeSignature& sig, size_t i) {
+  const Tensor* t = sig.constant(i);
+  if (t == nullptr || t->dtype() != DType::kFloat32 || t->numel() != 1) return std::nullopt;
+  return t->data<float>()[0];
+}
+
+// The node as one Activation, or nullopt when it is not an activation we run (or its parameters are not
+// constant).
+std::optional<cpu::Activation> activation_of(const NodeSignature& sig) {
+  const Node& n = *sig.node;
+  using cpu::ActKind;
+  if (n.op_type == "Relu") return cpu::Activation{ActKind::kRelu};
+  if (n.op_type == "Sigmoid") return cpu::Activation{ActKind::kSigmoid};
+  if (n.op_type == "Tanh") return cpu::Activation{ActKind::kTanh};
+  if (n.op_type == "HardSwish") return cpu::Activation{ActKind::kHardSwish};
+  if (n.op_type == "LeakyRelu") return cpu::Activation{ActKind::kLeakyRelu, n.attr_float("alpha", 0.01f)};
+  if (n.op_type == "HardSigmoid") {
+    return cpu::Activation{ActKind::kHardSigmoid, n.attr_float("alpha", 0.2f), n.attr_float("beta", 0.5f)};
+  }
+  if (n.op_type == "Clip") {
+    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    if (n.version < 11) {
+      lo = n.attr_float("min", lo);
+      hi = n.attr_float("max", hi);
+    } else {
+      if (sig.has_input(1)) {
+        auto v = scalar_constant(sig, 1);
+        if (!v) return std::nullopt;
+        lo = *v;
+      }
+      if (sig.has_input(2)) {
+        auto v = scalar_constant(sig, 2);
+        if (!v) return std::nullopt;
+        hi = *v;
+      }
+    }
+    return cpu::Activation{ActKind::kClip, lo, hi};
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<PreparedKernel> prepare_activation(const NodeSignature& sig) {
+  if (!sig.has_input(0) || sig.input_dtype(0) != DType::kFloat32 || sig.output_types.empty() ||
+      sig.output_types[0] == nullptr || sig.output_types[0]->dtype != DType::kFloat32) {
+    return nullptr;
+  }
+  auto act = activation_of(sig);
+  if (!act) return nullptr;
+  return make_kernel("eltwise." + sig.node->op_type, [act = *act](const KernelArgs& args) {
+    const Tensor& x = args.input(0);
+    Tensor& y = args.output(0);
+    const float* src = x.data<float>();
+    float* dst = y.data<float>();
+    args.pool->parallel_for(x.numel(), kEltwiseGrain, [&](int64_t b, int64_t e) {
+      if (dst != src) std::memcpy(dst + b, src + b, static_cast<size_t>(e - b) * sizeof(float));
+      cpu::apply_activation(act, dst + b, static_cast<size_t>(e - b));
+    });
+  });
+}
+
+}  // namespace
+
+std::optional<cpu::Activation> fused_activation(const Node& node) {
+  using cpu::ActKind;
+  const std::string kind = node.attr_string("activation", "");
+  const std::vector<float> p = node.attr_floats("activation_params");
+  auto param = [&p](size_t i, float fallback) { return i < p.size() ? p[i] : fallback; };
+  if (kind.empty()) return cpu::Activation{};
+  if (kind == "Relu") return cpu::Activation{ActKind::kRelu};
+  if (kind == "Sigmoid") return cpu::Activation{ActKind::kSigmoid};
+  if (kind == "Tanh") return cpu::Activation{ActKind::kTanh};
+  if (kind == "HardSwish") return cpu::Activation{ActKind::kHardSwish};
+  if (kind == "Silu") return cpu::Activation{ActKind::kSilu};
+  if (kind == "Gelu") return cpu::Activation{ActKind::kGelu};
+  if (kind == "LeakyRelu") return cpu::Activation{ActKind::kLeakyRelu, param(0, 0.01f)};
+  if (kind == "HardSigmoid") return cpu::Activation{ActKind::kHardSigmoid, param(0, 0.2f), param(1, 0.5f)};
+  if (kind == "Clip") {
+    return cpu::Activation{ActKind::kClip, param(0, -std::numeric_limits<float>::infinity()),
+                           param(1, std::numeric_limits<float>::infinity())};
+  }
+  return std::nullopt;
+}
+
+void add_activation_kernels(KernelTable& table) {
+  for (const char* op : {"Relu", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu", "HardSigmoid", "Clip"}) {
+    table.add("", op, prepare_activation);
+  }
+}
+
+}  // namespace ef::cpu_provider

@@ -1,0 +1,59 @@
+// Internals of the CPU provider: the table from (domain, op_type) to the function that prepares a fast kernel
+// for a node, and a helper wrapping a lambda as a PreparedKernel. Each op family registers its preparers from its
+// own file (add_*_kernels), all called from cpu_provider.cpp.
+#pragma once
+#include <map>
+#include <optional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "kernels/cpu/activation.h"
+#include "providers/provider.h"
+
+namespace ef::cpu_provider {
+
+// Returns nullptr when the fast path does not cover this node (the reference kernel then runs it).
+using Preparer = std::unique_ptr<PreparedKernel> (*)(const NodeSignature&);
+
+class KernelTable {
+ public:
+  void add(const std::string& domain, const std::string& op_type, Preparer prepare);
+  Preparer find(const std::string& domain, const std::string& op_type) const;
+
+ private:
+  std::map<std::pair<std::string, std::string>, Preparer> preparers_;
+};
+
+template <typename Fn>
+class FunctionKernel final : public PreparedKernel {
+ public:
+  FunctionKernel(std::string name, uint64_t scratch_bytes, Fn fn)
+      : name_(std::move(name)), scratch_bytes_(scratch_bytes), fn_(std::move(fn)) {}
+  std::string name() const override { return name_; }
+  uint64_t scratch_bytes() const override { return scratch_bytes_; }
+  void run(const KernelArgs& args) const override { fn_(args); }
+
+ private:
+  std::string name_;
+  uint64_t scratch_bytes_;
+  Fn fn_;
+};
+
+// Wraps `fn(const KernelArgs&)` (a const-callable lambda holding whatever it prepared) as a PreparedKernel.
+template <typename Fn>
+std::unique_ptr<PreparedKernel> make_kernel(std::string name, Fn fn, uint64_t scratch_bytes = 0) {
+  return std::make_unique<FunctionKernel<Fn>>(std::move(name), scratch_bytes, std::move(fn));
+}
+
+// True when every listed input and every output of the node is float32.
+bool all_float32(const NodeSignature& sig);
+
+// The `activation` / `activation_params` attributes of a fused ai.edgeforge node (kNone when absent); nullopt
+// for an activation name the CPU kernels do not know.
+std::optional<cpu::Activation> fused_activation(const Node& node);
+
+void add_activation_kernels(KernelTable& table);
+void add_copy_kernels(KernelTable& table);
+
+}  // namespace ef::cpu_provider
