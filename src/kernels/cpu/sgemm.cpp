@@ -1,0 +1,250 @@
+// The SGEMM driver: cache blocking around the micro-kernel (BLIS loop order jc / pc / ic / jr / ir), per-thread
+// packing buffers, the split of C among threads, the epilogue hand-off and the pre-packed operands.
+// Depends on the standard library, core/thread_pool.h and kernels/cpu/sgemm*.h.
+#include "kernels/cpu/sgemm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+#include "hwy/targets.h"
+#include "kernels/cpu/sgemm_kernel.h"
+
+namespace ef::cpu {
+namespace {
+
+using detail::GemmKernel;
+using detail::TileEpilogue;
+
+float* alloc_floats(size_t n) {
+  return static_cast<float*>(::operator new(n * sizeof(float), std::align_val_t(64)));
+}
+void free_floats(float* p) { ::operator delete(p, std::align_val_t(64)); }
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// A packing buffer that only grows: after the first calls of a given size, sgemm allocates nothing.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { free_floats(data_); }
+  float* get(size_t n) {
+    if (n > capacity_) {
+      free_floats(data_);
+      data_ = nullptr;
+      data_ = alloc_floats(n);
+      capacity_ = n;
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+// Pool workers live as long as the pool, so their buffers are reused from call to call.
+struct Scratch {
+  Buffer a, b;
+};
+thread_local Scratch t_scratch;
+
+struct Operand {
+  const float* data = nullptr;
+  int64_t ld = 0;
+  bool trans = false;
+  const float* packed = nullptr;  // whole-matrix panels from pack_a / pack_b, or null: packed per block here
+  int64_t padded = 0;             // packed: rows (A) or columns (B) rounded up to the tile
+};
+
+struct Problem {
+  const GemmKernel* kernel;
+  int64_t M, N, K;
+  Operand a, b;
+  float* C;
+  int64_t ldc;
+  const GemmEpilogue* epi;
+};
+
+// Computes C[m0:m1, n0:n1] (m0 a multiple of mr, n0 of nr). Each operand panel not pre-packed is packed right
+// before its first use, so a block with a single row (column) pass consumes its B (A) panels from L1.
+void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const GemmKernel& k = *p.kernel;
+  const int64_t mr = k.mr, nr = k.nr, half = k.nr / 2;
+  const GemmEpilogue& e = *p.epi;
+  Scratch& s = t_scratch;
+  float* a_buf = p.a.packed ? nullptr : s.a.get(static_cast<size_t>(round_up(std::min<int64_t>(k.mc, m1 - m0), mr) * k.kc));
+  float* b_buf = p.b.packed ? nullptr : s.b.get(static_cast<size_t>(round_up(std::min<int64_t>(k.nc, n1 - n0), nr) * k.kc));
+
+  for (int64_t jc = n0; jc < n1; jc += k.nc) {
+    const int64_t nc = std::min<int64_t>(k.nc, n1 - jc);
+    for (int64_t pc = 0; pc < p.K; pc += k.kc) {
+      const int64_t kc = std::min<int64_t>(k.kc, p.K - pc);
+      const bool accumulate = pc > 0, last = pc + kc == p.K;
+      const float* b_block = p.b.packed ? p.b.packed + pc * p.b.padded + jc * kc : b_buf;
+      for (int64_t ic = m0; ic < m1; ic += k.mc) {
+        const int64_t mc = std::min<int64_t>(k.mc, m1 - ic);
+        const float* a_block = p.a.packed ? p.a.packed + pc * p.a.padded + ic * kc : a_buf;
+        const bool pack_b = !p.b.packed && ic == m0;
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+          const int64_t cols = std::min<int64_t>(nr, nc - jr);
+          const int vecs = cols > half ? 2 : 1;
+          const float* b_panel = b_block + jr * kc;
+          if (pack_b) detail::pack_b_panels(p.b.trans, p.b.data, p.b.ld, pc, kc, jc + jr, cols, k.nr, b_buf + jr * kc);
+          const bool pack_a = !p.a.packed && jr == 0;
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            const int64_t rows = std::min<int64_t>(mr, mc - ir);
+            const int64_t i = ic + ir, j = jc + jr;
+            const float* a_panel = a_block + ir * kc;
+            if (pack_a) detail::pack_a_panels(p.a.trans, p.a.data, p.a.ld, i, rows, pc, kc, k.mr, a_buf + ir * kc);
+            TileEpilogue te;
+            if (last) {
+              te.alpha = e.alpha;
+              if (e.bias) (e.bias_per_row ? te.row_bias : te.col_bias) = e.bias + (e.bias_per_row ? i : j);
+              if (e.residual) te.residual = e.residual + i * e.ldr + j, te.ldr = e.ldr;
+              te.act = e.act;
+            }
+            k.tile[rows - 1][vecs - 1](kc, a_panel, b_panel, p.C + i * p.ldc + j, p.ldc, cols, accumulate,
+                                        last ? &te : nullptr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// K == 0: the product is zero, only the epilogue remains.
+void epilogue_only(const Problem& p) {
+  const GemmEpilogue& e = *p.epi;
+  for (int64_t i = 0; i < p.M; ++i) {
+    float* row = p.C + i * p.ldc;
+    for (int64_t j = 0; j < p.N; ++j) {
+      float x = e.alpha * 0.0f;
+      if (e.bias) x += e.bias[e.bias_per_row ? i : j];
+      if (e.residual) x += e.residual[i * e.ldr + j];
+      row[j] = x;
+    }
+    apply_activation(e.act, row, static_cast<size_t>(p.N));
+  }
+}
+
+// Below this many flops a parallel_for costs more than it saves.
+constexpr double kMinFlopsPerTask = 1 << 19;
+
+// Splits C into tm x tn blocks on the tile grid, one per task, by a rough cost: the largest block's multiply-adds
+// plus the packing every block repeats for the operands that are not pre-packed (a packed float costs about as
+// much as 8 multiply-adds). Results do not depend on the split, only speed does.
+void run(const Problem& p, ThreadPool& pool) {
+  if (p.M == 0 || p.N == 0) return;
+  if (p.K == 0) return epilogue_only(p);
+  const GemmKernel& k = *p.kernel;
+  const int64_t m_tiles = (p.M + k.mr - 1) / k.mr, n_tiles = (p.N + k.nr - 1) / k.nr;
+  const double flops = 2.0 * static_cast<double>(p.M) * static_cast<double>(p.N) * static_cast<double>(p.K);
+  const int64_t max_tasks = std::min<int64_t>(pool.num_threads(), static_cast<int64_t>(flops / kMinFlopsPerTask));
+  int64_t tm = 1, tn = 1;
+  double best = -1;
+  for (int64_t cm = 1; cm <= std::min(max_tasks, m_tiles); ++cm) {
+    const int64_t cn = std::min(max_tasks / cm, n_tiles);
+    const double rows = static_cast<double>((m_tiles + cm - 1) / cm * k.mr);
+    const double cols = static_cast<double>((n_tiles + cn - 1) / cn * k.nr);
+    const double col_passes = static_cast<double>((static_cast<int64_t>(cols) + k.nc - 1) / k.nc);
+    double cost = rows * cols;
+    if (!p.a.packed) cost += 8 * rows * col_passes;
+    if (!p.b.packed) cost += 8 * cols;
+    if (best < 0 || cost < best) best = cost, tm = cm, tn = cn;
+  }
+  if (tm * tn <= 1) return run_block(p, 0, p.M, 0, p.N);
+  pool.parallel_for(tm * tn, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t bm = t / tn, bn = t % tn;
+      const int64_t m0 = bm * m_tiles / tm * k.mr, m1 = std::min(p.M, (bm + 1) * m_tiles / tm * k.mr);
+      const int64_t n0 = bn * n_tiles / tn * k.nr, n1 = std::min(p.N, (bn + 1) * n_tiles / tn * k.nr);
+      if (m0 < m1 && n0 < n1) run_block(p, m0, m1, n0, n1);
+    }
+  });
+}
+
+Operand plain(const float* data, int64_t ld, bool trans) {
+  Operand o;
+  o.data = data;
+  o.ld = ld;
+  o.trans = trans;
+  return o;
+}
+
+}  // namespace
+
+void PackedMatrix::Free::operator()(float* p) const { free_floats(p); }
+PackedMatrix::PackedMatrix() = default;
+PackedMatrix::~PackedMatrix() = default;
+PackedMatrix::PackedMatrix(PackedMatrix&&) noexcept = default;
+PackedMatrix& PackedMatrix::operator=(PackedMatrix&&) noexcept = default;
+
+const char* PackedMatrix::target_name() const {
+  return kernel_ ? hwy::TargetName(kernel_->target) : "";
+}
+
+PackedMatrix pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t lda) {
+  PackedMatrix out;
+  out.rows_ = M;
+  out.cols_ = K;
+  out.is_a_ = true;
+  out.kernel_ = &detail::active_kernel();
+  const GemmKernel& k = *out.kernel_;
+  const int64_t padded = round_up(M, k.mr);
+  out.size_ = static_cast<size_t>(padded * K);
+  if (out.size_ == 0) return out;
+  out.data_.reset(alloc_floats(out.size_));
+  // Same layout as run_block's per-block buffer, one K block after the other.
+  for (int64_t pc = 0; pc < K; pc += k.kc) {
+    detail::pack_a_panels(trans_a, A, lda, 0, M, pc, std::min<int64_t>(k.kc, K - pc), k.mr, out.data_.get() + pc * padded);
+  }
+  return out;
+}
+
+PackedMatrix pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb) {
+  PackedMatrix out;
+  out.rows_ = K;
+  out.cols_ = N;
+  out.is_a_ = false;
+  out.kernel_ = &detail::active_kernel();
+  const GemmKernel& k = *out.kernel_;
+  const int64_t padded = round_up(N, k.nr);
+  out.size_ = static_cast<size_t>(padded * K);
+  if (out.size_ == 0) return out;
+  out.data_.reset(alloc_floats(out.size_));
+  for (int64_t pc = 0; pc < K; pc += k.kc) {
+    detail::pack_b_panels(trans_b, B, ldb, pc, std::min<int64_t>(k.kc, K - pc), 0, N, k.nr, out.data_.get() + pc * padded);
+  }
+  return out;
+}
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float* C, int64_t ldc, const GemmEpilogue& epi, ThreadPool& pool) {
+  run({&detail::active_kernel(), M, N, K, plain(A, lda, trans_a), plain(B, ldb, trans_b), C, ldc, &epi}, pool);
+}
+
+void sgemm_packed_a(const PackedMatrix& A, int64_t N, bool trans_b, const float* B, int64_t ldb, float* C,
+                    int64_t ldc, const GemmEpilogue& epi, ThreadPool& pool) {
+  if (!A.kernel_) throw std::invalid_argument("sgemm_packed_a: empty packed matrix");
+  if (!A.is_a_) throw std::invalid_argument("sgemm_packed_a: the matrix was packed as a B operand");
+  Operand a;
+  a.packed = A.data_.get();
+  a.padded = round_up(A.rows_, A.kernel_->mr);
+  run({A.kernel_, A.rows_, N, A.cols_, a, plain(B, ldb, trans_b), C, ldc, &epi}, pool);
+}
+
+void sgemm_packed_b(bool trans_a, int64_t M, const float* A, int64_t lda, const PackedMatrix& B, float* C,
+                    int64_t ldc, const GemmEpilogue& epi, ThreadPool& pool) {
+  if (!B.kernel_) throw std::invalid_argument("sgemm_packed_b: empty packed matrix");
+  if (B.is_a_) throw std::invalid_argument("sgemm_packed_b: the matrix was packed as an A operand");
+  Operand b;
+  b.packed = B.data_.get();
+  b.padded = round_up(B.cols_, B.kernel_->nr);
+  run({B.kernel_, M, B.cols_, B.rows_, plain(A, lda, trans_a), b, C, ldc, &epi}, pool);
+}
+
+}  // namespace ef::cpu

@@ -1,0 +1,248 @@
+// The SGEMM micro-kernels, compiled once per SIMD target by Highway's foreach_target, and the run-time choice
+// among them (HWY_DYNAMIC_DISPATCH for the best, set_max_isa for a lower one). A tile keeps mr x 2 vectors of C
+// in registers for a whole K block, fed by one broadcast of A and two vector loads of B per k, and applies the
+// epilogue before the tile leaves registers. Depends on Highway, kernels/cpu/sgemm_kernel.h and activation.h.
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/sgemm_kernel.cpp"
+// The accumulators live in arrays of vectors, which sizeless SVE / RVV vectors cannot do; such CPUs run the NEON
+// (or portable) kernel instead.
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/cache_control.h"
+#include "kernels/cpu/sgemm.h"
+#include "kernels/cpu/sgemm_kernel.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace ef::cpu::detail {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(DF()));
+
+// Rows per tile from the register file: mr x 2 accumulators + 2 B vectors + 1 broadcast must fit, or the K loop
+// spills. 32 registers (AVX-512, NEON) give 12 x 2; 16 (AVX2, SSE) give 6 x 2.
+#if (HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3) || (HWY_ARCH_ARM && HWY_TARGET == HWY_NEON)
+constexpr int kMR = 12;
+#else
+constexpr int kMR = 6;
+#endif
+static_assert(kMR <= kMaxMR);
+
+// Partial vectors go through a stack buffer: masked loads / stores are not fault-safe on every target.
+HWY_INLINE VF LoadN(DF d, const float* HWY_RESTRICT p, int64_t n) {
+  if (n == kLanes) return hn::LoadU(d, p);
+  HWY_ALIGN float buf[kLanes] = {};
+  std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
+  return hn::Load(d, buf);
+}
+
+HWY_INLINE void StoreN(VF v, DF d, float* HWY_RESTRICT p, int64_t n) {
+  if (n == kLanes) return hn::StoreU(v, d, p);
+  HWY_ALIGN float buf[kLanes];
+  hn::Store(v, d, buf);
+  std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
+}
+
+// The activations cheap enough to apply in registers; the rest go through apply_activation on the stored row.
+HWY_INLINE bool IsInlineAct(ActKind kind) {
+  return kind == ActKind::kNone || kind == ActKind::kRelu || kind == ActKind::kClip || kind == ActKind::kLeakyRelu;
+}
+
+HWY_INLINE VF Epilogue(DF d, VF x, const TileEpilogue& e, int64_t r, int64_t col, int64_t n) {
+  if (e.alpha != 1.0f) x = hn::Mul(x, hn::Set(d, e.alpha));
+  if (e.row_bias) x = hn::Add(x, hn::Set(d, e.row_bias[r]));
+  if (e.col_bias) x = hn::Add(x, LoadN(d, e.col_bias + col, n));
+  if (e.residual) x = hn::Add(x, LoadN(d, e.residual + r * e.ldr + col, n));
+  switch (e.act.kind) {
+    case ActKind::kRelu: return hn::Max(x, hn::Zero(d));
+    case ActKind::kClip: return hn::Min(hn::Max(x, hn::Set(d, e.act.alpha)), hn::Set(d, e.act.beta));
+    case ActKind::kLeakyRelu: {
+      const VF zero = hn::Zero(d);
+      return hn::IfThenElse(x >= zero, x, hn::Mul(x, hn::Set(d, e.act.alpha)));
+    }
+    default: return x;
+  }
+}
+
+// Adds the tile (rows x vecs vectors, row stride 2 vectors) to C or stores it, then the epilogue. Kept out of the
+// tile functions so that nothing there lives across the apply_activation call, which would make the compiler
+// keep accumulators in memory during the K loop.
+HWY_NOINLINE void Finish(const float* HWY_RESTRICT tile, int rows, int vecs, float* HWY_RESTRICT c, int64_t ldc,
+                         int64_t cols, bool accumulate, const TileEpilogue* epi) {
+  const DF d;
+  for (int r = 0; r < rows; ++r) {
+    float* HWY_RESTRICT row = c + r * ldc;
+    for (int v = 0; v < vecs; ++v) {
+      const int64_t n = std::min<int64_t>(kLanes, cols - v * kLanes);
+      VF x = hn::Load(d, tile + r * 2 * kLanes + v * kLanes);
+      if (accumulate) x = hn::Add(LoadN(d, row + v * kLanes, n), x);
+      if (epi) x = Epilogue(d, x, *epi, r, v * kLanes, n);
+      StoreN(x, d, row + v * kLanes, n);
+    }
+    if (epi && !IsInlineAct(epi->act.kind)) apply_activation(epi->act, row, static_cast<size_t>(cols));
+  }
+}
+
+// R rows (<= kMR) by V vectors of C. The A panel stride is always kMR and the B panel stride 2 vectors: edge
+// tiles read the zero padding of full-size panels rather than having a layout of their own.
+template <int R, int V>
+HWY_NOINLINE void Tile(int64_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, float* HWY_RESTRICT c,
+                       int64_t ldc, int64_t cols, bool accumulate, const TileEpilogue* epi) {
+  const DF d;
+  VF acc[R][V];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) acc[r][v] = hn::Zero(d);
+  }
+  // C is touched right after the K loop; start fetching it now.
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    hwy::Prefetch(c + r * ldc);
+    hwy::Prefetch(c + r * ldc + V * kLanes - 1);
+  }
+
+  for (int64_t k = 0; k < kc; ++k) {
+    const VF b0 = hn::Load(d, b);
+    const VF b1 = hn::Load(d, b + kLanes);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const VF ar = hn::Set(d, a[r]);
+      acc[r][0] = hn::MulAdd(ar, b0, acc[r][0]);
+      if constexpr (V == 2) acc[r][1] = hn::MulAdd(ar, b1, acc[r][1]);
+    }
+    a += kMR;
+    b += 2 * kLanes;
+  }
+
+  HWY_ALIGN float tile[R * 2 * kLanes];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) hn::Store(acc[r][v], d, tile + r * 2 * kLanes + v * kLanes);
+  }
+  Finish(tile, R, V, c, ldc, cols, accumulate, epi);
+}
+
+template <int R = 1>
+constexpr void FillTiles(GemmKernel& k) {
+  if constexpr (R <= kMR) {
+    k.tile[R - 1][0] = &Tile<R, 1>;
+    k.tile[R - 1][1] = &Tile<R, 2>;
+    FillTiles<R + 1>(k);
+  }
+}
+
+constexpr GemmKernel MakeKernel() {
+  GemmKernel k{};
+  k.target = HWY_TARGET;
+  k.mr = kMR;
+  k.nr = static_cast<int>(2 * kLanes);
+  // KC: a B panel (KC x nr) stays in L1 while every A panel of the block streams past it. MC: the packed A
+  // block (MC x KC) stays in L2. NC: the packed B block (KC x NC) stays in L3.
+  k.kc = 256;
+  k.mc = kMR == 12 ? 144 : 168;
+  k.nc = 4096;
+  FillTiles(k);
+  return k;
+}
+
+constexpr GemmKernel kGemmKernel = MakeKernel();
+
+const GemmKernel* GetGemmKernel() { return &kGemmKernel; }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace ef::cpu::detail
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace ef::cpu {
+namespace detail {
+
+HWY_EXPORT(GetGemmKernel);
+
+namespace {
+
+// Kernels of every compiled target this CPU runs, best (lowest target bit) first.
+const std::vector<const GemmKernel*>& available_kernels() {
+  static const std::vector<const GemmKernel*> kernels = [] {
+    const GemmKernel* const all[] = {HWY_CHOOSE_TARGET_LIST(kGemmKernel), HWY_CHOOSE_FALLBACK(kGemmKernel)};
+    const int64_t supported = hwy::SupportedTargets() | HWY_EMU128 | HWY_SCALAR;
+    std::vector<const GemmKernel*> out;
+    for (const GemmKernel* k : all) {
+      if (k == nullptr || (k->target & supported) == 0) continue;
+      if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+    }
+    std::sort(out.begin(), out.end(), [](const GemmKernel* x, const GemmKernel* y) { return x->target < y->target; });
+    return out;
+  }();
+  return kernels;
+}
+
+const GemmKernel* best_kernel() { return HWY_DYNAMIC_DISPATCH(GetGemmKernel)(); }
+
+std::atomic<const GemmKernel*> g_active{nullptr};
+
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+const GemmKernel& active_kernel() {
+  const GemmKernel* k = g_active.load(std::memory_order_acquire);
+  if (k == nullptr) {
+    const GemmKernel* expected = nullptr;
+    k = best_kernel();
+    if (!g_active.compare_exchange_strong(expected, k, std::memory_order_acq_rel)) k = expected;
+  }
+  return *k;
+}
+
+}  // namespace detail
+
+const char* sgemm_target_name() { return hwy::TargetName(detail::active_kernel().target); }
+
+std::vector<std::string> sgemm_targets() {
+  std::vector<std::string> names;
+  for (const detail::GemmKernel* k : detail::available_kernels()) names.emplace_back(hwy::TargetName(k->target));
+  return names;
+}
+
+bool set_max_isa(std::string_view target) {
+  if (target.empty()) {
+    detail::g_active.store(detail::best_kernel(), std::memory_order_release);
+    return true;
+  }
+  int64_t bit = 0;
+  for (int i = 0; i < 63 && bit == 0; ++i) {
+    if (detail::same_name(hwy::TargetName(int64_t{1} << i), target)) bit = int64_t{1} << i;
+  }
+  if (bit == 0) return false;
+  // Lower target bits are better targets, so "no better than" is "bit at least as high".
+  for (const detail::GemmKernel* k : detail::available_kernels()) {
+    if (k->target >= bit) {
+      detail::g_active.store(k, std::memory_order_release);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace ef::cpu
+#endif  // HWY_ONCE

@@ -1,0 +1,50 @@
+// Internal contract between the SGEMM driver (sgemm.cpp, sgemm_pack.cpp) and the per-target register-blocked
+// micro-kernels (sgemm_kernel.cpp): the packed panel layout, the tile function and the kernel descriptor that
+// binds a tile shape to its cache blocking. Only kernels/cpu/sgemm*.cpp include it.
+// Depends on the standard library and kernels/cpu/activation.h.
+#pragma once
+#include <cstdint>
+
+#include "kernels/cpu/activation.h"
+
+namespace ef::cpu::detail {
+
+inline constexpr int kMaxMR = 12;
+
+// What a tile does after its last K block, with pointers already offset to the tile's first row / column.
+struct TileEpilogue {
+  float alpha = 1.0f;
+  const float* row_bias = nullptr;  // one per tile row
+  const float* col_bias = nullptr;  // one per tile column
+  const float* residual = nullptr;  // tile-shaped, row stride ldr
+  int64_t ldr = 0;
+  Activation act;
+};
+
+// Packed panels: an A panel holds mr rows of op(A) for kc consecutive k, stored k-major (a[k * mr + r]); a B
+// panel holds nr columns of op(B), also k-major (b[k * nr + j]). Rows / columns past the matrix edge are zero.
+// A tile computes rows x cols of C (rows <= mr, cols <= nr, C row stride ldc): C = (accumulate ? C : 0) + a * b,
+// then, when epi is not null, C = act(alpha * C + bias + residual). Every element goes through the same
+// operations in the same order whatever the tile's size, which is what makes edge tiles agree with full ones.
+using TileFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t cols,
+                        bool accumulate, const TileEpilogue* epi);
+
+struct GemmKernel {
+  int64_t target;    // Highway target bit (hwy::TargetName gives its name)
+  int mr, nr;        // register tile; nr is two vectors
+  int kc, mc, nc;    // cache blocks: K per pass (B panel in L1), A rows per pass (L2), B columns per pass (L3)
+  TileFn tile[kMaxMR][2];  // [rows - 1][vectors - 1]
+};
+
+// Packs rows [i0, i0 + rows) x columns [p0, p0 + kc) of op(A) into ceil(rows / mr) consecutive A panels at dst
+// (panel p at dst + p * mr * kc), zero-padding the last one.
+void pack_a_panels(bool trans_a, const float* A, int64_t lda, int64_t i0, int64_t rows, int64_t p0, int64_t kc,
+                   int mr, float* dst);
+// Packs rows [p0, p0 + kc) x columns [j0, j0 + cols) of op(B) into ceil(cols / nr) consecutive B panels at dst.
+void pack_b_panels(bool trans_b, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t cols,
+                   int nr, float* dst);
+
+// The kernel sgemm uses now (the best one, or the one set_max_isa chose).
+const GemmKernel& active_kernel();
+
+}  // namespace ef::cpu::detail

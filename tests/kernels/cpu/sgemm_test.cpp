@@ -1,0 +1,351 @@
+// Tests of the packed SGEMM (kernels/cpu/sgemm.h) against ef::sgemm_reference plus a scalar epilogue: edge and
+// cache-block sizes, transposes, strides, pre-packed operands, every activation, every SIMD target this CPU runs,
+// and bit-identical results for any thread count.
+#include "kernels/cpu/sgemm.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/reference/gemm.h"
+
+namespace ef::cpu {
+namespace {
+
+enum class Path { kPlain, kPackedA, kPackedB };
+enum class Bias { kNone, kRow, kCol };
+
+struct Case {
+  bool ta = false, tb = false;
+  int64_t M = 1, N = 1, K = 1;
+  int64_t pad_a = 0, pad_b = 0, pad_c = 0;  // extra elements per stored row
+  float alpha = 1.0f;
+  Bias bias = Bias::kNone;
+  bool residual = false;
+  Activation act;
+  Path path = Path::kPlain;
+};
+
+std::string describe(const Case& c) {
+  return "M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) + " K=" + std::to_string(c.K) +
+         " ta=" + std::to_string(c.ta) + " tb=" + std::to_string(c.tb) + " pads=" + std::to_string(c.pad_a) + "/" +
+         std::to_string(c.pad_b) + "/" + std::to_string(c.pad_c) + " alpha=" + std::to_string(c.alpha) +
+         " bias=" + std::to_string(static_cast<int>(c.bias)) + " residual=" + std::to_string(c.residual) +
+         " act=" + std::to_string(static_cast<int>(c.act.kind)) + " path=" + std::to_string(static_cast<int>(c.path)) +
+         " target=" + sgemm_target_name();
+}
+
+std::vector<float> random_vector(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// The operands of one case, stored as the case says (transposed or not, with row padding).
+struct Operands {
+  int64_t lda, ldb, ldc, ldr;
+  std::vector<float> A, B, bias, residual;
+};
+
+Operands make_operands(const Case& c, std::mt19937& rng) {
+  Operands o;
+  const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
+  const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
+  o.lda = a_cols + c.pad_a;
+  o.ldb = b_cols + c.pad_b;
+  o.ldc = c.N + c.pad_c;
+  o.ldr = c.N + 3;
+  o.A = random_vector(static_cast<size_t>(std::max<int64_t>(a_rows * o.lda, 1)), rng);
+  o.B = random_vector(static_cast<size_t>(std::max<int64_t>(b_rows * o.ldb, 1)), rng);
+  if (c.bias != Bias::kNone) o.bias = random_vector(static_cast<size_t>(c.bias == Bias::kRow ? c.M : c.N), rng);
+  if (c.residual) o.residual = random_vector(static_cast<size_t>(c.M * o.ldr), rng);
+  return o;
+}
+
+GemmEpilogue epilogue_of(const Case& c, const Operands& o) {
+  GemmEpilogue e;
+  e.alpha = c.alpha;
+  e.bias = o.bias.empty() ? nullptr : o.bias.data();
+  e.bias_per_row = c.bias == Bias::kRow;
+  e.residual = o.residual.empty() ? nullptr : o.residual.data();
+  e.ldr = o.ldr;
+  e.act = c.act;
+  return e;
+}
+
+// C as the case's path computes it; C starts as NaN everywhere (row padding included) so stale contents leaking
+// into the result, or writes outside the M x N window, show up.
+std::vector<float> run_case(const Case& c, const Operands& o, ThreadPool& pool) {
+  std::vector<float> C(static_cast<size_t>(std::max<int64_t>(c.M * o.ldc, 1)), std::numeric_limits<float>::quiet_NaN());
+  const GemmEpilogue e = epilogue_of(c, o);
+  switch (c.path) {
+    case Path::kPlain:
+      sgemm(c.ta, c.tb, c.M, c.N, c.K, o.A.data(), o.lda, o.B.data(), o.ldb, C.data(), o.ldc, e, pool);
+      break;
+    case Path::kPackedA: {
+      const PackedMatrix pa = pack_a(c.ta, c.M, c.K, o.A.data(), o.lda);
+      EXPECT_EQ(pa.rows(), c.M);
+      EXPECT_EQ(pa.cols(), c.K);
+      sgemm_packed_a(pa, c.N, c.tb, o.B.data(), o.ldb, C.data(), o.ldc, e, pool);
+      break;
+    }
+    case Path::kPackedB: {
+      const PackedMatrix pb = pack_b(c.tb, c.K, c.N, o.B.data(), o.ldb);
+      EXPECT_EQ(pb.rows(), c.K);
+      EXPECT_EQ(pb.cols(), c.N);
+      sgemm_packed_b(c.ta, c.M, o.A.data(), o.lda, pb, C.data(), o.ldc, e, pool);
+      break;
+    }
+  }
+  return C;
+}
+
+// Compares with sgemm_reference + a scalar epilogue, within a tolerance relative to sum |a||b| per element (the
+// scale of any reordering error), and checks the row padding of C was left alone.
+void check_case(const Case& c, ThreadPool& pool, uint32_t seed = 1) {
+  SCOPED_TRACE(describe(c));
+  std::mt19937 rng(seed);
+  const Operands o = make_operands(c, rng);
+  const std::vector<float> C = run_case(c, o, pool);
+
+  std::vector<float> ref(static_cast<size_t>(std::max<int64_t>(c.M * c.N, 1)));
+  sgemm_reference(c.ta, c.tb, c.M, c.N, c.K, c.alpha, o.A.data(), o.lda, o.B.data(), o.ldb, 0.0f, ref.data(), c.N);
+  int failures = 0;
+  for (int64_t i = 0; i < c.M && failures < 5; ++i) {
+    for (int64_t j = 0; j < c.N && failures < 5; ++j) {
+      double scale = 0;
+      for (int64_t k = 0; k < c.K; ++k) {
+        const float a = c.ta ? o.A[k * o.lda + i] : o.A[i * o.lda + k];
+        const float b = c.tb ? o.B[j * o.ldb + k] : o.B[k * o.ldb + j];
+        scale += std::fabs(static_cast<double>(a) * b);
+      }
+      scale *= std::fabs(c.alpha);
+      float x = ref[i * c.N + j];
+      if (!o.bias.empty()) {
+        const float b = o.bias[c.bias == Bias::kRow ? i : j];
+        x += b;
+        scale += std::fabs(b);
+      }
+      if (!o.residual.empty()) {
+        x += o.residual[i * o.ldr + j];
+        scale += std::fabs(o.residual[i * o.ldr + j]);
+      }
+      const float want = activation_reference(c.act, x);
+      const float got = C[i * o.ldc + j];
+      // Activations here have slopes below 1.6, so the pre-activation tolerance carries over.
+      const double tol = 2e-5 * scale + 1e-6;
+      if (!(std::fabs(static_cast<double>(got) - want) <= tol)) {
+        ADD_FAILURE() << "C[" << i << "," << j << "] = " << got << ", want " << want << " (tol " << tol << ")";
+        ++failures;
+      }
+    }
+    for (int64_t j = c.N; j < o.ldc && failures < 5; ++j) {
+      if (!std::isnan(C[i * o.ldc + j])) {
+        ADD_FAILURE() << "row padding C[" << i << "," << j << "] was written";
+        ++failures;
+      }
+    }
+  }
+}
+
+// Runs fn once per SIMD target this CPU has a kernel for, then restores the best one.
+template <typename Fn>
+void for_each_target(Fn fn) {
+  const std::vector<std::string> targets = sgemm_targets();
+  ASSERT_FALSE(targets.empty());
+  for (const std::string& t : targets) {
+    ASSERT_TRUE(set_max_isa(t)) << t;
+    ASSERT_EQ(std::string(sgemm_target_name()), t);
+    SCOPED_TRACE("target " + t);
+    fn();
+  }
+  ASSERT_TRUE(set_max_isa(""));
+}
+
+const Activation kActs[] = {
+    {ActKind::kNone, 0, 0},         {ActKind::kRelu, 0, 0},        {ActKind::kClip, -0.5f, 0.75f},
+    {ActKind::kLeakyRelu, 0.1f, 0}, {ActKind::kSigmoid, 0, 0},     {ActKind::kHardSigmoid, 0.2f, 0.5f},
+    {ActKind::kHardSwish, 0, 0},    {ActKind::kSilu, 0, 0},        {ActKind::kTanh, 0, 0},
+    {ActKind::kGelu, 0, 0},
+};
+
+TEST(Sgemm, TargetsAreListedAndSelectable) {
+  const std::vector<std::string> targets = sgemm_targets();
+  ASSERT_FALSE(targets.empty());
+  EXPECT_EQ(std::string(sgemm_target_name()), targets.front());
+  EXPECT_FALSE(set_max_isa("NoSuchISA"));
+  EXPECT_EQ(std::string(sgemm_target_name()), targets.front());
+  // Asking for a target no better than the worst available one selects that one.
+  ASSERT_TRUE(set_max_isa(targets.back()));
+  EXPECT_EQ(std::string(sgemm_target_name()), targets.back());
+  ASSERT_TRUE(set_max_isa(""));
+  EXPECT_EQ(std::string(sgemm_target_name()), targets.front());
+}
+
+TEST(Sgemm, SmallShapesAllTransposesEveryTarget) {
+  ThreadPool& pool = ThreadPool::inline_pool();
+  const int64_t sizes[] = {1, 2, 3, 5, 7, 8, 13, 17};
+  for_each_target([&] {
+    for (int64_t M : sizes)
+      for (int64_t N : sizes)
+        for (int64_t K : sizes)
+          for (int t = 0; t < 4; ++t) {
+            Case c;
+            c.M = M, c.N = N, c.K = K, c.ta = t & 1, c.tb = t & 2;
+            check_case(c, pool, static_cast<uint32_t>(M * 10000 + N * 100 + K));
+          }
+  });
+}
+
+// Sizes at and around the tile (mr = 6 or 12, nr = 16 or 32 on x86), KC = 256, MC = 144 / 168 and NC = 4096.
+TEST(Sgemm, TileAndCacheBlockBoundaries) {
+  ThreadPool& pool = ThreadPool::inline_pool();
+  const int64_t shapes[][3] = {
+      {6, 16, 256},   {12, 32, 257},  {11, 31, 255},  {13, 33, 512},  {167, 15, 513}, {168, 17, 64},
+      {169, 48, 300}, {337, 23, 40},  {145, 64, 16},  {7, 4097, 9},   {5, 4113, 3},   {97, 131, 263},
+      {1, 1000, 300}, {300, 1, 300},  {2, 257, 769},  {64, 64, 1},
+  };
+  for (const auto& s : shapes) {
+    for (int t = 0; t < 4; ++t) {
+      Case c;
+      c.M = s[0], c.N = s[1], c.K = s[2], c.ta = t & 1, c.tb = t & 2;
+      check_case(c, pool);
+    }
+  }
+}
+
+TEST(Sgemm, RandomShapesStridesAndEpilogues) {
+  ThreadPool pool(3);
+  std::mt19937 rng(2024);
+  std::uniform_int_distribution<int> coin(0, 1), pick(0, 9), pad(0, 5);
+  std::uniform_int_distribution<int64_t> small(1, 40), mid(1, 300);
+  for (int it = 0; it < 120; ++it) {
+    Case c;
+    c.M = coin(rng) ? small(rng) : mid(rng);
+    c.N = coin(rng) ? small(rng) : mid(rng);
+    c.K = coin(rng) ? small(rng) : mid(rng);
+    c.ta = coin(rng), c.tb = coin(rng);
+    c.pad_a = pad(rng), c.pad_b = pad(rng), c.pad_c = pad(rng);
+    c.alpha = coin(rng) ? 1.0f : -0.75f;
+    c.bias = static_cast<Bias>(pick(rng) % 3);
+    c.residual = coin(rng);
+    c.act = kActs[pick(rng)];
+    c.path = static_cast<Path>(pick(rng) % 3);
+    check_case(c, pool, static_cast<uint32_t>(it));
+  }
+}
+
+TEST(Sgemm, EveryActivationWithBiasAndResidual) {
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for (const Activation& act : kActs) {
+    for (Bias bias : {Bias::kRow, Bias::kCol}) {
+      Case c;
+      c.M = 19, c.N = 37, c.K = 300;  // two K blocks: the epilogue must run once, after the last
+      c.alpha = 0.5f, c.bias = bias, c.residual = true, c.act = act, c.pad_c = 2;
+      check_case(c, pool);
+      c.path = Path::kPackedA;
+      check_case(c, pool);
+    }
+  }
+}
+
+TEST(Sgemm, PackedOperandsEveryTarget) {
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for_each_target([&] {
+    for (Path path : {Path::kPackedA, Path::kPackedB}) {
+      for (int t = 0; t < 4; ++t) {
+        Case c;
+        c.path = path, c.ta = t & 1, c.tb = t & 2;
+        c.M = 29, c.N = 45, c.K = 261, c.pad_a = 1, c.pad_b = 2, c.pad_c = 3, c.bias = Bias::kRow;
+        c.act = {ActKind::kRelu, 0, 0};
+        check_case(c, pool);
+        c.M = 1, c.N = 1000, c.K = 70;  // MatMul with packed weights and a single row
+        check_case(c, pool);
+        c.M = 1000, c.N = 1, c.K = 128;  // classifier as conv: one column
+        check_case(c, pool);
+      }
+    }
+  });
+}
+
+// A matrix packed under one target keeps working (with that target's kernel) after the target changes.
+TEST(Sgemm, PackedMatrixKeepsItsTarget) {
+  const std::vector<std::string> targets = sgemm_targets();
+  ThreadPool& pool = ThreadPool::inline_pool();
+  std::mt19937 rng(5);
+  const int64_t M = 23, N = 41, K = 77;
+  const std::vector<float> A = random_vector(M * K, rng), B = random_vector(K * N, rng);
+  std::vector<float> want(M * N), got(M * N);
+  ASSERT_TRUE(set_max_isa(targets.back()));
+  const PackedMatrix pa = pack_a(false, M, K, A.data(), K);
+  EXPECT_EQ(std::string(pa.target_name()), targets.back());
+  ASSERT_TRUE(set_max_isa(""));
+  sgemm_packed_a(pa, N, false, B.data(), N, got.data(), N, {}, pool);
+  sgemm_reference(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, want.data(), N);
+  for (int64_t i = 0; i < M * N; ++i) EXPECT_NEAR(got[i], want[i], 1e-4f) << i;
+}
+
+TEST(Sgemm, BitIdenticalForAnyThreadCount) {
+  ThreadPool one(1), two(2), three(3);
+  const int64_t shapes[][3] = {{200, 300, 100}, {1000, 1, 1280}, {16, 3000, 27}, {64, 49, 1152}, {1, 1000, 512}};
+  for (const auto& s : shapes) {
+    for (Path path : {Path::kPlain, Path::kPackedA, Path::kPackedB}) {
+      Case c;
+      c.M = s[0], c.N = s[1], c.K = s[2], c.path = path, c.bias = Bias::kRow, c.act = {ActKind::kGelu, 0, 0};
+      SCOPED_TRACE(describe(c));
+      std::mt19937 rng(7);
+      const Operands o = make_operands(c, rng);
+      const std::vector<float> r1 = run_case(c, o, one), r2 = run_case(c, o, two), r3 = run_case(c, o, three);
+      EXPECT_EQ(std::memcmp(r1.data(), r2.data(), r1.size() * sizeof(float)), 0);
+      EXPECT_EQ(std::memcmp(r1.data(), r3.data(), r1.size() * sizeof(float)), 0);
+    }
+  }
+}
+
+TEST(Sgemm, ThreadedMatchesReference) {
+  ThreadPool pool(3);
+  Case c;
+  c.M = 150, c.N = 700, c.K = 520, c.tb = true, c.bias = Bias::kCol, c.residual = true;
+  check_case(c, pool);
+  c.path = Path::kPackedA;
+  c.M = 1280, c.N = 7, c.K = 64;
+  check_case(c, pool);
+}
+
+TEST(Sgemm, EmptyAndZeroK) {
+  ThreadPool& pool = ThreadPool::inline_pool();
+  Case c;
+  c.M = 5, c.N = 9, c.K = 0, c.bias = Bias::kCol, c.residual = true, c.act = {ActKind::kSigmoid, 0, 0};
+  check_case(c, pool);
+  c.path = Path::kPackedA;
+  check_case(c, pool);
+  c.path = Path::kPackedB;
+  check_case(c, pool);
+  // M == 0 or N == 0 touch nothing.
+  float C = 42.0f;
+  const float A = 1.0f, B = 2.0f;
+  sgemm(false, false, 0, 1, 1, &A, 1, &B, 1, &C, 1, {}, pool);
+  sgemm(false, false, 1, 0, 1, &A, 1, &B, 1, &C, 1, {}, pool);
+  EXPECT_EQ(C, 42.0f);
+}
+
+TEST(Sgemm, PackedMatrixIsMovableAndSized) {
+  std::vector<float> A(10 * 20, 1.0f);
+  PackedMatrix p = pack_a(false, 10, 20, A.data(), 20);
+  EXPECT_GE(p.bytes(), 10u * 20u * sizeof(float));
+  PackedMatrix q = std::move(p);
+  EXPECT_EQ(q.rows(), 10);
+  EXPECT_EQ(q.cols(), 20);
+  EXPECT_TRUE(q.is_a());
+  EXPECT_THROW(sgemm_packed_b(false, 10, A.data(), 20, q, A.data(), 20, {}, ThreadPool::inline_pool()),
+               std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ef::cpu
