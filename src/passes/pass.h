@@ -6,6 +6,7 @@
 // bypassed or removed. Depends on core, ir, ops and runtime/node_runner; never on onnx/ or the CLI.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ struct PassContext {
   int64_t fold_max_elements = int64_t{1} << 20;
   // Remaining rewrites allowed in this run (< 0: unlimited). Lets a user bisect a miscompile down to one rewrite.
   int64_t rewrites_left = -1;
+  // The model's standard-domain opset: standard nodes a rewrite creates follow their schema at this opset (a rewrite
+  // whose target op does not exist there is skipped).
+  int64_t opset = 13;
 
   // Every pass calls this right before each rewrite and skips the rewrite when it returns false.
   bool allow_rewrite() {
@@ -48,6 +52,7 @@ struct PassOptions {
   int max_iterations = 10;     // rounds over the pass list before giving up on a fixed point
   int64_t max_rewrites = -1;   // < 0: unlimited
   int64_t fold_max_elements = int64_t{1} << 20;
+  int64_t opset = 13;  // standard-domain opset of the model (optimize_model takes it from the Model)
 };
 
 struct PassCount {
@@ -79,8 +84,18 @@ class PassManager {
 // The ordered pass list for a level (pipeline.cpp): level 2 runs everything level 1 does plus extended passes.
 std::vector<std::unique_ptr<Pass>> passes_for_level(int level);
 
-// Convenience: passes_for_level(options.level) run by a PassManager on model.graph.
+// Convenience: passes_for_level(options.level) run by a PassManager on model.graph, with options.opset taken from
+// the model. Declares the ai.edgeforge opset import when fused nodes remain.
 PassReport optimize_model(Model& model, const PassOptions& options);
+
+// Expands every ai.edgeforge node (FusedConv, FusedGemm, Gelu) back into standard nodes (Conv/Gemm, Add, the
+// activation's standard op or decomposition) valid under the model's standard opset, and drops the ai.edgeforge
+// opset import. Returns the number of fused nodes expanded. Throws kUnsupported when the opset lacks an op needed.
+int unfuse_model(Model& model);
+
+// Fixes graph input dims before optimizing (`edgeforge optimize --input-shape`): each named input must exist and
+// the shape must agree with its declared rank and known dims. Inference then proves the shapes that depend on them.
+void fix_input_shapes(Graph& graph, const std::map<std::string, Shape>& shapes);
 
 // Pass factories, one per file in src/passes/.
 std::unique_ptr<Pass> make_identity_elimination();
@@ -91,5 +106,18 @@ std::unique_ptr<Pass> make_common_subexpression_elimination();
 std::unique_ptr<Pass> make_dead_node_elimination();
 std::unique_ptr<Pass> make_unused_initializer_elimination();
 std::unique_ptr<Pass> make_conv_batchnorm_folding();
+std::unique_ptr<Pass> make_convtranspose_batchnorm_folding();
+std::unique_ptr<Pass> make_gemm_batchnorm_folding();
+std::unique_ptr<Pass> make_conv_affine_folding();
+std::unique_ptr<Pass> make_matmul_add_fusion();
+std::unique_ptr<Pass> make_scale_shift_merging();
+std::unique_ptr<Pass> make_transpose_merging();
+std::unique_ptr<Pass> make_reshape_merging();
+std::unique_ptr<Pass> make_pad_folding();
+std::unique_ptr<Pass> make_concat_zeros_to_pad();
+std::unique_ptr<Pass> make_gelu_fusion();
+std::unique_ptr<Pass> make_layernorm_fusion();
+std::unique_ptr<Pass> make_residual_add_fusion();
+std::unique_ptr<Pass> make_activation_fusion();
 
 }  // namespace ef

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "ir/verify.h"
+#include "ops/fused.h"
 #include "passes/graph_edit.h"
 #include "passes/pass.h"
 
@@ -30,6 +31,7 @@ PassReport PassManager::run(Graph& graph, const PassOptions& options) const {
   PassContext ctx;
   ctx.fold_max_elements = options.fold_max_elements;
   ctx.rewrites_left = options.max_rewrites < 0 ? -1 : options.max_rewrites;
+  ctx.opset = options.opset;
   PassReport report;
   for (const auto& pass : passes_) report.passes.push_back({pass->name(), 0});
   while (report.iterations < options.max_iterations) {
@@ -62,7 +64,13 @@ PassReport PassManager::run(Graph& graph, const PassOptions& options) const {
 
 PassReport optimize_model(Model& model, const PassOptions& options) {
   EF_CHECK(model.graph != nullptr, kInvalidArgument, "the model has no graph");
-  return PassManager(passes_for_level(options.level)).run(*model.graph, options);
+  PassOptions opts = options;
+  opts.opset = model.opset("");
+  PassReport report = PassManager(passes_for_level(opts.level)).run(*model.graph, opts);
+  bool fused = false;
+  for (const Node& n : model.graph->nodes) fused |= n.domain == kEdgeForgeDomain;
+  if (fused) model.opsets[kEdgeForgeDomain] = kEdgeForgeOpset;
+  return report;
 }
 
 }  // namespace ef

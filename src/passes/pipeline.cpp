@@ -11,8 +11,23 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(int level) {
   passes.push_back(make_identity_elimination());
   passes.push_back(make_noop_elimination());
   passes.push_back(make_constant_folding());
-  // Fusions run after folding so weights computed by constant subgraphs are initializers they can fold into.
-  if (level >= 2) passes.push_back(make_conv_batchnorm_folding());
+  if (level >= 2) {
+    // Fusions run after folding so weights computed by constant subgraphs are initializers they can fold into.
+    // Weight folds (BN, per-channel affine) come before anything creates fused nodes, which they do not look into;
+    // residual fusion comes before activation fusion so Conv + Add + Relu ends as one node.
+    passes.push_back(make_conv_batchnorm_folding());
+    passes.push_back(make_convtranspose_batchnorm_folding());
+    passes.push_back(make_gemm_batchnorm_folding());
+    passes.push_back(make_conv_affine_folding());
+    passes.push_back(make_matmul_add_fusion());
+    passes.push_back(make_scale_shift_merging());
+    passes.push_back(make_transpose_merging());
+    passes.push_back(make_reshape_merging());
+    passes.push_back(make_pad_folding());
+    passes.push_back(make_concat_zeros_to_pad());
+    passes.push_back(make_residual_add_fusion());
+    passes.push_back(make_activation_fusion());
+  }
   passes.push_back(make_duplicate_initializer_elimination());
   passes.push_back(make_common_subexpression_elimination());
   passes.push_back(make_dead_node_elimination());

@@ -10,6 +10,7 @@
 
 #include "cli_common.h"
 #include "onnx/model_io.h"
+#include "ops/fused.h"
 #include "passes/pass.h"
 
 namespace ef::cli {
@@ -24,6 +25,8 @@ struct OptimizeFlags {
   int64_t max_rewrites = -1;
   int64_t fold_max_elements = int64_t{1} << 20;
   double rtol = 1e-4;
+  bool keep_fused = false;
+  std::vector<std::string> input_shapes;  // NAME=d0,d1,... fixed before the passes
   InputFlags inputs;
 };
 
@@ -75,10 +78,19 @@ double compare_outputs(const NamedTensors& ref, const NamedTensors& got, double 
   return worst;
 }
 
-// Runs the original (in memory) and the optimized model (re-read from disk, so the export is checked too).
+// --input-shape values, parsed like --shape.
+std::map<std::string, Shape> fixed_shapes(const OptimizeFlags& f) {
+  InputFlags tmp;
+  tmp.shapes = f.input_shapes;
+  return tmp.parsed_shapes();
+}
+
+// Runs the original (in memory) and the optimized model (re-read from disk, so the export is checked too; with
+// --keep-fused that load resolves the ai.edgeforge nodes through our registry and runs our fused kernels).
 double verify_models(Model original, const OptimizeFlags& f) {
   SessionOptions opts;
   opts.input_shapes = f.inputs.parsed_shapes();
+  for (const auto& [name, shape] : fixed_shapes(f)) opts.input_shapes.emplace(name, shape);
   auto ref = Session::from_model(std::move(original), opts);
   auto opt = Session::load(f.output, opts);
   NamedTensors inputs = build_inputs(*ref, f.inputs, f.json);
@@ -90,6 +102,7 @@ void run_optimize(const OptimizeFlags& f) {
   ModelSize before = size_of(model, f.model);
   Model original = model;
   original.graph = std::make_shared<Graph>(*model.graph);  // passes rewrite `model`'s graph in place
+  fix_input_shapes(*model.graph, fixed_shapes(f));
   PassOptions options;
   options.level = f.level;
   options.max_rewrites = f.max_rewrites;
@@ -97,6 +110,10 @@ void run_optimize(const OptimizeFlags& f) {
   auto start = std::chrono::steady_clock::now();
   PassReport report = optimize_model(model, options);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  size_t fused_nodes = 0;
+  for (const Node& n : model.graph->nodes) fused_nodes += n.domain == kEdgeForgeDomain;
+  const size_t optimized_nodes = model.graph->nodes.size();
+  int unfused = f.keep_fused ? 0 : unfuse_model(model);
   save_model(model, f.output);
   ModelSize after = size_of(model, f.output);
   double max_diff = 0;
@@ -113,7 +130,9 @@ void run_optimize(const OptimizeFlags& f) {
     j["total_rewrites"] = report.total_rewrites;
     j["optimize_ms"] = ms;
     for (const PassCount& p : report.passes) j["passes"].push_back({{"name", p.name}, {"rewrites", p.rewrites}});
-    j["nodes"] = {{"before", before.nodes}, {"after", after.nodes}};
+    j["nodes"] = {{"before", before.nodes}, {"after", after.nodes}, {"optimized", optimized_nodes},
+                  {"fused", fused_nodes}, {"unfused", unfused}};
+    j["keep_fused"] = f.keep_fused;
     j["initializers"] = {{"before", before.initializers}, {"after", after.initializers}};
     j["file_bytes"] = {{"before", before.file_bytes}, {"after", after.file_bytes}};
     if (f.verify) j["verify"] = {{"passed", true}, {"max_abs_diff", max_diff}, {"seed", f.inputs.seed}};
@@ -125,7 +144,16 @@ void run_optimize(const OptimizeFlags& f) {
   if (report.budget_exhausted) std::cout << fmt::format("stopped at --max-rewrites {}\n", f.max_rewrites);
   std::cout << fmt::format("  {:<36} {:>8}\n", "pass", "rewrites");
   for (const PassCount& p : report.passes) std::cout << fmt::format("  {:<36} {:>8}\n", p.name, p.rewrites);
-  std::cout << fmt::format("nodes        {:>10} -> {}\n", before.nodes, after.nodes);
+  std::cout << fmt::format("nodes        {:>10} -> {}", before.nodes, after.nodes);
+  if (fused_nodes > 0) {
+    if (f.keep_fused) {
+      std::cout << fmt::format(" ({} ai.edgeforge fused nodes kept)", fused_nodes);
+    } else {
+      std::cout << fmt::format(" ({} in memory, {} fused nodes expanded to standard ONNX; --keep-fused keeps them)",
+                               optimized_nodes, fused_nodes);
+    }
+  }
+  std::cout << "\n";
   std::cout << fmt::format("initializers {:>10} -> {}\n", before.initializers, after.initializers);
   std::cout << fmt::format("file bytes   {:>10} -> {}\n", before.file_bytes, after.file_bytes);
   if (f.verify) {
@@ -138,11 +166,12 @@ void run_optimize(const OptimizeFlags& f) {
 
 CLI::App* add_optimize(CLI::App& app) {
   auto flags = std::make_shared<OptimizeFlags>();
-  CLI::App* sub = app.add_subcommand("optimize", "Optimize a model's graph (dead code, no-ops, constant folding, "
-                                                 "duplicates) and write it as ONNX");
+  CLI::App* sub = app.add_subcommand("optimize", "Optimize a model's graph (constant folding, no-ops, duplicates, "
+                                                 "dead code; level 2: folding into weights, fusions) and write it as ONNX");
   sub->add_option("model", flags->model, "ONNX model file")->required();
   sub->add_option("--output,-o", flags->output, "Where to write the optimized model")->required();
-  sub->add_option("--level", flags->level, "1: basic passes; 2: extended (level 1 plus Conv+BatchNormalization folding)")
+  sub->add_option("--level", flags->level,
+                  "1: basic passes; 2: extended (level 1 plus BatchNormalization/affine folding, fusions)")
       ->default_val(1)
       ->check(CLI::IsMember({1, 2}));
   sub->add_flag("--verify", flags->verify,
@@ -156,6 +185,12 @@ CLI::App* add_optimize(CLI::App& app) {
   sub->add_option("--fold-max-elements", flags->fold_max_elements,
                   "Constant folding skips nodes whose outputs hold more elements than this")
       ->default_val(int64_t{1} << 20);
+  sub->add_option("--input-shape", flags->input_shapes,
+                  "Fix an input's dims before optimizing, NAME=d0,d1,... (repeatable); without it dynamic dims stay "
+                  "symbolic and no pass assumes a size for them");
+  sub->add_flag("--keep-fused", flags->keep_fused,
+                "Write ai.edgeforge fused nodes (FusedConv, FusedGemm, Gelu) instead of expanding them to standard "
+                "ONNX; only EdgeForge runs such a model");
   flags->inputs.add_to(*sub);
   sub->callback([flags] { run_optimize(*flags); });
   return sub;

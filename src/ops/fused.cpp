@@ -1,0 +1,225 @@
+// The ai.edgeforge op family: fused nodes created by the level-2 optimizer. Each delegates its main computation to
+// the standard op's reference kernel (Conv, Gemm, LayerNormalization) and then applies the residual add and the
+// activation epilogue, so a fused node computes exactly what the unfused standard nodes compute (up to rounding of
+// the one skipped intermediate store, which is none here: everything stays float32).
+#include "ops/fused.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "ops/registry.h"
+
+namespace ef {
+namespace {
+
+struct ActName {
+  cpu::ActKind kind;
+  const char* name;
+  size_t params;  // number of activation_params entries it takes
+};
+
+constexpr ActName kActivations[] = {
+    {cpu::ActKind::kNone, "", 0},          {cpu::ActKind::kRelu, "Relu", 0},
+    {cpu::ActKind::kClip, "Clip", 2},      {cpu::ActKind::kLeakyRelu, "LeakyRelu", 1},
+    {cpu::ActKind::kSigmoid, "Sigmoid", 0}, {cpu::ActKind::kHardSigmoid, "HardSigmoid", 2},
+    {cpu::ActKind::kHardSwish, "HardSwish", 0}, {cpu::ActKind::kSilu, "Silu", 0},
+    {cpu::ActKind::kTanh, "Tanh", 0},      {cpu::ActKind::kGelu, "Gelu", 0},
+};
+
+const ActName* find_activation(cpu::ActKind kind) {
+  for (const ActName& a : kActivations) {
+    if (a.kind == kind) return &a;
+  }
+  return nullptr;
+}
+
+// The standard op a fused node delegates to, with a node copy that standard op accepts (its op type and a version
+// inside its implemented range), so version-dependent checks (Gemm's C before opset 11) follow the standard rules.
+const OpDef& standard_def(const std::string& op_type) {
+  const OpDef* def = OpRegistry::global().find("", op_type);
+  EF_CHECK(def != nullptr, kInternal, "fused ops need the standard {} op", op_type);
+  return *def;
+}
+
+Node as_standard(const Node& fused, const std::string& op_type, int version) {
+  Node n = fused;
+  n.op_type = op_type;
+  n.domain.clear();
+  n.version = version;
+  n.attrs.erase("activation");
+  n.attrs.erase("activation_params");
+  return n;
+}
+
+void check_float32(const Node& node, DType t) {
+  EF_CHECK(t == DType::kUndefined || t == DType::kFloat32, kUnsupported, "{}: fused ops compute float32, got {}",
+           node.label(), dtype_name(t));
+}
+
+// Runs the standard op's inference on the first `n_inputs` inputs of a fused node; returns the output types.
+std::vector<ValueType> infer_as(InferContext& ctx, const std::string& op_type, int version, size_t n_inputs) {
+  const Node std_node = as_standard(ctx.node(), op_type, version);
+  std::vector<const ValueType*> types;
+  std::vector<const Tensor*> values;
+  for (size_t i = 0; i < n_inputs && i < ctx.num_inputs(); ++i) {
+    types.push_back(ctx.has_input(i) ? &ctx.input_type(i) : nullptr);
+    values.push_back(ctx.has_input(i) ? ctx.input_value(i) : nullptr);
+  }
+  std::vector<ValueType> out_types(ctx.num_outputs());
+  std::vector<Tensor> out_values(ctx.num_outputs());
+  InferContext inner(std_node, types, values, &out_types, &out_values);
+  standard_def(op_type).infer(inner);
+  for (size_t i = 0; i < out_types.size(); ++i) {
+    if (ctx.has_output(i)) ctx.set_output(i, out_types[i].dtype, out_types[i].dims);
+  }
+  return out_types;
+}
+
+void run_as(KernelContext& ctx, const std::string& op_type, int version, size_t n_inputs) {
+  const Node std_node = as_standard(ctx.node(), op_type, version);
+  std::vector<const Tensor*> inputs;
+  for (size_t i = 0; i < n_inputs && i < ctx.num_inputs(); ++i) inputs.push_back(ctx.has_input(i) ? &ctx.input(i) : nullptr);
+  std::vector<Tensor> outputs;
+  for (size_t i = 0; i < ctx.num_outputs(); ++i) outputs.push_back(ctx.has_output(i) ? ctx.output(i) : Tensor());
+  KernelContext inner(std_node, inputs, &outputs, {}, ctx.num_threads());
+  standard_def(op_type).kernel(inner);
+}
+
+// Y = act(Y + Z) in place; Z (when given) has exactly Y's shape.
+void epilogue(KernelContext& ctx, size_t z_index) {
+  Tensor& y = ctx.output(0);
+  const cpu::Activation act = fused_activation(ctx.node());
+  float* py = y.data<float>();
+  if (ctx.has_input(z_index)) {
+    const Tensor& z = ctx.input(z_index);
+    EF_CHECK(z.dtype() == DType::kFloat32 && z.shape() == y.shape(), kInvalidModel,
+             "{}: residual input Z is {}{} but the result is float32{}", ctx.node().label(), dtype_name(z.dtype()),
+             shape_str(z.shape()), shape_str(y.shape()));
+    const float* pz = z.data<float>();
+    for (int64_t i = 0; i < y.numel(); ++i) py[i] += pz[i];
+  }
+  if (act.kind != cpu::ActKind::kNone) {
+    for (int64_t i = 0; i < y.numel(); ++i) py[i] = cpu::activation_reference(act, py[i]);
+  }
+}
+
+// Z must have the result's dims wherever both are known (the kernel checks the exact shape).
+void check_residual(InferContext& ctx, size_t z_index, const ValueType& y) {
+  if (!ctx.has_input(z_index)) return;
+  const ValueType& z = ctx.input_type(z_index);
+  check_float32(ctx.node(), z.dtype);
+  if (!z.has_rank() || !y.has_rank()) return;
+  EF_CHECK(z.rank() == y.rank(), kInvalidModel, "{}: residual input Z is {} but the result is {}", ctx.node().label(),
+           z.str(), y.str());
+  for (size_t i = 0; i < z.rank(); ++i) {
+    const Dim& a = (*z.dims)[i];
+    const Dim& b = (*y.dims)[i];
+    EF_CHECK(!a.known() || !b.known() || a.value == b.value, kInvalidModel,
+             "{}: residual input Z is {} but the result is {}", ctx.node().label(), z.str(), y.str());
+  }
+}
+
+void infer_fused_conv(InferContext& ctx) {
+  fused_activation(ctx.node());
+  check_float32(ctx.node(), ctx.input_dtype(0));
+  const std::vector<ValueType> y = infer_as(ctx, "Conv", 11, 3);
+  check_residual(ctx, 3, y.at(0));
+}
+
+void fused_conv_kernel(KernelContext& ctx) {
+  check_float32(ctx.node(), ctx.input(0).dtype());
+  run_as(ctx, "Conv", 11, 3);
+  epilogue(ctx, 3);
+}
+
+void infer_fused_gemm(InferContext& ctx) {
+  fused_activation(ctx.node());
+  check_float32(ctx.node(), ctx.input_dtype(0));
+  infer_as(ctx, "Gemm", 13, 3);
+}
+
+void fused_gemm_kernel(KernelContext& ctx) {
+  check_float32(ctx.node(), ctx.input(0).dtype());
+  run_as(ctx, "Gemm", 13, 3);
+  epilogue(ctx, 99);  // no residual input
+}
+
+void infer_gelu(InferContext& ctx) {
+  check_float32(ctx.node(), ctx.input_dtype(0));
+  ctx.set_output(0, DType::kFloat32, ctx.input_type(0).dims);
+}
+
+void gelu_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  check_float32(ctx.node(), x.dtype());
+  Tensor& y = ctx.output(0);
+  const cpu::Activation act{cpu::ActKind::kGelu, 0.0f, 0.0f};
+  for (int64_t i = 0; i < x.numel(); ++i) y.data<float>()[i] = cpu::activation_reference(act, x.data<float>()[i]);
+}
+
+// LayerNormalization for models below opset 17, with the opset-17 op's inputs, attributes and semantics.
+void infer_layer_norm(InferContext& ctx) { infer_as(ctx, "LayerNormalization", 17, 3); }
+void layer_norm_kernel(KernelContext& ctx) { run_as(ctx, "LayerNormalization", 17, 3); }
+
+}  // namespace
+
+std::optional<cpu::ActKind> activation_kind_from_name(const std::string& name) {
+  for (const ActName& a : kActivations) {
+    if (name == a.name) return a.kind;
+  }
+  return std::nullopt;
+}
+
+const char* activation_name(cpu::ActKind kind) {
+  const ActName* a = find_activation(kind);
+  return a != nullptr ? a->name : "?";
+}
+
+cpu::Activation fused_activation(const Node& node) {
+  const std::string name = node.attr_string("activation", "");
+  std::optional<cpu::ActKind> kind = activation_kind_from_name(name);
+  EF_CHECK(kind.has_value(), kInvalidModel, "{}: unknown activation '{}'", node.label(), name);
+  const std::vector<float> params = node.attr_floats("activation_params");
+  const size_t want = find_activation(*kind)->params;
+  // LeakyRelu and HardSigmoid fall back to their ONNX defaults; Clip has no sensible default range.
+  cpu::Activation act{*kind, 0.0f, 0.0f};
+  if (*kind == cpu::ActKind::kLeakyRelu && params.empty()) {
+    act.alpha = 0.01f;
+    return act;
+  }
+  if (*kind == cpu::ActKind::kHardSigmoid && params.empty()) {
+    act.alpha = 0.2f;
+    act.beta = 0.5f;
+    return act;
+  }
+  EF_CHECK(params.size() == want, kInvalidModel, "{}: activation '{}' takes {} activation_params, got {}",
+           node.label(), name, want, params.size());
+  if (want >= 1) act.alpha = params[0];
+  if (want >= 2) act.beta = params[1];
+  return act;
+}
+
+void set_fused_activation(Node& node, const cpu::Activation& act) {
+  Attribute name;
+  name.kind = Attribute::Kind::kString;
+  name.s = activation_name(act.kind);
+  node.attrs["activation"] = name;
+  const size_t n = find_activation(act.kind)->params;
+  node.attrs.erase("activation_params");
+  if (n == 0) return;
+  Attribute params;
+  params.kind = Attribute::Kind::kFloats;
+  params.floats = {act.alpha};
+  if (n == 2) params.floats.push_back(act.beta);
+  node.attrs["activation_params"] = params;
+}
+
+void register_fused_ops(OpRegistry& r) {
+  r.add({kEdgeForgeDomain, "FusedConv", 1, 1, infer_fused_conv, fused_conv_kernel});
+  r.add({kEdgeForgeDomain, "FusedGemm", 1, 1, infer_fused_gemm, fused_gemm_kernel});
+  r.add({kEdgeForgeDomain, "Gelu", 1, 1, infer_gelu, gelu_kernel});
+  r.add({kEdgeForgeDomain, "LayerNormalization", 1, 1, infer_layer_norm, layer_norm_kernel});
+}
+
+}  // namespace ef

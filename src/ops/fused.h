@@ -1,0 +1,35 @@
+// EdgeForge's own op domain `ai.edgeforge` (opset 1): the fused nodes the level-2 optimizer creates (FusedConv,
+// FusedGemm, Gelu, LayerNormalization for models older than opset 17). Their attribute names and input order are a
+// contract shared with the fast CPU provider and with the export's unfuse step, so they are spelled here once.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "ir/graph.h"
+#include "kernels/cpu/activation.h"
+
+namespace ef {
+class OpRegistry;
+}
+
+namespace ef {
+
+inline constexpr const char* kEdgeForgeDomain = "ai.edgeforge";
+inline constexpr int kEdgeForgeOpset = 1;
+
+// "Relu" -> kRelu ... ("" -> kNone); nullopt for a name no fused kernel implements.
+std::optional<cpu::ActKind> activation_kind_from_name(const std::string& name);
+// The `activation` attribute spelling of a kind ("" for kNone).
+const char* activation_name(cpu::ActKind kind);
+
+// The epilogue of a FusedConv/FusedGemm node from its `activation` and `activation_params` attributes (Clip:
+// [min, max]; LeakyRelu: [alpha]; HardSigmoid: [alpha, beta]; others take none). Throws kInvalidModel naming the
+// node for an unknown activation or a wrong parameter count.
+cpu::Activation fused_activation(const Node& node);
+
+// Writes `act` into a node's `activation`/`activation_params` attributes (inverse of fused_activation).
+void set_fused_activation(Node& node, const cpu::Activation& act);
+
+void register_fused_ops(OpRegistry& r);
+
+}  // namespace ef

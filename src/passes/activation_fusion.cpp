@@ -1,0 +1,131 @@
+// Activation fusion: an activation applied to the output of a Conv or Gemm (or of a FusedConv/FusedGemm that has
+// no activation yet) becomes that node's epilogue, so the fast kernels apply it while the result is still in
+// registers instead of in a second pass over memory. The producer becomes ai.edgeforge FusedConv/FusedGemm.
+//
+// Recognized activations: Relu, Clip (constant or absent bounds), LeakyRelu, Sigmoid, HardSigmoid, HardSwish, Tanh,
+// ai.edgeforge Gelu (what gelu-fusion makes of the erf pattern) and SiLU written as x * Sigmoid(x).
+#include <algorithm>
+#include <limits>
+
+#include "ops/fused.h"
+#include "passes/fusion_util.h"
+#include "passes/graph_edit.h"
+#include "passes/infer_types.h"
+#include "passes/pass.h"
+
+namespace ef {
+namespace {
+
+// The producer kinds an activation can fuse into, or "" when `n` cannot take one.
+const char* fused_target(const Node& n) {
+  if (is_op(n, "Conv") && n.inputs.size() >= 2) return "FusedConv";
+  if (is_op(n, "Gemm") && n.version >= 7 && n.inputs.size() >= 2) return "FusedGemm";
+  if (n.domain == kEdgeForgeDomain && (n.op_type == "FusedConv" || n.op_type == "FusedGemm") &&
+      n.attr_string("activation", "").empty()) {
+    return n.op_type == "FusedConv" ? "FusedConv" : "FusedGemm";
+  }
+  return "";
+}
+
+// The activation a single-input node computes on its input 0, or nullopt when it is not one we fuse.
+std::optional<cpu::Activation> activation_of(const Graph& g, const Node& n) {
+  using cpu::ActKind;
+  if (n.outputs.size() != 1 || n.inputs.empty()) return std::nullopt;
+  if (n.domain == kEdgeForgeDomain && n.op_type == "Gelu") return cpu::Activation{ActKind::kGelu};
+  if (!n.domain.empty()) return std::nullopt;
+  if (n.op_type == "Relu") return cpu::Activation{ActKind::kRelu};
+  if (n.op_type == "Sigmoid") return cpu::Activation{ActKind::kSigmoid};
+  if (n.op_type == "Tanh") return cpu::Activation{ActKind::kTanh};
+  if (n.op_type == "HardSwish") return cpu::Activation{ActKind::kHardSwish};
+  if (n.op_type == "LeakyRelu") return cpu::Activation{ActKind::kLeakyRelu, n.attr_float("alpha", 0.01f)};
+  if (n.op_type == "HardSigmoid") {
+    return cpu::Activation{ActKind::kHardSigmoid, n.attr_float("alpha", 0.2f), n.attr_float("beta", 0.5f)};
+  }
+  if (n.op_type == "Clip") {
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    if (n.version < 11) return cpu::Activation{ActKind::kClip, n.attr_float("min", -kInf), n.attr_float("max", kInf)};
+    cpu::Activation act{ActKind::kClip, -kInf, kInf};
+    for (size_t k = 1; k < 3; ++k) {
+      if (k >= n.inputs.size() || n.inputs[k] == kNoValue) continue;
+      std::optional<float> bound = scalar_initializer(g, n.inputs[k]);
+      if (!bound) return std::nullopt;
+      (k == 1 ? act.alpha : act.beta) = *bound;
+    }
+    return act;
+  }
+  return std::nullopt;
+}
+
+class ActivationFusion : public Pass {
+ public:
+  const char* name() const override { return "activation-fusion"; }
+  int level() const override { return 2; }
+  const char* precondition() const override {
+    return "the producer is Conv, Gemm (>= 7) or an ai.edgeforge FusedConv/FusedGemm without activation, with a "
+           "float32 output read only by the activation (for SiLU: only by the Sigmoid and the Mul, the Sigmoid's "
+           "output only by the Mul), not a graph output; Clip bounds are float32 scalar initializers or absent";
+  }
+
+  int run(Graph& g, PassContext& ctx) override {
+    infer_types(g);
+    const std::vector<int> readers = reader_counts(g);
+    const std::vector<std::vector<int>> users = consumers(g);
+    std::vector<bool> removed(g.nodes.size(), false);
+    int count = 0;
+    for (size_t pi = 0; pi < g.nodes.size(); ++pi) {
+      const Node& p = g.nodes[pi];
+      if (removed[pi] || p.outputs.size() != 1 || !is_float32(g, p.outputs[0])) continue;
+      const char* target = fused_target(p);
+      if (*target == '\0') continue;
+      const int y = p.outputs[0];
+      if (std::find(g.outputs.begin(), g.outputs.end(), y) != g.outputs.end()) continue;
+      std::optional<cpu::Activation> act;
+      int last = -1;           // the node whose output the fused node writes
+      int extra = -1;          // a second node the pattern consumes (SiLU's Sigmoid)
+      const std::vector<int>& u = users[static_cast<size_t>(y)];
+      if (readers[static_cast<size_t>(y)] == 1 && u.size() == 1) {
+        const Node& a = g.nodes[static_cast<size_t>(u[0])];
+        if (!a.inputs.empty() && a.inputs[0] == y) act = activation_of(g, a);
+        last = u[0];
+      } else if (readers[static_cast<size_t>(y)] == 2 && u.size() == 2) {
+        // SiLU: Mul(y, Sigmoid(y)) in either operand order.
+        for (int k = 0; k < 2 && !act; ++k) {
+          const Node& s = g.nodes[static_cast<size_t>(u[k])];
+          const Node& m = g.nodes[static_cast<size_t>(u[1 - k])];
+          if (!is_op(s, "Sigmoid") || !is_op(m, "Mul") || m.version < 7 || m.inputs.size() != 2) continue;
+          const int sv = s.outputs.at(0);
+          if (!single_use(g, readers, sv)) continue;
+          if ((m.inputs[0] == y && m.inputs[1] == sv) || (m.inputs[0] == sv && m.inputs[1] == y)) {
+            act = cpu::Activation{cpu::ActKind::kSilu};
+            last = u[1 - k];
+            extra = u[k];
+          }
+        }
+      }
+      if (!act || last < 0 || removed[static_cast<size_t>(last)]) continue;
+      if (!is_float32(g, g.nodes[static_cast<size_t>(last)].outputs.at(0))) continue;
+      if (!ctx.allow_rewrite()) break;
+
+      Node fused = p;
+      fused.op_type = target;
+      fused.domain = kEdgeForgeDomain;
+      fused.version = kEdgeForgeOpset;
+      set_fused_activation(fused, *act);
+      fused.outputs = g.nodes[static_cast<size_t>(last)].outputs;
+      // The fused node takes the activation's place: everything it reads is defined before the producer, hence
+      // before the activation, and every reader of the activation's output comes after it.
+      g.nodes[static_cast<size_t>(last)] = std::move(fused);
+      removed[pi] = true;
+      if (extra >= 0) removed[static_cast<size_t>(extra)] = true;
+      ++count;
+    }
+    if (count > 0) erase_nodes(g, removed);
+    return count;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> make_activation_fusion() { return std::make_unique<ActivationFusion>(); }
+
+}  // namespace ef

@@ -1,0 +1,141 @@
+// The export's unfuse step: ai.edgeforge nodes exist for our kernels, not for other runtimes, so before a model is
+// written as standard ONNX each fused node is expanded into the standard nodes it stands for (the inverse of
+// activation-fusion, residual-add-fusion and gelu-fusion), under the model's own standard opset.
+#include <cmath>
+
+#include "ops/fused.h"
+#include "passes/fusion_util.h"
+#include "passes/graph_edit.h"
+#include "passes/pass.h"
+
+namespace ef {
+namespace {
+
+class Expander {
+ public:
+  Expander(Graph& g, int64_t opset, std::string base) : g_(g), opset_(opset), base_(std::move(base)) {}
+
+  // A standard node reading `inputs` and writing `out` (a fresh intermediate when kNoValue); returns `out`.
+  int emit(const std::string& op, std::vector<int> inputs, int out = kNoValue) {
+    const int version = standard_version(op, opset_);
+    EF_CHECK(version > 0, kUnsupported, "cannot write '{}' as standard ONNX: {} does not exist at opset {}", base_, op,
+             opset_);
+    if (out == kNoValue) out = add_intermediate(g_, base_ + "_" + op, DType::kFloat32);
+    nodes_.push_back(make_node(base_ + "_" + op + (nodes_.empty() ? "" : "_" + std::to_string(nodes_.size())), op,
+                               version, std::move(inputs), {out}));
+    return out;
+  }
+  Node& last() { return nodes_.back(); }
+  int scalar(const std::string& what, float v) {
+    return add_initializer(g_, base_ + "_" + what, Tensor::scalar(DType::kFloat32, v));
+  }
+  void float_attr(const char* key, float v) {
+    Attribute a;
+    a.kind = Attribute::Kind::kFloat;
+    a.f = v;
+    last().attrs[key] = a;
+  }
+  int64_t opset() const { return opset_; }
+  std::vector<Node> take() { return std::move(nodes_); }
+
+ private:
+  Graph& g_;
+  int64_t opset_;
+  std::string base_;
+  std::vector<Node> nodes_;
+};
+
+// Appends the standard form of act(x) writing `out`.
+void emit_activation(Expander& e, const cpu::Activation& act, int x, int out) {
+  using cpu::ActKind;
+  switch (act.kind) {
+    case ActKind::kNone: EF_CHECK(false, kInternal, "no activation to expand"); break;
+    case ActKind::kRelu: e.emit("Relu", {x}, out); break;
+    case ActKind::kSigmoid: e.emit("Sigmoid", {x}, out); break;
+    case ActKind::kTanh: e.emit("Tanh", {x}, out); break;
+    case ActKind::kLeakyRelu:
+      e.emit("LeakyRelu", {x}, out);
+      e.float_attr("alpha", act.alpha);
+      break;
+    case ActKind::kHardSigmoid:
+      e.emit("HardSigmoid", {x}, out);
+      e.float_attr("alpha", act.alpha);
+      e.float_attr("beta", act.beta);
+      break;
+    case ActKind::kClip:
+      if (e.opset() >= 11) {
+        e.emit("Clip", {x, e.scalar("min", act.alpha), e.scalar("max", act.beta)}, out);
+      } else {
+        e.emit("Clip", {x}, out);
+        e.float_attr("min", act.alpha);
+        e.float_attr("max", act.beta);
+      }
+      break;
+    case ActKind::kHardSwish:
+      if (e.opset() >= 14) {
+        e.emit("HardSwish", {x}, out);
+      } else {
+        const int h = e.emit("HardSigmoid", {x});
+        e.float_attr("alpha", 1.0f / 6.0f);
+        e.float_attr("beta", 0.5f);
+        e.emit("Mul", {x, h}, out);
+      }
+      break;
+    case ActKind::kSilu: e.emit("Mul", {x, e.emit("Sigmoid", {x})}, out); break;
+    case ActKind::kGelu: {
+      // x * 0.5 * (1 + erf(x / sqrt(2))), the form PyTorch exports.
+      const int d = e.emit("Div", {x, e.scalar("sqrt2", static_cast<float>(std::sqrt(2.0)))});
+      const int p = e.emit("Add", {e.emit("Erf", {d}), e.scalar("one", 1.0f)});
+      e.emit("Mul", {e.emit("Mul", {x, p}), e.scalar("half", 0.5f)}, out);
+      break;
+    }
+  }
+}
+
+std::vector<Node> expand(Graph& g, const Node& n, int64_t opset) {
+  const int y = n.outputs.at(0);
+  Expander e(g, opset, n.name.empty() ? g.values[static_cast<size_t>(y)].name : n.name);
+  if (n.op_type == "Gelu") {
+    emit_activation(e, cpu::Activation{cpu::ActKind::kGelu}, n.inputs.at(0), y);
+    return e.take();
+  }
+  const bool conv = n.op_type == "FusedConv";
+  EF_CHECK(conv || n.op_type == "FusedGemm", kUnsupported, "{}: no standard ONNX form known", n.label());
+  const cpu::Activation act = fused_activation(n);
+  const bool residual = conv && n.inputs.size() > 3 && n.inputs[3] != kNoValue;
+  std::vector<int> main_inputs(n.inputs.begin(), n.inputs.begin() + std::min<size_t>(3, n.inputs.size()));
+  while (!main_inputs.empty() && main_inputs.back() == kNoValue) main_inputs.pop_back();
+  const bool last_is_main = !residual && act.kind == cpu::ActKind::kNone;
+  int v = e.emit(conv ? "Conv" : "Gemm", main_inputs, last_is_main ? y : kNoValue);
+  for (const auto& [key, attr] : n.attrs) {
+    if (key != "activation" && key != "activation_params") e.last().attrs[key] = attr;
+  }
+  if (residual) v = e.emit("Add", {v, n.inputs[3]}, act.kind == cpu::ActKind::kNone ? y : kNoValue);
+  if (act.kind != cpu::ActKind::kNone) emit_activation(e, act, v, y);
+  return e.take();
+}
+
+}  // namespace
+
+int unfuse_model(Model& model) {
+  EF_CHECK(model.graph != nullptr, kInvalidArgument, "the model has no graph");
+  Graph& g = *model.graph;
+  const int64_t opset = model.opset("");
+  std::vector<Node> nodes;
+  int count = 0;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    if (g.nodes[ni].domain != kEdgeForgeDomain) {
+      nodes.push_back(std::move(g.nodes[ni]));
+      continue;
+    }
+    const Node fused = g.nodes[ni];
+    for (Node& n : expand(g, fused, opset)) nodes.push_back(std::move(n));
+    ++count;
+  }
+  g.nodes = std::move(nodes);
+  refresh_producers(g);
+  model.opsets.erase(kEdgeForgeDomain);
+  return count;
+}
+
+}  // namespace ef
