@@ -1,0 +1,342 @@
+// Pooling kernels. Windowed pools go one output row at a time: the top/bottom padding only shortens the list of
+// input rows, columns split into border (scalar, clipped taps) and interior (vectorized along the output width,
+// no bounds checks). MaxPool takes the fast path only for planes free of NaN and infinities (one cheap scan),
+// since vector max instructions do not propagate NaN the way the definition does; other planes go through the
+// exact scalar loop. Depends on conv_params.h, core/thread_pool.h and Highway (per-target code, run-time pick).
+#include "kernels/cpu/pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/pool.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace ef::cpu {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// One output row after clipping to the vertical padding: `nrows` (>= 1) input rows from `in` (column 0),
+// `row_step` floats apart.
+struct PoolRow {
+  const float* in;
+  int64_t row_step;
+  int64_t nrows;
+  int64_t kw, dw, sw;
+  int64_t col0;  // input column of tap 0 for output column 0 (= -pad_left)
+};
+
+// Max or sum over taps [t0, t1) (non-empty) of every row, for the window starting at input column `start`.
+template <bool kAvg>
+HWY_INLINE float window_scalar(const PoolRow& j, int64_t start, int64_t t0, int64_t t1) {
+  const float* r = j.in;
+  float acc = kAvg ? 0.0f : r[start + t0 * j.dw];
+  for (int64_t i = 0; i < j.nrows; ++i, r += j.row_step) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const float v = r[start + t * j.dw];
+      acc = kAvg ? acc + v : (acc < v ? v : acc);
+    }
+  }
+  return acc;
+}
+
+template <int S, class D>
+HWY_INLINE hn::Vec<D> load_strided(D d, const float* p) {
+#if HWY_TARGET == HWY_SCALAR
+  return hn::LoadU(d, p);
+#else
+  if constexpr (S == 1) {
+    return hn::LoadU(d, p);
+  } else {
+    return hn::ConcatEven(d, hn::LoadU(d, p + hn::Lanes(d)), hn::LoadU(d, p));
+  }
+#endif
+}
+
+// KH/KW = 0: from the job at run time; a nonzero KW implies dilation 1.
+template <bool kAvg, int KH, int KW, int S, class D>
+HWY_INLINE hn::Vec<D> window_vec(D d, const PoolRow& j, int64_t ow) {
+  const int64_t nrows = KH ? KH : j.nrows;
+  const int64_t kw = KW ? KW : j.kw;
+  const int64_t dw = KW ? 1 : j.dw;
+  const float* r = j.in + (ow * S + j.col0);
+  auto acc = load_strided<S>(d, r);
+  for (int64_t i = 0; i < nrows; ++i, r += j.row_step) {
+    for (int64_t t = (i == 0 ? 1 : 0); t < kw; ++t) {
+      const auto v = load_strided<S>(d, r + t * dw);
+      acc = kAvg ? hn::Add(acc, v) : hn::Max(acc, v);
+    }
+  }
+  return acc;
+}
+
+template <bool kAvg, class V>
+HWY_INLINE V finish(V v, V scale) {
+  if constexpr (kAvg) {
+    return hn::Mul(v, scale);
+  } else {
+    return v;
+  }
+}
+
+// Interior columns [begin, end); averages are scaled by `scale` (1 / divisor, the same for every interior
+// column of a row). Overlapping last vector as in the depthwise kernel.
+template <bool kAvg, int KH, int KW, int S>
+void interior_row(const PoolRow& j, int64_t begin, int64_t end, float scale, float* out) {
+  const hn::ScalableTag<float> d;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  if (end - begin < n) {
+    for (int64_t ow = begin; ow < end; ++ow) {
+      const float v = window_scalar<kAvg>(j, ow * S + j.col0, 0, j.kw);
+      out[ow] = kAvg ? v * scale : v;
+    }
+    return;
+  }
+  const auto vscale = hn::Set(d, scale);
+  int64_t ow = begin;
+  for (; ow + 2 * n <= end; ow += 2 * n) {
+    const auto a = window_vec<kAvg, KH, KW, S>(d, j, ow);
+    const auto b = window_vec<kAvg, KH, KW, S>(d, j, ow + n);
+    hn::StoreU(finish<kAvg>(a, vscale), d, out + ow);
+    hn::StoreU(finish<kAvg>(b, vscale), d, out + ow + n);
+  }
+  if (ow + n <= end) {
+    hn::StoreU(finish<kAvg>(window_vec<kAvg, KH, KW, S>(d, j, ow), vscale), d, out + ow);
+    ow += n;
+  }
+  if (ow < end) hn::StoreU(finish<kAvg>(window_vec<kAvg, KH, KW, S>(d, j, end - n), vscale), d, out + end - n);
+}
+
+template <bool kAvg, int K, int S>
+void interior_row_fixed(const PoolRow& j, int64_t begin, int64_t end, float scale, float* out) {
+  if (j.nrows == K) {
+    interior_row<kAvg, K, K, S>(j, begin, end, scale, out);
+  } else {
+    interior_row<kAvg, 0, K, S>(j, begin, end, scale, out);
+  }
+}
+
+using RowFn = void (*)(const PoolRow&, int64_t, int64_t, float, float*);
+
+template <bool kAvg, int S>
+RowFn pick_row_fn(int64_t kh, int64_t kw, int64_t dw) {
+  if (dw == 1 && kh == 2 && kw == 2) return &interior_row_fixed<kAvg, 2, S>;
+  if (dw == 1 && kh == 3 && kw == 3) return &interior_row_fixed<kAvg, 3, S>;
+  return &interior_row<kAvg, 0, 0, S>;
+}
+
+// Taps of a window inside the padded extent [-pad_begin, in + pad_end): AveragePool's count_include_pad divisor.
+HWY_INLINE int64_t padded_taps(int64_t start, int64_t in, int64_t kernel, int64_t dilation, int64_t pad_begin,
+                               int64_t pad_end) {
+  const TapRange r = valid_taps(start + pad_begin, in + pad_begin + pad_end, kernel, dilation);
+  return r.last - r.first;
+}
+
+// A column whose window overlaps the left/right padding; `row_count` is the row's share of the divisor.
+template <bool kAvg>
+HWY_INLINE float border_column(const Conv2dParams& p, const PoolRow& j, bool count_include_pad, int64_t row_count,
+                               int64_t ow) {
+  const int64_t start = ow * p.stride_w + j.col0;
+  const TapRange taps = valid_taps(start, p.W, p.kw, p.dilation_w);
+  if (taps.last == taps.first) return kAvg ? 0.0f : std::numeric_limits<float>::lowest();
+  const float v = window_scalar<kAvg>(j, start, taps.first, taps.last);
+  if (!kAvg) return v;
+  const int64_t col_count = count_include_pad ? padded_taps(start, p.W, p.kw, p.dilation_w, p.pad_left, p.pad_right)
+                                              : taps.last - taps.first;
+  return v / static_cast<float>(row_count * col_count);
+}
+
+// Exact definition for planes holding NaN or infinity: the first NaN met wins.
+void max_plane_exact(const Conv2dParams& p, const float* x_plane, float* y_plane) {
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    const int64_t start_h = oh * p.stride_h - p.pad_top;
+    const TapRange rows = valid_taps(start_h, p.H, p.kh, p.dilation_h);
+    for (int64_t ow = 0; ow < p.OW; ++ow) {
+      const int64_t start_w = ow * p.stride_w - p.pad_left;
+      const TapRange cols = valid_taps(start_w, p.W, p.kw, p.dilation_w);
+      float best = std::numeric_limits<float>::lowest();
+      bool any = false;
+      for (int64_t i = rows.first; i < rows.last; ++i) {
+        const float* r = x_plane + (start_h + i * p.dilation_h) * p.W;
+        for (int64_t t = cols.first; t < cols.last; ++t) {
+          const float v = r[start_w + t * p.dilation_w];
+          if (!any || v > best || (std::isnan(v) && !std::isnan(best))) best = v;
+          any = true;
+        }
+      }
+      y_plane[oh * p.OW + ow] = best;
+    }
+  }
+}
+
+// True when the plane holds a NaN or an infinity (x - x is NaN exactly for those).
+bool has_non_finite(const float* x, int64_t count) {
+  const hn::ScalableTag<float> d;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  auto acc = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + n <= count; i += n) {
+    const auto v = hn::LoadU(d, x + i);
+    acc = hn::Add(acc, hn::Sub(v, v));
+  }
+  float tail = 0.0f;
+  for (; i < count; ++i) tail += x[i] - x[i];
+  return std::isnan(hn::GetLane(hn::SumOfLanes(d, acc)) + tail);
+}
+
+template <bool kAvg>
+void pool_plane(const Conv2dParams& p, bool count_include_pad, const float* x_plane, float* y_plane) {
+  if (!kAvg && has_non_finite(x_plane, p.H * p.W)) {
+    max_plane_exact(p, x_plane, y_plane);
+    return;
+  }
+  const OutRange cols = interior_range(p.W, p.OW, p.kw, p.stride_w, p.dilation_w, p.pad_left);
+  RowFn vec_fn = nullptr;
+  int64_t vec_end = cols.begin;
+  if (p.stride_w == 1) {
+    vec_fn = pick_row_fn<kAvg, 1>(p.kh, p.kw, p.dilation_w);
+    vec_end = cols.end;
+  } else if (p.stride_w == 2) {  // stride-2 vectors read one column past their last tap
+    vec_fn = pick_row_fn<kAvg, 2>(p.kh, p.kw, p.dilation_w);
+    vec_end = std::clamp(interior_range(p.W - 1, p.OW, p.kw, 2, p.dilation_w, p.pad_left).end, cols.begin, cols.end);
+  }
+  const float empty = kAvg ? 0.0f : std::numeric_limits<float>::lowest();
+
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    float* out = y_plane + oh * p.OW;
+    const int64_t start_h = oh * p.stride_h - p.pad_top;
+    const TapRange rows = valid_taps(start_h, p.H, p.kh, p.dilation_h);
+    const int64_t nrows = rows.last - rows.first;
+    if (nrows == 0) {
+      std::fill(out, out + p.OW, empty);
+      continue;
+    }
+    const PoolRow j{x_plane + (start_h + rows.first * p.dilation_h) * p.W,
+                    p.dilation_h * p.W,
+                    nrows,
+                    p.kw,
+                    p.dilation_w,
+                    p.stride_w,
+                    -p.pad_left};
+    const int64_t row_count =
+        count_include_pad ? padded_taps(start_h, p.H, p.kh, p.dilation_h, p.pad_top, p.pad_bottom) : nrows;
+
+    const float scale = 1.0f / static_cast<float>(row_count * p.kw);
+
+    for (int64_t ow = 0; ow < cols.begin; ++ow) out[ow] = border_column<kAvg>(p, j, count_include_pad, row_count, ow);
+    int64_t scalar_from = cols.begin;
+    if (vec_fn && vec_end > cols.begin) {
+      vec_fn(j, cols.begin, vec_end, scale, out);
+      scalar_from = vec_end;
+    }
+    for (int64_t ow = scalar_from; ow < cols.end; ++ow) {
+      const float v = window_scalar<kAvg>(j, ow * p.stride_w + j.col0, 0, p.kw);
+      out[ow] = kAvg ? v * scale : v;
+    }
+    for (int64_t ow = cols.end; ow < p.OW; ++ow) out[ow] = border_column<kAvg>(p, j, count_include_pad, row_count, ow);
+  }
+}
+
+void MaxPoolPlane(const Conv2dParams& p, const float* x_plane, float* y_plane) {
+  pool_plane<false>(p, false, x_plane, y_plane);
+}
+
+void AveragePoolPlane(const Conv2dParams& p, bool count_include_pad, const float* x_plane, float* y_plane) {
+  pool_plane<true>(p, count_include_pad, x_plane, y_plane);
+}
+
+// Four accumulators hide the add/max latency; the order of combination is fixed, so results are reproducible.
+float GlobalPlane(bool is_max, const float* x, int64_t count) {
+  if (count == 0) return is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
+  const hn::ScalableTag<float> d;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  float result;
+  if (is_max) {
+    if (has_non_finite(x, count)) {
+      float best = x[0];
+      for (int64_t k = 1; k < count; ++k) {
+        if (x[k] > best || (std::isnan(x[k]) && !std::isnan(best))) best = x[k];
+      }
+      return best;
+    }
+    auto m0 = hn::Set(d, x[0]), m1 = m0, m2 = m0, m3 = m0;
+    for (; i + 4 * n <= count; i += 4 * n) {
+      m0 = hn::Max(m0, hn::LoadU(d, x + i));
+      m1 = hn::Max(m1, hn::LoadU(d, x + i + n));
+      m2 = hn::Max(m2, hn::LoadU(d, x + i + 2 * n));
+      m3 = hn::Max(m3, hn::LoadU(d, x + i + 3 * n));
+    }
+    for (; i + n <= count; i += n) m0 = hn::Max(m0, hn::LoadU(d, x + i));
+    result = hn::GetLane(hn::MaxOfLanes(d, hn::Max(hn::Max(m0, m1), hn::Max(m2, m3))));
+    for (; i < count; ++i) result = std::max(result, x[i]);
+    return result;
+  }
+  auto s0 = hn::Zero(d), s1 = s0, s2 = s0, s3 = s0;
+  for (; i + 4 * n <= count; i += 4 * n) {
+    s0 = hn::Add(s0, hn::LoadU(d, x + i));
+    s1 = hn::Add(s1, hn::LoadU(d, x + i + n));
+    s2 = hn::Add(s2, hn::LoadU(d, x + i + 2 * n));
+    s3 = hn::Add(s3, hn::LoadU(d, x + i + 3 * n));
+  }
+  for (; i + n <= count; i += n) s0 = hn::Add(s0, hn::LoadU(d, x + i));
+  result = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+  for (; i < count; ++i) result += x[i];
+  return result / static_cast<float>(count);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace ef::cpu
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace ef::cpu {
+
+HWY_EXPORT(MaxPoolPlane);
+HWY_EXPORT(AveragePoolPlane);
+HWY_EXPORT(GlobalPlane);
+
+namespace {
+
+// Planes per chunk so that a chunk is worth handing to a thread.
+int64_t plane_grain(int64_t work_per_plane) {
+  return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, work_per_plane));
+}
+
+}  // namespace
+
+void max_pool2d(const Conv2dParams& p, const float* x, float* y, ThreadPool& pool) {
+  if (p.OH <= 0 || p.OW <= 0) return;
+  const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
+  pool.parallel_for(p.N * p.C, plane_grain(out_plane * p.kh * p.kw), [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) HWY_DYNAMIC_DISPATCH(MaxPoolPlane)(p, x + c * in_plane, y + c * out_plane);
+  });
+}
+
+void average_pool2d(const Conv2dParams& p, bool count_include_pad, const float* x, float* y, ThreadPool& pool) {
+  if (p.OH <= 0 || p.OW <= 0) return;
+  const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
+  pool.parallel_for(p.N * p.C, plane_grain(out_plane * p.kh * p.kw), [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      HWY_DYNAMIC_DISPATCH(AveragePoolPlane)(p, count_include_pad, x + c * in_plane, y + c * out_plane);
+    }
+  });
+}
+
+void global_average_pool(int64_t planes, int64_t plane_size, const float* x, float* y, ThreadPool& pool) {
+  pool.parallel_for(planes, plane_grain(plane_size), [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) y[c] = HWY_DYNAMIC_DISPATCH(GlobalPlane)(false, x + c * plane_size, plane_size);
+  });
+}
+
+void global_max_pool(int64_t planes, int64_t plane_size, const float* x, float* y, ThreadPool& pool) {
+  pool.parallel_for(planes, plane_grain(plane_size), [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) y[c] = HWY_DYNAMIC_DISPATCH(GlobalPlane)(true, x + c * plane_size, plane_size);
+  });
+}
+
+}  // namespace ef::cpu
+#endif  // HWY_ONCE
