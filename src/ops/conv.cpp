@@ -144,7 +144,25 @@ void infer_conv(InferContext& ctx) {
   ctx.set_output(0, dtype, out);
 }
 
-// Kernel parameters from concrete shapes already validated by inference (which the executor ran just before).
+void conv_kernel(KernelContext& ctx) {
+  const Node& node = ctx.node();
+  const Tensor& x = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  const Tensor* b = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+  Tensor& y = ctx.output(0);
+  ConvParams p = conv_params(node, x.shape(), w.shape(), y.shape());
+  const bool transpose = is_transpose(node);
+  run_float_kernel(node, {&x, &w, b}, y, [&](const auto& in, auto* out) {
+    if (transpose) {
+      conv_transpose_reference(p, in[0], in[1], in[2], out);
+    } else {
+      conv_reference(p, in[0], in[1], in[2], out);
+    }
+  });
+}
+
+}  // namespace
+
 ConvParams conv_params(const Node& node, const Shape& x, const Shape& w, const Shape& y) {
   const size_t nd = x.size() - 2;
   ValueType wt{DType::kUndefined, dims_of(w)};
@@ -166,25 +184,6 @@ ConvParams conv_params(const Node& node, const Shape& x, const Shape& w, const S
   p.axes = window.axes;
   return p;
 }
-
-void conv_kernel(KernelContext& ctx) {
-  const Node& node = ctx.node();
-  const Tensor& x = ctx.input(0);
-  const Tensor& w = ctx.input(1);
-  const Tensor* b = ctx.has_input(2) ? &ctx.input(2) : nullptr;
-  Tensor& y = ctx.output(0);
-  ConvParams p = conv_params(node, x.shape(), w.shape(), y.shape());
-  const bool transpose = is_transpose(node);
-  run_float_kernel(node, {&x, &w, b}, y, [&](const auto& in, auto* out) {
-    if (transpose) {
-      conv_transpose_reference(p, in[0], in[1], in[2], out);
-    } else {
-      conv_reference(p, in[0], in[1], in[2], out);
-    }
-  });
-}
-
-}  // namespace
 
 void register_conv_ops(OpRegistry& r) {
   r.add({"", "Conv", 1, 11, infer_conv, conv_kernel});

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "kernels/reference/conv.h"
 #include "kernels/reference/conv_geometry.h"
 #include "ops/registry.h"
 #include "ops/shape_util.h"
@@ -29,6 +30,10 @@ WindowAttrs read_window_attrs(const Node& node, const std::vector<int64_t>& kern
 // Output size of spatial axis `axis` for an input of `in` elements (Conv and pools), resolving SAME/VALID pads into
 // attrs.axes[axis]; throws kInvalidModel naming the node when no window fits.
 int64_t window_axis_output(const Node& node, size_t axis, int64_t in, WindowAttrs& attrs);
+
+// Geometry of a Conv / ConvTranspose (or FusedConv) node for concrete shapes already validated by inference; also
+// what the fast CPU provider plans its kernels from, so both always agree on pads and output dims.
+ConvParams conv_params(const Node& node, const Shape& x, const Shape& w, const Shape& y);
 
 // Checks that `t` (an input's dtype, or kUndefined while unknown) is a floating-point type.
 void check_float_dtype(const Node& node, DType t);

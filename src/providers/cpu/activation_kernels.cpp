@@ -76,27 +76,6 @@ std::unique_ptr<PreparedKernel> prepare_activation(const NodeSignature& sig) {
 
 }  // namespace
 
-std::optional<cpu::Activation> fused_activation(const Node& node) {
-  using cpu::ActKind;
-  const std::string kind = node.attr_string("activation", "");
-  const std::vector<float> p = node.attr_floats("activation_params");
-  auto param = [&p](size_t i, float fallback) { return i < p.size() ? p[i] : fallback; };
-  if (kind.empty()) return cpu::Activation{};
-  if (kind == "Relu") return cpu::Activation{ActKind::kRelu};
-  if (kind == "Sigmoid") return cpu::Activation{ActKind::kSigmoid};
-  if (kind == "Tanh") return cpu::Activation{ActKind::kTanh};
-  if (kind == "HardSwish") return cpu::Activation{ActKind::kHardSwish};
-  if (kind == "Silu") return cpu::Activation{ActKind::kSilu};
-  if (kind == "Gelu") return cpu::Activation{ActKind::kGelu};
-  if (kind == "LeakyRelu") return cpu::Activation{ActKind::kLeakyRelu, param(0, 0.01f)};
-  if (kind == "HardSigmoid") return cpu::Activation{ActKind::kHardSigmoid, param(0, 0.2f), param(1, 0.5f)};
-  if (kind == "Clip") {
-    return cpu::Activation{ActKind::kClip, param(0, -std::numeric_limits<float>::infinity()),
-                           param(1, std::numeric_limits<float>::infinity())};
-  }
-  return std::nullopt;
-}
-
 void add_activation_kernels(KernelTable& table) {
   for (const char* op : {"Relu", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu", "HardSigmoid", "Clip"}) {
     table.add("", op, prepare_activation);

@@ -32,6 +32,7 @@ class CpuProvider final : public ExecutionProvider {
   CpuProvider() {
     add_activation_kernels(table_);
     add_copy_kernels(table_);
+    add_conv_kernels(table_);
   }
   const char* name() const override { return "cpu"; }
   std::unique_ptr<PreparedKernel> prepare(const NodeSignature& sig) const override {

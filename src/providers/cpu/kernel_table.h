@@ -49,11 +49,8 @@ std::unique_ptr<PreparedKernel> make_kernel(std::string name, Fn fn, uint64_t sc
 // True when every listed input and every output of the node is float32.
 bool all_float32(const NodeSignature& sig);
 
-// The `activation` / `activation_params` attributes of a fused ai.edgeforge node (kNone when absent); nullopt
-// for an activation name the CPU kernels do not know.
-std::optional<cpu::Activation> fused_activation(const Node& node);
-
 void add_activation_kernels(KernelTable& table);
 void add_copy_kernels(KernelTable& table);
+void add_conv_kernels(KernelTable& table);
 
 }  // namespace ef::cpu_provider

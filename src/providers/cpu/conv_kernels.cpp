@@ -1,0 +1,168 @@
+// Conv and ai.edgeforge FusedConv (float32, 1-D and 2-D, NCHW) on the fast kernels, algorithm chosen per layer:
+//   - depthwise (group == C, M a multiple of C): direct vectorized kernel, no GEMM;
+//   - pointwise (1x1, stride 1, no padding): GEMM straight on the input, no im2col;
+//   - everything else: im2col into the node's arena scratch, then GEMM.
+// GEMM paths pre-pack each group's weights once at plan time. Bias, the FusedConv residual Z and its activation
+// are fused into the kernels' epilogues. ConvTranspose and 3-D convolutions stay on the reference kernel.
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu/conv_params.h"
+#include "kernels/cpu/depthwise_conv.h"
+#include "kernels/cpu/im2col.h"
+#include "kernels/cpu/sgemm.h"
+#include "ops/conv_pool_family.h"
+#include "ops/fused.h"
+#include "providers/cpu/kernel_table.h"
+
+namespace ef::cpu_provider {
+namespace {
+
+// im2col row blocks handed to one thread at a time.
+constexpr int64_t kIm2colRowGrain = 8;
+
+// The 2-D kernel geometry of a 1-D or 2-D ConvParams (1-D convs become H = 1 images).
+std::optional<cpu::Conv2dParams> to_2d(const ConvParams& c) {
+  if (c.axes.empty() || c.axes.size() > 2) return std::nullopt;
+  cpu::Conv2dParams p;
+  p.N = c.batch;
+  p.C = c.in_channels;
+  p.M = c.out_channels;
+  p.group = c.group;
+  const bool one_d = c.axes.size() == 1;
+  const WindowAxis unit{};
+  const WindowAxis& ah = one_d ? unit : c.axes[0];
+  const WindowAxis& aw = c.axes.back();
+  p.H = one_d ? 1 : c.in_spatial[0];
+  p.W = c.in_spatial.back();
+  p.OH = one_d ? 1 : c.out_spatial[0];
+  p.OW = c.out_spatial.back();
+  p.kh = ah.kernel;
+  p.kw = aw.kernel;
+  p.stride_h = ah.stride;
+  p.stride_w = aw.stride;
+  p.dilation_h = ah.dilation;
+  p.dilation_w = aw.dilation;
+  p.pad_top = ah.pad_begin;
+  p.pad_bottom = ah.pad_end;
+  p.pad_left = aw.pad_begin;
+  p.pad_right = aw.pad_end;
+  return p;
+}
+
+struct ConvSetup {
+  cpu::Conv2dParams p;
+  std::vector<float> bias;  // empty: none
+  cpu::Activation act;
+  bool has_residual = false;
+};
+
+class DepthwiseConv final : public PreparedKernel {
+ public:
+  DepthwiseConv(ConvSetup s, Tensor weights) : s_(std::move(s)), w_(std::move(weights)) {}
+  std::string name() const override {
+    return "conv.depthwise" + std::to_string(s_.p.kh) + "x" + std::to_string(s_.p.kw);
+  }
+  void run(const KernelArgs& args) const override {
+    const float* z = s_.has_residual ? args.input(3).data<float>() : nullptr;
+    cpu::depthwise_conv2d(s_.p, args.input(0).data<float>(), w_.data<float>(),
+                          s_.bias.empty() ? nullptr : s_.bias.data(), z, s_.act, args.output(0).data<float>(),
+                          *args.pool);
+  }
+
+ private:
+  ConvSetup s_;
+  Tensor w_;
+};
+
+class GemmConv final : public PreparedKernel {
+ public:
+  GemmConv(ConvSetup s, const float* w) : s_(std::move(s)) {
+    const cpu::Conv2dParams& p = s_.p;
+    pointwise_ = cpu::conv_needs_no_im2col(p);
+    m_per_group_ = p.M / p.group;
+    k_ = cpu::im2col_rows(p);
+    for (int64_t g = 0; g < p.group; ++g) {
+      packed_.push_back(cpu::pack_a(false, m_per_group_, k_, w + g * m_per_group_ * k_, k_));
+    }
+  }
+  std::string name() const override { return pointwise_ ? "conv.pointwise_gemm" : "conv.im2col_gemm"; }
+  uint64_t scratch_bytes() const override {
+    return pointwise_ ? 0 : static_cast<uint64_t>(k_ * cpu::im2col_cols(s_.p)) * sizeof(float);
+  }
+  void run(const KernelArgs& args) const override {
+    const cpu::Conv2dParams& p = s_.p;
+    const float* x = args.input(0).data<float>();
+    const float* z = s_.has_residual ? args.input(3).data<float>() : nullptr;
+    float* y = args.output(0).data<float>();
+    auto* col = static_cast<float*>(args.scratch);
+    const int64_t cols = p.OH * p.OW;
+    const int64_t c_per_group = p.C / p.group;
+    for (int64_t n = 0; n < p.N; ++n) {
+      for (int64_t g = 0; g < p.group; ++g) {
+        const float* x_group = x + (n * p.C + g * c_per_group) * p.H * p.W;
+        const float* b = x_group;
+        if (!pointwise_) {
+          args.pool->parallel_for(k_, kIm2colRowGrain, [&](int64_t k0, int64_t k1) {
+            cpu::im2col_block(p, x_group, k0, k1, 0, cols, col + k0 * cols, cols);
+          });
+          b = col;
+        }
+        const int64_t out_offset = (n * p.M + g * m_per_group_) * cols;
+        cpu::GemmEpilogue epi;
+        epi.bias = s_.bias.empty() ? nullptr : s_.bias.data() + g * m_per_group_;
+        epi.bias_per_row = true;
+        epi.residual = z != nullptr ? z + out_offset : nullptr;
+        epi.ldr = cols;
+        epi.act = s_.act;
+        cpu::sgemm_packed_a(packed_[static_cast<size_t>(g)], cols, false, b, cols, y + out_offset, cols, epi,
+                            *args.pool);
+      }
+    }
+  }
+
+ private:
+  ConvSetup s_;
+  bool pointwise_ = false;
+  int64_t m_per_group_ = 0, k_ = 0;
+  std::vector<cpu::PackedMatrix> packed_;
+};
+
+std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
+  const Node& node = *sig.node;
+  if (!all_float32(sig) || !sig.has_input(0) || !sig.has_input(1) || sig.output_types.empty() ||
+      sig.output_types[0] == nullptr) {
+    return nullptr;
+  }
+  const Tensor* w = sig.constant(1);
+  if (w == nullptr) return nullptr;  // weights computed at run time: nothing to pre-pack
+  const Shape x_shape = sig.input_shape(0), y_shape = sig.output_shape(0);
+  if (x_shape.size() < 3 || x_shape.size() > 4) return nullptr;
+  ConvSetup s;
+  auto p2 = to_2d(conv_params(node, x_shape, w->shape(), y_shape));
+  if (!p2 || p2->N * p2->M * p2->OH * p2->OW == 0) return nullptr;
+  s.p = *p2;
+  if (sig.has_input(2)) {
+    const Tensor* b = sig.constant(2);
+    if (b == nullptr || b->numel() != s.p.M) return nullptr;
+    s.bias.assign(b->data<float>(), b->data<float>() + b->numel());
+  }
+  if (node.domain == kEdgeForgeDomain) {
+    s.act = fused_activation(node);
+    if (sig.has_input(3)) {
+      if (sig.input_shape(3) != y_shape) return nullptr;
+      s.has_residual = true;
+    }
+  }
+  if (cpu::is_depthwise(s.p)) return std::make_unique<DepthwiseConv>(std::move(s), *w);
+  return std::make_unique<GemmConv>(std::move(s), w->data<float>());
+}
+
+}  // namespace
+
+void add_conv_kernels(KernelTable& table) {
+  table.add("", "Conv", prepare_conv);
+  table.add(kEdgeForgeDomain, "FusedConv", prepare_conv);
+}
+
+}  // namespace ef::cpu_provider
