@@ -105,22 +105,76 @@ void interior_row(const RowJob& j, int64_t begin, int64_t end, float* out) {
   if (ow < end) hn::StoreU(window_vec<KH, KW, S>(d, j, end - n), d, out + end - n);
 }
 
+// Fixed K x K windows (dilation 1) with every kernel row inside the input: weights live in registers and each
+// step computes R output rows x NV vectors as independent FMA chains. With R == 2 the second output row starts
+// `S` input rows lower (vertical stride == horizontal stride), so the K + S input rows are loaded once and feed
+// both rows' accumulators. `in` holds the K + (R - 1) * S input row pointers, already offset by -pad_left.
+template <int K, int S, int R, int NV, class D, class V>
+HWY_INLINE void fixed_block(D d, const float* const* in, const V* w, V bias, int64_t ow, float* const* out) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  V acc[R][NV];
+  HWY_UNROLL(2) for (int r = 0; r < R; ++r) {
+    HWY_UNROLL(4) for (int v = 0; v < NV; ++v) acc[r][v] = bias;
+  }
+  HWY_UNROLL(8) for (int row = 0; row < K + (R - 1) * S; ++row) {
+    HWY_UNROLL(8) for (int t = 0; t < K; ++t) {
+      HWY_UNROLL(4) for (int v = 0; v < NV; ++v) {
+        const V x = load_strided<S>(d, in[row] + (ow + v * n) * S + t);
+        if (row < K) acc[0][v] = hn::MulAdd(x, w[row * K + t], acc[0][v]);
+        if (R == 2 && row >= S && row - S < K) acc[R - 1][v] = hn::MulAdd(x, w[(row - S) * K + t], acc[R - 1][v]);
+      }
+    }
+  }
+  HWY_UNROLL(2) for (int r = 0; r < R; ++r) {
+    HWY_UNROLL(4) for (int v = 0; v < NV; ++v) hn::StoreU(acc[r][v], d, out[r] + ow + v * n);
+  }
+}
+
+// Interior columns [begin, end) of R rows (see fixed_block); needs end - begin >= Lanes.
+template <int K, int S, int R>
+void fixed_rows(const RowJob& j, int64_t begin, int64_t end, float* const* out) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  constexpr int kNV = R == 2 ? 2 : 4;  // 4 accumulators + 9 weights fit AVX2's 16 registers for 3x3
+  V w[K * K];
+  for (int i = 0; i < K * K; ++i) w[i] = hn::Set(d, j.w[i]);
+  const float* in[K + S];
+  for (int i = 0; i < K + (R - 1) * S; ++i) in[i] = j.in + (i * j.row_step + j.col0);
+  const V bias = hn::Set(d, j.bias);
+  int64_t ow = begin;
+  for (; ow + kNV * n <= end; ow += kNV * n) fixed_block<K, S, R, kNV>(d, in, w, bias, ow, out);
+  for (; ow + n <= end; ow += n) fixed_block<K, S, R, 1>(d, in, w, bias, ow, out);
+  if (ow < end) fixed_block<K, S, R, 1>(d, in, w, bias, end - n, out);
+}
+
 template <int K, int S>
 void interior_row_fixed(const RowJob& j, int64_t begin, int64_t end, float* out) {
-  if (j.nrows == K) {
-    interior_row<K, K, S>(j, begin, end, out);
+  const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
+  if (j.nrows == K && end - begin >= n) {
+    fixed_rows<K, S, 1>(j, begin, end, &out);
   } else {
     interior_row<0, K, S>(j, begin, end, out);
   }
 }
 
 using RowFn = void (*)(const RowJob&, int64_t, int64_t, float*);
+// Two rows at once: j describes the first (all K rows valid), the second starts S input rows lower.
+using PairFn = void (*)(const RowJob&, int64_t, int64_t, float* const*);
 
 template <int S>
 RowFn pick_row_fn(int64_t kh, int64_t kw, int64_t dw) {
   if (dw == 1 && kh == 3 && kw == 3) return &interior_row_fixed<3, S>;
   if (dw == 1 && kh == 5 && kw == 5) return &interior_row_fixed<5, S>;
   return &interior_row<0, 0, S>;
+}
+
+template <int S>
+PairFn pick_pair_fn(const Conv2dParams& p) {
+  if (p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != S || p.kh != p.kw) return nullptr;
+  if (p.kh == 3) return &fixed_rows<3, S, 2>;
+  if (p.kh == 5) return &fixed_rows<5, S, 2>;
+  return nullptr;
 }
 
 HWY_INLINE void add_rows(const float* a, const float* b, float* out, int64_t count) {
@@ -132,48 +186,73 @@ HWY_INLINE void add_rows(const float* a, const float* b, float* out, int64_t cou
 }
 
 // One output plane: x_plane [H, W] of the input channel, w_plane [kh, kw], residual_plane [OH, OW] or null.
-// `scratch` holds OW floats (used only with a residual).
+HWY_INLINE RowJob make_job(const Conv2dParams& p, const float* x_plane, const float* w_plane, float bias,
+                           int64_t oh) {
+  const int64_t start_h = oh * p.stride_h - p.pad_top;
+  const TapRange rows = valid_taps(start_h, p.H, p.kh, p.dilation_h);
+  return RowJob{rows.last > rows.first ? x_plane + (start_h + rows.first * p.dilation_h) * p.W : x_plane,
+                p.dilation_h * p.W,
+                rows.last - rows.first,
+                w_plane + rows.first * p.kw,
+                p.kw,
+                p.dilation_w,
+                p.stride_w,
+                -p.pad_left,
+                bias};
+}
+
+// Everything of a row but the vectorized interior [cols.begin, scalar_from): the left and right border and
+// the interior columns the vectors do not reach.
+HWY_INLINE void scalar_parts(const Conv2dParams& p, const RowJob& j, OutRange cols, int64_t scalar_from,
+                             float* row) {
+  for (int64_t ow = 0; ow < cols.begin; ++ow) border_column(j, p.W, ow, row);
+  for (int64_t ow = scalar_from; ow < cols.end; ++ow) row[ow] = window_sum(j, ow * p.stride_w + j.col0, 0, p.kw);
+  for (int64_t ow = cols.end; ow < p.OW; ++ow) border_column(j, p.W, ow, row);
+}
+
+// `scratch` holds 2 * OW floats (used only with a residual).
 void DepthwisePlane(const Conv2dParams& p, const float* x_plane, const float* w_plane, float bias,
                     const float* residual_plane, const Activation& act, float* y_plane, float* scratch) {
   const OutRange cols = interior_range(p.W, p.OW, p.kw, p.stride_w, p.dilation_w, p.pad_left);
   // Stride 2 vectors read one column past their last tap, so they stop where that column is still in the row;
   // strides above 2 have no vector path.
   RowFn vec_fn = nullptr;
+  PairFn pair_fn = nullptr;
   int64_t vec_end = cols.begin;
   if (p.stride_w == 1) {
     vec_fn = pick_row_fn<1>(p.kh, p.kw, p.dilation_w);
+    pair_fn = pick_pair_fn<1>(p);
     vec_end = cols.end;
   } else if (p.stride_w == 2) {
     vec_fn = pick_row_fn<2>(p.kh, p.kw, p.dilation_w);
+    pair_fn = pick_pair_fn<2>(p);
     const OutRange safe = interior_range(p.W - 1, p.OW, p.kw, 2, p.dilation_w, p.pad_left);
     vec_end = std::clamp(safe.end, cols.begin, cols.end);
   }
+  if (vec_end - cols.begin < static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()))) pair_fn = nullptr;
 
-  for (int64_t oh = 0; oh < p.OH; ++oh) {
-    float* out = y_plane + oh * p.OW;
-    const int64_t start_h = oh * p.stride_h - p.pad_top;
-    const TapRange rows = valid_taps(start_h, p.H, p.kh, p.dilation_h);
-    const RowJob j{rows.last > rows.first ? x_plane + (start_h + rows.first * p.dilation_h) * p.W : x_plane,
-                   p.dilation_h * p.W,
-                   rows.last - rows.first,
-                   w_plane + rows.first * p.kw,
-                   p.kw,
-                   p.dilation_w,
-                   p.stride_w,
-                   -p.pad_left,
-                   bias};
-    // With a residual the row is built in scratch first, so y may alias the residual.
-    float* row = residual_plane ? scratch : out;
-    for (int64_t ow = 0; ow < cols.begin; ++ow) border_column(j, p.W, ow, row);
+  for (int64_t oh = 0; oh < p.OH;) {
+    const RowJob j0 = make_job(p, x_plane, w_plane, bias, oh);
+    const RowJob j1 = oh + 1 < p.OH ? make_job(p, x_plane, w_plane, bias, oh + 1) : RowJob{};
+    const int64_t nrows_out = pair_fn && oh + 1 < p.OH && j0.nrows == p.kh && j1.nrows == p.kh ? 2 : 1;
+    // With a residual the rows are built in scratch first, so y may alias the residual.
+    float* rows[2] = {y_plane + oh * p.OW, y_plane + (oh + 1) * p.OW};
+    if (residual_plane) rows[0] = scratch, rows[1] = scratch + p.OW;
     int64_t scalar_from = cols.begin;
-    if (vec_fn && j.nrows > 0 && vec_end > cols.begin) {
-      vec_fn(j, cols.begin, vec_end, row);
+    if (nrows_out == 2) {
+      pair_fn(j0, cols.begin, vec_end, rows);
+      scalar_from = vec_end;
+    } else if (vec_fn && j0.nrows > 0 && vec_end > cols.begin) {
+      vec_fn(j0, cols.begin, vec_end, rows[0]);
       scalar_from = vec_end;
     }
-    for (int64_t ow = scalar_from; ow < cols.end; ++ow) row[ow] = window_sum(j, ow * p.stride_w + j.col0, 0, p.kw);
-    for (int64_t ow = cols.end; ow < p.OW; ++ow) border_column(j, p.W, ow, row);
-    if (residual_plane) add_rows(row, residual_plane + oh * p.OW, out, p.OW);
-    apply_activation(act, out, static_cast<size_t>(p.OW));
+    for (int64_t r = 0; r < nrows_out; ++r) {
+      scalar_parts(p, r == 0 ? j0 : j1, cols, scalar_from, rows[r]);
+      float* out = y_plane + (oh + r) * p.OW;
+      if (residual_plane) add_rows(rows[r], residual_plane + (oh + r) * p.OW, out, p.OW);
+      apply_activation(act, out, static_cast<size_t>(p.OW));
+    }
+    oh += nrows_out;
   }
 }
 
@@ -197,7 +276,7 @@ void depthwise_conv2d(const Conv2dParams& p, const float* x, const float* w, con
   const int64_t work = std::max<int64_t>(1, out_plane * p.kh * p.kw);
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / work);
   pool.parallel_for(p.N * p.M, grain, [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch(residual ? static_cast<size_t>(p.OW) : 0);
+    std::vector<float> scratch(residual ? static_cast<size_t>(2 * p.OW) : 0);
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t n = plane / p.M, m = plane % p.M;
       const float* xp = x + (n * p.C + m / multiplier) * in_plane;
