@@ -67,5 +67,66 @@ TEST(OptimizeCli, JsonReportAndVerify) {
   std::filesystem::remove_all(dir);
 }
 
+// x -> MatMul -> Add(bias) -> Relu -> y with x [batch, 4]: MatMul + Add fuse to Gemm, Relu fuses into it.
+std::string write_gemm_relu_model(const std::filesystem::path& dir) {
+  onnx::ModelProto m = make_model();
+  auto* g = m.mutable_graph();
+  add_io(g, true, "x", onnx::TensorProto::FLOAT, {2, 4});
+  add_io(g, false, "y", onnx::TensorProto::FLOAT, {2, 3});
+  add_initializer(g, "w", {4, 3}, {0.1f, -0.2f, 0.3f, 0.4f, 0.5f, -0.6f, 0.7f, 0.8f, -0.9f, 1.0f, 1.1f, 1.2f});
+  add_initializer(g, "b", {3}, {0.1f, -1.0f, 0.5f});
+  add_node(g, "MatMul", {"x", "w"}, {"m"}, "mm");
+  add_node(g, "Add", {"m", "b"}, {"a"}, "bias");
+  add_node(g, "Relu", {"a"}, {"y"}, "relu");
+  std::string path = (dir / "gemm_relu.onnx").string();
+  std::ofstream(path, std::ios::binary) << serialize(m);
+  return path;
+}
+
+TEST(OptimizeCli, KeepFusedWritesOurDomainAndVerifiesWithOurRuntime) {
+  auto dir = std::filesystem::temp_directory_path() / ("ef_optk_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string in = write_gemm_relu_model(dir);
+  std::string std_out = (dir / "std.onnx").string();
+  std::string fused_out = (dir / "fused.onnx").string();
+  auto [code, output] = run_edgeforge("optimize " + in + " -o " + std_out + " --level 2 --verify --json", false);
+  ASSERT_EQ(code, 0) << output;
+  auto j = nlohmann::json::parse(output);
+  EXPECT_EQ(j["nodes"]["optimized"], 1);  // FusedGemm in memory
+  EXPECT_EQ(j["nodes"]["after"], 2);      // Gemm + Relu written
+  Model standard = load_model(std_out);
+  EXPECT_EQ(standard.opset("ai.edgeforge"), 0);
+  for (const Node& n : standard.graph->nodes) EXPECT_TRUE(n.domain.empty());
+
+  auto [kcode, koutput] =
+      run_edgeforge("optimize " + in + " -o " + fused_out + " --level 2 --keep-fused --verify --json", false);
+  ASSERT_EQ(kcode, 0) << koutput;
+  auto k = nlohmann::json::parse(koutput);
+  EXPECT_EQ(k["nodes"]["after"], 1);
+  EXPECT_EQ(k["verify"]["passed"], true);
+  Model fused = load_model(fused_out);
+  EXPECT_EQ(fused.opset("ai.edgeforge"), 1);
+  ASSERT_EQ(fused.graph->nodes.size(), 1u);
+  EXPECT_EQ(fused.graph->nodes[0].op_type, "FusedGemm");
+  EXPECT_EQ(fused.graph->nodes[0].attr_string("activation", ""), "Relu");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(OptimizeCli, InputShapeFixesDynamicDims) {
+  auto dir = std::filesystem::temp_directory_path() / ("ef_opts_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string in = write_model(dir);  // x is [-1, 3]
+  std::string out = (dir / "out.onnx").string();
+  auto [code, output] = run_edgeforge("optimize " + in + " -o " + out + " --input-shape x=5,3 --verify --json", false);
+  ASSERT_EQ(code, 0) << output;
+  Model m = load_model(out);
+  const ValueType& x = m.graph->values[static_cast<size_t>(m.graph->inputs[0])].type;
+  ASSERT_TRUE(x.concrete_shape().has_value());
+  EXPECT_EQ(*x.concrete_shape(), (Shape{5, 3}));
+  auto [bad, bad_output] = run_edgeforge("optimize " + in + " -o " + out + " --input-shape x=5,4");
+  EXPECT_EQ(bad, 3) << bad_output;  // contradicts the declared dim
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ef::test
