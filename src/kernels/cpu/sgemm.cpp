@@ -76,8 +76,8 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
   const int64_t mr = k.mr, nr = k.nr, half = k.nr / 2;
   const GemmEpilogue& e = *p.epi;
   Scratch& s = t_scratch;
-  float* a_buf = p.a.packed ? nullptr : s.a.get(static_cast<size_t>(round_up(std::min<int64_t>(k.mc, m1 - m0), mr) * k.kc));
-  float* b_buf = p.b.packed ? nullptr : s.b.get(static_cast<size_t>(round_up(std::min<int64_t>(k.nc, n1 - n0), nr) * k.kc));
+  float* a_buf = p.a.packed ? nullptr : s.a.get(static_cast<size_t>(round_up(std::min<int64_t>(k.mc, m1 - m0), mr) * k.kc + detail::kPackSlack));
+  float* b_buf = p.b.packed ? nullptr : s.b.get(static_cast<size_t>(round_up(std::min<int64_t>(k.nc, n1 - n0), nr) * k.kc + detail::kPackSlack));
 
   for (int64_t jc = n0; jc < n1; jc += k.nc) {
     const int64_t nc = std::min<int64_t>(k.nc, n1 - jc);
@@ -93,13 +93,13 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
           const int64_t cols = std::min<int64_t>(nr, nc - jr);
           const int vecs = cols > half ? 2 : 1;
           const float* b_panel = b_block + jr * kc;
-          if (pack_b) detail::pack_b_panels(p.b.trans, p.b.data, p.b.ld, pc, kc, jc + jr, cols, k.nr, b_buf + jr * kc);
+          if (pack_b) detail::pack_b_panels(k, p.b.trans, p.b.data, p.b.ld, pc, kc, jc + jr, cols, b_buf + jr * kc);
           const bool pack_a = !p.a.packed && jr == 0;
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int64_t rows = std::min<int64_t>(mr, mc - ir);
             const int64_t i = ic + ir, j = jc + jr;
             const float* a_panel = a_block + ir * kc;
-            if (pack_a) detail::pack_a_panels(p.a.trans, p.a.data, p.a.ld, i, rows, pc, kc, k.mr, a_buf + ir * kc);
+            if (pack_a) detail::pack_a_panels(k, p.a.trans, p.a.data, p.a.ld, i, rows, pc, kc, a_buf + ir * kc);
             TileEpilogue te;
             if (last) {
               te.alpha = e.alpha;
@@ -197,10 +197,10 @@ PackedMatrix pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t 
   const int64_t padded = round_up(M, k.mr);
   out.size_ = static_cast<size_t>(padded * K);
   if (out.size_ == 0) return out;
-  out.data_.reset(alloc_floats(out.size_));
+  out.data_.reset(alloc_floats(out.size_ + detail::kPackSlack));
   // Same layout as run_block's per-block buffer, one K block after the other.
   for (int64_t pc = 0; pc < K; pc += k.kc) {
-    detail::pack_a_panels(trans_a, A, lda, 0, M, pc, std::min<int64_t>(k.kc, K - pc), k.mr, out.data_.get() + pc * padded);
+    detail::pack_a_panels(k, trans_a, A, lda, 0, M, pc, std::min<int64_t>(k.kc, K - pc), out.data_.get() + pc * padded);
   }
   return out;
 }
@@ -215,9 +215,9 @@ PackedMatrix pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t 
   const int64_t padded = round_up(N, k.nr);
   out.size_ = static_cast<size_t>(padded * K);
   if (out.size_ == 0) return out;
-  out.data_.reset(alloc_floats(out.size_));
+  out.data_.reset(alloc_floats(out.size_ + detail::kPackSlack));
   for (int64_t pc = 0; pc < K; pc += k.kc) {
-    detail::pack_b_panels(trans_b, B, ldb, pc, std::min<int64_t>(k.kc, K - pc), 0, N, k.nr, out.data_.get() + pc * padded);
+    detail::pack_b_panels(k, trans_b, B, ldb, pc, std::min<int64_t>(k.kc, K - pc), 0, N, out.data_.get() + pc * padded);
   }
   return out;
 }

@@ -61,11 +61,14 @@ HWY_INLINE bool IsInlineAct(ActKind kind) {
   return kind == ActKind::kNone || kind == ActKind::kRelu || kind == ActKind::kClip || kind == ActKind::kLeakyRelu;
 }
 
+// kFull: n == kLanes, so the operands load directly (the common case, kept free of the partial-vector branch).
+template <bool kFull>
 HWY_INLINE VF Epilogue(DF d, VF x, const TileEpilogue& e, int64_t r, int64_t col, int64_t n) {
+  const auto load = [&](const float* p) { return kFull ? hn::LoadU(d, p) : LoadN(d, p, n); };
   if (e.alpha != 1.0f) x = hn::Mul(x, hn::Set(d, e.alpha));
   if (e.row_bias) x = hn::Add(x, hn::Set(d, e.row_bias[r]));
-  if (e.col_bias) x = hn::Add(x, LoadN(d, e.col_bias + col, n));
-  if (e.residual) x = hn::Add(x, LoadN(d, e.residual + r * e.ldr + col, n));
+  if (e.col_bias) x = hn::Add(x, load(e.col_bias + col));
+  if (e.residual) x = hn::Add(x, load(e.residual + r * e.ldr + col));
   switch (e.act.kind) {
     case ActKind::kRelu: return hn::Max(x, hn::Zero(d));
     case ActKind::kClip: return hn::Min(hn::Max(x, hn::Set(d, e.act.alpha)), hn::Set(d, e.act.beta));
@@ -89,7 +92,7 @@ HWY_NOINLINE void Finish(const float* HWY_RESTRICT tile, int rows, int vecs, flo
       const int64_t n = std::min<int64_t>(kLanes, cols - v * kLanes);
       VF x = hn::Load(d, tile + r * 2 * kLanes + v * kLanes);
       if (accumulate) x = hn::Add(LoadN(d, row + v * kLanes, n), x);
-      if (epi) x = Epilogue(d, x, *epi, r, v * kLanes, n);
+      if (epi) x = Epilogue<false>(d, x, *epi, r, v * kLanes, n);
       StoreN(x, d, row + v * kLanes, n);
     }
     if (epi && !IsInlineAct(epi->act.kind)) apply_activation(epi->act, row, static_cast<size_t>(cols));
@@ -115,6 +118,7 @@ HWY_NOINLINE void Tile(int64_t kc, const float* HWY_RESTRICT a, const float* HWY
     hwy::Prefetch(c + r * ldc + V * kLanes - 1);
   }
 
+#pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     const VF b0 = hn::Load(d, b);
     const VF b1 = hn::Load(d, b + kLanes);
@@ -128,6 +132,22 @@ HWY_NOINLINE void Tile(int64_t kc, const float* HWY_RESTRICT a, const float* HWY
     b += 2 * kLanes;
   }
 
+  // Full tiles with an in-register epilogue finish here, straight from the accumulators; the rest (edge columns,
+  // activations that need apply_activation) go through Finish, which does the same arithmetic.
+  if (cols == V * kLanes && (epi == nullptr || IsInlineAct(epi->act.kind))) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) {
+        float* HWY_RESTRICT p = c + r * ldc + v * kLanes;
+        VF x = acc[r][v];
+        if (accumulate) x = hn::Add(hn::LoadU(d, p), x);
+        if (epi) x = Epilogue<true>(d, x, *epi, r, v * kLanes, kLanes);
+        hn::StoreU(x, d, p);
+      }
+    }
+    return;
+  }
   HWY_ALIGN float tile[R * 2 * kLanes];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
@@ -136,6 +156,62 @@ HWY_NOINLINE void Tile(int64_t kc, const float* HWY_RESTRICT a, const float* HWY
   }
   Finish(tile, R, V, c, ldc, cols, accumulate, epi);
 }
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// Transposing pack through 8 x 8 register transposes: 8 rows x 8 k in, 8 k x 8 rows out. Row groups are stored
+// last to first and k first to last, so each 8-lane store that runs past its W-lane slot (W = 6 or 12) is
+// overwritten by a later store; only the panel's very last one spills, into the next panel or the slack.
+template <int kW>
+void GatherPanel(const float* HWY_RESTRICT src, int64_t xs, int64_t kc, int64_t valid, float* HWY_RESTRICT dst) {
+  const hn::FixedTag<float, 8> d;
+  const hn::Repartition<double, decltype(d)> dd;
+  using V8 = hn::Vec<decltype(d)>;
+  constexpr int kGroups = (kW + 7) / 8;
+  const auto lo64 = [&](V8 a, V8 b) { return hn::BitCast(d, hn::InterleaveLower(dd, hn::BitCast(dd, a), hn::BitCast(dd, b))); };
+  const auto hi64 = [&](V8 a, V8 b) { return hn::BitCast(d, hn::InterleaveUpper(dd, hn::BitCast(dd, a), hn::BitCast(dd, b))); };
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    for (int g = kGroups - 1; g >= 0; --g) {
+      V8 r[8];
+#pragma GCC unroll 8
+      for (int x = 0; x < 8; ++x) {
+        const int64_t row = 8 * g + x;
+        if (row < valid) {
+          hwy::Prefetch(src + row * xs + k + 64);  // rows are separate streams; keep 4 lines in flight each
+          r[x] = hn::LoadU(d, src + row * xs + k);
+        } else {
+          r[x] = hn::Zero(d);
+        }
+      }
+      V8 t[8], u[8];
+#pragma GCC unroll 4
+      for (int x = 0; x < 8; x += 2) {
+        t[x] = hn::InterleaveLower(d, r[x], r[x + 1]);
+        t[x + 1] = hn::InterleaveUpper(d, r[x], r[x + 1]);
+      }
+#pragma GCC unroll 2
+      for (int x = 0; x < 8; x += 4) {
+        u[x] = lo64(t[x], t[x + 2]);
+        u[x + 1] = hi64(t[x], t[x + 2]);
+        u[x + 2] = lo64(t[x + 1], t[x + 3]);
+        u[x + 3] = hi64(t[x + 1], t[x + 3]);
+      }
+      float* o = dst + k * kW + 8 * g;
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        hn::StoreU(hn::ConcatLowerLower(d, u[4 + j], u[j]), d, o + j * kW);
+      }
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        hn::StoreU(hn::ConcatUpperUpper(d, u[4 + j], u[j]), d, o + (4 + j) * kW);
+      }
+    }
+  }
+  for (; k < kc; ++k) {
+    for (int64_t x = 0; x < kW; ++x) dst[k * kW + x] = x < valid ? src[x * xs + k] : 0.0f;
+  }
+}
+#endif
 
 template <int R = 1>
 constexpr void FillTiles(GemmKernel& k) {
@@ -157,6 +233,10 @@ constexpr GemmKernel MakeKernel() {
   k.mc = kMR == 12 ? 144 : 168;
   k.nc = 4096;
   FillTiles(k);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  k.gather_a = &GatherPanel<kMR>;
+  k.gather_b = &GatherPanel<2 * kLanes>;
+#endif
   return k;
 }
 

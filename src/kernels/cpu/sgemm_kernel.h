@@ -29,20 +29,28 @@ struct TileEpilogue {
 using TileFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t cols,
                         bool accumulate, const TileEpilogue* epi);
 
+// Packs one panel of W lanes (W = the kernel's mr or nr) from rows src + x * xs, x < valid <= W, each row
+// contiguous along k: the transposing case of packing. May write up to kPackSlack floats past the panel, which
+// callers either overwrite later (the next panel) or allocate as slack.
+using GatherFn = void (*)(const float* src, int64_t xs, int64_t kc, int64_t valid, float* dst);
+inline constexpr int64_t kPackSlack = 16;
+
 struct GemmKernel {
   int64_t target;    // Highway target bit (hwy::TargetName gives its name)
   int mr, nr;        // register tile; nr is two vectors
   int kc, mc, nc;    // cache blocks: K per pass (B panel in L1), A rows per pass (L2), B columns per pass (L3)
   TileFn tile[kMaxMR][2];  // [rows - 1][vectors - 1]
+  GatherFn gather_a;       // W = mr; null: the portable scalar loop
+  GatherFn gather_b;       // W = nr; null: the portable scalar loop
 };
 
 // Packs rows [i0, i0 + rows) x columns [p0, p0 + kc) of op(A) into ceil(rows / mr) consecutive A panels at dst
-// (panel p at dst + p * mr * kc), zero-padding the last one.
-void pack_a_panels(bool trans_a, const float* A, int64_t lda, int64_t i0, int64_t rows, int64_t p0, int64_t kc,
-                   int mr, float* dst);
+// (panel p at dst + p * mr * kc), zero-padding the last one; dst needs kPackSlack floats of slack.
+void pack_a_panels(const GemmKernel& k, bool trans_a, const float* A, int64_t lda, int64_t i0, int64_t rows,
+                   int64_t p0, int64_t kc, float* dst);
 // Packs rows [p0, p0 + kc) x columns [j0, j0 + cols) of op(B) into ceil(cols / nr) consecutive B panels at dst.
-void pack_b_panels(bool trans_b, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t cols,
-                   int nr, float* dst);
+void pack_b_panels(const GemmKernel& k, bool trans_b, const float* B, int64_t ldb, int64_t p0, int64_t kc,
+                   int64_t j0, int64_t cols, float* dst);
 
 // The kernel sgemm uses now (the best one, or the one set_max_isa chose).
 const GemmKernel& active_kernel();
