@@ -210,8 +210,9 @@ HWY_INLINE void scalar_parts(const Conv2dParams& p, const RowJob& j, OutRange co
   for (int64_t ow = cols.end; ow < p.OW; ++ow) border_column(j, p.W, ow, row);
 }
 
-// `scratch` holds 2 * OW floats (used only with a residual).
-void DepthwisePlane(const Conv2dParams& p, const float* x_plane, const float* w_plane, float bias,
+// Planes at least 4 vectors wide: border columns stay scalar. `scratch` holds 2 * OW floats (used only with a
+// residual).
+void bordered_plane(const Conv2dParams& p, const float* x_plane, const float* w_plane, float bias,
                     const float* residual_plane, const Activation& act, float* y_plane, float* scratch) {
   const OutRange cols = interior_range(p.W, p.OW, p.kw, p.stride_w, p.dilation_w, p.pad_left);
   // Stride 2 vectors read one column past their last tap, so they stop where that column is still in the row;
@@ -256,6 +257,74 @@ void DepthwisePlane(const Conv2dParams& p, const float* x_plane, const float* w_
   }
 }
 
+HWY_INLINE void store_row(const float* row, const float* residual_row, const Activation& act, int64_t count,
+                          float* out) {
+  if (residual_row) {
+    add_rows(row, residual_row, out, count);
+  } else if (row != out) {
+    std::copy(row, row + count, out);
+  }
+  apply_activation(act, out, static_cast<size_t>(count));
+}
+
+// Narrow planes (7x7, 14x14, ...), where border columns would be most of the work: the plane is copied once into
+// a zero-padded buffer wide enough for whole vectors, and every output goes through the interior kernels.
+// Stride 1 or 2 only.
+void padded_plane(const Conv2dParams& p, const float* x_plane, const float* w_plane, float bias,
+                  const float* residual_plane, const Activation& act, float* y_plane, std::vector<float>& buf) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
+  const int64_t ow_v = std::max(p.OW, n);  // vectors cover [0, ow_v); ow_v > OW only for planes under a vector
+  const int64_t wp = std::max(p.W + p.pad_left, (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + p.stride_w);
+  const int64_t hp = std::max(p.H + p.pad_top, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1);
+  buf.resize(static_cast<size_t>(hp * wp + 2 * ow_v));
+  float* padded = buf.data();
+  float* rows[2] = {padded + hp * wp, padded + hp * wp + ow_v};
+  std::fill(padded, padded + hp * wp, 0.0f);
+  for (int64_t ih = 0; ih < p.H; ++ih) {
+    std::copy(x_plane + ih * p.W, x_plane + (ih + 1) * p.W, padded + (ih + p.pad_top) * wp + p.pad_left);
+  }
+  const bool s1 = p.stride_w == 1;
+  const RowFn vec_fn = s1 ? pick_row_fn<1>(p.kh, p.kw, p.dilation_w) : pick_row_fn<2>(p.kh, p.kw, p.dilation_w);
+  const PairFn pair_fn = s1 ? pick_pair_fn<1>(p) : pick_pair_fn<2>(p);
+  for (int64_t oh = 0; oh < p.OH;) {
+    const RowJob j{padded + oh * p.stride_h * wp, p.dilation_h * wp, p.kh, w_plane, p.kw, p.dilation_w,
+                   p.stride_w, 0, bias};
+    const int64_t nrows_out = pair_fn && oh + 1 < p.OH ? 2 : 1;
+    if (nrows_out == 2) {
+      pair_fn(j, 0, ow_v, rows);
+    } else {
+      vec_fn(j, 0, ow_v, rows[0]);
+    }
+    for (int64_t r = 0; r < nrows_out; ++r) {
+      store_row(rows[r], residual_plane ? residual_plane + (oh + r) * p.OW : nullptr, act, p.OW,
+                y_plane + (oh + r) * p.OW);
+    }
+    oh += nrows_out;
+  }
+}
+
+// Output planes [begin, end) of the flattened (n, m) range.
+void DepthwisePlanes(const Conv2dParams& p, const float* x, const float* w, const float* bias,
+                     const float* residual, const Activation& act, float* y, int64_t begin, int64_t end) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
+  const int64_t multiplier = p.M / p.C;
+  const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
+  const bool padded = p.OW < 4 * n && (p.stride_w == 1 || p.stride_w == 2);
+  std::vector<float> buf(residual && !padded ? static_cast<size_t>(2 * p.OW) : 0);
+  for (int64_t plane = begin; plane < end; ++plane) {
+    const int64_t img = plane / p.M, m = plane % p.M;
+    const float* xp = x + (img * p.C + m / multiplier) * in_plane;
+    const float* wp = w + m * p.kh * p.kw;
+    const float b = bias ? bias[m] : 0.0f;
+    const float* rp = residual ? residual + plane * out_plane : nullptr;
+    if (padded) {
+      padded_plane(p, xp, wp, b, rp, act, y + plane * out_plane, buf);
+    } else {
+      bordered_plane(p, xp, wp, b, rp, act, y + plane * out_plane, buf.data());
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace ef::cpu
 HWY_AFTER_NAMESPACE();
@@ -263,27 +332,18 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace ef::cpu {
 
-HWY_EXPORT(DepthwisePlane);
+HWY_EXPORT(DepthwisePlanes);
 
 bool is_depthwise(const Conv2dParams& p) { return p.group == p.C && p.C > 0 && p.M % p.C == 0 && p.M > 0; }
 
 void depthwise_conv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                       const float* residual, const Activation& act, float* y, ThreadPool& pool) {
   if (p.N <= 0 || p.M <= 0 || p.OH <= 0 || p.OW <= 0) return;
-  const int64_t multiplier = p.M / p.C;
-  const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
   // Small planes are batched so a chunk is worth waking a thread for.
-  const int64_t work = std::max<int64_t>(1, out_plane * p.kh * p.kw);
+  const int64_t work = std::max<int64_t>(1, p.OH * p.OW * p.kh * p.kw);
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / work);
   pool.parallel_for(p.N * p.M, grain, [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch(residual ? static_cast<size_t>(2 * p.OW) : 0);
-    for (int64_t plane = begin; plane < end; ++plane) {
-      const int64_t n = plane / p.M, m = plane % p.M;
-      const float* xp = x + (n * p.C + m / multiplier) * in_plane;
-      HWY_DYNAMIC_DISPATCH(DepthwisePlane)(p, xp, w + m * p.kh * p.kw, bias ? bias[m] : 0.0f,
-                                           residual ? residual + plane * out_plane : nullptr, act,
-                                           y + plane * out_plane, scratch.data());
-    }
+    HWY_DYNAMIC_DISPATCH(DepthwisePlanes)(p, x, w, bias, residual, act, y, begin, end);
   });
 }
 

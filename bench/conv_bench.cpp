@@ -1,0 +1,184 @@
+// Convolution-side micro-benchmarks: depthwise convolution on MobileNet/EfficientNet layer shapes (beside the
+// naive bounds-checked loop, for scale), MaxPool/AveragePool/global pools and im2col. Single-threaded unless
+// --threads=N. Depends on Google Benchmark and edgeforge's kernels/cpu (depthwise_conv, pool, im2col).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu/depthwise_conv.h"
+#include "kernels/cpu/im2col.h"
+#include "kernels/cpu/pool.h"
+
+namespace ef::bench {
+namespace {
+
+int g_threads = 1;
+
+ThreadPool& pool() {
+  static ThreadPool p(g_threads);
+  return p;
+}
+
+std::vector<float> random_floats(int64_t n) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+cpu::Conv2dParams square(int64_t c, int64_t hw, int64_t k, int64_t s) {
+  cpu::Conv2dParams p;
+  p.C = p.M = p.group = c;
+  p.H = p.W = hw;
+  p.kh = p.kw = k;
+  p.stride_h = p.stride_w = s;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = k / 2;
+  return p.with_output_size();
+}
+
+void report(benchmark::State& state, int64_t macs, int64_t bytes) {
+  state.counters["GMAC/s"] =
+      benchmark::Counter(static_cast<double>(macs), benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::OneK::kIs1000);
+  state.SetBytesProcessed(state.iterations() * bytes);
+}
+
+// Args: channels, H = W, kernel, stride.
+void BM_Depthwise(benchmark::State& state) {
+  const cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(2), state.range(3));
+  const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * p.kh * p.kw), b = random_floats(p.M);
+  std::vector<float> y(static_cast<size_t>(p.M * p.OH * p.OW));
+  const cpu::Activation relu{cpu::ActKind::kRelu, 0, 0};
+  for (auto _ : state) {
+    cpu::depthwise_conv2d(p, x.data(), w.data(), b.data(), nullptr, relu, y.data(), pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  report(state, p.M * p.OH * p.OW * p.kh * p.kw, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
+}
+
+// The loop the definition gives, bounds checks on every tap: the yardstick for "several times faster".
+void BM_DepthwiseNaive(benchmark::State& state) {
+  const cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(2), state.range(3));
+  const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * p.kh * p.kw), b = random_floats(p.M);
+  std::vector<float> y(static_cast<size_t>(p.M * p.OH * p.OW));
+  for (auto _ : state) {
+    for (int64_t c = 0; c < p.C; ++c) {
+      for (int64_t oh = 0; oh < p.OH; ++oh) {
+        for (int64_t ow = 0; ow < p.OW; ++ow) {
+          float acc = b[c];
+          for (int64_t i = 0; i < p.kh; ++i) {
+            for (int64_t j = 0; j < p.kw; ++j) {
+              const int64_t ih = oh * p.stride_h - p.pad_top + i, iw = ow * p.stride_w - p.pad_left + j;
+              if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) {
+                acc += x[(c * p.H + ih) * p.W + iw] * w[(c * p.kh + i) * p.kw + j];
+              }
+            }
+          }
+          y[(c * p.OH + oh) * p.OW + ow] = std::max(acc, 0.0f);
+        }
+      }
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  report(state, p.M * p.OH * p.OW * p.kh * p.kw, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
+}
+
+// Args: channels, H = W, kernel, stride, 0 = max / 1 = average (count_include_pad off).
+void BM_Pool(benchmark::State& state) {
+  const cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(2), state.range(3));
+  const auto x = random_floats(p.C * p.H * p.W);
+  std::vector<float> y(static_cast<size_t>(p.C * p.OH * p.OW));
+  for (auto _ : state) {
+    if (state.range(4) == 0) {
+      cpu::max_pool2d(p, x.data(), y.data(), pool());
+    } else {
+      cpu::average_pool2d(p, false, x.data(), y.data(), pool());
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * 4 * (p.C * p.H * p.W + p.C * p.OH * p.OW));
+}
+
+// Args: planes, plane size, 0 = max / 1 = average.
+void BM_GlobalPool(benchmark::State& state) {
+  const int64_t planes = state.range(0), size = state.range(1);
+  const auto x = random_floats(planes * size);
+  std::vector<float> y(static_cast<size_t>(planes));
+  for (auto _ : state) {
+    if (state.range(2) == 0) {
+      cpu::global_max_pool(planes, size, x.data(), y.data(), pool());
+    } else {
+      cpu::global_average_pool(planes, size, x.data(), y.data(), pool());
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * 4 * planes * size);
+}
+
+// Args: channels, H = W, kernel, stride (one image, one group).
+void BM_Im2col(benchmark::State& state) {
+  cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(2), state.range(3));
+  p.M = p.group = 1;
+  const auto x = random_floats(p.C * p.H * p.W);
+  std::vector<float> col(static_cast<size_t>(cpu::im2col_rows(p) * cpu::im2col_cols(p)));
+  for (auto _ : state) {
+    cpu::im2col(p, x.data(), 0, 0, col.data());
+    benchmark::DoNotOptimize(col.data());
+  }
+  state.SetBytesProcessed(state.iterations() * 4 * static_cast<int64_t>(col.size()));
+}
+
+// Single-threaded runs are timed in CPU time: robust on a shared machine; with --threads=N they use wall time.
+benchmark::internal::Benchmark* timed(benchmark::internal::Benchmark* b) {
+  return g_threads > 1 ? b->UseRealTime() : b;
+}
+
+void register_all() {
+  for (auto* b : {benchmark::RegisterBenchmark("depthwise", BM_Depthwise),
+                  benchmark::RegisterBenchmark("depthwise_naive", BM_DepthwiseNaive)}) {
+    b->ArgNames({"C", "HW", "k", "s"});
+    b->Args({144, 56, 3, 1})->Args({32, 112, 3, 1})->Args({96, 112, 3, 2})->Args({240, 28, 5, 1});
+    b->Args({672, 14, 5, 2})->Args({960, 7, 3, 1});
+    timed(b);
+  }
+  auto* pools = benchmark::RegisterBenchmark("pool", BM_Pool);
+  pools->ArgNames({"C", "HW", "k", "s", "avg"});
+  pools->Args({64, 112, 3, 2, 0})->Args({64, 112, 2, 2, 0})->Args({256, 28, 3, 1, 0})->Args({64, 56, 3, 1, 1});
+  timed(pools);
+  auto* global = benchmark::RegisterBenchmark("global_pool", BM_GlobalPool);
+  global->ArgNames({"planes", "size", "avg"})->Args({1280, 49, 1})->Args({2048, 49, 1})->Args({512, 3136, 0});
+  timed(global);
+  auto* cols = benchmark::RegisterBenchmark("im2col", BM_Im2col);
+  cols->ArgNames({"C", "HW", "k", "s"})->Args({64, 56, 3, 1})->Args({128, 56, 3, 2})->Args({3, 224, 7, 2});
+  timed(cols);
+}
+
+}  // namespace
+}  // namespace ef::bench
+
+int main(int argc, char** argv) {
+  // Our own flag first; Google Benchmark rejects flags it does not know.
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--threads=", 10) == 0) {
+      ef::bench::g_threads = std::max(1, std::atoi(argv[i] + 10));
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  benchmark::AddCustomContext("threads", std::to_string(ef::bench::g_threads));
+  ef::bench::register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
