@@ -1,7 +1,7 @@
 // Transpose kernels: planning (drop size-1 dims, merge dims that stay adjacent, pick the form) and the runs. The
 // tiled form moves 64x64-element tiles (each read and written while in L1), inside which 4-byte elements go
 // through 4x4 in-register transposes on 128-bit vectors (available on every SIMD target); other sizes copy
-// scalar within the same tiles. Row copies and plain copies are memcpy.
+// scalar within the same tiles. Row copies and plain copies use a vector copy loop (see copy_bytes).
 // Depends on the standard library, Highway and core/thread_pool.h.
 #include "kernels/cpu/transpose.h"
 
@@ -127,6 +127,54 @@ void TransposeTiles(const TileGeometry& g, size_t elem_size, int64_t in_stride, 
   }
 }
 
+// Vector loads and stores for everything but the last partial vector. Not memcpy: glibc 2.36 on the AMD EPYC
+// machines we measured copies 4 KiB .. 256 KiB with `rep movsb` at ~2 GB/s, 20x slower than this loop.
+HWY_INLINE void copy_bytes(uint8_t* HWY_RESTRICT dst, const uint8_t* HWY_RESTRICT src, size_t n) {
+  const hn::ScalableTag<uint8_t> d;
+  const size_t lanes = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    const auto v0 = hn::LoadU(d, src + i), v1 = hn::LoadU(d, src + i + lanes);
+    const auto v2 = hn::LoadU(d, src + i + 2 * lanes), v3 = hn::LoadU(d, src + i + 3 * lanes);
+    hn::StoreU(v0, d, dst + i);
+    hn::StoreU(v1, d, dst + i + lanes);
+    hn::StoreU(v2, d, dst + i + 2 * lanes);
+    hn::StoreU(v3, d, dst + i + 3 * lanes);
+  }
+  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
+  if (i < n) std::memcpy(dst + i, src + i, n - i);  // under one vector: glibc's small-size path is fine
+}
+
+void CopyBytes(void* dst, const void* src, size_t n) {
+  copy_bytes(static_cast<uint8_t*>(dst), static_cast<const uint8_t*>(src), n);
+}
+
+// Rows [r0, r1) of the row-copy form: row r is output elements [r * len, (r+1) * len).
+void CopyRows(const TransposePlan& p, const void* in, void* out, int64_t r0, int64_t r1) {
+  const uint8_t* src = static_cast<const uint8_t*>(in);
+  uint8_t* dst = static_cast<uint8_t*>(out);
+  const int outer = p.rank - 1;
+  const int64_t row_bytes = p.dims[outer] * static_cast<int64_t>(p.elem_size);
+  const int64_t es = static_cast<int64_t>(p.elem_size);
+  int64_t idx[kMaxTransposeRank] = {};
+  int64_t in_off = 0;
+  int64_t rem = r0;
+  for (int k = outer - 1; k >= 0; --k) {
+    idx[k] = rem % p.dims[k];
+    rem /= p.dims[k];
+    in_off += idx[k] * p.in_strides[k];
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    copy_bytes(dst + r * row_bytes, src + in_off * es, static_cast<size_t>(row_bytes));
+    for (int k = outer - 1; k >= 0; --k) {  // odometer over the outer dims
+      in_off += p.in_strides[k];
+      if (++idx[k] < p.dims[k]) break;
+      in_off -= p.in_strides[k] * p.dims[k];
+      idx[k] = 0;
+    }
+  }
+}
+
 }  // namespace ef::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -134,6 +182,8 @@ HWY_AFTER_NAMESPACE();
 namespace ef::cpu {
 
 HWY_EXPORT(TransposeTiles);
+HWY_EXPORT(CopyBytes);
+HWY_EXPORT(CopyRows);
 
 namespace {
 using transpose_detail::kTile;
@@ -158,30 +208,6 @@ TileGeometry tile_geometry(const TransposePlan& p) {
     ++g.outer_rank;
   }
   return g;
-}
-
-// Rows [r0, r1) of the row-copy form: row r is output elements [r * len, (r+1) * len).
-void copy_rows(const TransposePlan& p, const char* in, char* out, int64_t r0, int64_t r1) {
-  const int outer = p.rank - 1;
-  const int64_t len = p.dims[outer];
-  const size_t row_bytes = static_cast<size_t>(len) * p.elem_size;
-  int64_t idx[kMaxTransposeRank] = {};
-  int64_t in_off = 0;
-  int64_t rem = r0;
-  for (int k = outer - 1; k >= 0; --k) {
-    idx[k] = rem % p.dims[k];
-    rem /= p.dims[k];
-    in_off += idx[k] * p.in_strides[k];
-  }
-  for (int64_t r = r0; r < r1; ++r) {
-    std::memcpy(out + r * static_cast<int64_t>(row_bytes), in + in_off * static_cast<int64_t>(p.elem_size), row_bytes);
-    for (int k = outer - 1; k >= 0; --k) {  // odometer over the outer dims
-      in_off += p.in_strides[k];
-      if (++idx[k] < p.dims[k]) break;
-      in_off -= p.in_strides[k] * p.dims[k];
-      idx[k] = 0;
-    }
-  }
 }
 
 }  // namespace
@@ -279,20 +305,19 @@ void run_transpose(const TransposePlan& plan, const void* in, void* out, ThreadP
   switch (plan.form) {
     case TransposeForm::kCopy: {
       const int64_t bytes = plan.numel * static_cast<int64_t>(plan.elem_size);
-      if (!parallel) {
-        std::memcpy(dst, src, static_cast<size_t>(bytes));
-        return;
-      }
+      if (!parallel) return HWY_DYNAMIC_DISPATCH(CopyBytes)(dst, src, static_cast<size_t>(bytes));
       pool.parallel_for((bytes + kCopyChunkBytes - 1) / kCopyChunkBytes, 1, [&](int64_t c0, int64_t c1) {
         const int64_t b0 = c0 * kCopyChunkBytes, b1 = std::min(bytes, c1 * kCopyChunkBytes);
-        std::memcpy(dst + b0, src + b0, static_cast<size_t>(b1 - b0));
+        HWY_DYNAMIC_DISPATCH(CopyBytes)(dst + b0, src + b0, static_cast<size_t>(b1 - b0));
       });
       return;
     }
     case TransposeForm::kRowCopy: {
-      if (!parallel) return copy_rows(plan, src, dst, 0, plan.num_units);
+      if (!parallel) return HWY_DYNAMIC_DISPATCH(CopyRows)(plan, in, out, 0, plan.num_units);
       const int64_t grain = std::max<int64_t>(1, kParallelGrainElems / plan.dims[plan.rank - 1]);
-      pool.parallel_for(plan.num_units, grain, [&](int64_t r0, int64_t r1) { copy_rows(plan, src, dst, r0, r1); });
+      pool.parallel_for(plan.num_units, grain, [&](int64_t r0, int64_t r1) {
+        HWY_DYNAMIC_DISPATCH(CopyRows)(plan, in, out, r0, r1);
+      });
       return;
     }
     case TransposeForm::kTiled: {
@@ -307,6 +332,8 @@ void run_transpose(const TransposePlan& plan, const void* in, void* out, ThreadP
     }
   }
 }
+
+void copy_bytes(void* dst, const void* src, size_t bytes) { HWY_DYNAMIC_DISPATCH(CopyBytes)(dst, src, bytes); }
 
 void transpose(const void* in, void* out, std::span<const int64_t> in_shape, std::span<const int64_t> perm,
                size_t elem_size, ThreadPool& pool) {
