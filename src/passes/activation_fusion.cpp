@@ -3,8 +3,10 @@
 // registers instead of in a second pass over memory. The producer becomes ai.edgeforge FusedConv/FusedGemm.
 //
 // Recognized activations: Relu, Clip (constant or absent bounds), LeakyRelu, Sigmoid, HardSigmoid, HardSwish, Tanh,
-// ai.edgeforge Gelu (what gelu-fusion makes of the erf pattern) and SiLU written as x * Sigmoid(x).
+// ai.edgeforge Gelu (what gelu-fusion makes of the erf pattern), SiLU written as x * Sigmoid(x) and HardSwish
+// written as x * HardSigmoid(x; 1/6, 1/2).
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "ops/fused.h"
@@ -56,14 +58,25 @@ std::optional<cpu::Activation> activation_of(const Graph& g, const Node& n) {
   return std::nullopt;
 }
 
+// The activation x * gate(x) is, for the gate node `s`: SiLU for Sigmoid, HardSwish for HardSigmoid(1/6, 1/2).
+std::optional<cpu::ActKind> gated_kind(const Node& s) {
+  if (s.outputs.size() != 1 || s.inputs.empty()) return std::nullopt;
+  if (is_op(s, "Sigmoid")) return cpu::ActKind::kSilu;
+  if (is_op(s, "HardSigmoid") && std::abs(s.attr_float("alpha", 0.2f) - 1.0f / 6.0f) <= 1e-6f &&
+      s.attr_float("beta", 0.5f) == 0.5f) {
+    return cpu::ActKind::kHardSwish;
+  }
+  return std::nullopt;
+}
+
 class ActivationFusion : public Pass {
  public:
   const char* name() const override { return "activation-fusion"; }
   int level() const override { return 2; }
   const char* precondition() const override {
     return "the producer is Conv, Gemm (>= 7) or an ai.edgeforge FusedConv/FusedGemm without activation, with a "
-           "float32 output read only by the activation (for SiLU: only by the Sigmoid and the Mul, the Sigmoid's "
-           "output only by the Mul), not a graph output; Clip bounds are float32 scalar initializers or absent";
+           "float32 output read only by the activation (for SiLU/HardSwish: only by the Sigmoid/HardSigmoid and the "
+           "Mul, the gate's output only by the Mul), not a graph output; Clip bounds are float32 scalar initializers or absent";
   }
 
   int run(Graph& g, PassContext& ctx) override {
@@ -88,15 +101,16 @@ class ActivationFusion : public Pass {
         if (!a.inputs.empty() && a.inputs[0] == y) act = activation_of(g, a);
         last = u[0];
       } else if (readers[static_cast<size_t>(y)] == 2 && u.size() == 2) {
-        // SiLU: Mul(y, Sigmoid(y)) in either operand order.
+        // SiLU: Mul(y, Sigmoid(y)); HardSwish: Mul(y, HardSigmoid(y; 1/6, 1/2)); either operand order.
         for (int k = 0; k < 2 && !act; ++k) {
           const Node& s = g.nodes[static_cast<size_t>(u[k])];
           const Node& m = g.nodes[static_cast<size_t>(u[1 - k])];
-          if (!is_op(s, "Sigmoid") || !is_op(m, "Mul") || m.version < 7 || m.inputs.size() != 2) continue;
+          const std::optional<cpu::ActKind> gate = gated_kind(s);
+          if (!gate || s.inputs.at(0) != y || !is_op(m, "Mul") || m.version < 7 || m.inputs.size() != 2) continue;
           const int sv = s.outputs.at(0);
           if (!single_use(g, readers, sv)) continue;
           if ((m.inputs[0] == y && m.inputs[1] == sv) || (m.inputs[0] == sv && m.inputs[1] == y)) {
-            act = cpu::Activation{cpu::ActKind::kSilu};
+            act = cpu::Activation{*gate};
             last = u[1 - k];
             extra = u[k];
           }

@@ -115,6 +115,7 @@ std::unique_ptr<Pass> make_transpose_merging();
 std::unique_ptr<Pass> make_reshape_merging();
 std::unique_ptr<Pass> make_pad_folding();
 std::unique_ptr<Pass> make_concat_zeros_to_pad();
+std::unique_ptr<Pass> make_hardsigmoid_fusion();
 std::unique_ptr<Pass> make_gelu_fusion();
 std::unique_ptr<Pass> make_layernorm_fusion();
 std::unique_ptr<Pass> make_residual_add_fusion();

@@ -88,12 +88,17 @@ std::map<std::string, Shape> fixed_shapes(const OptimizeFlags& f) {
 // Runs the original (in memory) and the optimized model (re-read from disk, so the export is checked too; with
 // --keep-fused that load resolves the ai.edgeforge nodes through our registry and runs our fused kernels).
 double verify_models(Model original, const OptimizeFlags& f) {
+  // The random inputs take the --input-shape dims (the optimized model accepts only those) unless --shape says.
+  InputFlags input_flags = f.inputs;
+  const std::map<std::string, Shape> given = input_flags.parsed_shapes();
+  for (const std::string& spec : f.input_shapes) {
+    if (given.count(spec.substr(0, spec.find('='))) == 0) input_flags.shapes.push_back(spec);
+  }
   SessionOptions opts;
-  opts.input_shapes = f.inputs.parsed_shapes();
-  for (const auto& [name, shape] : fixed_shapes(f)) opts.input_shapes.emplace(name, shape);
+  opts.input_shapes = input_flags.parsed_shapes();
   auto ref = Session::from_model(std::move(original), opts);
   auto opt = Session::load(f.output, opts);
-  NamedTensors inputs = build_inputs(*ref, f.inputs, f.json);
+  NamedTensors inputs = build_inputs(*ref, input_flags, f.json);
   return compare_outputs(ref->run_named(inputs), opt->run_named(inputs), f.rtol);
 }
 
