@@ -1,7 +1,8 @@
 // Runs a model in ONNX Runtime (onnxruntime-node) on .npy inputs and writes its outputs as .npy.
 // Usage: node ort_run.js MODEL INPUT_DIR OUTPUT_DIR [--threads N] [--bench ITER] [--opt-level basic|all]
 //        [--save-optimized PATH]
-// With --bench, prints one JSON line {"p50_ms":..., "peak_rss_mb":...} instead of writing outputs.
+// With --bench, prints one JSON line {"p50_ms", "min_ms", "iterations", "peak_rss_mb", "baseline_rss_mb"}
+// instead of writing outputs (baseline: the process's RSS before the model was loaded).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -51,6 +52,7 @@ async function main() {
   const options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: opt('--opt-level', 'all'),
     executionMode: 'sequential', logSeverityLevel: 3 };
   if (opt('--save-optimized', '')) options.optimizedModelFilePath = opt('--save-optimized', '');
+  const baselineRss = process.memoryUsage().rss / 1048576;  // node + the ORT addon before any model is loaded
   const session = await ort.InferenceSession.create(model, options);
   const feeds = {};
   for (const name of session.inputNames) feeds[name] = readNpy(path.join(inDir, `${sanitize(name)}.npy`));
@@ -63,7 +65,8 @@ async function main() {
       lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     lat.sort((a, b) => a - b);
-    console.log(JSON.stringify({ p50_ms: lat[Math.floor(lat.length / 2)], peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+    console.log(JSON.stringify({ p50_ms: lat[Math.floor(lat.length / 2)], min_ms: lat[0], iterations: lat.length,
+      peak_rss_mb: process.resourceUsage().maxRSS / 1024, baseline_rss_mb: baselineRss }));
     return;
   }
   const out = await session.run(feeds);

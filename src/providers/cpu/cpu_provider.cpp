@@ -33,6 +33,9 @@ class CpuProvider final : public ExecutionProvider {
     add_activation_kernels(table_);
     add_copy_kernels(table_);
     add_conv_kernels(table_);
+    add_eltwise_kernels(table_);
+    add_pool_kernels(table_);
+    add_gemm_kernels(table_);
   }
   const char* name() const override { return "cpu"; }
   std::unique_ptr<PreparedKernel> prepare(const NodeSignature& sig) const override {

@@ -52,5 +52,8 @@ bool all_float32(const NodeSignature& sig);
 void add_activation_kernels(KernelTable& table);
 void add_copy_kernels(KernelTable& table);
 void add_conv_kernels(KernelTable& table);
+void add_eltwise_kernels(KernelTable& table);
+void add_pool_kernels(KernelTable& table);
+void add_gemm_kernels(KernelTable& table);
 
 }  // namespace ef::cpu_provider

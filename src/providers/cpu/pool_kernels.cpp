@@ -1,0 +1,90 @@
+// MaxPool (values only), AveragePool, GlobalAveragePool and GlobalMaxPool over float32 NCHW (1-D and 2-D windows;
+// global pools any rank) on the vectorized pooling kernels.
+#include "core/thread_pool.h"
+#include "kernels/cpu/conv_params.h"
+#include "kernels/cpu/pool.h"
+#include "ops/conv_pool_family.h"
+#include "providers/cpu/kernel_table.h"
+
+namespace ef::cpu_provider {
+namespace {
+
+// The window of a MaxPool/AveragePool node as 2-D kernel geometry, or nullopt outside 1-D/2-D.
+std::optional<cpu::Conv2dParams> pool_geometry(const Node& n, const Shape& x, const Shape& y) {
+  const size_t nd = x.size() - 2;
+  std::vector<int64_t> kernel = n.attr_ints("kernel_shape");
+  if ((nd != 1 && nd != 2) || kernel.size() != nd) return std::nullopt;
+  WindowAttrs window = read_window_attrs(n, kernel);
+  for (size_t i = 0; i < nd; ++i) {
+    // Resolves SAME/VALID pads into window.axes and confirms the planned output size.
+    if (window_axis_output(n, i, x[i + 2], window) != y[i + 2]) return std::nullopt;
+  }
+  cpu::Conv2dParams p;
+  p.N = x[0];
+  p.C = x[1];
+  p.M = x[1];
+  const WindowAxis unit{};
+  const WindowAxis& ah = nd == 1 ? unit : window.axes[0];
+  const WindowAxis& aw = window.axes.back();
+  p.H = nd == 1 ? 1 : x[2];
+  p.W = x.back();
+  p.OH = nd == 1 ? 1 : y[2];
+  p.OW = y.back();
+  p.kh = ah.kernel;
+  p.kw = aw.kernel;
+  p.stride_h = ah.stride;
+  p.stride_w = aw.stride;
+  p.dilation_h = ah.dilation;
+  p.dilation_w = aw.dilation;
+  p.pad_top = ah.pad_begin;
+  p.pad_bottom = ah.pad_end;
+  p.pad_left = aw.pad_begin;
+  p.pad_right = aw.pad_end;
+  return p;
+}
+
+std::unique_ptr<PreparedKernel> prepare_pool(const NodeSignature& sig) {
+  const Node& n = *sig.node;
+  if (!sig.has_input(0) || sig.output_types.empty() || sig.output_types[0] == nullptr || !all_float32(sig)) {
+    return nullptr;
+  }
+  for (size_t k = 1; k < sig.output_types.size(); ++k) {
+    if (sig.output_types[k] != nullptr) return nullptr;  // MaxPool's Indices: reference kernel
+  }
+  const Shape x = sig.input_shape(0), y = sig.output_shape(0);
+  if (x.size() < 3 || shape_numel(y) == 0) return nullptr;
+  if (n.op_type == "GlobalAveragePool" || n.op_type == "GlobalMaxPool") {
+    const int64_t planes = x[0] * x[1], plane = shape_numel(x) / std::max<int64_t>(planes, 1);
+    const bool avg = n.op_type == "GlobalAveragePool";
+    return make_kernel(avg ? "pool.global_average" : "pool.global_max", [=](const KernelArgs& args) {
+      if (avg) {
+        cpu::global_average_pool(planes, plane, args.input(0).data<float>(), args.output(0).data<float>(),
+                                 *args.pool);
+      } else {
+        cpu::global_max_pool(planes, plane, args.input(0).data<float>(), args.output(0).data<float>(), *args.pool);
+      }
+    });
+  }
+  auto p = pool_geometry(n, x, y);
+  if (!p) return nullptr;
+  if (n.op_type == "MaxPool") {
+    if (n.attr_int("storage_order", 0) != 0 && sig.output_types.size() > 1) return nullptr;
+    return make_kernel("pool.max", [p = *p](const KernelArgs& args) {
+      cpu::max_pool2d(p, args.input(0).data<float>(), args.output(0).data<float>(), *args.pool);
+    });
+  }
+  const bool include_pad = n.attr_int("count_include_pad", 0) != 0;
+  return make_kernel("pool.average", [p = *p, include_pad](const KernelArgs& args) {
+    cpu::average_pool2d(p, include_pad, args.input(0).data<float>(), args.output(0).data<float>(), *args.pool);
+  });
+}
+
+}  // namespace
+
+void add_pool_kernels(KernelTable& table) {
+  for (const char* op : {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}) {
+    table.add("", op, prepare_pool);
+  }
+}
+
+}  // namespace ef::cpu_provider
