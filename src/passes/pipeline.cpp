@@ -20,8 +20,11 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(int level) {
     passes.push_back(make_gemm_batchnorm_folding());
     passes.push_back(make_conv_affine_folding());
     passes.push_back(make_matmul_add_fusion());
-    // Before scale-shift merging, which would otherwise absorb the / 6 of hard-sigmoid into a longer chain.
+    // Pattern fusions before scale-shift merging, which would otherwise absorb their constant steps (the / 6 of
+    // hard-sigmoid, GELU's * 0.5) into longer chains.
     passes.push_back(make_hardsigmoid_fusion());
+    passes.push_back(make_gelu_fusion());
+    passes.push_back(make_layernorm_fusion());
     passes.push_back(make_scale_shift_merging());
     passes.push_back(make_transpose_merging());
     passes.push_back(make_reshape_merging());

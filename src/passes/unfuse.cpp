@@ -35,6 +35,12 @@ class Expander {
     a.f = v;
     last().attrs[key] = a;
   }
+  void ints_attr(const char* key, std::vector<int64_t> v) {
+    Attribute a;
+    a.kind = Attribute::Kind::kInts;
+    a.ints = std::move(v);
+    last().attrs[key] = a;
+  }
   int64_t opset() const { return opset_; }
   std::vector<Node> take() { return std::move(nodes_); }
 
@@ -92,9 +98,37 @@ void emit_activation(Expander& e, const cpu::Activation& act, int x, int out) {
   }
 }
 
+// LayerNormalization in the form exporters write before opset 17 (what layernorm-fusion recognizes).
+void emit_layer_norm(Expander& e, const Graph& g, const Node& n, int y) {
+  int64_t axis = n.attr_int("axis", -1);
+  const int x = n.inputs.at(0);
+  if (axis >= 0) {  // the decomposition reduces trailing axes, named from the end
+    const ValueType& t = g.values[static_cast<size_t>(x)].type;
+    EF_CHECK(t.has_rank(), kUnsupported, "{}: axis {} needs the input rank to be written as standard ONNX", n.label(),
+             axis);
+    axis -= static_cast<int64_t>(t.rank());
+  }
+  EF_CHECK(n.attr_int("stash_type", 1) == 1, kUnsupported, "{}: only stash_type 1 has a standard form", n.label());
+  std::vector<int64_t> axes;
+  for (int64_t a = axis; a < 0; ++a) axes.push_back(a);
+  const int mean = e.emit("ReduceMean", {x});
+  e.ints_attr("axes", axes);
+  const int d = e.emit("Sub", {x, mean});
+  const int var = e.emit("ReduceMean", {e.emit("Pow", {d, e.scalar("two", 2.0f)})});
+  e.ints_attr("axes", axes);
+  const int sd = e.emit("Sqrt", {e.emit("Add", {var, e.scalar("epsilon", n.attr_float("epsilon", 1e-5f))})});
+  const bool has_bias = n.inputs.size() > 2 && n.inputs[2] != kNoValue;
+  const int scaled = e.emit("Mul", {e.emit("Div", {d, sd}), n.inputs.at(1)}, has_bias ? kNoValue : y);
+  if (has_bias) e.emit("Add", {scaled, n.inputs[2]}, y);
+}
+
 std::vector<Node> expand(Graph& g, const Node& n, int64_t opset) {
   const int y = n.outputs.at(0);
   Expander e(g, opset, n.name.empty() ? g.values[static_cast<size_t>(y)].name : n.name);
+  if (n.op_type == "LayerNormalization") {
+    emit_layer_norm(e, g, n, y);
+    return e.take();
+  }
   if (n.op_type == "Gelu") {
     emit_activation(e, cpu::Activation{cpu::ActKind::kGelu}, n.inputs.at(0), y);
     return e.take();
