@@ -7,12 +7,14 @@
 #include <time.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <vector>
 
+#include "hwy/targets.h"
 #include "kernels/reference/conv.h"
 
 namespace ef::cpu {
@@ -237,6 +239,29 @@ TEST(CpuDepthwise, OutputMayAliasResidual) {
   depthwise_conv2d(pr.p, pr.x.data(), pr.w.data(), pr.bias.data(), y.data(), pr.act, y.data(),
                    ThreadPool::inline_pool());
   for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], want[i], 1e-5f * (1.0f + std::fabs(want[i])));
+}
+
+// Every SIMD target compiled in and supported here (AVX2, SSE4, scalar, ... on x86) runs the same cases: the
+// run-time dispatch would otherwise only ever test the best one.
+TEST(CpuDepthwise, EveryCompiledTargetMatchesReference) {
+  struct RestoreTargets {
+    ~RestoreTargets() { hwy::SetSupportedTargetsForTest(0); }
+  } restore;
+  std::mt19937 rng(31);
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    for (auto [k, s, hw] : {std::array<int64_t, 3>{3, 1, 7}, {3, 2, 14}, {5, 1, 40}, {5, 2, 67}, {4, 1, 19},
+                            {3, 1, 56}, {7, 2, 30}, {3, 3, 20}}) {
+      Problem pr;
+      pr.p = square(2, 3, hw - 2, hw, k, s, k / 2);
+      pr.use_residual = true;  // the activation is another kernel's (and has its own per-target tests)
+      pr.fill(rng);
+      expect_matches_reference(pr, pool);
+      if (HasFatalFailure()) return;
+    }
+  }
 }
 
 // The loop a compiler gets from the definition: bounds checks on every tap.

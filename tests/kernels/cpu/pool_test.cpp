@@ -14,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "hwy/targets.h"
 #include "kernels/reference/pool.h"
 
 namespace ef::cpu {
@@ -216,6 +217,35 @@ TEST(CpuPool, ThreadCountsGiveBitIdenticalResults) {
   global_average_pool(18, p.H * p.W, x.data(), a.data(), one);
   global_average_pool(18, p.H * p.W, x.data(), b.data(), three);
   EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+}
+
+// Every SIMD target compiled in and supported here runs the same cases, not only the one dispatch picks.
+TEST(CpuPool, EveryCompiledTargetMatchesReference) {
+  struct RestoreTargets {
+    ~RestoreTargets() { hwy::SetSupportedTargetsForTest(0); }
+  } restore;
+  std::mt19937 rng(32);
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    for (int iter = 0; iter < 40; ++iter) {
+      Conv2dParams p = random_geometry(rng, true);
+      if (!set_output_size(p, iter % 2 == 1)) continue;
+      const auto x = random_floats(static_cast<size_t>(p.N * p.C * p.H * p.W), rng);
+      check_max(p, x, pool);
+      check_average(p, iter % 3 == 0, x, pool);
+      if (HasFatalFailure()) return;
+    }
+    const auto x = random_floats(3 * 75, rng);
+    std::vector<float> got(3), want(3);
+    global_average_pool(3, 75, x.data(), got.data(), pool);
+    global_pool_reference(GlobalPoolKind::kAverage, 0.0, 3, 75, x.data(), want.data());
+    for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(got[i], want[i], 1e-5f);
+    global_max_pool(3, 75, x.data(), got.data(), pool);
+    global_pool_reference(GlobalPoolKind::kMax, 0.0, 3, 75, x.data(), want.data());
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got[i], want[i]);
+  }
 }
 
 // Not a pass/fail check: prints the ResNet stem max pool against the reference loop.
