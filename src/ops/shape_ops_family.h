@@ -49,7 +49,17 @@ inline std::optional<int64_t> known_length(const InferContext& ctx, size_t i) {
 
 // Registration of the family's parts.
 void register_shape_layout_ops(OpRegistry& r);  // Transpose, Concat, Split, Expand, Tile, DepthToSpace, ...
-void register_shape_slice_pad_ops(OpRegistry& r);  // Slice, Pad, Trilu, EyeLike (shape_ops_slice_pad.cpp)
+void register_shape_slice_pad_ops(OpRegistry& r);
+
+// A resolved slice: one entry for every axis of the input (unsliced axes: start 0, step 1, full extent).
+struct SliceAxes {
+  std::vector<int64_t> start;  // first source index (already clamped)
+  std::vector<int64_t> step;
+  Shape count;  // output extent
+};
+// The slice a Slice node takes from an input of `shape`; `in` holds inputs 1..4 (starts, ends, axes, steps) from
+// opset 10 on (nullptr where omitted), ignored before. Shared by the reference kernel and the CPU provider.
+SliceAxes resolve_slice(const Node& node, const std::vector<const Tensor*>& in, const Shape& shape);  // Slice, Pad, Trilu, EyeLike (shape_ops_slice_pad.cpp)
 
 }  // namespace shape_ops
 }  // namespace ef

@@ -10,13 +10,6 @@ namespace {
 
 // ---- Slice ----
 
-// A resolved slice: one entry for every axis of the input (unsliced axes: start 0, step 1, full extent).
-struct SliceAxes {
-  std::vector<int64_t> start;  // first source index (already clamped)
-  std::vector<int64_t> step;
-  Shape count;  // output extent
-};
-
 // The starts/ends/axes/steps of a Slice node, one entry per sliced axis (axes normalized, steps defaulted).
 struct SliceRequest {
   std::vector<int64_t> starts, ends, axes, steps;
@@ -324,6 +317,10 @@ void eyelike_kernel(KernelContext& ctx) {
 }
 
 }  // namespace
+
+SliceAxes resolve_slice(const Node& node, const std::vector<const Tensor*>& in, const Shape& shape) {
+  return slice_axes(slice_request(node, in, shape.size()), shape);
+}
 
 void register_shape_slice_pad_ops(OpRegistry& r) {
   r.add({"", "Slice", 1, 13, infer_slice, slice_kernel});

@@ -2,6 +2,7 @@
 // inference-mode Dropout): a straight copy into the planned output, whatever the dtype.
 #include <cstring>
 
+#include "kernels/cpu/transpose.h"
 #include "providers/cpu/kernel_table.h"
 
 namespace ef::cpu_provider {
@@ -25,7 +26,7 @@ std::unique_ptr<PreparedKernel> prepare_copy(const NodeSignature& sig) {
   return make_kernel("copy." + n.op_type, [](const KernelArgs& args) {
     const Tensor& x = args.input(0);
     Tensor& y = args.output(0);
-    if (y.raw() != x.raw() && x.nbytes() > 0) std::memcpy(y.raw(), x.raw(), x.nbytes());
+    if (y.raw() != x.raw() && x.nbytes() > 0) cpu::copy_bytes(y.raw(), x.raw(), x.nbytes());
   });
 }
 
