@@ -168,7 +168,7 @@ void BM_SoftmaxScalar(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * outer * n * inner);
 }
 void softmax_args(benchmark::internal::Benchmark* b) {
-  b->Args({1, 1000, 1})->Args({96, 128, 1})->Args({1, 21, 4096})->ArgNames({"outer", "axis", "inner"});
+  b->Args({1, 1000, 1})->Args({96, 128, 1})->Args({1, 21, 4096})->Args({16800, 2, 1})->Args({1917, 91, 1})->ArgNames({"outer", "axis", "inner"});
 }
 BENCHMARK(BM_Softmax)->Apply(softmax_args);
 BENCHMARK(BM_SoftmaxScalar)->Apply(softmax_args);

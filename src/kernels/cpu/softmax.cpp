@@ -17,6 +17,10 @@ namespace ef::cpu::softmax_detail {
 // Columns per strip of the strided form (axis not last); per-column state lives on the stack, in whole vectors of
 // every target (a multiple of 16 lanes).
 constexpr int64_t kStrip = 256;
+// Rows this short (detection heads: [anchors, 2], [anchors, 21]) go through the blocked form: per-row vector
+// passes would spend more on reductions and masks than on the row itself.
+constexpr int64_t kShortRow = 16;
+constexpr int64_t kShortBlockRows = 128;
 }  // namespace ef::cpu::softmax_detail
 #endif
 
@@ -24,6 +28,7 @@ constexpr int64_t kStrip = 256;
 #define HWY_TARGET_INCLUDE "kernels/cpu/softmax.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
+#include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "kernels/cpu/vec_math-inl.h"
 
@@ -93,9 +98,54 @@ HWY_INLINE void row_map(D d, const float* x, float* y, size_t n, const Fn& fn) {
   }
 }
 
+// Short rows, a block of rows at a time: per-row max and sums are scalar (a few elements each), while the exp
+// over the whole contiguous block and the per-row reciprocal / log run as vectors.
+template <class D>
+HWY_INLINE void short_rows(D d, SoftmaxKind kind, const float* x, float* y, int64_t cols, int64_t r0, int64_t r1) {
+  using V = hn::Vec<D>;
+  using softmax_detail::kShortBlockRows;
+  using softmax_detail::kShortRow;
+  const size_t lanes = hn::Lanes(d);
+  HWY_ALIGN float e[kShortBlockRows * kShortRow];
+  HWY_ALIGN float stat[kShortBlockRows];
+  for (int64_t b0 = r0; b0 < r1; b0 += kShortBlockRows) {
+    const int64_t rows = std::min(kShortBlockRows, r1 - b0);
+    const float* xb = x + b0 * cols;
+    float* yb = y + b0 * cols;
+    for (int64_t r = 0; r < rows; ++r) {  // y = x - max (each element read before it is written: y may be x)
+      const float* xr = xb + r * cols;
+      float m = xr[0];
+      for (int64_t j = 1; j < cols; ++j) m = xr[j] > m ? xr[j] : m;
+      for (int64_t j = 0; j < cols; ++j) yb[r * cols + j] = xr[j] - m;
+    }
+    const size_t n = static_cast<size_t>(rows * cols);
+    row_map(d, yb, e, n, [&](V v) HWY_ATTR { return VecExp(d, v); });
+    for (int64_t r = 0; r < rows; ++r) {
+      float s = 0;
+      for (int64_t j = 0; j < cols; ++j) s += e[r * cols + j];
+      stat[r] = s;
+    }
+    for (int64_t r = rows; r % static_cast<int64_t>(lanes) != 0; ++r) stat[r] = 1.0f;  // whole vectors below
+    for (size_t r = 0; r < static_cast<size_t>(rows); r += lanes) {
+      const V v = hn::Load(d, stat + r);
+      hn::Store(kind == SoftmaxKind::kSoftmax ? hn::Div(hn::Set(d, 1.0f), v) : hn::Log(d, v), d, stat + r);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      float* yr = yb + r * cols;
+      const float t = stat[r];
+      if (kind == SoftmaxKind::kSoftmax) {
+        for (int64_t j = 0; j < cols; ++j) yr[j] = e[r * cols + j] * t;
+      } else {
+        for (int64_t j = 0; j < cols; ++j) yr[j] -= t;
+      }
+    }
+  }
+}
+
 void SoftmaxRows(SoftmaxKind kind, const float* x, float* y, int64_t cols, int64_t r0, int64_t r1) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
+  if (cols <= softmax_detail::kShortRow) return short_rows(d, kind, x, y, cols, r0, r1);
   const size_t n = static_cast<size_t>(cols);
   for (int64_t r = r0; r < r1; ++r) {
     const float* xr = x + r * cols;

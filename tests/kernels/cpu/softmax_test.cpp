@@ -69,7 +69,8 @@ TEST(CpuSoftmax, MatchesDoubleReferenceLastAndMiddleAxis) {
   ThreadPool inline_pool(1), pool(3);
   const Dims cases[] = {{1, 1, 1},    {1, 7, 1},    {3, 8, 1},    {5, 17, 1},  {2, 1000, 1}, {64, 33, 1},
                         {1, 100003, 1}, {300, 257, 1}, {2, 5, 3},   {3, 17, 257}, {1, 1, 9},   {4, 2, 513},
-                        {2, 300, 40},  {1, 3, 100000}};
+                        {2, 300, 40},  {1, 3, 100000}, {1000, 2, 1},  {257, 16, 1}, {130, 5, 1},
+                        {20000, 2, 1}};
   for (SoftmaxKind kind : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
     double worst = 0;
     for (const Dims& c : cases) {
