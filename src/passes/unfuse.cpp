@@ -169,6 +169,15 @@ int unfuse_model(Model& model) {
   g.nodes = std::move(nodes);
   refresh_producers(g);
   model.opsets.erase(kEdgeForgeDomain);
+  if (count > 0) {
+    // Each expansion adds its own scalar constants (Clip bounds, GELU's 0.5, ...): share equal ones.
+    std::vector<std::unique_ptr<Pass>> tidy;
+    tidy.push_back(make_duplicate_initializer_elimination());
+    tidy.push_back(make_unused_initializer_elimination());
+    PassOptions options;
+    options.opset = opset;
+    PassManager(std::move(tidy)).run(g, options);
+  }
   return count;
 }
 
