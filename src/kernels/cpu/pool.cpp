@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/pool.cpp"
@@ -240,12 +241,83 @@ void pool_plane(const Conv2dParams& p, bool count_include_pad, const float* x_pl
   }
 }
 
-void MaxPoolPlane(const Conv2dParams& p, const float* x_plane, float* y_plane) {
-  pool_plane<false>(p, false, x_plane, y_plane);
+// Narrow planes (OW under 4 vectors), where border columns would be most of the work: the plane is copied once
+// into a buffer padded with the lowest float (max) or zeros (average), wide enough for whole vectors, and every
+// output row goes through the interior kernels. Average divisors factor into a row count times a column count
+// and are applied after the sums. Stride 1 or 2 only; for max, only planes free of NaN and infinities.
+template <bool kAvg>
+void padded_pool_plane(const Conv2dParams& p, bool count_include_pad, const float* x_plane, float* y_plane,
+                       std::vector<float>& buf) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
+  const int64_t ow_v = std::max(p.OW, n);
+  const int64_t wp = std::max(p.W + p.pad_left, (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + p.stride_w);
+  const int64_t hp = std::max(p.H + p.pad_top, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1);
+  buf.resize(static_cast<size_t>(hp * wp + 2 * ow_v));
+  float* padded = buf.data();
+  float* tmp = padded + hp * wp;
+  float* col_count = tmp + ow_v;
+  std::fill(padded, padded + hp * wp, kAvg ? 0.0f : std::numeric_limits<float>::lowest());
+  for (int64_t ih = 0; ih < p.H; ++ih) {
+    std::copy(x_plane + ih * p.W, x_plane + (ih + 1) * p.W, padded + (ih + p.pad_top) * wp + p.pad_left);
+  }
+  if (kAvg) {
+    for (int64_t ow = 0; ow < p.OW; ++ow) {
+      const int64_t start = ow * p.stride_w - p.pad_left;
+      const TapRange taps = valid_taps(start, p.W, p.kw, p.dilation_w);
+      col_count[ow] = static_cast<float>(
+          count_include_pad ? padded_taps(start, p.W, p.kw, p.dilation_w, p.pad_left, p.pad_right)
+                            : taps.last - taps.first);
+    }
+  }
+  const RowFn vec_fn = p.stride_w == 1 ? pick_row_fn<kAvg, 1>(p.kh, p.kw, p.dilation_w)
+                                       : pick_row_fn<kAvg, 2>(p.kh, p.kw, p.dilation_w);
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    float* out = y_plane + oh * p.OW;
+    float* dst = ow_v == p.OW ? out : tmp;
+    const PoolRow j{padded + oh * p.stride_h * wp, p.dilation_h * wp, p.kh, p.kw, p.dilation_w, p.stride_w, 0};
+    vec_fn(j, 0, ow_v, 1.0f, dst);
+    if (kAvg) {
+      const int64_t start = oh * p.stride_h - p.pad_top;
+      const TapRange rows = valid_taps(start, p.H, p.kh, p.dilation_h);
+      const float row_count = static_cast<float>(
+          count_include_pad ? padded_taps(start, p.H, p.kh, p.dilation_h, p.pad_top, p.pad_bottom)
+                            : rows.last - rows.first);
+      for (int64_t ow = 0; ow < p.OW; ++ow) {
+        const float divisor = row_count * col_count[ow];
+        out[ow] = divisor == 0.0f ? 0.0f : dst[ow] / divisor;
+      }
+    } else if (dst != out) {
+      std::copy(dst, dst + p.OW, out);
+    }
+  }
 }
 
-void AveragePoolPlane(const Conv2dParams& p, bool count_include_pad, const float* x_plane, float* y_plane) {
-  pool_plane<true>(p, count_include_pad, x_plane, y_plane);
+template <bool kAvg>
+void pool_planes(const Conv2dParams& p, bool count_include_pad, const float* x, float* y, int64_t begin,
+                 int64_t end) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
+  const bool narrow = p.OW < 4 * n && (p.stride_w == 1 || p.stride_w == 2);
+  const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
+  std::vector<float> buf;
+  for (int64_t c = begin; c < end; ++c) {
+    const float* xp = x + c * in_plane;
+    float* yp = y + c * out_plane;
+    if (narrow && (kAvg || !has_non_finite(xp, in_plane))) {
+      padded_pool_plane<kAvg>(p, count_include_pad, xp, yp, buf);
+    } else {
+      pool_plane<kAvg>(p, count_include_pad, xp, yp);
+    }
+  }
+}
+
+// Planes [begin, end) of the flattened (n, c) range.
+void MaxPoolPlanes(const Conv2dParams& p, const float* x, float* y, int64_t begin, int64_t end) {
+  pool_planes<false>(p, false, x, y, begin, end);
+}
+
+void AveragePoolPlanes(const Conv2dParams& p, bool count_include_pad, const float* x, float* y, int64_t begin,
+                       int64_t end) {
+  pool_planes<true>(p, count_include_pad, x, y, begin, end);
 }
 
 // Four accumulators hide the add/max latency; the order of combination is fixed, so results are reproducible.
@@ -295,8 +367,8 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace ef::cpu {
 
-HWY_EXPORT(MaxPoolPlane);
-HWY_EXPORT(AveragePoolPlane);
+HWY_EXPORT(MaxPoolPlanes);
+HWY_EXPORT(AveragePoolPlanes);
 HWY_EXPORT(GlobalPlane);
 
 namespace {
@@ -310,19 +382,15 @@ int64_t plane_grain(int64_t work_per_plane) {
 
 void max_pool2d(const Conv2dParams& p, const float* x, float* y, ThreadPool& pool) {
   if (p.OH <= 0 || p.OW <= 0) return;
-  const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
-  pool.parallel_for(p.N * p.C, plane_grain(out_plane * p.kh * p.kw), [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) HWY_DYNAMIC_DISPATCH(MaxPoolPlane)(p, x + c * in_plane, y + c * out_plane);
+  pool.parallel_for(p.N * p.C, plane_grain(p.OH * p.OW * p.kh * p.kw), [&](int64_t begin, int64_t end) {
+    HWY_DYNAMIC_DISPATCH(MaxPoolPlanes)(p, x, y, begin, end);
   });
 }
 
 void average_pool2d(const Conv2dParams& p, bool count_include_pad, const float* x, float* y, ThreadPool& pool) {
   if (p.OH <= 0 || p.OW <= 0) return;
-  const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
-  pool.parallel_for(p.N * p.C, plane_grain(out_plane * p.kh * p.kw), [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      HWY_DYNAMIC_DISPATCH(AveragePoolPlane)(p, count_include_pad, x + c * in_plane, y + c * out_plane);
-    }
+  pool.parallel_for(p.N * p.C, plane_grain(p.OH * p.OW * p.kh * p.kw), [&](int64_t begin, int64_t end) {
+    HWY_DYNAMIC_DISPATCH(AveragePoolPlanes)(p, count_include_pad, x, y, begin, end);
   });
 }
 

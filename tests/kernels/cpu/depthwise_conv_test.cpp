@@ -136,7 +136,7 @@ TEST(CpuDepthwise, RandomGeometryMatchesReference) {
     p.M = p.C * (pick(0, 3) == 0 ? 2 : 1);
     p.group = p.C;
     p.H = pick(1, 23);
-    p.W = pick(1, 37);
+    p.W = pick(0, 3) == 0 ? pick(38, 90) : pick(1, 37);
     p.kh = kernels[pick(0, 8)];
     p.kw = pick(0, 2) == 0 ? kernels[pick(0, 8)] : p.kh;
     p.stride_h = pick(1, 3);
@@ -165,7 +165,7 @@ TEST(CpuDepthwise, FastPathsMatchReference) {
   for (int64_t k : {3, 5}) {
     for (int64_t s : {1, 2}) {
       for (int64_t pad : {0, 1, 2, 3}) {
-        for (int64_t width : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 33, 40, 57}) {
+        for (int64_t width : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 33, 40, 57, 64, 65, 66, 71, 130}) {
           Problem pr;
           pr.p = square(1, 2, 6 + width % 5, width, k, s, pad);
           if (pr.p.OH < 1 || pr.p.OW < 1) continue;

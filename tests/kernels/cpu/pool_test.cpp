@@ -93,7 +93,7 @@ Conv2dParams random_geometry(std::mt19937& rng, bool dilation) {
   p.N = pick(1, 2);
   p.C = pick(1, 4);
   p.H = pick(1, 21);
-  p.W = pick(1, 40);
+  p.W = pick(0, 3) == 0 ? pick(41, 90) : pick(1, 40);
   p.kh = pick(1, 5);
   p.kw = pick(0, 2) ? p.kh : pick(1, 5);
   p.stride_h = pick(1, 3);
@@ -142,7 +142,7 @@ TEST(CpuPool, FastPathsMatchReference) {
     for (int64_t s : {1, 2}) {
       for (int64_t pad : {0, 1}) {
         for (bool ceil_mode : {false, true}) {
-          for (int64_t width : {1, 2, 3, 5, 8, 9, 16, 17, 18, 31, 32, 33, 56, 57}) {
+          for (int64_t width : {1, 2, 3, 5, 8, 9, 16, 17, 18, 31, 32, 33, 56, 57, 64, 65, 66, 71, 130}) {
             Conv2dParams p;
             p.N = 1, p.C = 2, p.H = 5 + width % 4, p.W = width, p.kh = p.kw = k, p.stride_h = p.stride_w = s;
             p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = pad;
@@ -161,22 +161,25 @@ TEST(CpuPool, FastPathsMatchReference) {
 
 TEST(CpuPool, MaxPropagatesNanAndInfinity) {
   std::mt19937 rng(24);
-  Conv2dParams p;
-  p.N = 1, p.C = 3, p.H = 9, p.W = 20, p.kh = p.kw = 3, p.stride_h = p.stride_w = 2;
-  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
-  ASSERT_TRUE(set_output_size(p, false));
-  auto x = random_floats(static_cast<size_t>(p.N * p.C * p.H * p.W), rng);
-  x[5] = std::numeric_limits<float>::quiet_NaN();                  // plane 0, border
-  x[180 + 4 * 20 + 9] = std::numeric_limits<float>::infinity();    // plane 1, interior
-  x[360 + 3 * 20 + 10] = -std::numeric_limits<float>::infinity();  // plane 2
-  x[360 + 7 * 20 + 11] = std::numeric_limits<float>::quiet_NaN();
-  check_max(p, x, ThreadPool::inline_pool());
+  for (int64_t width : {20, 70}) {  // narrow (padded copy) and wide (border/interior) planes
+    Conv2dParams p;
+    p.N = 1, p.C = 3, p.H = 9, p.W = width, p.kh = p.kw = 3, p.stride_h = p.stride_w = 2;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    ASSERT_TRUE(set_output_size(p, false));
+    auto x = random_floats(static_cast<size_t>(p.N * p.C * p.H * p.W), rng);
+    auto at = [&](int64_t c, int64_t h, int64_t w) -> float& { return x[static_cast<size_t>((c * p.H + h) * p.W + w)]; };
+    at(0, 0, 5) = std::numeric_limits<float>::quiet_NaN();  // border row
+    at(1, 4, 9) = std::numeric_limits<float>::infinity();   // interior
+    at(2, 3, 10) = -std::numeric_limits<float>::infinity();
+    at(2, 7, 11) = std::numeric_limits<float>::quiet_NaN();
+    check_max(p, x, ThreadPool::inline_pool());
 
-  std::vector<float> g(3);
-  global_max_pool(3, 180, x.data(), g.data(), ThreadPool::inline_pool());
-  EXPECT_TRUE(std::isnan(g[0]));
-  EXPECT_EQ(g[1], std::numeric_limits<float>::infinity());
-  EXPECT_TRUE(std::isnan(g[2]));
+    std::vector<float> g(3);
+    global_max_pool(3, p.H * p.W, x.data(), g.data(), ThreadPool::inline_pool());
+    EXPECT_TRUE(std::isnan(g[0]));
+    EXPECT_EQ(g[1], std::numeric_limits<float>::infinity());
+    EXPECT_TRUE(std::isnan(g[2]));
+  }
 }
 
 TEST(CpuPool, GlobalPoolsMatchReference) {
