@@ -123,6 +123,18 @@ void BM_EfSgemmPackedA(benchmark::State& state) {
   state.SetLabel(cpu::sgemm_target_name());
 }
 
+// Gemm / MatMul as the CPU provider runs it: activations times weights packed once.
+void BM_EfSgemmPackedB(benchmark::State& state) {
+  Gemm g(state);
+  const cpu::PackedMatrix packed = cpu::pack_b(false, g.K, g.N, g.B.data(), g.N);
+  for (auto _ : state) {
+    cpu::sgemm_packed_b(false, g.M, g.A.data(), g.K, packed, g.C.data(), g.N, {}, pool());
+    benchmark::ClobberMemory();
+  }
+  set_gflops(state, g.flops());
+  state.SetLabel(cpu::sgemm_target_name());
+}
+
 #ifdef EF_HAVE_DNNL
 void BM_DnnlSgemm(benchmark::State& state) {
   Gemm g(state);
@@ -145,6 +157,11 @@ const std::vector<std::vector<int64_t>> kConv = {
     {1280, 49, 320},    // 1x1 head at 7x7
     {1000, 1, 1280},    // classifier as a 1x1 conv
 };
+const std::vector<std::vector<int64_t>> kMatMul = {
+    {1, 1000, 1280},  // classifier Gemm, batch 1
+    {8, 1024, 1024},  // small-batch fully connected
+    {128, 768, 768},  // transformer projection, 128 tokens
+};
 
 // Rates are per CPU second of the benchmark thread when single-threaded, which keeps them meaningful on a shared
 // machine; with --threads=N they are per wall-clock second.
@@ -154,9 +171,12 @@ benchmark::internal::Benchmark* timed(benchmark::internal::Benchmark* b) {
 
 void register_all() {
   timed(benchmark::RegisterBenchmark("PeakFma", BM_PeakFma));
-  for (const auto* shapes : {&kSquare, &kConv}) {
+  for (const auto* shapes : {&kSquare, &kConv, &kMatMul}) {
     for (const auto& s : *shapes) {
       timed(benchmark::RegisterBenchmark("EfSgemm", BM_EfSgemm)->Args(s)->ArgNames({"M", "N", "K"}));
+      if (shapes == &kMatMul) {
+        timed(benchmark::RegisterBenchmark("EfSgemmPackedB", BM_EfSgemmPackedB)->Args(s)->ArgNames({"M", "N", "K"}));
+      }
       if (shapes == &kConv) {
         timed(benchmark::RegisterBenchmark("EfSgemmPackedA", BM_EfSgemmPackedA)->Args(s)->ArgNames({"M", "N", "K"}));
       }

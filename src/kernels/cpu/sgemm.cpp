@@ -69,15 +69,58 @@ struct Problem {
   const GemmEpilogue* epi;
 };
 
+// The epilogue of the tile at (i, j), or null when there is nothing to do.
+const TileEpilogue* tile_epilogue(const GemmEpilogue& e, int64_t i, int64_t j, TileEpilogue& te) {
+  if (e.alpha == 1.0f && !e.bias && !e.residual && e.act.kind == ActKind::kNone) return nullptr;
+  te.alpha = e.alpha;
+  if (e.bias) (e.bias_per_row ? te.row_bias : te.col_bias) = e.bias + (e.bias_per_row ? i : j);
+  if (e.residual) te.residual = e.residual + i * e.ldr + j, te.ldr = e.ldr;
+  te.act = e.act;
+  return &te;
+}
+
+size_t buffer_floats(int64_t extent, int64_t block, int64_t tile, int64_t kc) {
+  return static_cast<size_t>(round_up(std::min(block, extent), tile) * kc + detail::kPackSlack);
+}
+
+// N == 1: C[m0:m1, 0] with the column kernel; per K block the column is expanded once for all A panels.
+void run_column(const Problem& p, int64_t m0, int64_t m1) {
+  const GemmKernel& k = *p.kernel;
+  const int64_t mr = k.mr;
+  Scratch& s = t_scratch;
+  float* a_buf = p.a.packed ? nullptr : s.a.get(buffer_floats(m1 - m0, k.mc, mr, k.kc));
+  float* xe = s.b.get(static_cast<size_t>(mr * k.kc));
+  for (int64_t pc = 0; pc < p.K; pc += k.kc) {
+    const int64_t kc = std::min<int64_t>(k.kc, p.K - pc);
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      // op(B)(k, 0): packed panels hold it at k * nr; a stored [1, K] (trans_b) has it at k.
+      const float x = p.b.packed ? p.b.packed[pc * p.b.padded + kk * k.nr]
+                                 : p.b.data[(pc + kk) * (p.b.trans ? 1 : p.b.ld)];
+      std::fill(xe + kk * mr, xe + (kk + 1) * mr, x);
+    }
+    for (int64_t ic = m0; ic < m1; ic += k.mc) {
+      const int64_t mc = std::min<int64_t>(k.mc, m1 - ic);
+      const float* a_block = p.a.packed ? p.a.packed + pc * p.a.padded + ic * kc : a_buf;
+      for (int64_t ir = 0; ir < mc; ir += mr) {
+        const int64_t rows = std::min<int64_t>(mr, mc - ir), i = ic + ir;
+        if (!p.a.packed) detail::pack_a_panels(k, p.a.trans, p.a.data, p.a.ld, i, rows, pc, kc, a_buf + ir * kc);
+        TileEpilogue te;
+        const TileEpilogue* ep = pc + kc == p.K ? tile_epilogue(*p.epi, i, 0, te) : nullptr;
+        k.column(kc, a_block + ir * kc, xe, p.C + i * p.ldc, p.ldc, static_cast<int>(rows), pc > 0, ep);
+      }
+    }
+  }
+}
+
 // Computes C[m0:m1, n0:n1] (m0 a multiple of mr, n0 of nr). Each operand panel not pre-packed is packed right
 // before its first use, so a block with a single row (column) pass consumes its B (A) panels from L1.
 void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (p.N == 1) return run_column(p, m0, m1);
   const GemmKernel& k = *p.kernel;
   const int64_t mr = k.mr, nr = k.nr, half = k.nr / 2;
-  const GemmEpilogue& e = *p.epi;
   Scratch& s = t_scratch;
-  float* a_buf = p.a.packed ? nullptr : s.a.get(static_cast<size_t>(round_up(std::min<int64_t>(k.mc, m1 - m0), mr) * k.kc + detail::kPackSlack));
-  float* b_buf = p.b.packed ? nullptr : s.b.get(static_cast<size_t>(round_up(std::min<int64_t>(k.nc, n1 - n0), nr) * k.kc + detail::kPackSlack));
+  float* a_buf = p.a.packed ? nullptr : s.a.get(buffer_floats(m1 - m0, k.mc, mr, k.kc));
+  float* b_buf = p.b.packed ? nullptr : s.b.get(buffer_floats(n1 - n0, k.nc, nr, k.kc));
 
   for (int64_t jc = n0; jc < n1; jc += k.nc) {
     const int64_t nc = std::min<int64_t>(k.nc, n1 - jc);
@@ -101,14 +144,8 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
             const float* a_panel = a_block + ir * kc;
             if (pack_a) detail::pack_a_panels(k, p.a.trans, p.a.data, p.a.ld, i, rows, pc, kc, a_buf + ir * kc);
             TileEpilogue te;
-            if (last) {
-              te.alpha = e.alpha;
-              if (e.bias) (e.bias_per_row ? te.row_bias : te.col_bias) = e.bias + (e.bias_per_row ? i : j);
-              if (e.residual) te.residual = e.residual + i * e.ldr + j, te.ldr = e.ldr;
-              te.act = e.act;
-            }
-            k.tile[rows - 1][vecs - 1](kc, a_panel, b_panel, p.C + i * p.ldc + j, p.ldc, cols, accumulate,
-                                        last ? &te : nullptr);
+            const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, j, te) : nullptr;
+            k.tile[rows - 1][vecs - 1](kc, a_panel, b_panel, p.C + i * p.ldc + j, p.ldc, cols, accumulate, ep);
           }
         }
       }

@@ -61,22 +61,31 @@ HWY_INLINE bool IsInlineAct(ActKind kind) {
   return kind == ActKind::kNone || kind == ActKind::kRelu || kind == ActKind::kClip || kind == ActKind::kLeakyRelu;
 }
 
-// kFull: n == kLanes, so the operands load directly (the common case, kept free of the partial-vector branch).
-template <bool kFull>
+// The in-register activations (IsInlineAct); any other kind passes through.
+HWY_INLINE VF Activate(DF d, VF x, const Activation& act) {
+  switch (act.kind) {
+    case ActKind::kRelu: return hn::Max(x, hn::Zero(d));
+    case ActKind::kClip: return hn::Min(hn::Max(x, hn::Set(d, act.alpha)), hn::Set(d, act.beta));
+    case ActKind::kLeakyRelu: return hn::IfThenElse(x >= hn::Zero(d), x, hn::Mul(x, hn::Set(d, act.alpha)));
+    default: return x;
+  }
+}
+
+// One vector of the epilogue for Finish: n valid lanes at column col of tile row r.
 HWY_INLINE VF Epilogue(DF d, VF x, const TileEpilogue& e, int64_t r, int64_t col, int64_t n) {
-  const auto load = [&](const float* p) { return kFull ? hn::LoadU(d, p) : LoadN(d, p, n); };
   if (e.alpha != 1.0f) x = hn::Mul(x, hn::Set(d, e.alpha));
   if (e.row_bias) x = hn::Add(x, hn::Set(d, e.row_bias[r]));
-  if (e.col_bias) x = hn::Add(x, load(e.col_bias + col));
-  if (e.residual) x = hn::Add(x, load(e.residual + r * e.ldr + col));
-  switch (e.act.kind) {
-    case ActKind::kRelu: return hn::Max(x, hn::Zero(d));
-    case ActKind::kClip: return hn::Min(hn::Max(x, hn::Set(d, e.act.alpha)), hn::Set(d, e.act.beta));
-    case ActKind::kLeakyRelu: {
-      const VF zero = hn::Zero(d);
-      return hn::IfThenElse(x >= zero, x, hn::Mul(x, hn::Set(d, e.act.alpha)));
-    }
-    default: return x;
+  if (e.col_bias) x = hn::Add(x, LoadN(d, e.col_bias + col, n));
+  if (e.residual) x = hn::Add(x, LoadN(d, e.residual + r * e.ldr + col, n));
+  return Activate(d, x, e.act);
+}
+
+template <int R, int V, class F>
+HWY_INLINE void ForTile(const F& f) {
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) f(r, v);
   }
 }
 
@@ -92,7 +101,7 @@ HWY_NOINLINE void Finish(const float* HWY_RESTRICT tile, int rows, int vecs, flo
       const int64_t n = std::min<int64_t>(kLanes, cols - v * kLanes);
       VF x = hn::Load(d, tile + r * 2 * kLanes + v * kLanes);
       if (accumulate) x = hn::Add(LoadN(d, row + v * kLanes, n), x);
-      if (epi) x = Epilogue<false>(d, x, *epi, r, v * kLanes, n);
+      if (epi) x = Epilogue(d, x, *epi, r, v * kLanes, n);
       StoreN(x, d, row + v * kLanes, n);
     }
     if (epi && !IsInlineAct(epi->act.kind)) apply_activation(epi->act, row, static_cast<size_t>(cols));
@@ -134,18 +143,32 @@ HWY_NOINLINE void Tile(int64_t kc, const float* HWY_RESTRICT a, const float* HWY
 
   // Full tiles with an in-register epilogue finish here, straight from the accumulators; the rest (edge columns,
   // activations that need apply_activation) go through Finish, which does the same arithmetic.
+  // Each epilogue stage is tested once per tile and applied to all accumulators, in Epilogue's order.
   if (cols == V * kLanes && (epi == nullptr || IsInlineAct(epi->act.kind))) {
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 2
-      for (int v = 0; v < V; ++v) {
-        float* HWY_RESTRICT p = c + r * ldc + v * kLanes;
-        VF x = acc[r][v];
-        if (accumulate) x = hn::Add(hn::LoadU(d, p), x);
-        if (epi) x = Epilogue<true>(d, x, *epi, r, v * kLanes, kLanes);
-        hn::StoreU(x, d, p);
+    if (accumulate) {
+      ForTile<R, V>([&](int r, int v) { acc[r][v] = hn::Add(hn::LoadU(d, c + r * ldc + v * kLanes), acc[r][v]); });
+    }
+    if (epi) {
+      const TileEpilogue& e = *epi;
+      if (e.alpha != 1.0f) {
+        const VF alpha = hn::Set(d, e.alpha);
+        ForTile<R, V>([&](int r, int v) { acc[r][v] = hn::Mul(acc[r][v], alpha); });
+      }
+      if (e.row_bias) ForTile<R, V>([&](int r, int v) { acc[r][v] = hn::Add(acc[r][v], hn::Set(d, e.row_bias[r])); });
+      if (e.col_bias) {
+        const VF b0 = hn::LoadU(d, e.col_bias), b1 = V == 2 ? hn::LoadU(d, e.col_bias + kLanes) : b0;
+        ForTile<R, V>([&](int r, int v) { acc[r][v] = hn::Add(acc[r][v], v == 0 ? b0 : b1); });
+      }
+      if (e.residual) {
+        ForTile<R, V>([&](int r, int v) {
+          acc[r][v] = hn::Add(acc[r][v], hn::LoadU(d, e.residual + r * e.ldr + v * kLanes));
+        });
+      }
+      if (e.act.kind != ActKind::kNone) {
+        ForTile<R, V>([&](int r, int v) { acc[r][v] = Activate(d, acc[r][v], e.act); });
       }
     }
+    ForTile<R, V>([&](int r, int v) { hn::StoreU(acc[r][v], d, c + r * ldc + v * kLanes); });
     return;
   }
   HWY_ALIGN float tile[R * 2 * kLanes];
@@ -213,6 +236,57 @@ void GatherPanel(const float* HWY_RESTRICT src, int64_t xs, int64_t kc, int64_t 
 }
 #endif
 
+// C has a single column (a 1x1 convolution on one pixel, a classifier as a convolution): one A panel times the
+// column, computed along the panel's memory order instead of across 2 vectors of which 1 lane would be used.
+// xe is the column expanded to the panel layout (xe[k * kMR + r] = x[k]), so the panel and xe are multiplied
+// element-wise with full vectors; lane i of the period lcm(kMR, lanes) always belongs to row i % kMR.
+constexpr int64_t Gcd(int64_t a, int64_t b) { return b == 0 ? a : Gcd(b, a % b); }
+constexpr int64_t kPeriod = kMR / Gcd(kMR, kLanes) * kLanes;
+constexpr int kPeriodVecs = static_cast<int>(kPeriod / kLanes);
+
+HWY_NOINLINE void Column(int64_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT xe, float* HWY_RESTRICT c,
+                         int64_t ldc, int rows, bool accumulate, const TileEpilogue* epi) {
+  const DF d;
+  VF acc0[kPeriodVecs], acc1[kPeriodVecs];
+  for (int v = 0; v < kPeriodVecs; ++v) acc0[v] = acc1[v] = hn::Zero(d);
+  const int64_t n = kc * kMR;  // floats in the panel
+  int64_t i = 0;
+  // Two sets of accumulators to cover FMA latency; the pairing is fixed, so the sum order is too.
+  for (; i + 2 * kPeriod <= n; i += 2 * kPeriod) {
+#pragma GCC unroll 8
+    for (int v = 0; v < kPeriodVecs; ++v) {
+      acc0[v] = hn::MulAdd(hn::LoadU(d, a + i + v * kLanes), hn::LoadU(d, xe + i + v * kLanes), acc0[v]);
+      acc1[v] = hn::MulAdd(hn::LoadU(d, a + i + kPeriod + v * kLanes), hn::LoadU(d, xe + i + kPeriod + v * kLanes),
+                           acc1[v]);
+    }
+  }
+  HWY_ALIGN float lanes[kPeriod];
+  for (int v = 0; v < kPeriodVecs; ++v) hn::Store(hn::Add(acc0[v], acc1[v]), d, lanes + v * kLanes);
+  // One value per row: finish in scalar code, the vector Finish would spend longer on partial loads and stores.
+  for (int r = 0; r < rows; ++r) {
+    float x = 0.0f;
+    for (int64_t j = r; j < kPeriod; j += kMR) x += lanes[j];
+    for (int64_t j = i + r; j < n; j += kMR) x += a[j] * xe[j];
+    float* HWY_RESTRICT out = c + r * ldc;
+    if (accumulate) x = *out + x;
+    if (epi) {
+      const TileEpilogue& e = *epi;
+      if (e.alpha != 1.0f) x *= e.alpha;
+      if (e.row_bias) x += e.row_bias[r];
+      if (e.col_bias) x += e.col_bias[0];
+      if (e.residual) x += e.residual[r * e.ldr];
+      switch (e.act.kind) {
+        case ActKind::kRelu: x = x > 0.0f ? x : 0.0f; break;
+        case ActKind::kClip: x = std::min(std::max(x, e.act.alpha), e.act.beta); break;
+        case ActKind::kLeakyRelu: x = x >= 0.0f ? x : x * e.act.alpha; break;
+        default: break;
+      }
+    }
+    *out = x;
+    if (epi && !IsInlineAct(epi->act.kind)) apply_activation(epi->act, out, 1);
+  }
+}
+
 template <int R = 1>
 constexpr void FillTiles(GemmKernel& k) {
   if constexpr (R <= kMR) {
@@ -233,6 +307,7 @@ constexpr GemmKernel MakeKernel() {
   k.mc = kMR == 12 ? 144 : 168;
   k.nc = 4096;
   FillTiles(k);
+  k.column = &Column;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   k.gather_a = &GatherPanel<kMR>;
   k.gather_b = &GatherPanel<2 * kLanes>;

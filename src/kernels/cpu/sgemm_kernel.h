@@ -35,11 +35,17 @@ using TileFn = void (*)(int64_t kc, const float* a, const float* b, float* c, in
 using GatherFn = void (*)(const float* src, int64_t xs, int64_t kc, int64_t valid, float* dst);
 inline constexpr int64_t kPackSlack = 16;
 
+// The same for a C of one column, from an A panel and the column expanded to the A panel layout
+// (xe[k * mr + r] = op(B)(k, 0)); the K order differs from the tile's but is fixed.
+using ColumnFn = void (*)(int64_t kc, const float* a, const float* xe, float* c, int64_t ldc, int rows,
+                          bool accumulate, const TileEpilogue* epi);
+
 struct GemmKernel {
   int64_t target;    // Highway target bit (hwy::TargetName gives its name)
   int mr, nr;        // register tile; nr is two vectors
   int kc, mc, nc;    // cache blocks: K per pass (B panel in L1), A rows per pass (L2), B columns per pass (L3)
   TileFn tile[kMaxMR][2];  // [rows - 1][vectors - 1]
+  ColumnFn column;         // for N == 1
   GatherFn gather_a;       // W = mr; null: the portable scalar loop
   GatherFn gather_b;       // W = nr; null: the portable scalar loop
 };

@@ -16,11 +16,10 @@ namespace {
 template <int kWidth>
 void pack_panel(const float* src, int64_t ks, int64_t xs, int64_t kc, int64_t valid, GatherFn gather, float* dst) {
   if (xs == 1 && valid == kWidth) {
-    // Each k is a short run in a different row: prefetch a few rows ahead, the hardware does not across pages.
-    constexpr int64_t kAhead = 16;
+    // Each k is a short run in a different row, and panels are packed left to right: prefetch the same rows a
+    // few panels ahead, as the hardware prefetchers cannot follow this many streams.
     for (int64_t k = 0; k < kc; ++k, dst += kWidth) {
-      __builtin_prefetch(src + (k + kAhead) * ks);
-      __builtin_prefetch(src + (k + kAhead) * ks + kWidth - 1);
+      __builtin_prefetch(src + k * ks + 2 * kWidth);
       std::memcpy(dst, src + k * ks, kWidth * sizeof(float));
     }
     return;
