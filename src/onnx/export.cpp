@@ -25,7 +25,7 @@ void export_type(const ValueType& t, onnx::TypeProto* tp) {
   }
 }
 
-void export_graph(const Graph& g, onnx::GraphProto* gp);
+void export_graph(const Graph& g, onnx::GraphProto* gp, bool initializers_as_inputs);
 
 void export_attribute(const std::string& name, const Attribute& a, onnx::AttributeProto* ap) {
   using AP = onnx::AttributeProto;
@@ -35,7 +35,7 @@ void export_attribute(const std::string& name, const Attribute& a, onnx::Attribu
     case Attribute::Kind::kInt: ap->set_type(AP::INT); ap->set_i(a.i); break;
     case Attribute::Kind::kString: ap->set_type(AP::STRING); ap->set_s(a.s); break;
     case Attribute::Kind::kTensor: ap->set_type(AP::TENSOR); tensor_to_proto(a.t, "", ap->mutable_t()); break;
-    case Attribute::Kind::kGraph: ap->set_type(AP::GRAPH); export_graph(*a.g, ap->mutable_g()); break;
+    case Attribute::Kind::kGraph: ap->set_type(AP::GRAPH); export_graph(*a.g, ap->mutable_g(), false); break;
     case Attribute::Kind::kFloats:
       ap->set_type(AP::FLOATS);
       for (float f : a.floats) ap->add_floats(f);
@@ -54,12 +54,14 @@ void export_attribute(const std::string& name, const Attribute& a, onnx::Attribu
       break;
     case Attribute::Kind::kGraphs:
       ap->set_type(AP::GRAPHS);
-      for (const auto& sub : a.graphs) export_graph(*sub, ap->add_graphs());
+      for (const auto& sub : a.graphs) export_graph(*sub, ap->add_graphs(), false);
       break;
   }
 }
 
-void export_graph(const Graph& g, onnx::GraphProto* gp) {
+// Before IR version 4 every initializer must also be listed as a graph input (onnx::checker enforces it); our graph
+// keeps only true inputs in Graph::inputs, so they are added back for such models.
+void export_graph(const Graph& g, onnx::GraphProto* gp, bool initializers_as_inputs) {
   gp->set_name(g.name.empty() ? "graph" : g.name);
   if (!g.doc.empty()) gp->set_doc_string(g.doc);
   auto name_of = [&](int v) { return v == kNoValue ? std::string() : g.values[static_cast<size_t>(v)].name; };
@@ -70,6 +72,14 @@ void export_graph(const Graph& g, onnx::GraphProto* gp) {
     auto* vi = gp->add_input();
     vi->set_name(name_of(v));
     export_type(g.values[static_cast<size_t>(v)].type, vi->mutable_type());
+  }
+  if (initializers_as_inputs) {
+    for (const Value& v : g.values) {
+      if (!v.initializer.defined()) continue;
+      auto* vi = gp->add_input();
+      vi->set_name(v.name);
+      export_type(ValueType{v.initializer.dtype(), dims_of(v.initializer.shape())}, vi->mutable_type());
+    }
   }
   for (int v : g.outputs) {
     auto* vi = gp->add_output();
@@ -111,7 +121,7 @@ std::string export_model_bytes(const Model& model) {
     os->set_domain(domain);
     os->set_version(version);
   }
-  export_graph(*model.graph, mp.mutable_graph());
+  export_graph(*model.graph, mp.mutable_graph(), model.ir_version > 0 && model.ir_version < 4);
   try {
     onnx::checker::check_model(mp);
   } catch (const std::exception& e) {
