@@ -3,10 +3,13 @@
 //   - pointwise (1x1, stride 1, no padding): GEMM straight on the input, no im2col;
 //   - everything else: im2col into the node's arena scratch, then GEMM.
 // GEMM paths pre-pack each group's weights once at plan time. Bias, the FusedConv residual Z and its activation
-// are fused into the kernels' epilogues. ConvTranspose and 3-D convolutions stay on the reference kernel.
+// are fused into the kernels' epilogues. ConvTranspose runs as GEMM + col2im. 3-D convolutions stay on the
+// reference kernel.
+#include <algorithm>
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/col2im.h"
 #include "kernels/cpu/conv_params.h"
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
@@ -128,6 +131,71 @@ class GemmConv final : public PreparedKernel {
   std::vector<cpu::PackedMatrix> packed_;
 };
 
+// ConvTranspose as GEMM + col2im: per image and group, col = W_g^T x X_g ([(M/g)*kh*kw, H*W]), then every column
+// entry is added into the output position its tap reaches, over an output pre-filled with the bias.
+class GemmConvTranspose final : public PreparedKernel {
+ public:
+  GemmConvTranspose(const cpu::Conv2dParams& p, std::vector<float> bias, const float* w) : p_(p), bias_(std::move(bias)) {
+    c_per_group_ = p.C / p.group;
+    m_per_group_ = p.M / p.group;
+    rows_ = m_per_group_ * p.kh * p.kw;
+    for (int64_t g = 0; g < p.group; ++g) {
+      // W is [C, M/group, kh, kw]: group g's rows are c in [g*C/group, (g+1)*C/group), read transposed.
+      packed_.push_back(cpu::pack_a(true, rows_, c_per_group_, w + g * c_per_group_ * rows_, rows_));
+    }
+  }
+  std::string name() const override { return "conv_transpose.gemm_col2im"; }
+  uint64_t scratch_bytes() const override { return static_cast<uint64_t>(rows_ * p_.H * p_.W) * sizeof(float); }
+  void run(const KernelArgs& args) const override {
+    const float* x = args.input(0).data<float>();
+    float* y = args.output(0).data<float>();
+    auto* col = static_cast<float*>(args.scratch);
+    const int64_t in_plane = p_.H * p_.W, out_plane = p_.OH * p_.OW;
+    for (int64_t n = 0; n < p_.N; ++n) {
+      float* y_image = y + n * p_.M * out_plane;
+      for (int64_t m = 0; m < p_.M; ++m) {
+        const float b = bias_.empty() ? 0.0f : bias_[static_cast<size_t>(m)];
+        std::fill(y_image + m * out_plane, y_image + (m + 1) * out_plane, b);
+      }
+      for (int64_t g = 0; g < p_.group; ++g) {
+        const float* x_group = x + (n * p_.C + g * c_per_group_) * in_plane;
+        cpu::sgemm_packed_a(packed_[static_cast<size_t>(g)], in_plane, false, x_group, in_plane, col, in_plane,
+                            cpu::GemmEpilogue{}, *args.pool);
+        float* y_group = y_image + g * m_per_group_ * out_plane;
+        args.pool->parallel_for(m_per_group_, 1, [&](int64_t m0, int64_t m1) {
+          cpu::col2im_add(p_, col, m0, m1, y_group);
+        });
+      }
+    }
+  }
+
+ private:
+  cpu::Conv2dParams p_;
+  std::vector<float> bias_;
+  int64_t c_per_group_ = 0, m_per_group_ = 0, rows_ = 0;
+  std::vector<cpu::PackedMatrix> packed_;
+};
+
+std::unique_ptr<PreparedKernel> prepare_conv_transpose(const NodeSignature& sig) {
+  if (!all_float32(sig) || !sig.has_input(0) || !sig.has_input(1) || sig.output_types.empty() ||
+      sig.output_types[0] == nullptr) {
+    return nullptr;
+  }
+  const Tensor* w = sig.constant(1);
+  if (w == nullptr) return nullptr;
+  const Shape x_shape = sig.input_shape(0), y_shape = sig.output_shape(0);
+  if (x_shape.size() < 3 || x_shape.size() > 4) return nullptr;
+  auto p = to_2d(conv_params(*sig.node, x_shape, w->shape(), y_shape));
+  if (!p || p->N * p->M * p->OH * p->OW * p->H * p->W == 0) return nullptr;
+  std::vector<float> bias;
+  if (sig.has_input(2)) {
+    const Tensor* b = sig.constant(2);
+    if (b == nullptr || b->numel() != p->M) return nullptr;
+    bias.assign(b->data<float>(), b->data<float>() + b->numel());
+  }
+  return std::make_unique<GemmConvTranspose>(*p, std::move(bias), w->data<float>());
+}
+
 std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
   const Node& node = *sig.node;
   if (!all_float32(sig) || !sig.has_input(0) || !sig.has_input(1) || sig.output_types.empty() ||
@@ -163,6 +231,7 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
 void add_conv_kernels(KernelTable& table) {
   table.add("", "Conv", prepare_conv);
   table.add(kEdgeForgeDomain, "FusedConv", prepare_conv);
+  table.add("", "ConvTranspose", prepare_conv_transpose);
 }
 
 }  // namespace ef::cpu_provider

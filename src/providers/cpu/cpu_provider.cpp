@@ -37,6 +37,7 @@ class CpuProvider final : public ExecutionProvider {
     add_pool_kernels(table_);
     add_gemm_kernels(table_);
     add_data_movement_kernels(table_);
+    add_image_kernels(table_);
   }
   const char* name() const override { return "cpu"; }
   std::unique_ptr<PreparedKernel> prepare(const NodeSignature& sig) const override {

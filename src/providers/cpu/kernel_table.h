@@ -56,5 +56,6 @@ void add_eltwise_kernels(KernelTable& table);
 void add_pool_kernels(KernelTable& table);
 void add_gemm_kernels(KernelTable& table);
 void add_data_movement_kernels(KernelTable& table);
+void add_image_kernels(KernelTable& table);
 
 }  // namespace ef::cpu_provider
