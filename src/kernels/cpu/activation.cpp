@@ -1,7 +1,7 @@
 // Activation functions: the scalar definition (activation_reference) and the vectorized in-place kernel
 // (apply_activation), compiled once per SIMD target by Highway's foreach_target.h and picked at run time.
 // apply_activation is the epilogue of the GEMM / conv / element-wise kernels, called on chunks of a few hundred
-// floats, so a call costs one indirect jump plus one switch; the tail uses a masked load/store instead of a
+// floats, so a call costs one indirect jump plus one switch; the tail uses a partial load/store instead of a
 // scalar loop (activations run in place, so an overlapping last vector would apply the function twice).
 // Depends on the standard library and Highway (vec_math-inl.h).
 #include "kernels/cpu/activation.h"
@@ -33,10 +33,7 @@ HWY_INLINE void transform_in_place(D d, float* HWY_RESTRICT data, size_t n, cons
     hn::StoreU(v1, d, data + i + lanes);
   }
   for (; i + lanes <= n; i += lanes) hn::StoreU(fn(hn::LoadU(d, data + i)), d, data + i);
-  if (i < n) {
-    const auto mask = hn::FirstN(d, n - i);
-    hn::BlendedStore(fn(hn::MaskedLoad(mask, d, data + i)), mask, d, data + i);
-  }
+  if (i < n) StoreTail(fn(LoadTail(d, data + i, n - i)), d, data + i, n - i);
 }
 
 // Clamps with comparisons rather than Min/Max: NaN must propagate, and Highway leaves Min/Max of NaN to the target.

@@ -15,6 +15,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "hwy/highway.h"
+#include "kernels/cpu/vec_math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ef::cpu::HWY_NAMESPACE {
@@ -44,7 +45,7 @@ struct MinOp {
   }
 };
 
-// The three row shapes. `A`/`B` load lane i of each operand; masked tails instead of an overlapping last vector,
+// The three row shapes. `A`/`B` load lane i of each operand; partial tails instead of an overlapping last vector,
 // because `out` may alias an operand.
 template <class Op, class LoadA, class LoadB>
 HWY_INLINE void row(float* HWY_RESTRICT out, size_t n, const LoadA& load_a, const LoadB& load_b) {
@@ -64,23 +65,22 @@ HWY_INLINE void row(float* HWY_RESTRICT out, size_t n, const LoadA& load_a, cons
   }
   for (; i + lanes <= n; i += lanes) hn::StoreU(op(load_a(d, i), load_b(d, i)), d, out + i);
   if (i < n) {
-    const auto mask = hn::FirstN(d, n - i);
-    const auto va = load_a.masked(d, mask, i), vb = load_b.masked(d, mask, i);
-    hn::BlendedStore(op(va, vb), mask, d, out + i);
+    const size_t count = n - i;
+    StoreTail(op(load_a.tail(d, i, count), load_b.tail(d, i, count)), d, out + i, count);
   }
 }
 
 struct Stream {
   const float* p;
   template <class D> HWY_INLINE hn::Vec<D> operator()(D d, size_t i) const { return hn::LoadU(d, p + i); }
-  template <class D, class M> HWY_INLINE hn::Vec<D> masked(D d, M m, size_t i) const {
-    return hn::MaskedLoad(m, d, p + i);
+  template <class D> HWY_INLINE hn::Vec<D> tail(D d, size_t i, size_t count) const {
+    return LoadTail(d, p + i, count);
   }
 };
 struct Splat {
   float v;
   template <class D> HWY_INLINE hn::Vec<D> operator()(D d, size_t) const { return hn::Set(d, v); }
-  template <class D, class M> HWY_INLINE hn::Vec<D> masked(D d, M, size_t) const { return hn::Set(d, v); }
+  template <class D> HWY_INLINE hn::Vec<D> tail(D d, size_t, size_t) const { return hn::Set(d, v); }
 };
 
 // Fused activations run over the output in pieces of at least this many elements: still in L1 from the op, and

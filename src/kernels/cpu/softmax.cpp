@@ -48,10 +48,7 @@ HWY_INLINE float row_max(D d, const float* HWY_RESTRICT x, size_t n) {
     m1 = hn::Max(m1, hn::LoadU(d, x + i + lanes));
   }
   for (; i + lanes <= n; i += lanes) m0 = hn::Max(m0, hn::LoadU(d, x + i));
-  if (i < n) {
-    const auto mask = hn::FirstN(d, n - i);
-    m1 = hn::Max(m1, hn::IfThenElse(mask, hn::MaskedLoad(mask, d, x + i), hn::Set(d, kNegInf)));
-  }
+  if (i < n) m1 = hn::Max(m1, hn::IfThenElse(hn::FirstN(d, n - i), LoadTail(d, x + i, n - i), hn::Set(d, kNegInf)));
   return hn::GetLane(hn::MaxOfLanes(d, hn::Max(m0, m1)));
 }
 
@@ -78,24 +75,20 @@ HWY_INLINE float row_exp_sum(D d, const float* x, float* y, size_t n, float max)
     s0 = hn::Add(s0, e);
   }
   if (i < n) {
-    const auto mask = hn::FirstN(d, n - i);
-    const auto e = hn::IfThenElseZero(mask, VecExp(d, hn::Sub(hn::MaskedLoad(mask, d, x + i), vmax)));
-    if constexpr (store) hn::BlendedStore(e, mask, d, y + i);
+    const auto e = hn::IfThenElseZero(hn::FirstN(d, n - i), VecExp(d, hn::Sub(LoadTail(d, x + i, n - i), vmax)));
+    if constexpr (store) StoreTail(e, d, y + i, n - i);
     s1 = hn::Add(s1, e);
   }
   return hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
 }
 
-// y[i] = f(x[i]) for a vector function, masked tail (y may alias x).
+// y[i] = f(x[i]) for a vector function, partial tail (y may alias x).
 template <class D, class Fn>
 HWY_INLINE void row_map(D d, const float* x, float* y, size_t n, const Fn& fn) {
   const size_t lanes = hn::Lanes(d);
   size_t i = 0;
   for (; i + lanes <= n; i += lanes) hn::StoreU(fn(hn::LoadU(d, x + i)), d, y + i);
-  if (i < n) {
-    const auto mask = hn::FirstN(d, n - i);
-    hn::BlendedStore(fn(hn::MaskedLoad(mask, d, x + i)), mask, d, y + i);
-  }
+  if (i < n) StoreTail(fn(LoadTail(d, x + i, n - i)), d, y + i, n - i);
 }
 
 // Short rows, a block of rows at a time: per-row max and sums are scalar (a few elements each), while the exp
@@ -165,17 +158,18 @@ void SoftmaxRows(SoftmaxKind kind, const float* x, float* y, int64_t cols, int64
 
 using softmax_detail::kStrip;
 
-// Partial vectors at the end of a strip: masked, full ones plain (masked stores are slow on some x86 cores).
+// Partial vectors at the end of a strip go through LoadTail/StoreTail, full ones plain (masked stores are slow on
+// some x86 cores).
 template <class D>
 HWY_INLINE hn::Vec<D> load_part(D d, const float* p, size_t count) {
-  return count == hn::Lanes(d) ? hn::LoadU(d, p) : hn::MaskedLoad(hn::FirstN(d, count), d, p);
+  return count == hn::Lanes(d) ? hn::LoadU(d, p) : LoadTail(d, p, count);
 }
 template <class D>
 HWY_INLINE void store_part(D d, hn::Vec<D> v, float* p, size_t count) {
   if (count == hn::Lanes(d)) {
     hn::StoreU(v, d, p);
   } else {
-    hn::BlendedStore(v, hn::FirstN(d, count), d, p);
+    StoreTail(v, d, p, count);
   }
 }
 

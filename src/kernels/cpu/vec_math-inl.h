@@ -1,5 +1,5 @@
-// Vector float32 math shared by the element-wise CPU kernels (activation.cpp, softmax.cpp): exp, erfc and the
-// Gaussian CDF, written once over Highway vectors so that every target compiled by foreach_target.h gets its own
+// Vector float32 helpers shared by the element-wise CPU kernels (activation.cpp, binary.cpp, softmax.cpp): safe
+// partial loads/stores for array tails, and exp, erfc and the Gaussian CDF, written once over Highway vectors so that every target compiled by foreach_target.h gets its own
 // copy. Special values follow IEEE arithmetic (NaN in, NaN out; exp(+inf) = inf, exp(-inf) = 0) because the
 // activation epilogue must agree with activation_reference on them. Depends on Highway only.
 //
@@ -11,11 +11,52 @@
 #define EF_KERNELS_CPU_VEC_MATH_INL_H_
 #endif
 
+#include <cstring>
+
 #include "hwy/highway.h"
+
+// Whether MaskedLoad/BlendedStore of 32/64-bit lanes mask the memory access itself (AVX2 vmaskmov, AVX-512
+// masks). Elsewhere Highway 1.0.3 emulates them with a full-vector load and a read-modify-write store (SSE4,
+// NEON), touching memory past the end of the array: a fault at a page end, and a data race with the thread that
+// writes the next chunk.
+#undef EF_NATIVE_MASKED_MEM
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+#define EF_NATIVE_MASKED_MEM 1
+#else
+#define EF_NATIVE_MASKED_MEM 0
+#endif
 
 HWY_BEFORE_NAMESPACE();
 namespace ef::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+
+// Lanes [0, count) of p, zeros above; count < Lanes(d). Touches no memory past p + count.
+template <class D>
+HWY_INLINE hn::VFromD<D> LoadTail(D d, const hn::TFromD<D>* HWY_RESTRICT p, size_t count) {
+  using T = hn::TFromD<D>;
+  static_assert(sizeof(T) >= 4, "masked memory ops are native for 32/64-bit lanes only");
+#if EF_NATIVE_MASKED_MEM
+  return hn::MaskedLoad(hn::FirstN(d, count), d, p);
+#else
+  HWY_ALIGN T buffer[HWY_MAX_BYTES / sizeof(T)] = {};
+  std::memcpy(buffer, p, count * sizeof(T));
+  return hn::Load(d, buffer);
+#endif
+}
+
+// Stores lanes [0, count) of v to p; count < Lanes(d). Touches no memory past p + count.
+template <class D>
+HWY_INLINE void StoreTail(hn::VFromD<D> v, D d, hn::TFromD<D>* HWY_RESTRICT p, size_t count) {
+  using T = hn::TFromD<D>;
+  static_assert(sizeof(T) >= 4, "masked memory ops are native for 32/64-bit lanes only");
+#if EF_NATIVE_MASKED_MEM
+  hn::BlendedStore(v, hn::FirstN(d, count), d, p);
+#else
+  HWY_ALIGN T buffer[HWY_MAX_BYTES / sizeof(T)];
+  hn::Store(v, d, buffer);
+  std::memcpy(p, buffer, count * sizeof(T));
+#endif
+}
 
 // exp(x) with max relative error about 2 ulp on the whole float range, subnormal results included.
 // x = n*ln2 + r with |r| <= ln2/2; exp(r) is a degree-6 polynomial (Chebyshev fit on [-0.3466, 0.3466], error

@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hwy/targets.h"
+
 namespace ef::cpu {
 namespace {
 
@@ -134,6 +136,39 @@ TEST(CpuActivation, NoneLeavesDataUntouched) {
   EXPECT_EQ(y[0], 1.0f);
   EXPECT_EQ(y[1], -2.0f);
   EXPECT_TRUE(std::isnan(y[2]));
+}
+
+// Runs fn once per SIMD target that was compiled and that this CPU supports, with dynamic dispatch pinned to it
+// (targets the CPU lacks are skipped); restores normal dispatch afterwards.
+template <class Fn>
+void for_each_target(const Fn& fn) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+    SCOPED_TRACE(hwy::TargetName(target));
+    fn(hwy::TargetName(target));
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+}
+
+TEST(CpuActivation, EveryCompiledTargetMatchesReference) {
+  const std::vector<float> x = sweep_inputs();
+  for_each_target([&](const char* target) {
+    std::printf("[ info ] activation kernels checked on target %s\n", target);
+    for (const Activation& act : all_activations()) {
+      for (size_t offset : {size_t{0}, size_t{3}}) {  // unaligned start and a masked tail
+        std::vector<float> y(x.begin() + static_cast<long>(offset), x.end());
+        apply_activation(act, y.data(), y.size());
+        double ignored = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+          const float want = activation_reference(act, x[i + offset]);
+          ASSERT_TRUE(close(y[i], want, &ignored))
+              << target << " " << name_of(act.kind) << "(" << x[i + offset] << ") = " << y[i] << ", want " << want;
+        }
+      }
+    }
+  });
 }
 
 // Thread CPU time: the machine running the tests is shared, so wall time would also measure the neighbours.

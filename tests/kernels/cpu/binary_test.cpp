@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hwy/targets.h"
+
 #include "core/thread_pool.h"
 
 namespace ef::cpu {
@@ -215,6 +217,36 @@ TEST(CpuBinary, RejectsShapesThatDoNotBroadcast) {
   EXPECT_THROW(plan_binary(BinaryOp::kAdd, Shape(9, 1), Shape{1}), std::invalid_argument);
   EXPECT_NO_THROW(plan_binary(BinaryOp::kAdd, Shape{0, 3}, Shape{1, 3}));
   EXPECT_EQ(plan_binary(BinaryOp::kAdd, Shape{0, 3}, Shape{1, 3}).numel, 0);
+}
+
+// Runs fn once per SIMD target that was compiled and that this CPU supports, with dynamic dispatch pinned to it
+// (targets the CPU lacks are skipped); restores normal dispatch afterwards.
+template <class Fn>
+void for_each_target(const Fn& fn) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+    SCOPED_TRACE(hwy::TargetName(target));
+    fn(hwy::TargetName(target));
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+}
+
+TEST(CpuBinary, EveryCompiledTargetMatchesNaiveLoop) {
+  ThreadPool pool(1);
+  const std::pair<Shape, Shape> cases[] = {{{2, 16, 9, 11}, {1, 16, 1, 1}}, {{3, 50, 37}, {37}}, {{1, 37}, {3, 50, 37}},
+                                           {{13}, {}}, {{2, 1, 3, 1, 5}, {1, 4, 1, 6, 1}}, {{4099}, {4099}}};
+  for_each_target([&](const char*) {
+    std::mt19937 rng(3);
+    for (const auto& [as, bs] : cases) {
+      for (BinaryOp op : {BinaryOp::kAdd, BinaryOp::kSub, BinaryOp::kMul, BinaryOp::kDiv, BinaryOp::kMax,
+                          BinaryOp::kMin}) {
+        check_case(op, as, bs, {}, rng, pool);
+      }
+      check_case(BinaryOp::kAdd, as, bs, {ActKind::kSilu}, rng, pool);
+    }
+  });
 }
 
 // Thread CPU time: the machine running the tests is shared, so wall time would also measure the neighbours.

@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hwy/targets.h"
+
 #include "core/thread_pool.h"
 
 namespace ef::cpu {
@@ -122,6 +124,37 @@ TEST(CpuSoftmax, NaNPoisonsItsSliceOnly) {
     for (int i = 0; i < 20; ++i) EXPECT_TRUE(std::isnan(y[static_cast<size_t>(i)])) << i;
     for (int i = 20; i < 40; ++i) EXPECT_FALSE(std::isnan(y[static_cast<size_t>(i)])) << i;
   }
+}
+
+// Runs fn once per SIMD target that was compiled and that this CPU supports, with dynamic dispatch pinned to it
+// (targets the CPU lacks are skipped); restores normal dispatch afterwards.
+template <class Fn>
+void for_each_target(const Fn& fn) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+    SCOPED_TRACE(hwy::TargetName(target));
+    fn(hwy::TargetName(target));
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+}
+
+TEST(CpuSoftmax, EveryCompiledTargetMatchesReference) {
+  ThreadPool pool(1);
+  const Dims cases[] = {{3, 8, 1}, {5, 17, 1}, {2, 1000, 1}, {130, 5, 1}, {2, 5, 3}, {3, 17, 257}};
+  for_each_target([&](const char* target) {
+    std::mt19937 rng(4);
+    for (SoftmaxKind kind : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
+      double worst = 0;
+      for (const Dims& c : cases) {
+        const auto x = random_data(static_cast<size_t>(c.outer * c.n * c.inner), 10.0f, rng);
+        std::vector<float> y(x.size());
+        softmax(kind, x.data(), y.data(), c.outer, c.n, c.inner, pool);
+        expect_close(kind, y, reference(kind, x, c.outer, c.n, c.inner), target, &worst);
+      }
+    }
+  });
 }
 
 // Thread CPU time: the machine running the tests is shared, so wall time would also measure the neighbours.

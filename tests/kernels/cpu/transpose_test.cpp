@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hwy/targets.h"
+
 #include "core/thread_pool.h"
 
 namespace ef::cpu {
@@ -116,6 +118,33 @@ TEST(CpuTranspose, RejectsBadPermutations) {
   EXPECT_THROW(plan_transpose(Shape{2, 3}, Shape{0, 2}, 4), std::invalid_argument);
   EXPECT_THROW(plan_transpose(Shape{2, 3}, Shape{1, 0}, 0), std::invalid_argument);
   EXPECT_EQ(plan_transpose(Shape{0, 3}, Shape{1, 0}, 4).numel, 0);
+}
+
+// Runs fn once per SIMD target that was compiled and that this CPU supports, with dynamic dispatch pinned to it
+// (targets the CPU lacks are skipped); restores normal dispatch afterwards.
+template <class Fn>
+void for_each_target(const Fn& fn) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+    SCOPED_TRACE(hwy::TargetName(target));
+    fn(hwy::TargetName(target));
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+}
+
+TEST(CpuTranspose, EveryCompiledTargetMatchesNaiveLoop) {
+  ThreadPool pool(1);
+  const std::pair<Shape, Shape> cases[] = {{{2, 24, 33, 35}, {0, 2, 3, 1}}, {{67, 131}, {1, 0}},
+                                           {{1, 2, 58, 9, 9}, {0, 2, 1, 3, 4}}, {{3, 9, 66, 5}, {3, 1, 0, 2}},
+                                           {{5000}, {0}}};
+  for_each_target([&](const char*) {
+    std::mt19937 rng(5);
+    for (const auto& [shape, perm] : cases) {
+      for (size_t es : {size_t{1}, size_t{2}, size_t{4}, size_t{8}}) check(shape, perm, es, pool, rng);
+    }
+  });
 }
 
 // Thread CPU time: the machine running the tests is shared, so wall time would also measure the neighbours.
