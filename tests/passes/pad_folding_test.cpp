@@ -30,8 +30,29 @@ TEST(PadFolding, FoldsZeroPadIntoConvAndCountingAveragePool) {
   EXPECT_EQ(run_pass(after, make_pad_folding()), 2);
   expect_same_outputs(before, after);
   Model opt = optimized(before);
-  EXPECT_EQ(count_op(*opt.graph, "Pad"), 1u);  // the MaxPool's stays
+  EXPECT_EQ(count_op(*opt.graph, "Pad"), 1u);  // the MaxPool's stays: x may be negative
   expect_same_outputs(before, opt);
+}
+
+TEST(PadFolding, MaxPoolOnlyAfterNonNegativeProducer) {
+  GraphBuilder b;
+  b.input("x", ftype({1, 2, 5, 5}))
+      .init("pads", i64({8}, {0, 0, 1, 1, 0, 0, 1, 1}))
+      .init("big", i64({8}, {0, 0, 2, 2, 0, 0, 2, 2}))
+      .node("Relu", 14, {"x"}, {"r"})
+      .node("Pad", 13, {"r", "pads"}, {"p1"})
+      .node("MaxPool", 12, {"p1"}, {"y1"}, {{"kernel_shape", ints_attr({2, 2})}})
+      .node("Pad", 13, {"x", "pads"}, {"p2"})  // may be negative: zeros could win
+      .node("MaxPool", 12, {"p2"}, {"y2"}, {{"kernel_shape", ints_attr({2, 2})}})
+      .node("Pad", 13, {"r", "big"}, {"p3"})  // a window of padding only would give -inf, not 0
+      .node("MaxPool", 12, {"p3"}, {"y3"}, {{"kernel_shape", ints_attr({2, 2})}})
+      .output("y1")
+      .output("y2")
+      .output("y3");
+  Model before = b.build();
+  Model after = clone_model(before);
+  EXPECT_EQ(run_pass(after, make_pad_folding()), 1);
+  expect_same_outputs(before, after);
 }
 
 TEST(PadFolding, SkipsNonZeroValueAndReflectMode) {
