@@ -194,11 +194,18 @@ void run(const Problem& p, ThreadPool& pool) {
     if (best < 0 || cost < best) best = cost, tm = cm, tn = cn;
   }
   if (tm * tn <= 1) return run_block(p, 0, p.M, 0, p.N);
-  pool.parallel_for(tm * tn, 1, [&](int64_t begin, int64_t end) {
+  // The job captures one pointer, small enough for std::function to hold without allocating.
+  struct Split {
+    const Problem* p;
+    int64_t tm, tn, m_tiles, n_tiles;
+  } split{&p, tm, tn, m_tiles, n_tiles};
+  pool.parallel_for(tm * tn, 1, [s = &split](int64_t begin, int64_t end) {
+    const Problem& p = *s->p;
+    const int64_t mr = p.kernel->mr, nr = p.kernel->nr;
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t bm = t / tn, bn = t % tn;
-      const int64_t m0 = bm * m_tiles / tm * k.mr, m1 = std::min(p.M, (bm + 1) * m_tiles / tm * k.mr);
-      const int64_t n0 = bn * n_tiles / tn * k.nr, n1 = std::min(p.N, (bn + 1) * n_tiles / tn * k.nr);
+      const int64_t bm = t / s->tn, bn = t % s->tn;
+      const int64_t m0 = bm * s->m_tiles / s->tm * mr, m1 = std::min(p.M, (bm + 1) * s->m_tiles / s->tm * mr);
+      const int64_t n0 = bn * s->n_tiles / s->tn * nr, n1 = std::min(p.N, (bn + 1) * s->n_tiles / s->tn * nr);
       if (m0 < m1 && n0 < n1) run_block(p, m0, m1, n0, n1);
     }
   });

@@ -1,7 +1,8 @@
 // The SGEMM micro-kernels, compiled once per SIMD target by Highway's foreach_target, and the run-time choice
 // among them (HWY_DYNAMIC_DISPATCH for the best, set_max_isa for a lower one). A tile keeps mr x 2 vectors of C
 // in registers for a whole K block, fed by one broadcast of A and two vector loads of B per k, and applies the
-// epilogue before the tile leaves registers. Depends on Highway, kernels/cpu/sgemm_kernel.h and activation.h.
+// epilogue before the tile leaves registers. Also the per-target transposing pack and single-column kernel.
+// Depends on Highway, kernels/cpu/sgemm.h (the target selection it declares), sgemm_kernel.h and activation.h.
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -190,8 +191,13 @@ void GatherPanel(const float* HWY_RESTRICT src, int64_t xs, int64_t kc, int64_t 
   const hn::Repartition<double, decltype(d)> dd;
   using V8 = hn::Vec<decltype(d)>;
   constexpr int kGroups = (kW + 7) / 8;
-  const auto lo64 = [&](V8 a, V8 b) { return hn::BitCast(d, hn::InterleaveLower(dd, hn::BitCast(dd, a), hn::BitCast(dd, b))); };
-  const auto hi64 = [&](V8 a, V8 b) { return hn::BitCast(d, hn::InterleaveUpper(dd, hn::BitCast(dd, a), hn::BitCast(dd, b))); };
+  // 64-bit interleaves: pairs of floats move together.
+  const auto lo64 = [&](V8 a, V8 b) {
+    return hn::BitCast(d, hn::InterleaveLower(dd, hn::BitCast(dd, a), hn::BitCast(dd, b)));
+  };
+  const auto hi64 = [&](V8 a, V8 b) {
+    return hn::BitCast(d, hn::InterleaveUpper(dd, hn::BitCast(dd, a), hn::BitCast(dd, b)));
+  };
   int64_t k = 0;
   for (; k + 8 <= kc; k += 8) {
     for (int g = kGroups - 1; g >= 0; --g) {
