@@ -1,6 +1,12 @@
 #include "core/thread_pool.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <fstream>
+#include <set>
+#include <string>
+#include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -16,14 +22,34 @@ namespace {
 
 // Workers spin this many rounds for the next job before sleeping: kernels of one model run back to back, and a
 // futex wake-up per op costs more than a typical small op takes.
-constexpr int kSpinRounds = 20000;
+constexpr int kSpinRounds = 4000;
 
 thread_local bool t_inside_parallel_for = false;
 
 }  // namespace
 
+int physical_core_count() {
+  static const int count = [] {
+    const int fallback = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return fallback;
+    std::set<std::pair<int, int>> cores;  // (package, core)
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &set)) continue;
+      const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+      std::ifstream package(dir + "physical_package_id"), core(dir + "core_id");
+      int p = -1, c = -1;
+      if (!(package >> p) || !(core >> c)) return std::min(fallback, CPU_COUNT(&set));
+      cores.emplace(p, c);
+    }
+    return cores.empty() ? fallback : static_cast<int>(cores.size());
+  }();
+  return count;
+}
+
 ThreadPool::ThreadPool(int num_threads) {
-  if (num_threads <= 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (num_threads <= 0) num_threads = physical_core_count();
   num_threads_ = num_threads;
   for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }

@@ -16,9 +16,14 @@
 
 namespace ef {
 
+// Physical cores this process may run on (its CPU affinity, hyper-threads of one core counted once); falls back to
+// the hardware thread count where the topology is not readable. The default intra-op thread count: a second
+// hyper-thread on a core adds little to FMA-bound kernels and costs synchronization.
+int physical_core_count();
+
 class ThreadPool {
  public:
-  // num_threads <= 0: one per hardware thread reported by the OS.
+  // num_threads <= 0: physical_core_count().
   explicit ThreadPool(int num_threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;

@@ -41,10 +41,7 @@ IoInfo io_info(const std::string& name, const ValueType& type) {
   return info;
 }
 
-int default_threads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
-}
+int default_threads() { return physical_core_count(); }
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "kernels/cpu/isa.h"
 
 namespace ef::cli {
 namespace {
@@ -144,6 +145,7 @@ void run_bench(const BenchFlags& f) {
     j["warmup"] = f.warmup;
     j["planned_arena_bytes"] = session->planned_arena_bytes();
     j["optimization_level"] = f.exec.opt_level;
+    j["isa"] = f.exec.reference_kernels ? "reference" : cpu::active_isa();
     if (f.profile) j["profile"] = profile_json(profile, lat.size());
     std::cout << j.dump(2) << "\n";
     return;
@@ -151,6 +153,7 @@ void run_bench(const BenchFlags& f) {
   if (lat.size() >= 100) std::cerr << "\r";
   std::cout << fmt::format("model            {}\n", f.model);
   std::cout << fmt::format("threads          {}\n", session->num_threads());
+  std::cout << fmt::format("kernels          {}\n", f.exec.reference_kernels ? "reference" : "cpu (" + cpu::active_isa() + ")");
   std::cout << fmt::format("session create   {:.2f} ms\n", create_ms);
   std::cout << fmt::format("iterations       {} (warmup {})\n", lat.size(), f.warmup);
   std::cout << fmt::format("latency ms       min {:.3f}  p50 {:.3f}  p90 {:.3f}  p99 {:.3f}  max {:.3f}\n",

@@ -1,5 +1,7 @@
 #include "cli_common.h"
 
+#include "kernels/cpu/isa.h"
+
 #include <cmath>
 #include <iostream>
 #include <random>
@@ -26,11 +28,18 @@ void ExecFlags::add_to(CLI::App& app) {
                  "Graph optimization before running: 0 none, 1 basic, 2 extended (fusions)")
       ->default_val(2)
       ->check(CLI::IsMember({0, 1, 2}));
+  app.add_option("--isa", isa,
+                 "Cap the SIMD instruction set of the CPU kernels (e.g. AVX2, SSE4; default: the best this CPU has)");
   app.add_flag("--reference-kernels", reference_kernels,
                "Run every node on its plain reference kernel instead of the fast CPU kernels (for debugging)");
 }
 
 SessionOptions ExecFlags::session_options(const InputFlags& inputs) const {
+  if (!isa.empty() && !cpu::limit_isa(isa)) {
+    std::string names;
+    for (const std::string& n : cpu::available_isas()) names += (names.empty() ? "" : ", ") + n;
+    fail(ErrorCode::kInvalidArgument, fmt::format("--isa {}: not available on this CPU (available: {})", isa, names));
+  }
   SessionOptions opts;
   opts.num_threads = threads;
   opts.optimization_level = opt_level;

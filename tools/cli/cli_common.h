@@ -25,7 +25,9 @@ struct ExecFlags {
   int threads = 0;
   int opt_level = 2;
   bool reference_kernels = false;
+  std::string isa;  // empty: the best the CPU supports
   void add_to(CLI::App& app);
+  // Also applies --isa (process-wide), so call it once, before creating the session.
   SessionOptions session_options(const InputFlags& inputs) const;
 };
 
