@@ -46,9 +46,9 @@ struct MinOp {
 };
 
 // The three row shapes. `A`/`B` load lane i of each operand; partial tails instead of an overlapping last vector,
-// because `out` may alias an operand.
+// because `out` may alias an operand (hence no restrict on it).
 template <class Op, class LoadA, class LoadB>
-HWY_INLINE void row(float* HWY_RESTRICT out, size_t n, const LoadA& load_a, const LoadB& load_b) {
+HWY_INLINE void row(float* out, size_t n, const LoadA& load_a, const LoadB& load_b) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   const Op op;
