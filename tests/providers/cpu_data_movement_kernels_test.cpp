@@ -78,6 +78,23 @@ TEST(CpuProviderDataMovement, ConcatOnEveryAxis) {
   }
 }
 
+TEST(CpuProviderDataMovement, ConstantPadAndReflectFallback) {
+  uint32_t seed = 60;
+  for (const char* mode : {"constant", "reflect"}) {
+    onnx::ModelProto m = make_model(13);
+    auto* g = m.mutable_graph();
+    add_io(g, true, "x", onnx::TensorProto::FLOAT, {2, 3, 5, 4});
+    add_ints_initializer(g, "pads", {0, 2, 1, 0, 0, 1, 2, 3});
+    add_initializer(g, "value", {}, {1.5f});
+    add_untyped_output(g, "y");
+    std::vector<std::string> inputs{"x", "pads"};
+    if (std::string(mode) == "constant") inputs.push_back("value");
+    set_string(add_node(g, "Pad", inputs, {"y"}), "mode", mode);
+    auto r = compare_fast_to_reference(m, {{"x", random_float_tensor({2, 3, 5, 4}, ++seed)}}, 2, 0.0);
+    EXPECT_EQ(r.kernels[0], std::string(mode) == "constant" ? "pad.constant" : "reference");
+  }
+}
+
 TEST(CpuProviderDataMovement, SoftmaxAxesAndOldOpsetFlattening) {
   uint32_t seed = 30;
   for (int opset : {11, 13}) {
