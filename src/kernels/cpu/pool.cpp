@@ -1,8 +1,9 @@
-// Pooling kernels. Windowed pools go one output row at a time: the top/bottom padding only shortens the list of
-// input rows, columns split into border (scalar, clipped taps) and interior (vectorized along the output width,
-// no bounds checks). MaxPool takes the fast path only for planes free of NaN and infinities (one cheap scan),
-// since vector max instructions do not propagate NaN the way the definition does; other planes go through the
-// exact scalar loop. Depends on conv_params.h, core/thread_pool.h and Highway (per-target code, run-time pick).
+// Pooling kernels. MaxPool/AveragePool with stride 1 or 2 copy each input plane into a buffer padded with the
+// lowest float (max) or zeros (average), so every output is computed by interior loops vectorized along the
+// output width with no bounds checks; the copy also scans for NaN and infinities, since vector max instructions
+// do not propagate NaN the way the definition does, and such planes take the exact scalar loop. Larger strides
+// use a scalar border/interior split. Global pools reduce each plane with several vector accumulators. Depends on
+// conv_params.h, core/thread_pool.h and Highway (per-target code, run-time pick).
 #include "kernels/cpu/pool.h"
 
 #include <algorithm>
@@ -57,19 +58,28 @@ HWY_INLINE hn::Vec<D> load_strided(D d, const float* p) {
 #endif
 }
 
-// KH/KW = 0: from the job at run time; a nonzero KW implies dilation 1.
+template <bool kAvg, class V>
+HWY_INLINE V combine(V a, V b) {
+  if constexpr (kAvg) {
+    return hn::Add(a, b);
+  } else {
+    return hn::Max(a, b);
+  }
+}
+
+// One vector of outputs: each kernel row reduces on its own, then the rows combine, so the dependency chain is
+// about kw + kh long instead of kw * kh. KH/KW = 0: from the job at run time; a nonzero KW implies dilation 1.
 template <bool kAvg, int KH, int KW, int S, class D>
 HWY_INLINE hn::Vec<D> window_vec(D d, const PoolRow& j, int64_t ow) {
   const int64_t nrows = KH ? KH : j.nrows;
   const int64_t kw = KW ? KW : j.kw;
   const int64_t dw = KW ? 1 : j.dw;
   const float* r = j.in + (ow * S + j.col0);
-  auto acc = load_strided<S>(d, r);
-  for (int64_t i = 0; i < nrows; ++i, r += j.row_step) {
-    for (int64_t t = (i == 0 ? 1 : 0); t < kw; ++t) {
-      const auto v = load_strided<S>(d, r + t * dw);
-      acc = kAvg ? hn::Add(acc, v) : hn::Max(acc, v);
-    }
+  hn::Vec<D> acc;
+  HWY_UNROLL(8) for (int64_t i = 0; i < nrows; ++i, r += j.row_step) {
+    auto row = load_strided<S>(d, r);
+    HWY_UNROLL(8) for (int64_t t = 1; t < kw; ++t) row = combine<kAvg>(row, load_strided<S>(d, r + t * dw));
+    acc = i == 0 ? row : combine<kAvg>(acc, row);
   }
   return acc;
 }
@@ -173,7 +183,14 @@ void max_plane_exact(const Conv2dParams& p, const float* x_plane, float* y_plane
   }
 }
 
-// True when the plane holds a NaN or an infinity (x - x is NaN exactly for those).
+// x - x is +0 for finite x and NaN for NaN and infinities, so OR-ing those bit patterns leaves a nonzero lane
+// exactly when a non-finite value passed (and OR, unlike an add, is no latency chain).
+template <class D>
+HWY_INLINE bool any_non_finite(D d, hn::Vec<D> acc) {
+  return !hn::AllTrue(d, hn::Eq(acc, hn::Zero(d)));
+}
+
+// True when the plane holds a NaN or an infinity.
 bool has_non_finite(const float* x, int64_t count) {
   const hn::ScalableTag<float> d;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
@@ -181,29 +198,40 @@ bool has_non_finite(const float* x, int64_t count) {
   int64_t i = 0;
   for (; i + n <= count; i += n) {
     const auto v = hn::LoadU(d, x + i);
-    acc = hn::Add(acc, hn::Sub(v, v));
+    acc = hn::Or(acc, hn::Sub(v, v));
   }
-  float tail = 0.0f;
-  for (; i < count; ++i) tail += x[i] - x[i];
-  return std::isnan(hn::GetLane(hn::SumOfLanes(d, acc)) + tail);
+  bool tail = false;
+  for (; i < count; ++i) tail = tail || !std::isfinite(x[i]);
+  return tail || any_non_finite(d, acc);
 }
 
+// Copies `count` floats; returns whether any of them is NaN or infinite (checked only when `check`).
+HWY_INLINE bool copy_row(const float* src, float* dst, int64_t count, bool check) {
+  const hn::ScalableTag<float> d;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  auto acc = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + n <= count; i += n) {
+    const auto v = hn::LoadU(d, src + i);
+    if (check) acc = hn::Or(acc, hn::Sub(v, v));
+    hn::StoreU(v, d, dst + i);
+  }
+  bool tail = false;
+  for (; i < count; ++i) {
+    dst[i] = src[i];
+    tail = tail || (check && !std::isfinite(src[i]));
+  }
+  return check && (tail || any_non_finite(d, acc));
+}
+
+// Strides of 3 and more: no vector loads; border columns clip their taps, interior columns run unchecked.
 template <bool kAvg>
-void pool_plane(const Conv2dParams& p, bool count_include_pad, const float* x_plane, float* y_plane) {
+void strided_plane(const Conv2dParams& p, bool count_include_pad, const float* x_plane, float* y_plane) {
   if (!kAvg && has_non_finite(x_plane, p.H * p.W)) {
     max_plane_exact(p, x_plane, y_plane);
     return;
   }
   const OutRange cols = interior_range(p.W, p.OW, p.kw, p.stride_w, p.dilation_w, p.pad_left);
-  RowFn vec_fn = nullptr;
-  int64_t vec_end = cols.begin;
-  if (p.stride_w == 1) {
-    vec_fn = pick_row_fn<kAvg, 1>(p.kh, p.kw, p.dilation_w);
-    vec_end = cols.end;
-  } else if (p.stride_w == 2) {  // stride-2 vectors read one column past their last tap
-    vec_fn = pick_row_fn<kAvg, 2>(p.kh, p.kw, p.dilation_w);
-    vec_end = std::clamp(interior_range(p.W - 1, p.OW, p.kw, 2, p.dilation_w, p.pad_left).end, cols.begin, cols.end);
-  }
   const float empty = kAvg ? 0.0f : std::numeric_limits<float>::lowest();
 
   for (int64_t oh = 0; oh < p.OH; ++oh) {
@@ -228,12 +256,7 @@ void pool_plane(const Conv2dParams& p, bool count_include_pad, const float* x_pl
     const float scale = 1.0f / static_cast<float>(row_count * p.kw);
 
     for (int64_t ow = 0; ow < cols.begin; ++ow) out[ow] = border_column<kAvg>(p, j, count_include_pad, row_count, ow);
-    int64_t scalar_from = cols.begin;
-    if (vec_fn && vec_end > cols.begin) {
-      vec_fn(j, cols.begin, vec_end, scale, out);
-      scalar_from = vec_end;
-    }
-    for (int64_t ow = scalar_from; ow < cols.end; ++ow) {
+    for (int64_t ow = cols.begin; ow < cols.end; ++ow) {
       const float v = window_scalar<kAvg>(j, ow * p.stride_w + j.col0, 0, p.kw);
       out[ow] = kAvg ? v * scale : v;
     }
@@ -241,51 +264,64 @@ void pool_plane(const Conv2dParams& p, bool count_include_pad, const float* x_pl
   }
 }
 
-// Narrow planes (OW under 4 vectors), where border columns would be most of the work: the plane is copied once
-// into a buffer padded with the lowest float (max) or zeros (average), wide enough for whole vectors, and every
-// output row goes through the interior kernels. Average divisors factor into a row count times a column count
-// and are applied after the sums. Stride 1 or 2 only; for max, only planes free of NaN and infinities.
-template <bool kAvg>
-void padded_pool_plane(const Conv2dParams& p, bool count_include_pad, const float* x_plane, float* y_plane,
-                       std::vector<float>& buf) {
+// out[i] = sums[i] * inv_col[i] * inv_row (in place allowed).
+HWY_INLINE void scale_row(const float* sums, const float* inv_col, float inv_row, int64_t count, float* out) {
+  const hn::ScalableTag<float> d;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  const auto vrow = hn::Set(d, inv_row);
+  int64_t i = 0;
+  for (; i + n <= count; i += n) {
+    hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(d, sums + i), hn::LoadU(d, inv_col + i)), vrow), d, out + i);
+  }
+  for (; i < count; ++i) out[i] = sums[i] * inv_col[i] * inv_row;
+}
+
+// Padded-buffer geometry shared by every plane of one call: rows x cols of the padded input copy, wide enough
+// that whole vectors over [0, max(OW, lanes)) never leave it (stride 2 reads one column past its last tap).
+struct PaddedShape {
+  int64_t rows, cols, ow_v;
+};
+
+HWY_INLINE PaddedShape padded_shape(const Conv2dParams& p) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
   const int64_t ow_v = std::max(p.OW, n);
-  const int64_t wp = std::max(p.W + p.pad_left, (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + p.stride_w);
-  const int64_t hp = std::max(p.H + p.pad_top, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1);
-  buf.resize(static_cast<size_t>(hp * wp + 2 * ow_v));
-  float* padded = buf.data();
-  float* tmp = padded + hp * wp;
-  float* col_count = tmp + ow_v;
-  std::fill(padded, padded + hp * wp, kAvg ? 0.0f : std::numeric_limits<float>::lowest());
+  return {std::max(p.H + p.pad_top, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1),
+          std::max(p.W + p.pad_left, (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + p.stride_w), ow_v};
+}
+
+// Stride 1 or 2: the plane is copied into a buffer padded with the lowest float (max) or zeros (average) and
+// every output row goes through the interior kernels; scalar border columns would cost about as much as the
+// whole vectorized interior. The copy doubles as MaxPool's NaN/infinity scan. `padded` has its padding already
+// filled (only the input region is ever written); `tmp` holds ow_v floats. Average divisors factor into a row
+// count times a column count and are applied after the sums as reciprocals (`inv_col_count` per output column,
+// 0 where no tap counts: such windows sum to exactly 0).
+template <bool kAvg>
+void padded_pool_plane(const Conv2dParams& p, const PaddedShape& ps, bool count_include_pad,
+                       const float* inv_col_count, const float* x_plane, float* y_plane, float* padded,
+                       float* tmp) {
+  bool non_finite = false;
   for (int64_t ih = 0; ih < p.H; ++ih) {
-    std::copy(x_plane + ih * p.W, x_plane + (ih + 1) * p.W, padded + (ih + p.pad_top) * wp + p.pad_left);
+    non_finite |= copy_row(x_plane + ih * p.W, padded + (ih + p.pad_top) * ps.cols + p.pad_left, p.W, !kAvg);
   }
-  if (kAvg) {
-    for (int64_t ow = 0; ow < p.OW; ++ow) {
-      const int64_t start = ow * p.stride_w - p.pad_left;
-      const TapRange taps = valid_taps(start, p.W, p.kw, p.dilation_w);
-      col_count[ow] = static_cast<float>(
-          count_include_pad ? padded_taps(start, p.W, p.kw, p.dilation_w, p.pad_left, p.pad_right)
-                            : taps.last - taps.first);
-    }
+  if (non_finite) {
+    max_plane_exact(p, x_plane, y_plane);
+    return;
   }
   const RowFn vec_fn = p.stride_w == 1 ? pick_row_fn<kAvg, 1>(p.kh, p.kw, p.dilation_w)
                                        : pick_row_fn<kAvg, 2>(p.kh, p.kw, p.dilation_w);
   for (int64_t oh = 0; oh < p.OH; ++oh) {
     float* out = y_plane + oh * p.OW;
-    float* dst = ow_v == p.OW ? out : tmp;
-    const PoolRow j{padded + oh * p.stride_h * wp, p.dilation_h * wp, p.kh, p.kw, p.dilation_w, p.stride_w, 0};
-    vec_fn(j, 0, ow_v, 1.0f, dst);
+    float* dst = ps.ow_v == p.OW ? out : tmp;
+    const PoolRow j{padded + oh * p.stride_h * ps.cols, p.dilation_h * ps.cols, p.kh, p.kw, p.dilation_w,
+                    p.stride_w, 0};
+    vec_fn(j, 0, ps.ow_v, 1.0f, dst);
     if (kAvg) {
       const int64_t start = oh * p.stride_h - p.pad_top;
       const TapRange rows = valid_taps(start, p.H, p.kh, p.dilation_h);
-      const float row_count = static_cast<float>(
-          count_include_pad ? padded_taps(start, p.H, p.kh, p.dilation_h, p.pad_top, p.pad_bottom)
-                            : rows.last - rows.first);
-      for (int64_t ow = 0; ow < p.OW; ++ow) {
-        const float divisor = row_count * col_count[ow];
-        out[ow] = divisor == 0.0f ? 0.0f : dst[ow] / divisor;
-      }
+      const int64_t row_count = count_include_pad
+                                    ? padded_taps(start, p.H, p.kh, p.dilation_h, p.pad_top, p.pad_bottom)
+                                    : rows.last - rows.first;
+      scale_row(dst, inv_col_count, row_count == 0 ? 0.0f : 1.0f / static_cast<float>(row_count), p.OW, out);
     } else if (dst != out) {
       std::copy(dst, dst + p.OW, out);
     }
@@ -295,18 +331,28 @@ void padded_pool_plane(const Conv2dParams& p, bool count_include_pad, const floa
 template <bool kAvg>
 void pool_planes(const Conv2dParams& p, bool count_include_pad, const float* x, float* y, int64_t begin,
                  int64_t end) {
-  const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
-  const bool narrow = p.OW < 4 * n && (p.stride_w == 1 || p.stride_w == 2);
   const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
-  std::vector<float> buf;
-  for (int64_t c = begin; c < end; ++c) {
-    const float* xp = x + c * in_plane;
-    float* yp = y + c * out_plane;
-    if (narrow && (kAvg || !has_non_finite(xp, in_plane))) {
-      padded_pool_plane<kAvg>(p, count_include_pad, xp, yp, buf);
-    } else {
-      pool_plane<kAvg>(p, count_include_pad, xp, yp);
+  if (p.stride_w != 1 && p.stride_w != 2) {
+    for (int64_t c = begin; c < end; ++c) strided_plane<kAvg>(p, count_include_pad, x + c * in_plane, y + c * out_plane);
+    return;
+  }
+  const PaddedShape ps = padded_shape(p);
+  std::vector<float> buf(static_cast<size_t>(ps.rows * ps.cols + 2 * ps.ow_v),
+                         kAvg ? 0.0f : std::numeric_limits<float>::lowest());
+  float* tmp = buf.data() + ps.rows * ps.cols;
+  float* inv_col_count = tmp + ps.ow_v;
+  if (kAvg) {
+    for (int64_t ow = 0; ow < p.OW; ++ow) {
+      const int64_t start = ow * p.stride_w - p.pad_left;
+      const TapRange taps = valid_taps(start, p.W, p.kw, p.dilation_w);
+      const int64_t count = count_include_pad ? padded_taps(start, p.W, p.kw, p.dilation_w, p.pad_left, p.pad_right)
+                                              : taps.last - taps.first;
+      inv_col_count[ow] = count == 0 ? 0.0f : 1.0f / static_cast<float>(count);
     }
+  }
+  for (int64_t c = begin; c < end; ++c) {
+    padded_pool_plane<kAvg>(p, ps, count_include_pad, inv_col_count, x + c * in_plane, y + c * out_plane, buf.data(),
+                            tmp);
   }
 }
 
