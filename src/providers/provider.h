@@ -50,6 +50,9 @@ class PreparedKernel {
   // The algorithm chosen, for profiles and `--verbose` plans, e.g. "conv.depthwise3x3".
   virtual std::string name() const = 0;
   virtual uint64_t scratch_bytes() const { return 0; }
+  // Index of an input whose buffer output 0 may share (the kernel then reads and writes the same memory), or -1.
+  // The planner shares it only when that input has the output's size and no later node reads it.
+  virtual int in_place_input() const { return -1; }
   // Must be safe to call from several threads at once (concurrent runs of one session): no mutable state.
   virtual void run(const KernelArgs& args) const = 0;
 };

@@ -127,10 +127,19 @@ void plan_arena(const Graph& graph, Plan& p, const PlanOptions& options) {
   std::vector<bool> is_output(nv, false);
   for (int v : graph.outputs) is_output[static_cast<size_t>(v)] = true;
   std::vector<BufferRequest> requests;
-  std::vector<int> request_value;
+  std::vector<int> request_of(nv, -1);  // per value: its arena buffer (several values share one when in place)
   for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
     if (p.folded[ni]) continue;
-    for (int v : graph.nodes[ni].outputs) {
+    const Node& node = graph.nodes[ni];
+    // A kernel that may overwrite one of its inputs gets that input's buffer for output 0 when nothing reads
+    // the input afterwards: element-wise chains then run in one buffer, and reshapes become free.
+    int in_place = kNoValue;
+    if (p.kernels[ni] != nullptr) {
+      int k = p.kernels[ni]->in_place_input();
+      if (k >= 0 && static_cast<size_t>(k) < node.inputs.size()) in_place = node.inputs[static_cast<size_t>(k)];
+    }
+    for (size_t k = 0; k < node.outputs.size(); ++k) {
+      int v = node.outputs[k];
       if (v == kNoValue || is_output[static_cast<size_t>(v)]) continue;
       const ValueType& t = p.types[static_cast<size_t>(v)];
       auto shape = t.concrete_shape();
@@ -138,11 +147,21 @@ void plan_arena(const Graph& graph, Plan& p, const PlanOptions& options) {
       uint64_t bytes = static_cast<uint64_t>(shape_numel(*shape)) * dtype_size(t.dtype);
       if (bytes == 0) continue;
       int last = std::max(p.last_use[static_cast<size_t>(v)], static_cast<int>(ni));
-      requests.push_back({bytes, static_cast<int>(ni), last});
-      request_value.push_back(v);
       p.total_activation_bytes += bytes;
+      if (k == 0 && in_place != kNoValue) {
+        int r = request_of[static_cast<size_t>(in_place)];
+        if (r >= 0 && p.last_use[static_cast<size_t>(in_place)] == static_cast<int>(ni) &&
+            requests[static_cast<size_t>(r)].bytes == bytes) {
+          requests[static_cast<size_t>(r)].last_use = std::max(requests[static_cast<size_t>(r)].last_use, last);
+          request_of[static_cast<size_t>(v)] = r;
+          continue;
+        }
+      }
+      request_of[static_cast<size_t>(v)] = static_cast<int>(requests.size());
+      requests.push_back({bytes, static_cast<int>(ni), last});
     }
   }
+  const size_t value_requests = requests.size();
   std::vector<size_t> scratch_node;
   for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
     uint64_t bytes = p.kernels[ni] ? p.kernels[ni]->scratch_bytes() : 0;
@@ -152,11 +171,11 @@ void plan_arena(const Graph& graph, Plan& p, const PlanOptions& options) {
   }
   MemoryPlan mp = plan_memory_greedy(requests);
   p.arena_offset.assign(nv, -1);
-  for (size_t r = 0; r < request_value.size(); ++r) {
-    p.arena_offset[static_cast<size_t>(request_value[r])] = static_cast<int64_t>(mp.offsets[r]);
+  for (size_t v = 0; v < nv; ++v) {
+    if (request_of[v] >= 0) p.arena_offset[v] = static_cast<int64_t>(mp.offsets[static_cast<size_t>(request_of[v])]);
   }
   for (size_t s = 0; s < scratch_node.size(); ++s) {
-    p.scratch_offset[scratch_node[s]] = static_cast<int64_t>(mp.offsets[request_value.size() + s]);
+    p.scratch_offset[scratch_node[s]] = static_cast<int64_t>(mp.offsets[value_requests + s]);
   }
   p.arena_bytes = mp.arena_bytes;
   EF_CHECK(options.max_arena_bytes == 0 || p.arena_bytes <= options.max_arena_bytes, kOutOfMemory,

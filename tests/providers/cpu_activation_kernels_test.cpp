@@ -75,3 +75,29 @@ TEST(CpuProviderCopy, ReshapeFamilyIsACopy) {
 
 }  // namespace
 }  // namespace ef::test
+
+namespace ef::test {
+namespace {
+
+TEST(CpuProviderInPlace, ElementwiseChainSharesOneBuffer) {
+  onnx::ModelProto m = make_model(13);
+  auto* g = m.mutable_graph();
+  add_io(g, true, "x", onnx::TensorProto::FLOAT, {4, 1000});
+  add_io(g, false, "y", onnx::TensorProto::FLOAT, {4, 1000});
+  add_node(g, "Relu", {"x"}, {"a"});
+  add_node(g, "Sigmoid", {"a"}, {"b"});
+  add_node(g, "Mul", {"b", "b"}, {"c"});
+  add_node(g, "Tanh", {"c"}, {"y"});
+  auto r = compare_fast_to_reference(m, {{"x", random_float_tensor({4, 1000}, 1)}}, 1);
+  EXPECT_EQ(r.kernels[2], "binary.Mul.same");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  SessionOptions fast, ref;
+  ref.reference_kernels = true;
+  // x is a graph input (never overwritten): a, b and c share one 16000-byte buffer on the fast path.
+  EXPECT_EQ(Session::from_model(load_model_from_bytes(bytes, "."), fast)->planned_arena_bytes(), 16000u);
+  EXPECT_GT(Session::from_model(load_model_from_bytes(bytes, "."), ref)->planned_arena_bytes(), 16000u);
+}
+
+}  // namespace
+}  // namespace ef::test

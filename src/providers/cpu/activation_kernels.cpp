@@ -62,7 +62,7 @@ std::unique_ptr<PreparedKernel> prepare_activation(const NodeSignature& sig) {
   }
   auto act = activation_of(sig);
   if (!act) return nullptr;
-  return make_kernel("eltwise." + sig.node->op_type, [act = *act](const KernelArgs& args) {
+  return make_in_place_kernel("eltwise." + sig.node->op_type, 0, [act = *act](const KernelArgs& args) {
     const Tensor& x = args.input(0);
     Tensor& y = args.output(0);
     const float* src = x.data<float>();

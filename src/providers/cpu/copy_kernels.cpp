@@ -23,7 +23,8 @@ std::unique_ptr<PreparedKernel> prepare_copy(const NodeSignature& sig) {
   const ValueType& out = *sig.output_types[0];
   if (in.dtype != out.dtype || !dtype_is_supported(in.dtype) || dtype_size(in.dtype) == 0) return nullptr;
   if (shape_numel(*in.concrete_shape()) != shape_numel(*out.concrete_shape())) return nullptr;
-  return make_kernel("copy." + n.op_type, [](const KernelArgs& args) {
+  // In place, the output is the input's buffer relabelled: nothing to copy.
+  return make_in_place_kernel("copy." + n.op_type, 0, [](const KernelArgs& args) {
     const Tensor& x = args.input(0);
     Tensor& y = args.output(0);
     if (y.raw() != x.raw() && x.nbytes() > 0) cpu::copy_bytes(y.raw(), x.raw(), x.nbytes());

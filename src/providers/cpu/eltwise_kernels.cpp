@@ -46,7 +46,9 @@ std::unique_ptr<PreparedKernel> prepare_binary(const NodeSignature& sig) {
   const Shape out = sig.output_shape(0);
   if (shape_numel(out) != plan.numel) return nullptr;
   std::string name = "binary." + n.op_type + "." + form_name(plan.form);
-  return make_kernel(std::move(name), [plan](const KernelArgs& args) {
+  // The output may take the buffer of whichever operand already has its full shape.
+  const int in_place = shape_numel(a) == plan.numel ? 0 : (shape_numel(b) == plan.numel ? 1 : -1);
+  return make_in_place_kernel(std::move(name), in_place, [plan](const KernelArgs& args) {
     cpu::run_binary(plan, args.input(0).data<float>(), args.input(1).data<float>(), args.output(0).data<float>(),
                     *args.pool);
   });

@@ -35,7 +35,7 @@ std::unique_ptr<PreparedKernel> prepare_batch_norm(const NodeSignature& sig) {
         static_cast<float>(bias->data<float>()[c] - mean->data<float>()[c] * scale->data<float>()[c] * inv);
   }
   const int64_t planes = x[0] * channels, plane = shape_numel(x) / std::max<int64_t>(planes, 1);
-  return make_kernel("batchnorm.affine", [=](const KernelArgs& args) {
+  return make_in_place_kernel("batchnorm.affine", 0, [=](const KernelArgs& args) {
     const float* src = args.input(0).data<float>();
     float* dst = args.output(0).data<float>();
     args.pool->parallel_for(planes, kPlaneGrain, [&](int64_t p0, int64_t p1) {

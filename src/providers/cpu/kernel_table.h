@@ -28,22 +28,29 @@ class KernelTable {
 template <typename Fn>
 class FunctionKernel final : public PreparedKernel {
  public:
-  FunctionKernel(std::string name, uint64_t scratch_bytes, Fn fn)
-      : name_(std::move(name)), scratch_bytes_(scratch_bytes), fn_(std::move(fn)) {}
+  FunctionKernel(std::string name, uint64_t scratch_bytes, int in_place_input, Fn fn)
+      : name_(std::move(name)), scratch_bytes_(scratch_bytes), in_place_input_(in_place_input), fn_(std::move(fn)) {}
   std::string name() const override { return name_; }
   uint64_t scratch_bytes() const override { return scratch_bytes_; }
+  int in_place_input() const override { return in_place_input_; }
   void run(const KernelArgs& args) const override { fn_(args); }
 
  private:
   std::string name_;
   uint64_t scratch_bytes_;
+  int in_place_input_;
   Fn fn_;
 };
 
 // Wraps `fn(const KernelArgs&)` (a const-callable lambda holding whatever it prepared) as a PreparedKernel.
 template <typename Fn>
 std::unique_ptr<PreparedKernel> make_kernel(std::string name, Fn fn, uint64_t scratch_bytes = 0) {
-  return std::make_unique<FunctionKernel<Fn>>(std::move(name), scratch_bytes, std::move(fn));
+  return std::make_unique<FunctionKernel<Fn>>(std::move(name), scratch_bytes, -1, std::move(fn));
+}
+// The same for a kernel whose output 0 may share input `in_place_input`'s buffer (element-wise maps).
+template <typename Fn>
+std::unique_ptr<PreparedKernel> make_in_place_kernel(std::string name, int in_place_input, Fn fn) {
+  return std::make_unique<FunctionKernel<Fn>>(std::move(name), 0, in_place_input, std::move(fn));
 }
 
 // True when every listed input and every output of the node is float32.
