@@ -1,7 +1,6 @@
 // The ai.edgeforge op family: fused nodes created by the level-2 optimizer. Each delegates its main computation to
 // the standard op's reference kernel (Conv, Gemm, LayerNormalization) and then applies the residual add and the
-// activation epilogue, so a fused node computes exactly what the unfused standard nodes compute (up to rounding of
-// the one skipped intermediate store, which is none here: everything stays float32).
+// activation epilogue in float32, so a fused node computes bit for bit what its unfused standard nodes compute.
 #include "ops/fused.h"
 
 #include <cmath>
@@ -86,13 +85,13 @@ void run_as(KernelContext& ctx, const std::string& op_type, int version, size_t 
   standard_def(op_type).kernel(inner);
 }
 
-// Y = act(Y + Z) in place; Z (when given) has exactly Y's shape.
-void epilogue(KernelContext& ctx, size_t z_index) {
+// Y = act(Y + Z) in place; Z (input `z_index`, when the op has one and it is given) has exactly Y's shape.
+void epilogue(KernelContext& ctx, std::optional<size_t> z_index) {
   Tensor& y = ctx.output(0);
   const cpu::Activation act = fused_activation(ctx.node());
   float* py = y.data<float>();
-  if (ctx.has_input(z_index)) {
-    const Tensor& z = ctx.input(z_index);
+  if (z_index && ctx.has_input(*z_index)) {
+    const Tensor& z = ctx.input(*z_index);
     EF_CHECK(z.dtype() == DType::kFloat32 && z.shape() == y.shape(), kInvalidModel,
              "{}: residual input Z is {}{} but the result is float32{}", ctx.node().label(), dtype_name(z.dtype()),
              shape_str(z.shape()), shape_str(y.shape()));
@@ -142,7 +141,7 @@ void infer_fused_gemm(InferContext& ctx) {
 void fused_gemm_kernel(KernelContext& ctx) {
   check_float32(ctx.node(), ctx.input(0).dtype());
   run_as(ctx, "Gemm", 13, 3);
-  epilogue(ctx, 99);  // no residual input
+  epilogue(ctx, std::nullopt);
 }
 
 void infer_gelu(InferContext& ctx) {

@@ -1,3 +1,4 @@
+// Shared helpers of the fusion passes (see fusion_util.h).
 #include "passes/fusion_util.h"
 
 #include <cmath>
