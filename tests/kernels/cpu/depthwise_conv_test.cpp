@@ -256,7 +256,8 @@ TEST(CpuDepthwise, EveryCompiledTargetMatchesReference) {
                             {3, 1, 56}, {7, 2, 30}, {3, 3, 20}}) {
       Problem pr;
       pr.p = square(2, 3, hw - 2, hw, k, s, k / 2);
-      pr.use_residual = true;  // the activation is another kernel's (and has its own per-target tests)
+      pr.use_residual = true;
+      pr.act = {ActKind::kHardSwish, 0, 0};
       pr.fill(rng);
       expect_matches_reference(pr, pool);
       if (HasFatalFailure()) return;
