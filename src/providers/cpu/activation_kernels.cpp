@@ -6,6 +6,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/activation.h"
+#include "kernels/cpu/transpose.h"
 #include "providers/cpu/kernel_table.h"
 
 namespace ef::cpu_provider {
@@ -68,7 +69,7 @@ std::unique_ptr<PreparedKernel> prepare_activation(const NodeSignature& sig) {
     const float* src = x.data<float>();
     float* dst = y.data<float>();
     args.pool->parallel_for(x.numel(), kEltwiseGrain, [&](int64_t b, int64_t e) {
-      if (dst != src) std::memcpy(dst + b, src + b, static_cast<size_t>(e - b) * sizeof(float));
+      if (dst != src) cpu::copy_bytes(dst + b, src + b, static_cast<size_t>(e - b) * sizeof(float));
       cpu::apply_activation(act, dst + b, static_cast<size_t>(e - b));
     });
   });
