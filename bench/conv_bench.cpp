@@ -145,7 +145,7 @@ void register_all() {
                   benchmark::RegisterBenchmark("depthwise_naive", BM_DepthwiseNaive)}) {
     b->ArgNames({"C", "HW", "k", "s"});
     b->Args({144, 56, 3, 1})->Args({32, 112, 3, 1})->Args({96, 112, 3, 2})->Args({240, 28, 5, 1});
-    b->Args({672, 14, 5, 2})->Args({960, 7, 3, 1});
+    b->Args({672, 14, 5, 2})->Args({960, 7, 3, 1})->Args({64, 56, 7, 1});
     timed(b);
   }
   auto* pools = benchmark::RegisterBenchmark("pool", BM_Pool);

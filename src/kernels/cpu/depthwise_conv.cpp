@@ -67,8 +67,9 @@ HWY_INLINE hn::Vec<D> load_strided(D d, const float* p) {
 #endif
 }
 
-// Interior output columns [ow, ow + Lanes) of one row. KH/KW = 0: taken from the job at run time; a nonzero KW
-// implies dilation 1 so the tap offsets are compile-time constants.
+// Interior output columns [ow, ow + Lanes) of one row. Each kernel row accumulates on its own chain before the
+// rows are added, so the dependent FMA chain is kw long rather than kh * kw. KH/KW = 0: taken from the job at
+// run time; a nonzero KW implies dilation 1 so the tap offsets are compile-time constants.
 template <int KH, int KW, int S, class D>
 HWY_INLINE hn::Vec<D> window_vec(D d, const RowJob& j, int64_t ow) {
   const int64_t nrows = KH ? KH : j.nrows;
@@ -78,7 +79,9 @@ HWY_INLINE hn::Vec<D> window_vec(D d, const RowJob& j, int64_t ow) {
   const float* r = j.in + (ow * S + j.col0);
   const float* wr = j.w;
   for (int64_t i = 0; i < nrows; ++i, r += j.row_step, wr += kw) {
-    for (int64_t t = 0; t < kw; ++t) acc = hn::MulAdd(load_strided<S>(d, r + t * dw), hn::Set(d, wr[t]), acc);
+    auto row = hn::Mul(load_strided<S>(d, r), hn::Set(d, wr[0]));
+    for (int64_t t = 1; t < kw; ++t) row = hn::MulAdd(load_strided<S>(d, r + t * dw), hn::Set(d, wr[t]), row);
+    acc = hn::Add(acc, row);
   }
   return acc;
 }
