@@ -1,10 +1,10 @@
-// The SGEMM driver: cache blocking around the micro-kernel (BLIS loop order jc / pc / ic / jr / ir), per-thread
-// packing buffers, the split of C among threads, the epilogue hand-off and the pre-packed operands.
-// Depends on the standard library, core/thread_pool.h and kernels/cpu/sgemm*.h.
+// The SGEMM driver: cache blocking around the micro-kernel (BLIS loop order jc / pc / ic / jr / ir), the
+// single-column path for N == 1, per-thread packing buffers, the split of C among threads, the epilogue hand-off
+// and the pre-packed operands. Depends on the standard library, Highway (target names), core/thread_pool.h and
+// kernels/cpu/sgemm*.h.
 #include "kernels/cpu/sgemm.h"
 
 #include <algorithm>
-#include <cstring>
 #include <new>
 #include <stdexcept>
 

@@ -3,10 +3,11 @@
 // and chosen at run time (sgemm_kernel.cpp); blocking, packing and threading live in sgemm.cpp / sgemm_pack.cpp.
 // Depends on the standard library, Highway, core/thread_pool.h and kernels/cpu/activation.h only.
 //
-// Numerics: each C element is accumulated in float32 over k = 0..K-1 in a fixed order (FMA where the target has
-// it, in blocks of the kernel's KC), then scaled by alpha, then bias and residual are added, then the activation.
-// The order never depends on the thread count, so results are bit-identical for any ThreadPool size. They may
-// differ in the last bits between SIMD targets and from ef::sgemm_reference.
+// Numerics: each C element is accumulated in float32 over k in an order fixed by the shape and the kernel (FMA
+// where the target has it, in blocks of the kernel's KC; N == 1 has its own order), then scaled by alpha, then
+// bias and residual are added, then the activation. The order never depends on the thread count, so results are
+// bit-identical for any ThreadPool size. They may differ in the last bits between SIMD targets and from
+// ef::sgemm_reference.
 #pragma once
 #include <cstddef>
 #include <cstdint>

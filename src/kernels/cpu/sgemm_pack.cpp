@@ -1,6 +1,6 @@
 // Packing of SGEMM operands into the micro-kernel's panel layout (see sgemm_kernel.h): used per cache block for
-// operands packed on the fly and once for the whole matrix by pack_a / pack_b. Plain C++: the loops are copies
-// and gathers the compiler vectorizes well enough next to the O(M N K) product.
+// operands packed on the fly and once for the whole matrix by pack_a / pack_b. Plain C++ copies and gathers,
+// except the transposing case, which goes to the kernel's vectorized gather where it has one.
 // Depends on the standard library and kernels/cpu/sgemm_kernel.h.
 #include <algorithm>
 #include <cstdlib>
