@@ -26,8 +26,20 @@ struct SessionOptions {
   std::map<std::string, Shape> input_shapes;
   // Upper bound on the planned activation arena (0: unlimited).
   uint64_t max_arena_bytes = 0;
+
+  // Resource limits against hostile or broken models. Each is checked from dims and shapes before the memory is
+  // allocated; a model over a limit fails with ErrorCode::kOutOfMemory naming the limit and the tensor or node.
+  // Weights (initializer and constant-attribute bytes) plus, per input-shape plan, the activation arena and the
+  // graph outputs. 0: the machine's physical memory.
+  uint64_t max_memory_bytes = 0;
+  // Elements of any one tensor: initializer, caller input, or value planned or allocated by the runtime.
+  int64_t max_tensor_elements = int64_t{1} << 32;
+  // Graph size, checked while the model is imported by Session::load: nodes (subgraphs included) and the total
+  // bytes of all initializers and constant attributes (0: max_memory_bytes).
+  int64_t max_nodes = 1'000'000;
+  uint64_t max_initializer_bytes = 0;
   // Graph optimization applied when the session is created: 0 none, 1 basic, 2 extended (fusions).
-  int optimization_level = 0;
+  int optimization_level = 2;
   // Run every node on its reference kernel (the oracle) instead of the fast CPU kernels: for debugging.
   bool reference_kernels = false;
 };

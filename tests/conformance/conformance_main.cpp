@@ -98,12 +98,16 @@ Tensor bfloat16_quirk(const Tensor& t, DType declared) {
 // --optimize LEVEL: each case's model is run through the optimizer at that level first (0: as written), so the
 // suite checks that optimization keeps every passing case passing.
 int g_optimize_level = 0;
+// --reference-kernels: run every node on its reference kernel (the oracle) instead of the fast CPU kernels.
+bool g_reference_kernels = false;
 
 Result run_case(const fs::path& dir) {
   std::unique_ptr<Session> session;
   try {
     SessionOptions options;
     options.num_threads = 1;
+    options.optimization_level = 0;  // the runner optimizes (or not) itself, per --optimize
+    options.reference_kernels = g_reference_kernels;
     Model model = load_model((dir / "model.onnx").string());
     if (g_optimize_level > 0) {
       PassOptions passes;
@@ -251,10 +255,12 @@ int main(int argc, char** argv) {
     else if (a == "--write-expect") write_expect = next();
     else if (a == "--timeout") timeout_s = std::stoi(next());
     else if (a == "--optimize") g_optimize_level = std::stoi(next());
+    else if (a == "--reference-kernels") g_reference_kernels = true;
     else if (a == "-v" || a == "--verbose") verbose = true;
     else {
       std::cerr << "usage: edgeforge_conformance [--data DIR] [--suite NAME]... [--filter SUBSTR] [-v]\n"
-                   "       [--expect FILE] [--write-expect FILE] [--timeout S] [--optimize LEVEL]\n";
+                   "       [--expect FILE] [--write-expect FILE] [--timeout S] [--optimize LEVEL]\n"
+                   "       [--reference-kernels]\n";
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }

@@ -93,6 +93,7 @@ TEST(CpuProviderInPlace, ElementwiseChainSharesOneBuffer) {
   std::string bytes;
   m.SerializeToString(&bytes);
   SessionOptions fast, ref;
+  fast.optimization_level = ref.optimization_level = 0;
   ref.reference_kernels = true;
   // x is a graph input (never overwritten): a, b and c share one 16000-byte buffer on the fast path.
   EXPECT_EQ(Session::from_model(load_model_from_bytes(bytes, "."), fast)->planned_arena_bytes(), 16000u);

@@ -36,10 +36,13 @@ inline FastVsReference compare_fast_to_reference(const onnx::ModelProto& proto, 
   FastVsReference result;
   std::string bytes;
   proto.SerializeToString(&bytes);
+  // Both unoptimized, so the fast session runs exactly the nodes as written.
   SessionOptions fast_opts;
   fast_opts.num_threads = threads;
+  fast_opts.optimization_level = 0;
   SessionOptions ref_opts;
   ref_opts.num_threads = 1;
+  ref_opts.optimization_level = 0;
   ref_opts.reference_kernels = true;
   auto fast = Session::from_model(load_model_from_bytes(bytes, "."), fast_opts);
   auto ref = Session::from_model(load_model_from_bytes(bytes, "."), ref_opts);

@@ -94,9 +94,14 @@ double verify_models(Model original, const OptimizeFlags& f) {
   for (const std::string& spec : f.input_shapes) {
     if (given.count(spec.substr(0, spec.find('='))) == 0) input_flags.shapes.push_back(spec);
   }
+  // Neither session optimizes again; the original runs on the reference kernels (the oracle), the optimized model
+  // on the fast kernels it will be deployed with.
   SessionOptions opts;
   opts.input_shapes = input_flags.parsed_shapes();
-  auto ref = Session::from_model(std::move(original), opts);
+  opts.optimization_level = 0;
+  SessionOptions ref_opts = opts;
+  ref_opts.reference_kernels = true;
+  auto ref = Session::from_model(std::move(original), ref_opts);
   auto opt = Session::load(f.output, opts);
   NamedTensors inputs = build_inputs(*ref, input_flags, f.json);
   return compare_outputs(ref->run_named(inputs), opt->run_named(inputs), f.rtol);
