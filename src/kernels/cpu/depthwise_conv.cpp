@@ -224,14 +224,12 @@ void strided_plane(const Conv2dParams& p, const float* x_plane, const float* w_p
   }
 }
 
-HWY_INLINE void store_row(const float* row, const float* residual_row, const Activation& act, int64_t count,
-                          float* out) {
+HWY_INLINE void store_row(const float* row, const float* residual_row, int64_t count, float* out) {
   if (residual_row) {
     add_rows(row, residual_row, out, count);
   } else if (row != out) {
     std::copy(row, row + count, out);
   }
-  apply_activation(act, out, static_cast<size_t>(count));
 }
 
 // Padded-buffer geometry shared by every plane of one call: rows x cols of the zero-padded input copy, wide enough
@@ -263,6 +261,7 @@ void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_p
   const PairFn pair_fn = s1 ? pick_pair_fn<1>(p) : pick_pair_fn<2>(p);
   // Rows go straight to y unless a residual must be read first (y may alias it) or the row is under a vector.
   const bool direct = !residual_plane && ps.ow_v == p.OW;
+  int64_t activated = 0;  // rows [0, activated) have had the activation applied
   for (int64_t oh = 0; oh < p.OH;) {
     const RowJob j{padded + oh * p.stride_h * ps.cols, p.dilation_h * ps.cols, p.kh, w_plane, p.kw, p.dilation_w,
                    p.stride_w, 0, bias};
@@ -275,10 +274,15 @@ void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_p
       vec_fn(j, 0, ps.ow_v, rows[0]);
     }
     for (int64_t r = 0; r < nrows_out; ++r) {
-      store_row(rows[r], residual_plane ? residual_plane + (oh + r) * p.OW : nullptr, act, p.OW,
-                y_plane + (oh + r) * p.OW);
+      store_row(rows[r], residual_plane ? residual_plane + (oh + r) * p.OW : nullptr, p.OW, y_plane + (oh + r) * p.OW);
     }
     oh += nrows_out;
+    // The activation runs over batches of finished rows: once per plane for small planes (a call per 7-wide
+    // row costs more than the rows' arithmetic), every ~8 KiB for large ones while the rows are still in L1.
+    if ((oh - activated) * p.OW >= 2048 || oh == p.OH) {
+      apply_activation(act, y_plane + activated * p.OW, static_cast<size_t>((oh - activated) * p.OW));
+      activated = oh;
+    }
   }
 }
 
