@@ -60,7 +60,7 @@ class ConcatZerosToPad : public Pass {
           if (i != axis && d.known() && d.value != (*shape)[static_cast<size_t>(i)]) dims_match = false;
         }
         if (!dims_match) continue;
-        if (!ctx.allow_rewrite()) return finish(g, removed, count);
+        if (!ctx.allow_rewrite()) return finish_rewrites(g, removed, count);
         std::vector<int64_t> pads(static_cast<size_t>(2 * rank), 0);
         pads[static_cast<size_t>(k == 0 ? axis : rank + axis)] = (*shape)[static_cast<size_t>(axis)];
         const std::string base = cat.name.empty() ? g.values[static_cast<size_t>(cat.outputs[0])].name : cat.name;
@@ -82,13 +82,7 @@ class ConcatZerosToPad : public Pass {
         break;
       }
     }
-    return finish(g, removed, count);
-  }
-
- private:
-  static int finish(Graph& g, const std::vector<bool>& removed, int count) {
-    if (count > 0) erase_nodes(g, removed);
-    return count;
+    return finish_rewrites(g, removed, count);
   }
 };
 

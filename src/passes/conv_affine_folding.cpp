@@ -48,7 +48,7 @@ class ConvAffineFolding : public Pass {
         if (c == nullptr || !yt.has_rank() || yt.rank() != w->rank()) continue;
         std::optional<std::vector<float>> per = per_channel_values(*c, yt.rank(), 1, m);
         if (!per || (div && std::find(per->begin(), per->end(), 0.0f) != per->end())) continue;
-        if (!ctx.allow_rewrite()) return finish(g, removed, count);
+        if (!ctx.allow_rewrite()) return finish_rewrites(g, removed, count);
 
         const int64_t per_out = w->numel() / m;
         Tensor new_b = Tensor::zeros(DType::kFloat32, Shape{m});
@@ -80,13 +80,7 @@ class ConvAffineFolding : public Pass {
         break;
       }
     }
-    return finish(g, removed, count);
-  }
-
- private:
-  static int finish(Graph& g, const std::vector<bool>& removed, int count) {
-    if (count > 0) erase_nodes(g, removed);
-    return count;
+    return finish_rewrites(g, removed, count);
   }
 };
 

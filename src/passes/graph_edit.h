@@ -36,6 +36,11 @@ void bypass_node(Graph& graph, size_t node_index, int in, int out, std::vector<b
 
 // Erases the nodes marked in `removed` (keeping topological order) and refreshes producers.
 void erase_nodes(Graph& graph, const std::vector<bool>& removed);
+// The usual end of a fusion pass: erases the marked nodes when `rewrites` > 0 and returns `rewrites`.
+inline int finish_rewrites(Graph& graph, const std::vector<bool>& removed, int rewrites) {
+  if (rewrites > 0) erase_nodes(graph, removed);
+  return rewrites;
+}
 
 class PassContext;
 // Removes every node for which `returns_input0(node)` holds (it returns its first input unchanged as its only

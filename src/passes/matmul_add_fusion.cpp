@@ -52,7 +52,7 @@ class MatMulAddFusion : public Pass {
         }
         const Tensor* bias = float_initializer(g, c);
         if (bias == nullptr || !gemm_bias_shape(bias->shape(), g.values[static_cast<size_t>(y)].type)) continue;
-        if (!ctx.allow_rewrite()) return finish(g, removed, count);
+        if (!ctx.allow_rewrite()) return finish_rewrites(g, removed, count);
         Node gemm = make_node(mm.name.empty() ? add.name : mm.name, "Gemm", gemm_version,
                               {mm.inputs[0], mm.inputs[1], c}, add.outputs);
         g.nodes[ai] = std::move(gemm);
@@ -61,13 +61,7 @@ class MatMulAddFusion : public Pass {
         break;
       }
     }
-    return finish(g, removed, count);
-  }
-
- private:
-  static int finish(Graph& g, const std::vector<bool>& removed, int count) {
-    if (count > 0) erase_nodes(g, removed);
-    return count;
+    return finish_rewrites(g, removed, count);
   }
 };
 

@@ -47,7 +47,7 @@ class ResidualAddFusion : public Pass {
         if (!takes_residual(conv) || !is_float32(g, y) || !is_float32(g, z)) continue;
         const ValueType& yt = g.values[static_cast<size_t>(y)].type;
         if (!same_static_dims(yt, g.values[static_cast<size_t>(z)].type)) continue;
-        if (!ctx.allow_rewrite()) return finish(g, removed, count);
+        if (!ctx.allow_rewrite()) return finish_rewrites(g, removed, count);
         Node fused = conv;
         fused.op_type = "FusedConv";
         fused.domain = kEdgeForgeDomain;
@@ -63,13 +63,7 @@ class ResidualAddFusion : public Pass {
         break;
       }
     }
-    return finish(g, removed, count);
-  }
-
- private:
-  static int finish(Graph& g, const std::vector<bool>& removed, int count) {
-    if (count > 0) erase_nodes(g, removed);
-    return count;
+    return finish_rewrites(g, removed, count);
   }
 };
 
