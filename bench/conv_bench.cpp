@@ -1,6 +1,7 @@
 // Convolution-side micro-benchmarks: depthwise convolution on MobileNet/EfficientNet layer shapes (beside the
-// naive bounds-checked loop, for scale), MaxPool/AveragePool/global pools and im2col. Single-threaded unless
-// --threads=N. Depends on Google Benchmark and edgeforge's kernels/cpu (depthwise_conv, pool, im2col).
+// naive bounds-checked loop, for scale), MaxPool/AveragePool/global pools, im2col, and GEMM convolutions with an
+// explicit im2col matrix vs B panels packed straight from the input. Single-threaded unless --threads=N. Depends
+// on Google Benchmark and edgeforge's kernels/cpu (depthwise_conv, pool, im2col, sgemm).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/pool.h"
+#include "kernels/cpu/sgemm.h"
 
 namespace ef::bench {
 namespace {
@@ -135,6 +137,48 @@ void BM_Im2col(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * 4 * static_cast<int64_t>(col.size()));
 }
 
+// The convolution's B operand packed by sgemm straight from the input windows.
+class Im2colPanels final : public cpu::BPanelPacker {
+ public:
+  Im2colPanels(const cpu::Conv2dParams& p, const float* x) : p_(p), x_(x) {}
+  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
+    cpu::im2col_pack_panel(p_, x_, k0, k1, j0, j1, nr, dst);
+  }
+
+ private:
+  const cpu::Conv2dParams& p_;
+  const float* x_;
+};
+
+// Args: C, H = W, M, kernel, stride, implicit. One image, one group, 'same' padding, bias + ReLU epilogue.
+// implicit 0: im2col into a column matrix, then sgemm_packed_a (which packs that matrix again); 1:
+// sgemm_packed_a_custom_b with im2col_pack_panel, no column matrix.
+void BM_ConvGemm(benchmark::State& state) {
+  cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(3), state.range(4));
+  p.M = state.range(2);
+  p.group = 1;
+  p.with_output_size();
+  const bool implicit = state.range(5) != 0;
+  const int64_t K = cpu::im2col_rows(p), N = cpu::im2col_cols(p);
+  const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * K), b = random_floats(p.M);
+  const cpu::PackedMatrix packed = cpu::pack_a(false, p.M, K, w.data(), K);
+  std::vector<float> col(implicit ? 0 : static_cast<size_t>(K * N)), y(static_cast<size_t>(p.M * N));
+  cpu::GemmEpilogue epi;
+  epi.bias = b.data();
+  epi.act = cpu::Activation{cpu::ActKind::kRelu, 0, 0};
+  const Im2colPanels panels(p, x.data());
+  for (auto _ : state) {
+    if (implicit) {
+      cpu::sgemm_packed_a_custom_b(packed, N, panels, y.data(), N, epi, pool());
+    } else {
+      cpu::im2col(p, x.data(), 0, 0, col.data());
+      cpu::sgemm_packed_a(packed, N, false, col.data(), N, y.data(), N, epi, pool());
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  report(state, p.M * K * N, 4 * (p.C * p.H * p.W + p.M * N));
+}
+
 // Single-threaded runs are timed in CPU time: robust on a shared machine; with --threads=N they use wall time.
 benchmark::internal::Benchmark* timed(benchmark::internal::Benchmark* b) {
   return g_threads > 1 ? b->UseRealTime() : b;
@@ -158,6 +202,11 @@ void register_all() {
   auto* cols = benchmark::RegisterBenchmark("im2col", BM_Im2col);
   cols->ArgNames({"C", "HW", "k", "s"})->Args({64, 56, 3, 1})->Args({128, 56, 3, 2})->Args({3, 224, 7, 2});
   timed(cols);
+  auto* conv = benchmark::RegisterBenchmark("conv_gemm", BM_ConvGemm);
+  // blazeface's first conv (3 -> 24, 5x5 stride 2 on 256x256: M=24, K=75, N=16384); a ResNet-style 3x3.
+  conv->ArgNames({"C", "HW", "M", "k", "s", "implicit"});
+  for (int implicit : {0, 1}) conv->Args({3, 256, 24, 5, 2, implicit})->Args({64, 56, 64, 3, 1, implicit});
+  timed(conv);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // im2col: lays out the input windows of a grouped 2-D NCHW convolution as the GEMM B operand, so that
-// y[n, group g] = W_g [M/group, K] x col [K, OH*OW]. Depends only on kernels/cpu/conv_params.h.
+// y[n, group g] = W_g [M/group, K] x col [K, OH*OW], either as a matrix or packed into SGEMM's B panels directly.
+// Depends only on kernels/cpu/conv_params.h.
 #pragma once
 #include <cstdint>
 
@@ -24,5 +25,12 @@ void im2col(const Conv2dParams& p, const float* x, int64_t n, int64_t g, float* 
 // x + (n * C + g * C / group) * H * W. Rows with stride-1 windows are copied as contiguous runs.
 void im2col_block(const Conv2dParams& p, const float* x_group, int64_t k_begin, int64_t k_end, int64_t j_begin,
                   int64_t j_end, float* col, int64_t ld);
+
+// The same block written straight in SGEMM's B panel layout (cpu::BPanelPacker): ceil((j_end - j_begin) / nr)
+// panels of nr * (k_end - k_begin) floats at dst, element (k, j) at dst[q * nr * (k_end - k_begin) +
+// (k - k_begin) * nr + (j - j_begin - q * nr)] with q = (j - j_begin) / nr; lanes past j_end are 0. Equal, value
+// for value, to im2col_block followed by packing, without the column matrix. nr: 1 to 64.
+void im2col_pack_panel(const Conv2dParams& p, const float* x_group, int64_t k_begin, int64_t k_end, int64_t j_begin,
+                       int64_t j_end, int64_t nr, float* dst);
 
 }  // namespace ef::cpu

@@ -49,6 +49,7 @@ class Buffer {
 // Pool workers live as long as the pool, so their buffers are reused from call to call.
 struct Scratch {
   Buffer a, b;
+  Buffer column;  // N == 1 with a custom B packer: the packed column before run_column expands it
 };
 thread_local Scratch t_scratch;
 
@@ -58,7 +59,15 @@ struct Operand {
   bool trans = false;
   const float* packed = nullptr;  // whole-matrix panels from pack_a / pack_b, or null: packed per block here
   int64_t padded = 0;             // packed: rows (A) or columns (B) rounded up to the tile
+  const BPanelPacker* packer = nullptr;  // B only: the caller packs the per-block panels instead of data
 };
+
+// Packs B panels for columns [j0, j0 + cols) of K block [p0, p0 + kc) from whichever source the operand has.
+void pack_b_block(const GemmKernel& k, const Operand& b, int64_t p0, int64_t kc, int64_t j0, int64_t cols,
+                  float* dst) {
+  if (b.packer) return b.packer->pack(p0, p0 + kc, j0, j0 + cols, k.nr, dst);
+  detail::pack_b_panels(k, b.trans, b.data, b.ld, p0, kc, j0, cols, dst);
+}
 
 struct Problem {
   const GemmKernel* kernel;
@@ -90,12 +99,15 @@ void run_column(const Problem& p, int64_t m0, int64_t m1) {
   Scratch& s = t_scratch;
   float* a_buf = p.a.packed ? nullptr : s.a.get(buffer_floats(m1 - m0, k.mc, mr, k.kc));
   float* xe = s.b.get(static_cast<size_t>(mr * k.kc));
+  float* col = p.b.packer ? s.column.get(static_cast<size_t>(k.nr * k.kc)) : nullptr;
   for (int64_t pc = 0; pc < p.K; pc += k.kc) {
     const int64_t kc = std::min<int64_t>(k.kc, p.K - pc);
+    if (col) p.b.packer->pack(pc, pc + kc, 0, 1, k.nr, col);
     for (int64_t kk = 0; kk < kc; ++kk) {
       // op(B)(k, 0): packed panels hold it at k * nr; a stored [1, K] (trans_b) has it at k.
-      const float x = p.b.packed ? p.b.packed[pc * p.b.padded + kk * k.nr]
-                                 : p.b.data[(pc + kk) * (p.b.trans ? 1 : p.b.ld)];
+      const float x = col        ? col[kk * k.nr]
+                      : p.b.packed ? p.b.packed[pc * p.b.padded + kk * k.nr]
+                                   : p.b.data[(pc + kk) * (p.b.trans ? 1 : p.b.ld)];
       std::fill(xe + kk * mr, xe + (kk + 1) * mr, x);
     }
     for (int64_t ic = m0; ic < m1; ic += k.mc) {
@@ -136,7 +148,7 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
           const int64_t cols = std::min<int64_t>(nr, nc - jr);
           const int vecs = cols > half ? 2 : 1;
           const float* b_panel = b_block + jr * kc;
-          if (pack_b) detail::pack_b_panels(k, p.b.trans, p.b.data, p.b.ld, pc, kc, jc + jr, cols, b_buf + jr * kc);
+          if (pack_b) pack_b_block(k, p.b, pc, kc, jc + jr, cols, b_buf + jr * kc);
           const bool pack_a = !p.a.packed && jr == 0;
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int64_t rows = std::min<int64_t>(mr, mc - ir);
@@ -279,6 +291,18 @@ void sgemm_packed_a(const PackedMatrix& A, int64_t N, bool trans_b, const float*
   a.packed = A.data_.get();
   a.padded = round_up(A.rows_, A.kernel_->mr);
   run({A.kernel_, A.rows_, N, A.cols_, a, plain(B, ldb, trans_b), C, ldc, &epi}, pool);
+}
+
+void sgemm_packed_a_custom_b(const PackedMatrix& A, int64_t N, const BPanelPacker& pack, float* C, int64_t ldc,
+                             const GemmEpilogue& epi, ThreadPool& pool) {
+  if (!A.kernel_) throw std::invalid_argument("sgemm_packed_a_custom_b: empty packed matrix");
+  if (!A.is_a_) throw std::invalid_argument("sgemm_packed_a_custom_b: the matrix was packed as a B operand");
+  Operand a, b;
+  a.packed = A.data_.get();
+  a.padded = round_up(A.rows_, A.kernel_->mr);
+  b.packer = &pack;
+  // The panels are requested with A's nr: A fixes the kernel, whatever set_max_isa chose since.
+  run({A.kernel_, A.rows_, N, A.cols_, a, b, C, ldc, &epi}, pool);
 }
 
 void sgemm_packed_b(bool trans_a, int64_t M, const float* A, int64_t lda, const PackedMatrix& B, float* C,

@@ -40,6 +40,8 @@ struct GemmEpilogue {
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
            const float* B, int64_t ldb, float* C, int64_t ldc, const GemmEpilogue& epi, ThreadPool& pool);
 
+class BPanelPacker;
+
 // One GEMM operand packed once into the micro-kernel's panel layout (constant weights, packed at session
 // creation). It remembers the kernel it was packed for, so it stays usable (and consistent) after set_max_isa.
 // Movable, not copyable; owns 64-byte aligned storage. Packing an A operand gives an object only
@@ -67,6 +69,8 @@ class PackedMatrix {
                              const GemmEpilogue&, ThreadPool&);
   friend void sgemm_packed_b(bool, int64_t, const float*, int64_t, const PackedMatrix&, float*, int64_t,
                              const GemmEpilogue&, ThreadPool&);
+  friend void sgemm_packed_a_custom_b(const PackedMatrix&, int64_t, const BPanelPacker&, float*, int64_t,
+                                      const GemmEpilogue&, ThreadPool&);
   struct Free {
     void operator()(float* p) const;
   };
@@ -87,6 +91,28 @@ void sgemm_packed_a(const PackedMatrix& A, int64_t N, bool trans_b, const float*
 // As sgemm with op(B) = the packed B (K = B.rows(), N = B.cols()).
 void sgemm_packed_b(bool trans_a, int64_t M, const float* A, int64_t lda, const PackedMatrix& B, float* C,
                     int64_t ldc, const GemmEpilogue& epi, ThreadPool& pool);
+
+// Supplies op(B) [K, N] straight in the micro-kernel's B panel layout, for callers whose B exists only implicitly
+// (a convolution's im2col matrix): sgemm then reads the operand in one pass instead of writing a matrix that it
+// would copy again into panels. The panel layout (shared with pack_b) is: panel q of a block holds nr consecutive
+// columns, k-major, element (k, j) at panel[(k - k0) * nr + (j - first column of the panel)].
+class BPanelPacker {
+ public:
+  virtual ~BPanelPacker() = default;
+  // Writes rows [k0, k1) x columns [j0, j1) of op(B) as ceil((j1 - j0) / nr) consecutive panels of
+  // nr * (k1 - k0) floats at dst: element (k, j) at dst[q * nr * (k1 - k0) + (k - k0) * nr + (j - j0 - q * nr)]
+  // with q = (j - j0) / nr. Lanes of the last panel at columns >= j1 must be written as 0 (the kernel multiplies
+  // them). Must write nothing else. Called from several threads at once (also for the same block when sgemm
+  // splits M), so it must be const-safe; sgemm asks for panels one or a few at a time, right before it uses them.
+  // The values must not depend on the arguments beyond (k, j): that, like sgemm's fixed K order, keeps results
+  // independent of the thread count.
+  virtual void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const = 0;
+};
+
+// As sgemm_packed_a with op(B) [A.cols(), N] produced panel by panel by `pack` (results are bit-identical to
+// sgemm_packed_a on the same B stored as a matrix).
+void sgemm_packed_a_custom_b(const PackedMatrix& A, int64_t N, const BPanelPacker& pack, float* C, int64_t ldc,
+                             const GemmEpilogue& epi, ThreadPool& pool);
 
 // The SIMD target the next sgemm / pack call uses, as Highway names it ("AVX2", "AVX3", "NEON", "EMU128", ...).
 const char* sgemm_target_name();

@@ -1,7 +1,8 @@
 // Conv and ai.edgeforge FusedConv (float32, 1-D and 2-D, NCHW) on the fast kernels, algorithm chosen per layer:
 //   - depthwise (group == C, M a multiple of C): direct vectorized kernel, no GEMM;
 //   - pointwise (1x1, stride 1, no padding): GEMM straight on the input, no im2col;
-//   - everything else: im2col into the node's arena scratch, then GEMM.
+//   - everything else: GEMM whose B panels are packed straight from the input windows (im2col_pack_panel), so
+//     the column matrix is never written.
 // GEMM paths pre-pack each group's weights once at plan time. Bias, the FusedConv residual Z and its activation
 // are fused into the kernels' epilogues. ConvTranspose runs as GEMM + col2im. 3-D convolutions stay on the
 // reference kernel.
@@ -20,9 +21,6 @@
 
 namespace ef::cpu_provider {
 namespace {
-
-// im2col row blocks handed to one thread at a time.
-constexpr int64_t kIm2colRowGrain = 8;
 
 // The 2-D kernel geometry of a 1-D or 2-D ConvParams (1-D convs become H = 1 images).
 std::optional<cpu::Conv2dParams> to_2d(const ConvParams& c) {
@@ -78,6 +76,19 @@ class DepthwiseConv final : public PreparedKernel {
   Tensor w_;
 };
 
+// The im2col matrix of one image and group as sgemm's B operand, packed panel by panel when sgemm needs it.
+class Im2colPanels final : public cpu::BPanelPacker {
+ public:
+  Im2colPanels(const cpu::Conv2dParams& p, const float* x_group) : p_(p), x_group_(x_group) {}
+  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
+    cpu::im2col_pack_panel(p_, x_group_, k0, k1, j0, j1, nr, dst);
+  }
+
+ private:
+  const cpu::Conv2dParams& p_;
+  const float* x_group_;
+};
+
 class GemmConv final : public PreparedKernel {
  public:
   GemmConv(ConvSetup s, const float* w) : s_(std::move(s)) {
@@ -90,27 +101,16 @@ class GemmConv final : public PreparedKernel {
     }
   }
   std::string name() const override { return pointwise_ ? "conv.pointwise_gemm" : "conv.im2col_gemm"; }
-  uint64_t scratch_bytes() const override {
-    return pointwise_ ? 0 : static_cast<uint64_t>(k_ * cpu::im2col_cols(s_.p)) * sizeof(float);
-  }
   void run(const KernelArgs& args) const override {
     const cpu::Conv2dParams& p = s_.p;
     const float* x = args.input(0).data<float>();
     const float* z = s_.has_residual ? args.input(3).data<float>() : nullptr;
     float* y = args.output(0).data<float>();
-    auto* col = static_cast<float*>(args.scratch);
     const int64_t cols = p.OH * p.OW;
     const int64_t c_per_group = p.C / p.group;
     for (int64_t n = 0; n < p.N; ++n) {
       for (int64_t g = 0; g < p.group; ++g) {
         const float* x_group = x + (n * p.C + g * c_per_group) * p.H * p.W;
-        const float* b = x_group;
-        if (!pointwise_) {
-          args.pool->parallel_for(k_, kIm2colRowGrain, [&](int64_t k0, int64_t k1) {
-            cpu::im2col_block(p, x_group, k0, k1, 0, cols, col + k0 * cols, cols);
-          });
-          b = col;
-        }
         const int64_t out_offset = (n * p.M + g * m_per_group_) * cols;
         cpu::GemmEpilogue epi;
         epi.bias = s_.bias.empty() ? nullptr : s_.bias.data() + g * m_per_group_;
@@ -118,8 +118,13 @@ class GemmConv final : public PreparedKernel {
         epi.residual = z != nullptr ? z + out_offset : nullptr;
         epi.ldr = cols;
         epi.act = s_.act;
-        cpu::sgemm_packed_a(packed_[static_cast<size_t>(g)], cols, false, b, cols, y + out_offset, cols, epi,
-                            *args.pool);
+        const cpu::PackedMatrix& w = packed_[static_cast<size_t>(g)];
+        if (pointwise_) {
+          // B is the input itself: sgemm's own packer copies its rows (a plain strided copy, nothing to gain).
+          cpu::sgemm_packed_a(w, cols, false, x_group, cols, y + out_offset, cols, epi, *args.pool);
+        } else {
+          cpu::sgemm_packed_a_custom_b(w, cols, Im2colPanels(p, x_group), y + out_offset, cols, epi, *args.pool);
+        }
       }
     }
   }

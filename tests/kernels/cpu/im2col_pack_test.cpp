@@ -1,0 +1,243 @@
+// Tests of the implicit-B GEMM used by convolutions: cpu::im2col_pack_panel must write exactly the panels that
+// packing the im2col matrix would give, and cpu::sgemm_packed_a_custom_b must give bit-identical results to
+// sgemm_packed_a on the same B stored as a matrix, for every SIMD target and thread count; the two together must
+// reproduce the reference convolution.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu/im2col.h"
+#include "kernels/cpu/sgemm.h"
+#include "kernels/reference/conv.h"
+
+namespace ef::cpu {
+namespace {
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+std::string describe(const Conv2dParams& p) {
+  return "C " + std::to_string(p.C) + " HxW " + std::to_string(p.H) + "x" + std::to_string(p.W) + " k " +
+         std::to_string(p.kh) + "x" + std::to_string(p.kw) + " s " + std::to_string(p.stride_h) + "," +
+         std::to_string(p.stride_w) + " d " + std::to_string(p.dilation_h) + "," + std::to_string(p.dilation_w) +
+         " pads " + std::to_string(p.pad_top) + "," + std::to_string(p.pad_left) + "," +
+         std::to_string(p.pad_bottom) + "," + std::to_string(p.pad_right) + " out " + std::to_string(p.OH) + "x" +
+         std::to_string(p.OW);
+}
+
+// A random geometry, sometimes wide enough that whole panels fall inside one output row (the copy fast path).
+Conv2dParams random_geometry(std::mt19937& rng, int64_t max_c) {
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  Conv2dParams p;
+  p.group = pick(1, 2);
+  p.C = p.group * pick(1, max_c);
+  p.M = p.group * pick(1, 5);
+  p.H = pick(1, 12);
+  p.W = pick(0, 1) ? pick(1, 20) : pick(30, 80);
+  p.kh = pick(1, 5);
+  p.kw = pick(0, 2) ? p.kh : pick(1, 5);
+  p.stride_h = pick(1, 2);
+  p.stride_w = pick(0, 2) ? 1 : pick(2, 3);
+  p.dilation_h = pick(1, 2);
+  p.dilation_w = pick(0, 3) ? 1 : 2;
+  p.pad_top = pick(0, 3), p.pad_left = pick(0, 3), p.pad_bottom = pick(0, 3), p.pad_right = pick(0, 3);
+  return p.with_output_size();
+}
+
+// Panels from the explicit column matrix, in BPanelPacker's layout: the expected output of im2col_pack_panel.
+std::vector<float> panels_of(const std::vector<float>& col, int64_t ld, int64_t k0, int64_t k1, int64_t j0,
+                             int64_t j1, int64_t nr) {
+  const int64_t kc = k1 - k0, panels = (j1 - j0 + nr - 1) / nr;
+  std::vector<float> out(static_cast<size_t>(panels * nr * kc));
+  for (int64_t q = 0; q < panels; ++q) {
+    for (int64_t k = k0; k < k1; ++k) {
+      for (int64_t x = 0; x < nr; ++x) {
+        const int64_t j = j0 + q * nr + x;
+        out[static_cast<size_t>(q * nr * kc + (k - k0) * nr + x)] = j < j1 ? col[k * ld + j] : 0.0f;
+      }
+    }
+  }
+  return out;
+}
+
+TEST(CpuIm2colPackPanel, MatchesPackedColumnMatrix) {
+  std::mt19937 rng(11);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int checked = 0, fast_shapes = 0;
+  for (int iter = 0; iter < 400; ++iter) {
+    const Conv2dParams p = random_geometry(rng, 3);
+    if (p.OH < 1 || p.OW < 1) continue;
+    const auto x = random_floats(static_cast<size_t>(p.C * p.H * p.W), rng);
+    const int64_t K = im2col_rows(p), P = im2col_cols(p), g = p.group - 1;
+    std::vector<float> col(static_cast<size_t>(K * P));
+    im2col(p, x.data(), 0, g, col.data());
+    const float* x_group = x.data() + g * (p.C / p.group) * p.H * p.W;
+    const int64_t widths[] = {1, 2, 3, 4, 8, 16, 32, 64};
+    const int64_t nr = widths[pick(0, 7)];
+    // The whole matrix, or a random block of it (sgemm asks for K blocks at any offset and column ranges that
+    // start at a panel boundary of its own split, which need not be a multiple of OW).
+    int64_t k0 = 0, k1 = K, j0 = 0, j1 = P;
+    if (pick(0, 1)) {
+      k0 = pick(0, K - 1), k1 = pick(k0 + 1, K);
+      j0 = pick(0, P - 1), j1 = pick(j0 + 1, P);
+    }
+    const std::vector<float> want = panels_of(col, P, k0, k1, j0, j1, nr);
+    std::vector<float> got(want.size() + 16, -7.0f);
+    im2col_pack_panel(p, x_group, k0, k1, j0, j1, nr, got.data());
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(got[i], want[i]) << describe(p) << " nr " << nr << " block k [" << k0 << "," << k1 << ") j [" << j0
+                                 << "," << j1 << ") at " << i;
+    }
+    for (size_t i = want.size(); i < got.size(); ++i) ASSERT_EQ(got[i], -7.0f) << "wrote past the panels";
+    fast_shapes += p.OW >= nr && p.stride_w == 1;
+    ++checked;
+  }
+  EXPECT_GT(checked, 300);
+  EXPECT_GT(fast_shapes, 50);
+}
+
+// op(B) from a stored K x N matrix, packed by hand: the simplest conforming packer.
+class MatrixPanels final : public BPanelPacker {
+ public:
+  MatrixPanels(const float* b, int64_t ld) : b_(b), ld_(ld) {}
+  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
+    for (int64_t j = j0; j < j1; j += nr, dst += nr * (k1 - k0)) {
+      for (int64_t k = k0; k < k1; ++k) {
+        for (int64_t x = 0; x < nr; ++x) dst[(k - k0) * nr + x] = j + x < j1 ? b_[k * ld_ + j + x] : 0.0f;
+      }
+    }
+  }
+
+ private:
+  const float* b_;
+  int64_t ld_;
+};
+
+// Restores the best SIMD target when a test that walks the targets ends, even by a failed assertion.
+struct TargetGuard {
+  ~TargetGuard() { set_max_isa(""); }
+};
+
+TEST(CpuSgemmCustomB, BitIdenticalToPackedAOnEveryTargetAndThreadCount) {
+  TargetGuard guard;
+  std::mt19937 rng(5);
+  struct Shape {
+    int64_t M, N, K;
+  };
+  // Edge tiles, K past one K block (256), N past one column block (4096), N == 1 (the column path), many threads.
+  const Shape shapes[] = {{1, 1, 1},    {7, 1, 300},   {5, 17, 3},    {24, 333, 75},
+                          {13, 50, 600}, {64, 4200, 9}, {30, 40, 257}, {2, 3, 0}};
+  for (const std::string& target : sgemm_targets()) {
+    ASSERT_TRUE(set_max_isa(target));
+    for (const Shape& s : shapes) {
+      const auto a = random_floats(static_cast<size_t>(s.M * s.K), rng);
+      const auto b = random_floats(static_cast<size_t>(s.K * s.N), rng);
+      const auto bias = random_floats(static_cast<size_t>(s.M), rng);
+      const auto residual = random_floats(static_cast<size_t>(s.M * s.N), rng);
+      const PackedMatrix packed = pack_a(false, s.M, s.K, a.data(), s.K);
+      GemmEpilogue epi;
+      epi.bias = bias.data();
+      epi.residual = residual.data();
+      epi.ldr = s.N;
+      epi.act = Activation{ActKind::kRelu, 0, 0};
+      ThreadPool one(1);
+      std::vector<float> want(static_cast<size_t>(s.M * s.N), NAN);
+      sgemm_packed_a(packed, s.N, false, b.data(), s.N, want.data(), s.N, epi, one);
+      const MatrixPanels panels(b.data(), s.N);
+      for (int threads : {1, 2, 3, 5}) {
+        ThreadPool pool(threads);
+        std::vector<float> got(want.size(), NAN);
+        sgemm_packed_a_custom_b(packed, s.N, panels, got.data(), s.N, epi, pool);
+        for (size_t i = 0; i < want.size(); ++i) {
+          ASSERT_EQ(got[i], want[i]) << target << " M " << s.M << " N " << s.N << " K " << s.K << " threads "
+                                     << threads << " at " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuSgemmCustomB, RejectsAPackedBOperand) {
+  const std::vector<float> b(6, 1.0f);
+  const PackedMatrix packed_b = pack_b(false, 2, 3, b.data(), 3);
+  const MatrixPanels panels(b.data(), 3);
+  std::vector<float> c(4);
+  ThreadPool pool(1);
+  EXPECT_THROW(sgemm_packed_a_custom_b(packed_b, 2, panels, c.data(), 2, GemmEpilogue{}, pool),
+               std::invalid_argument);
+  EXPECT_THROW(sgemm_packed_a_custom_b(PackedMatrix{}, 2, panels, c.data(), 2, GemmEpilogue{}, pool),
+               std::invalid_argument);
+}
+
+class Im2colPanels final : public BPanelPacker {
+ public:
+  Im2colPanels(const Conv2dParams& p, const float* x_group) : p_(p), x_group_(x_group) {}
+  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
+    im2col_pack_panel(p_, x_group_, k0, k1, j0, j1, nr, dst);
+  }
+
+ private:
+  const Conv2dParams& p_;
+  const float* x_group_;
+};
+
+ConvParams to_reference(const Conv2dParams& p) {
+  ConvParams r;
+  r.batch = p.N;
+  r.in_channels = p.C;
+  r.out_channels = p.M;
+  r.group = p.group;
+  r.in_spatial = {p.H, p.W};
+  r.out_spatial = {p.OH, p.OW};
+  r.axes = {WindowAxis{p.kh, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom},
+            WindowAxis{p.kw, p.stride_w, p.dilation_w, p.pad_left, p.pad_right}};
+  return r;
+}
+
+// The convolution as GemmConv runs it: equal to im2col + sgemm_packed_a bit for bit, and to the reference within
+// float rounding, for any thread count.
+TEST(CpuSgemmCustomB, Im2colPanelsConvMatchesReferenceAndExplicitIm2col) {
+  std::mt19937 rng(21);
+  int checked = 0;
+  for (int iter = 0; iter < 120; ++iter) {
+    const Conv2dParams p = random_geometry(rng, 12);
+    if (p.OH < 1 || p.OW < 1) continue;
+    const int64_t K = im2col_rows(p), P = im2col_cols(p), Mg = p.M / p.group, Cg = p.C / p.group;
+    const auto x = random_floats(static_cast<size_t>(p.C * p.H * p.W), rng);
+    const auto w = random_floats(static_cast<size_t>(p.M * K), rng);
+    const auto bias = random_floats(static_cast<size_t>(p.M), rng);
+    std::vector<float> want(static_cast<size_t>(p.M * P));
+    conv_reference(to_reference(p), x.data(), w.data(), bias.data(), want.data());
+    std::vector<float> col(static_cast<size_t>(K * P));
+    std::vector<float> explicit_y(want.size(), NAN), implicit_y(want.size(), NAN);
+    ThreadPool pool(1 + iter % 3);
+    for (int64_t g = 0; g < p.group; ++g) {
+      const PackedMatrix packed = pack_a(false, Mg, K, w.data() + g * Mg * K, K);
+      GemmEpilogue epi;
+      epi.bias = bias.data() + g * Mg;
+      float* y_explicit = explicit_y.data() + g * Mg * P;
+      im2col(p, x.data(), 0, g, col.data());
+      sgemm_packed_a(packed, P, false, col.data(), P, y_explicit, P, epi, pool);
+      const Im2colPanels panels(p, x.data() + g * Cg * p.H * p.W);
+      sgemm_packed_a_custom_b(packed, P, panels, implicit_y.data() + g * Mg * P, P, epi, pool);
+    }
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(implicit_y[i], explicit_y[i]) << describe(p) << " at " << i;
+      ASSERT_NEAR(implicit_y[i], want[i], 1e-4f * (1.0f + std::fabs(want[i]))) << describe(p) << " at " << i;
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 80);
+}
+
+}  // namespace
+}  // namespace ef::cpu
