@@ -311,7 +311,10 @@ Model load_model_from_bytes(const std::string& bytes, const std::string& base_di
   int64_t std_opset = model.opset("");
   EF_CHECK(std_opset <= kMaxSupportedOpset, kUnsupported,
            "the model uses ONNX opset {}, newer than the newest supported opset {}", std_opset, kMaxSupportedOpset);
-  ImportContext ctx{&model, TensorLoadOptions{base_dir, options.max_tensor_bytes}, &options};
+  TensorLoadOptions tensors{base_dir, options.max_tensor_bytes, options.max_tensor_elements};
+  TensorLoadOptions::Budget budget{options.max_initializer_bytes, 0};
+  if (options.max_initializer_bytes > 0) tensors.budget = &budget;
+  ImportContext ctx{&model, tensors, &options};
   model.graph = import_graph(mp.graph(), ctx, nullptr);
   return model;
 }

@@ -11,7 +11,9 @@ namespace ef {
 struct ImportOptions {
   uint64_t max_model_bytes = uint64_t{2} << 30;   // protobuf's own limit
   uint64_t max_tensor_bytes = uint64_t{16} << 30;  // any one initializer
-  int64_t max_nodes = 1'000'000;
+  int64_t max_nodes = 1'000'000;  // nodes of the graph and all its subgraphs
+  int64_t max_tensor_elements = 0;  // any one initializer or tensor attribute (0: max_tensor_bytes only)
+  uint64_t max_initializer_bytes = 0;  // all initializers and tensor attributes together (0: unlimited)
 };
 
 // Newest standard-domain opset we resolve ops against (what Debian's ONNX 1.12 defines).

@@ -43,6 +43,9 @@ uint64_t expected_bytes(DType dtype, const Shape& shape, const TensorLoadOptions
   } catch (const Error& e) {
     fail(ErrorCode::kInvalidModel, what + ": " + e.what());
   }
+  EF_CHECK(options.max_tensor_elements <= 0 || n <= options.max_tensor_elements, kOutOfMemory,
+           "{}: shape {} has {} elements, above the limit of {} elements per tensor", what, shape_str(shape), n,
+           options.max_tensor_elements);
   uint64_t bytes = static_cast<uint64_t>(n) * dtype_size(dtype);
   EF_CHECK(n == 0 || bytes / static_cast<uint64_t>(n) == dtype_size(dtype), kInvalidModel, "{}: size overflows",
            what);
@@ -51,8 +54,18 @@ uint64_t expected_bytes(DType dtype, const Shape& shape, const TensorLoadOptions
   return bytes;
 }
 
-Tensor load_external(const onnx::TensorProto& proto, DType dtype, const Shape& shape, const TensorLoadOptions& opts,
-                     const std::string& what) {
+// Charges `bytes` to the model-wide budget, if any, before the tensor is allocated.
+void charge_budget(uint64_t bytes, const TensorLoadOptions& options, const std::string& what) {
+  if (options.budget == nullptr) return;
+  TensorLoadOptions::Budget& b = *options.budget;
+  EF_CHECK(bytes <= b.limit && b.used <= b.limit - bytes, kOutOfMemory,
+           "{}: {} more bytes of weights would exceed the limit of {} bytes for all initializers ({} already loaded)",
+           what, bytes, b.limit, b.used);
+  b.used += bytes;
+}
+
+Tensor load_external(const onnx::TensorProto& proto, DType dtype, const Shape& shape, uint64_t bytes,
+                     const TensorLoadOptions& opts, const std::string& what) {
   std::string location;
   int64_t offset = 0;
   int64_t length = -1;
@@ -65,7 +78,6 @@ Tensor load_external(const onnx::TensorProto& proto, DType dtype, const Shape& s
       fail(ErrorCode::kInvalidModel, fmt::format("{}: external data field '{}' is not a number", what, kv.key()));
     }
   }
-  uint64_t bytes = expected_bytes(dtype, shape, opts, what);
   EF_CHECK(offset >= 0, kInvalidModel, "{}: negative external data offset {}", what, offset);
   EF_CHECK(length < 0 || static_cast<uint64_t>(length) == bytes, kInvalidModel,
            "{}: external data length {} does not match the {} bytes its shape needs", what, length, bytes);
@@ -102,7 +114,10 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const TensorLoadOptions
   Shape shape(proto.dims().begin(), proto.dims().end());
   for (int64_t d : shape) EF_CHECK(d >= 0, kInvalidModel, "{}: negative dimension in {}", what, shape_str(shape));
   uint64_t bytes = expected_bytes(dtype, shape, options, what);
-  if (proto.data_location() == onnx::TensorProto::EXTERNAL) return load_external(proto, dtype, shape, options, what);
+  charge_budget(bytes, options, what);
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
+    return load_external(proto, dtype, shape, bytes, options, what);
+  }
   if (proto.has_raw_data()) {
     EF_CHECK(proto.raw_data().size() == bytes, kInvalidModel, "{}: raw_data has {} bytes but shape {} ({}) needs {}",
              what, proto.raw_data().size(), shape_str(shape), dtype_name(dtype), bytes);

@@ -15,6 +15,15 @@ struct TensorLoadOptions {
   std::string base_dir;
   // Upper bound on one tensor's bytes (checked from dims before allocating).
   uint64_t max_tensor_bytes = uint64_t{16} << 30;
+  // Upper bound on one tensor's elements (0: none beyond max_tensor_bytes).
+  int64_t max_tensor_elements = 0;
+  // Shared by every tensor of one model when set: each load adds its bytes to `used` before allocating and fails
+  // beyond `limit`, so many small initializers cannot add up to more than the caller allows.
+  struct Budget {
+    uint64_t limit = 0;
+    uint64_t used = 0;
+  };
+  Budget* budget = nullptr;
 };
 
 // Throws kInvalidModel naming `what` (e.g. "initializer 'conv1.weight'") when dims, data type or payload size are

@@ -320,10 +320,19 @@ Shape constant_of_shape_dims(const Tensor& shape, const Node& node) {
   return out;
 }
 
+// Outputs up to this many elements are published as values (they feed shape computations); larger ones only as a
+// shape, so that inference never allocates what the planner's size limits have not checked yet.
+constexpr int64_t kMaxPublishedElements = int64_t{1} << 16;
+
 void infer_constant_of_shape(InferContext& ctx) {
   Tensor value = fill_value(ctx.node());
   if (const Tensor* shape = ctx.input_value(0)) {
-    Tensor out = Tensor::zeros(value.dtype(), constant_of_shape_dims(*shape, ctx.node()));
+    Shape dims = constant_of_shape_dims(*shape, ctx.node());
+    if (shape_numel(dims) > kMaxPublishedElements) {
+      ctx.set_output(0, value.dtype(), dims_of(dims));
+      return;
+    }
+    Tensor out = Tensor::zeros(value.dtype(), dims);
     fill_with(out, value);
     ctx.set_output_value(0, out);
     return;

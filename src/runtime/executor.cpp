@@ -53,6 +53,7 @@ std::vector<Tensor> execute_graph(const Graph& graph, const Plan* plan, const st
   SubgraphRunner run_subgraph = [&scope, &options](const Graph& sub, const std::vector<Tensor>& sub_inputs) {
     ExecOptions sub_options;
     sub_options.num_threads = options.num_threads;
+    sub_options.max_tensor_elements = options.max_tensor_elements;
     return execute_graph(sub, nullptr, sub_inputs, &scope, sub_options);
   };
   auto* arena = static_cast<uint8_t*>(options.arena);
@@ -105,7 +106,9 @@ std::vector<Tensor> execute_graph(const Graph& graph, const Plan* plan, const st
           std::memset(slot, 0, outs[k].nbytes());
         }
       }
-      if (kernel == nullptr) run_node(def, node, in_ptrs, outs, run_subgraph, options.num_threads);
+      if (kernel == nullptr) {
+        run_node(def, node, in_ptrs, outs, run_subgraph, options.num_threads, options.max_tensor_elements);
+      }
     } catch (const Error& e) {
       if (std::string(e.what()).find(node.label()) != std::string::npos) throw;
       throw e.with_context(node.label());

@@ -25,6 +25,9 @@ struct ExecOptions {
   ThreadPool* pool = nullptr;  // for prepared kernels; nullptr: single-threaded
   // When set (plan mode), receives the wall time of each node in seconds, accumulated (size = node count).
   std::vector<double>* node_seconds = nullptr;
+  // Outputs whose shape is only known at run time (reference kernels, subgraphs) are checked against this before
+  // they are allocated (0: unlimited).
+  int64_t max_tensor_elements = 0;
 };
 
 // `inputs` follow graph.inputs order. `plan` may be nullptr (subgraph mode).

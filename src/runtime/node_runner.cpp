@@ -14,7 +14,7 @@ std::vector<ValueType> infer_node(const OpDef& def, const Node& node, const std:
 }
 
 void run_node(const OpDef& def, const Node& node, const std::vector<const Tensor*>& inputs,
-              std::vector<Tensor>& outputs, const SubgraphRunner& subgraphs, int num_threads) {
+              std::vector<Tensor>& outputs, const SubgraphRunner& subgraphs, int num_threads, int64_t max_elements) {
   std::vector<ValueType> in_types(inputs.size());
   std::vector<const ValueType*> type_ptrs(inputs.size(), nullptr);
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -41,6 +41,9 @@ void run_node(const OpDef& def, const Node& node, const std::vector<const Tensor
     if (outputs[i].defined() && outputs[i].dtype() == out_types[i].dtype && outputs[i].shape() == *shape) {
       continue;  // caller-provided buffer of the right type
     }
+    EF_CHECK(max_elements <= 0 || shape_numel(*shape) <= max_elements, kOutOfMemory,
+             "{}: output {} would have shape {}, more than the limit of {} elements per tensor", node.label(), i,
+             shape_str(*shape), max_elements);
     outputs[i] = Tensor::zeros(out_types[i].dtype, *shape);
   }
   if (all_known && !node.outputs.empty()) return;

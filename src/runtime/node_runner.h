@@ -9,9 +9,11 @@
 namespace ef {
 
 // Output slots may be pre-filled by the caller (e.g. arena-backed tensors of the planned shape); a pre-filled
-// slot whose dtype/shape disagree with inference is replaced by a fresh allocation.
+// slot whose dtype/shape disagree with inference is replaced by a fresh allocation, refused with kOutOfMemory
+// when it would hold more than `max_elements` elements (0: unlimited).
 void run_node(const OpDef& def, const Node& node, const std::vector<const Tensor*>& inputs,
-              std::vector<Tensor>& outputs, const SubgraphRunner& subgraphs, int num_threads);
+              std::vector<Tensor>& outputs, const SubgraphRunner& subgraphs, int num_threads,
+              int64_t max_elements = 0);
 
 // Type/shape inference for one node from input types and (where known) values. Returns output types; fills
 // `output_values` for outputs whose value inference determined.

@@ -33,6 +33,11 @@ struct PlanOptions {
   // (keeps planning cheap and the plan small).
   int64_t fold_max_elements = 1 << 16;
   uint64_t max_arena_bytes = 0;  // 0: unlimited
+  // Every value whose shape inference makes concrete is checked against this before anything is allocated
+  // (0: unlimited); weights + arena against max_memory_bytes (0: unlimited).
+  int64_t max_tensor_elements = 0;
+  uint64_t max_memory_bytes = 0;
+  uint64_t weight_bytes = 0;
   // Offered each non-folded node in this order; empty: every node runs its reference kernel.
   std::vector<const ExecutionProvider*> providers;
 };

@@ -22,6 +22,23 @@ bool has_subgraph(const Node& node) {
   throw e.with_context(node.label());
 }
 
+// Refuses a value whose inferred shape has more elements than the limit, before it is folded or planned: a tiny
+// model can otherwise ask for terabytes through a Reshape/Expand/ConstantOfShape with a huge dims vector.
+void check_value_size(const Graph& graph, int v, const ValueType& t, const PlanOptions& options) {
+  if (options.max_tensor_elements <= 0 || !t.dims) return;
+  int64_t n = 1;
+  for (const Dim& d : *t.dims) {
+    if (d.value < 0) return;  // symbolic or data-dependent: checked when allocated
+    if (d.value == 0) return;
+    if (n > options.max_tensor_elements / d.value) {
+      fail(ErrorCode::kOutOfMemory,
+           fmt::format("value '{}' would have shape {}, more than the limit of {} elements per tensor",
+                       graph.values[static_cast<size_t>(v)].name, t.str(), options.max_tensor_elements));
+    }
+    n *= d.value;
+  }
+}
+
 void infer_and_fold(const Graph& graph, Plan& p, const PlanOptions& options) {
   for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
     const Node& node = graph.nodes[ni];
@@ -46,6 +63,7 @@ void infer_and_fold(const Graph& graph, Plan& p, const PlanOptions& options) {
       std::vector<ValueType> out_types = infer_node(*p.ops[ni], node, types, values, out_values);
       for (size_t k = 0; k < node.outputs.size(); ++k) {
         if (node.outputs[k] == kNoValue) continue;
+        check_value_size(graph, node.outputs[k], out_types[k], options);
         p.types[static_cast<size_t>(node.outputs[k])] = out_types[k];
       }
       bool outputs_known = true;
@@ -181,6 +199,22 @@ void plan_arena(const Graph& graph, Plan& p, const PlanOptions& options) {
   EF_CHECK(options.max_arena_bytes == 0 || p.arena_bytes <= options.max_arena_bytes, kOutOfMemory,
            "the model needs {} bytes of activation memory for these input shapes, above the limit of {} bytes",
            p.arena_bytes, options.max_arena_bytes);
+  // Graph outputs live outside the arena but are allocated by every run all the same.
+  uint64_t output_bytes = 0;
+  for (int v : graph.outputs) {
+    const ValueType& t = p.types[static_cast<size_t>(v)];
+    auto shape = t.concrete_shape();
+    if (shape && dtype_is_supported(t.dtype) && !p.known[static_cast<size_t>(v)].defined()) {
+      output_bytes += static_cast<uint64_t>(shape_numel(*shape)) * dtype_size(t.dtype);
+    }
+  }
+  const uint64_t activations = p.arena_bytes + output_bytes;
+  EF_CHECK(options.max_memory_bytes == 0 || (options.weight_bytes <= options.max_memory_bytes &&
+                                             activations <= options.max_memory_bytes - options.weight_bytes),
+           kOutOfMemory,
+           "the model needs {} bytes of weights + {} bytes of activations and outputs for these input shapes, above "
+           "the memory limit of {} bytes",
+           options.weight_bytes, activations, options.max_memory_bytes);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "passes/pass.h"
 #include "providers/provider.h"
 #include "runtime/executor.h"
+#include "runtime/limits.h"
 #include "runtime/plan.h"
 
 namespace ef {
@@ -50,6 +51,7 @@ struct Session::Impl {
   SessionOptions options;
   std::vector<IoInfo> inputs, outputs;
   std::vector<std::unique_ptr<ExecutionProvider>> providers;
+  uint64_t weight_bytes = 0;  // charged against max_memory_bytes with each plan's arena
   std::unique_ptr<ThreadPool> pool;
   std::mutex mutex;  // guards plans, last_plan and free_arenas
   std::map<std::vector<Shape>, std::shared_ptr<const Plan>> plans;
@@ -84,6 +86,9 @@ struct Session::Impl {
     EF_CHECK(t.defined(), kInvalidArgument, "input '{}' is empty", info.name);
     EF_CHECK(t.dtype() == info.dtype, kInvalidArgument, "input '{}' must be {}, got {}", info.name,
              dtype_name(info.dtype), dtype_name(t.dtype()));
+    EF_CHECK(options.max_tensor_elements <= 0 || t.numel() <= options.max_tensor_elements, kOutOfMemory,
+             "input '{}' has shape {} ({} elements), above the limit of {} elements per tensor", info.name,
+             shape_str(t.shape()), t.numel(), options.max_tensor_elements);
     if (!info.has_shape) return;
     EF_CHECK(t.rank() == info.dims.size(), kInvalidArgument, "input '{}' must have shape {}, got {}", info.name,
              info.shape_str(), shape_str(t.shape()));
@@ -127,6 +132,7 @@ struct Session::Impl {
     exec.arena = arena.defined() ? arena.raw() : nullptr;
     exec.pool = pool.get();
     exec.node_seconds = node_seconds;
+    exec.max_tensor_elements = options.max_tensor_elements;
     std::vector<Tensor> results = execute_graph(graph(), plan.get(), ordered, nullptr, exec);
     return_arena(*plan, std::move(arena));
     return results;
@@ -140,6 +146,9 @@ struct Session::Impl {
     for (size_t i = 0; i < shapes.size(); ++i) types.push_back(ValueType{inputs[i].dtype, dims_of(shapes[i])});
     PlanOptions popts;
     popts.max_arena_bytes = options.max_arena_bytes;
+    popts.max_tensor_elements = options.max_tensor_elements;
+    popts.max_memory_bytes = effective_max_memory(options);
+    popts.weight_bytes = weight_bytes;
     for (const auto& provider : providers) popts.providers.push_back(provider.get());
     auto plan = std::make_shared<const Plan>(build_plan(graph(), types, popts));
     plans.emplace(shapes, plan);
@@ -151,13 +160,17 @@ Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
 
 std::unique_ptr<Session> Session::load(const std::string& path, const SessionOptions& options) {
-  return from_model(load_model(path), options);
+  return from_model(load_model(path, import_options_for(options)), options);
 }
 
 std::unique_ptr<Session> Session::from_model(Model model, const SessionOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->model = std::move(model);
   impl->options = options;
+  EF_CHECK(options.max_tensor_elements >= 0 && options.max_nodes >= 0, kInvalidArgument,
+           "resource limits must not be negative (max_tensor_elements {}, max_nodes {})", options.max_tensor_elements,
+           options.max_nodes);
+  check_graph_limits(*impl->model.graph, options);
   if (impl->options.num_threads <= 0) impl->options.num_threads = default_threads();
   impl->pool = std::make_unique<ThreadPool>(impl->options.num_threads);
   if (!options.reference_kernels) impl->providers.push_back(make_cpu_provider());
@@ -171,6 +184,7 @@ std::unique_ptr<Session> Session::from_model(Model model, const SessionOptions& 
     optimize_model(impl->model, popts);
   }
   const Graph& g = impl->graph();
+  impl->weight_bytes = weight_bytes(g);
   auto declared = [&g](int v) {
     const Value& value = g.values[static_cast<size_t>(v)];
     return io_info(value.name, value.type);

@@ -32,6 +32,38 @@ void ExecFlags::add_to(CLI::App& app) {
                  "Cap the SIMD instruction set of the CPU kernels (e.g. AVX2, SSE4; default: the best this CPU has)");
   app.add_flag("--reference-kernels", reference_kernels,
                "Run every node on its plain reference kernel instead of the fast CPU kernels (for debugging)");
+  app.add_option("--max-memory", max_memory,
+                 "Refuse models whose weights plus planned activation memory exceed BYTES (K/M/G/T suffixes; "
+                 "default: physical memory)");
+  app.add_option("--max-initializer-bytes", max_initializer_bytes,
+                 "Refuse models whose initializers take more than BYTES in total (default: --max-memory)");
+  app.add_option("--max-tensor-elements", max_tensor_elements, "Refuse any one tensor with more elements than N")
+      ->default_val(max_tensor_elements)
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-nodes", max_nodes, "Refuse models with more than N nodes (subgraphs included)")
+      ->default_val(max_nodes)
+      ->check(CLI::PositiveNumber);
+}
+
+uint64_t parse_byte_size(const std::string& text, const char* flag) {
+  size_t used = 0;
+  unsigned long long value = 0;
+  try {
+    if (!text.empty() && text[0] != '-') value = std::stoull(text, &used);
+  } catch (const std::logic_error&) {
+    used = 0;
+  }
+  EF_CHECK(used > 0, kInvalidArgument, "{} {}: expected a byte count such as 4096, 512M or 2G", flag, text);
+  std::string suffix = text.substr(used);
+  if (suffix.size() == 2 && (suffix[1] == 'B' || suffix[1] == 'b')) suffix.pop_back();  // "512MB"
+  int shift = 0;
+  if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else if (suffix == "T" || suffix == "t") shift = 40;
+  else EF_CHECK(suffix.empty(), kInvalidArgument, "{} {}: unknown size suffix '{}' (K, M, G, T)", flag, text, suffix);
+  EF_CHECK(value <= (~0ULL >> shift), kInvalidArgument, "{} {}: too large", flag, text);
+  return static_cast<uint64_t>(value) << shift;
 }
 
 SessionOptions ExecFlags::session_options(const InputFlags& inputs) const {
@@ -44,6 +76,12 @@ SessionOptions ExecFlags::session_options(const InputFlags& inputs) const {
   opts.num_threads = threads;
   opts.optimization_level = opt_level;
   opts.reference_kernels = reference_kernels;
+  if (!max_memory.empty()) opts.max_memory_bytes = parse_byte_size(max_memory, "--max-memory");
+  if (!max_initializer_bytes.empty()) {
+    opts.max_initializer_bytes = parse_byte_size(max_initializer_bytes, "--max-initializer-bytes");
+  }
+  opts.max_tensor_elements = max_tensor_elements;
+  opts.max_nodes = max_nodes;
   opts.input_shapes = inputs.parsed_shapes();
   return opts;
 }

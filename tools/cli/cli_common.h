@@ -26,6 +26,11 @@ struct ExecFlags {
   int opt_level = 2;
   bool reference_kernels = false;
   std::string isa;  // empty: the best the CPU supports
+  // Resource limits (SessionOptions::max_*); byte sizes as given ("512M", "2G"), parsed by session_options.
+  std::string max_memory;
+  std::string max_initializer_bytes;
+  int64_t max_tensor_elements = int64_t{1} << 32;
+  int64_t max_nodes = 1'000'000;
   void add_to(CLI::App& app);
   // Also applies --isa (process-wide), so call it once, before creating the session.
   SessionOptions session_options(const InputFlags& inputs) const;
@@ -45,6 +50,9 @@ struct TensorStatsValues {
   int64_t nan_count = 0;
 };
 TensorStatsValues tensor_stats(const Tensor& t);
+
+// "4096", "64K", "512M", "2G", "1T" (binary multiples) -> bytes; throws kInvalidArgument naming `flag`.
+uint64_t parse_byte_size(const std::string& text, const char* flag);
 
 // "name/with:chars" -> "name_with_chars" (output file names).
 std::string sanitize_name(const std::string& name);
