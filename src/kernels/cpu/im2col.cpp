@@ -35,7 +35,9 @@ TapColumns tap_columns(const Conv2dParams& p, int64_t shift) {
 }
 
 constexpr int64_t kMaxPanel = 64;  // the widest B panel of any SGEMM kernel (AVX-512 would be 32)
-constexpr int64_t kMaxKw = 32;     // kernel widths whose tap ranges are tabulated once per call
+constexpr int64_t kMaxKw = 32;     // kernel widths whose tap column ranges are tabulated once per call
+constexpr int kMaxTaps = 64;       // kernels (kh * kw) whose per-panel copy plans are tabulated once per panel
+constexpr int kMaxSegments = 2;    //   ... when the panel spans at most this many output rows
 
 // The part of a panel's columns that lies in one output row: lanes [lane, lane + len) hold columns
 // (oh, ow) ... (oh, ow + len - 1).
@@ -43,30 +45,90 @@ struct Segment {
   int64_t oh, ow, len, lane;
 };
 
-// im2col_pack_panel for a panel width known at compile time (kWidth > 0) or not (0). Within a panel, each K row
-// reads at most a few short runs of one input plane; a panel of one output row whose windows are all inside the
-// input (the bulk of a padded conv) takes a single fixed-width copy, which the compiler turns into a few vector
-// moves (or a fixed-size strided gather for stride_w > 1).
-// dst[x] = src[x * stride] for kWidth lanes; restrict lets the fixed-size loop be unrolled into vector stores.
+// How one tap fills one segment: lanes [lo, hi) of it (relative to the segment) read plane[src + t * stride_w]
+// for t in [0, hi - lo); the others are padding, 0.
+struct Run {
+  int64_t src, lo, hi;
+};
+
+inline Run tap_run(const Conv2dParams& p, const Segment& s, int64_t ki, int64_t kj, const TapColumns& r) {
+  const int64_t ih = s.oh * p.stride_h + ki * p.dilation_h - p.pad_top;
+  if (ih < 0 || ih >= p.H) return {0, 0, 0};
+  const int64_t lo = std::clamp(r.lo - s.ow, int64_t{0}, s.len);
+  const int64_t hi = std::clamp(r.hi - s.ow, lo, s.len);
+  if (lo == hi) return {0, 0, 0};  // all padding (src would point outside the plane)
+  return {ih * p.W + (s.ow + lo) * p.stride_w + kj * p.dilation_w - p.pad_left, lo, hi};
+}
+
+// dst[x] = src[x] for n < kMaxPanel floats, without a library call: runs here are a few to a few dozen floats,
+// where memcpy's call and size dispatch cost more than the copy.
+inline void copy_short(float* dst, const float* src, int64_t n) {
+  for (; n >= 8; n -= 8, dst += 8, src += 8) std::memcpy(dst, src, 8 * sizeof(float));
+  for (; n > 0; --n) *dst++ = *src++;
+}
+
+// dst[x] = src[x * stride] for kWidth lanes; restrict lets the fixed-size loop become straight-line code.
 template <int64_t kWidth>
 void gather(const float* __restrict src, int64_t stride, float* __restrict dst) {
+  if constexpr (kWidth % 4 == 0) {
+    if (stride == 2) {
+      // Stride 2 (downsampling convs): the even lanes of two overlapping 4-float loads, one shuffle per 4 outputs
+      // instead of 4 scalar moves. The second load starts at 3, not 4, so nothing past the last tap is read.
+      using V4 = float __attribute__((vector_size(16)));
+      for (int64_t x = 0; x < kWidth; x += 4) {
+        V4 a, b;
+        std::memcpy(&a, src + 2 * x, sizeof(a));
+        std::memcpy(&b, src + 2 * x + 3, sizeof(b));
+        const V4 even = __builtin_shufflevector(a, b, 0, 2, 5, 7);
+        std::memcpy(dst + x, &even, sizeof(even));
+      }
+      return;
+    }
+  }
   float lanes[kWidth];
   for (int64_t x = 0; x < kWidth; ++x) lanes[x] = src[x * stride];
   std::memcpy(dst, lanes, sizeof(lanes));
 }
 
+// Writes one K row of a panel (width_nr lanes, `width` of them columns) from its runs.
+void write_row(const float* x_plane, const Segment* seg, const Run* runs, int nseg, int64_t sw, int64_t width,
+               int64_t width_nr, float* out) {
+  for (int i = 0; i < nseg; ++i) {
+    const Segment& s = seg[i];
+    const Run& r = runs[i];
+    float* o = out + s.lane;
+    std::fill(o, o + r.lo, 0.0f);
+    if (sw == 1) {
+      copy_short(o + r.lo, x_plane + r.src, r.hi - r.lo);
+    } else {
+      for (int64_t t = 0; t < r.hi - r.lo; ++t) o[r.lo + t] = x_plane[r.src + t * sw];
+    }
+    std::fill(o + r.hi, o + s.len, 0.0f);
+  }
+  std::fill(out + width, out + width_nr, 0.0f);  // lanes past the last column
+}
+
+// im2col_pack_panel for a panel width known at compile time (kWidth > 0) or not (0). Per panel, the copy plan of
+// each tap (ki, kj) is worked out once and reused for every input channel; a panel of one output row whose
+// windows are all inside the input (the bulk of a padded conv) then takes a single fixed-width copy per K row,
+// which the compiler turns into a few vector moves (or a fixed-size strided gather for stride_w > 1).
 template <int64_t kWidth>
 void pack_panels(const Conv2dParams& p, const float* x_group, int64_t k_begin, int64_t k_end, int64_t j_begin,
                  int64_t j_end, int64_t nr, float* dst) {
   const int64_t width_nr = kWidth > 0 ? kWidth : nr;
   const int64_t taps = p.kh * p.kw, kc = k_end - k_begin, plane = p.H * p.W, sw = p.stride_w;
   // Tap column ranges per kj: a division each for strided convs, so computed once rather than per panel row.
-  TapColumns table[kMaxKw];
-  const bool tabulated = p.kw <= kMaxKw;
-  if (tabulated) {
-    for (int64_t kj = 0; kj < p.kw; ++kj) table[kj] = tap_columns(p, kj * p.dilation_w - p.pad_left);
+  TapColumns columns[kMaxKw];
+  const bool kw_tabulated = p.kw <= kMaxKw;
+  if (kw_tabulated) {
+    for (int64_t kj = 0; kj < p.kw; ++kj) columns[kj] = tap_columns(p, kj * p.dilation_w - p.pad_left);
   }
+  auto tap_columns_of = [&](int64_t kj) {
+    return kw_tabulated ? columns[kj] : tap_columns(p, kj * p.dilation_w - p.pad_left);
+  };
   Segment seg[kMaxPanel];
+  Run plan[kMaxTaps][kMaxSegments];
+  bool full[kMaxTaps];  // the tap's single run covers the whole panel
   for (int64_t j = j_begin; j < j_end; j += width_nr, dst += width_nr * kc) {
     const int64_t width = std::min(width_nr, j_end - j);
     int nseg = 0;
@@ -76,61 +138,41 @@ void pack_panels(const Conv2dParams& p, const float* x_group, int64_t k_begin, i
       seg[nseg++] = {oh, ow, len, lane};
       lane += len;
     }
-    // Only a panel of one output row and full width can take the fixed-width copy.
-    const bool one_row = kWidth > 0 && nseg == 1 && width == kWidth;
-    int64_t c = k_begin / taps, ki = k_begin % taps / p.kw, kj = k_begin % p.kw;
+    const bool planned = taps <= kMaxTaps && nseg <= kMaxSegments;
+    if (planned) {
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t ki = t / p.kw, kj = t % p.kw;
+        for (int i = 0; i < nseg; ++i) plan[t][i] = tap_run(p, seg[i], ki, kj, tap_columns_of(kj));
+        full[t] = kWidth > 0 && nseg == 1 && width == kWidth && plan[t][0].lo == 0 && plan[t][0].hi == kWidth;
+      }
+    }
+    int64_t t = k_begin % taps;
+    const float* x_plane = x_group + k_begin / taps * plane;
     float* out = dst;
     for (int64_t k = k_begin; k < k_end; ++k, out += width_nr) {
-      const float* x_plane = x_group + c * plane;
-      const int64_t shift = kj * p.dilation_w - p.pad_left, ih_base = ki * p.dilation_h - p.pad_top;
-      const TapColumns r = tabulated ? table[kj] : tap_columns(p, shift);
-      bool done = false;
-      if (one_row) {
-        const Segment& s = seg[0];
-        const int64_t ih = s.oh * p.stride_h + ih_base;
-        if (ih >= 0 && ih < p.H && s.ow >= r.lo && s.ow + kWidth <= r.hi) {
-          const float* in = x_plane + ih * p.W + s.ow * sw + shift;  // every tap is inside the row
-          // sgemm packs panels left to right, and the next ones read the same rows further on: prefetch a few
-          // panels ahead, as the hardware prefetchers cannot follow one stream per K row (as in sgemm_pack.cpp).
-          __builtin_prefetch(in + 2 * kWidth * sw);
-          // memcpy: a constant-size copy the compiler emits as vector moves (a loop would stay scalar, as it
-          // cannot rule out overlap at -O2).
+      if (planned && full[t]) {
+        const float* in = x_plane + plan[t][0].src;
+        // sgemm packs panels left to right, and the next ones read the same rows further on: prefetch a few
+        // panels ahead, as the hardware prefetchers cannot follow one stream per K row (as in sgemm_pack.cpp).
+        __builtin_prefetch(in + 2 * kWidth * sw);
+        // memcpy: a constant-size copy the compiler emits as vector moves (a loop would stay scalar, as it
+        // cannot rule out overlap at -O2).
+        if constexpr (kWidth > 0) {  // full[] is never set otherwise
           if (sw == 1) {
             std::memcpy(out, in, kWidth * sizeof(float));
           } else {
             gather<kWidth>(in, sw, out);
           }
-          done = true;
         }
+      } else if (planned) {
+        write_row(x_plane, seg, plan[t], nseg, sw, width, width_nr, out);
+      } else {
+        Run runs[kMaxPanel];
+        const int64_t ki = t / p.kw, kj = t % p.kw;
+        for (int i = 0; i < nseg; ++i) runs[i] = tap_run(p, seg[i], ki, kj, tap_columns_of(kj));
+        write_row(x_plane, seg, runs, nseg, sw, width, width_nr, out);
       }
-      if (!done) {
-        for (int i = 0; i < nseg; ++i) {
-          const Segment& s = seg[i];
-          float* o = out + s.lane;  // o[t] is column (s.oh, s.ow + t)
-          const int64_t ih = s.oh * p.stride_h + ih_base;
-          if (ih < 0 || ih >= p.H) {
-            std::fill(o, o + s.len, 0.0f);
-            continue;
-          }
-          // Valid taps: t in [lo, hi), reading row[(s.ow + t) * sw + shift].
-          const int64_t lo = std::clamp(r.lo - s.ow, int64_t{0}, s.len);
-          const int64_t hi = std::clamp(r.hi - s.ow, lo, s.len);
-          const float* row = x_plane + ih * p.W;
-          std::fill(o, o + lo, 0.0f);
-          if (sw == 1) {
-            // row[s.ow + shift + t] is inside the row for every t in [lo, hi).
-            if (hi > lo) std::memcpy(o + lo, row + (s.ow + shift + lo), static_cast<size_t>(hi - lo) * sizeof(float));
-          } else {
-            for (int64_t t = lo; t < hi; ++t) o[t] = row[(s.ow + t) * sw + shift];
-          }
-          std::fill(o + hi, o + s.len, 0.0f);
-        }
-        std::fill(out + width, out + width_nr, 0.0f);  // lanes past the last column
-      }
-      if (++kj == p.kw) {
-        kj = 0;
-        if (++ki == p.kh) ki = 0, ++c;
-      }
+      if (++t == taps) t = 0, x_plane += plane;
     }
   }
 }
