@@ -25,6 +25,9 @@ WindowAttrs read_window_attrs(const Node& node, const std::vector<int64_t>& kern
   EF_CHECK(ceil_mode == 0 || ceil_mode == 1, kInvalidModel, "{}: ceil_mode must be 0 or 1, got {}", node.label(),
            ceil_mode);
   attrs.ceil_mode = ceil_mode == 1;
+  constexpr int64_t kMaxWindowValue = int64_t{1} << 24;
+  constexpr int64_t kMaxWindowTaps = int64_t{1} << 24;
+  int64_t taps = 1;
   for (size_t i = 0; i < nd; ++i) {
     WindowAxis a;
     a.kernel = kernel[i];
@@ -40,6 +43,15 @@ WindowAttrs read_window_attrs(const Node& node, const std::vector<int64_t>& kern
              a.dilation, i);
     EF_CHECK(a.pad_begin >= 0 && a.pad_end >= 0, kInvalidModel, "{}: pads on spatial axis {} must not be negative",
              node.label(), i);
+    // Bounds that keep the window arithmetic (extents, SAME pads, tap tables) far from int64 overflow and the
+    // reference kernels' per-window tap table small; real models stay orders of magnitude below them.
+    for (int64_t v : {a.kernel, a.stride, a.dilation, a.pad_begin, a.pad_end}) {
+      EF_CHECK(v <= kMaxWindowValue, kUnsupported, "{}: window value {} on spatial axis {} is above {}", node.label(),
+               v, i, kMaxWindowValue);
+    }
+    taps *= a.kernel;
+    EF_CHECK(taps <= kMaxWindowTaps, kUnsupported, "{}: kernel_shape has more than {} taps per window", node.label(),
+             kMaxWindowTaps);
     attrs.axes.push_back(a);
   }
   return attrs;

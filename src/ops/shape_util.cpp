@@ -80,6 +80,14 @@ std::vector<int64_t> row_major_strides(const Shape& shape) {
 BroadcastIndexer::BroadcastIndexer(const Shape& out, const std::vector<Shape>& inputs)
     : out_(out), numel_(shape_numel(out)) {
   for (const Shape& in : inputs) {
+    // Kernels trust this indexer with raw pointers: an input that does not broadcast to `out` (a PRelu slope of
+    // higher rank than X, say) would index outside its buffer.
+    bool fits = in.size() <= out.size();
+    for (size_t i = 0; fits && i < in.size(); ++i) {
+      fits = in[i] == 1 || in[i] == out[out.size() - in.size() + i];
+    }
+    EF_CHECK(fits, kInvalidModel, "shape {} does not broadcast to the output shape {}", shape_str(in),
+             shape_str(out));
     std::vector<int64_t> in_strides = row_major_strides(in);
     std::vector<int64_t> s(out.size(), 0);
     size_t offset = out.size() - in.size();

@@ -40,6 +40,14 @@ std::optional<cpu::Conv2dParams> pool_geometry(const Node& n, const Shape& x, co
   p.pad_bottom = ah.pad_end;
   p.pad_left = aw.pad_begin;
   p.pad_right = aw.pad_end;
+  // The fast kernels copy each plane into a padded buffer. Legal but absurd windows (a kernel_shape of 2^40 with
+  // SAME padding) would make that buffer huge; the reference kernel clips windows to the input instead.
+  constexpr int64_t kMaxExtent = int64_t{1} << 20;
+  for (int64_t v : {p.kh, p.kw, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right}) {
+    if (v < 0 || v > kMaxExtent) return std::nullopt;
+  }
+  const int64_t padded = (p.H + p.pad_top + p.pad_bottom) * (p.W + p.pad_left + p.pad_right);
+  if (padded > 4 * (p.H * p.W + p.OH * p.OW) + (int64_t{1} << 16)) return std::nullopt;
   return p;
 }
 
