@@ -22,33 +22,9 @@
 namespace ef::cpu_provider {
 namespace {
 
-// The 2-D kernel geometry of a 1-D or 2-D ConvParams (1-D convs become H = 1 images).
+// Negative pads (ConvTranspose with an explicit larger output_shape) are rejected by window_2d like absurd ones.
 std::optional<cpu::Conv2dParams> to_2d(const ConvParams& c) {
-  if (c.axes.empty() || c.axes.size() > 2) return std::nullopt;
-  cpu::Conv2dParams p;
-  p.N = c.batch;
-  p.C = c.in_channels;
-  p.M = c.out_channels;
-  p.group = c.group;
-  const bool one_d = c.axes.size() == 1;
-  const WindowAxis unit{};
-  const WindowAxis& ah = one_d ? unit : c.axes[0];
-  const WindowAxis& aw = c.axes.back();
-  p.H = one_d ? 1 : c.in_spatial[0];
-  p.W = c.in_spatial.back();
-  p.OH = one_d ? 1 : c.out_spatial[0];
-  p.OW = c.out_spatial.back();
-  p.kh = ah.kernel;
-  p.kw = aw.kernel;
-  p.stride_h = ah.stride;
-  p.stride_w = aw.stride;
-  p.dilation_h = ah.dilation;
-  p.dilation_w = aw.dilation;
-  p.pad_top = ah.pad_begin;
-  p.pad_bottom = ah.pad_end;
-  p.pad_left = aw.pad_begin;
-  p.pad_right = aw.pad_end;
-  return p;
+  return window_2d(c.batch, c.in_channels, c.out_channels, c.group, c.in_spatial, c.out_spatial, c.axes);
 }
 
 struct ConvSetup {

@@ -25,6 +25,44 @@ bool all_float32(const NodeSignature& sig) {
   return true;
 }
 
+std::optional<cpu::Conv2dParams> window_2d(int64_t N, int64_t C, int64_t M, int64_t group,
+                                           const std::vector<int64_t>& in_spatial,
+                                           const std::vector<int64_t>& out_spatial, const std::vector<WindowAxis>& axes) {
+  if (axes.empty() || axes.size() > 2 || in_spatial.size() != axes.size() || out_spatial.size() != axes.size()) {
+    return std::nullopt;
+  }
+  cpu::Conv2dParams p;
+  p.N = N;
+  p.C = C;
+  p.M = M;
+  p.group = group;
+  const bool one_d = axes.size() == 1;
+  const WindowAxis unit{};
+  const WindowAxis& ah = one_d ? unit : axes[0];
+  const WindowAxis& aw = axes.back();
+  p.H = one_d ? 1 : in_spatial[0];
+  p.W = in_spatial.back();
+  p.OH = one_d ? 1 : out_spatial[0];
+  p.OW = out_spatial.back();
+  p.kh = ah.kernel;
+  p.kw = aw.kernel;
+  p.stride_h = ah.stride;
+  p.stride_w = aw.stride;
+  p.dilation_h = ah.dilation;
+  p.dilation_w = aw.dilation;
+  p.pad_top = ah.pad_begin;
+  p.pad_bottom = ah.pad_end;
+  p.pad_left = aw.pad_begin;
+  p.pad_right = aw.pad_end;
+  constexpr int64_t kMaxExtent = int64_t{1} << 20;
+  for (int64_t v : {p.kh, p.kw, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right}) {
+    if (v < 0 || v > kMaxExtent) return std::nullopt;
+  }
+  const int64_t padded = (p.H + p.pad_top + p.pad_bottom) * (p.W + p.pad_left + p.pad_right);
+  if (padded > 4 * (p.H * p.W + p.OH * p.OW) + (int64_t{1} << 16)) return std::nullopt;
+  return p;
+}
+
 namespace {
 
 class CpuProvider final : public ExecutionProvider {

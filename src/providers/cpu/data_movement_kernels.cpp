@@ -32,6 +32,10 @@ std::unique_ptr<PreparedKernel> prepare_transpose(const NodeSignature& sig) {
     for (size_t i = x.size(); i-- > 0;) perm.push_back(static_cast<int64_t>(i));
   }
   if (x.size() > static_cast<size_t>(cpu::kMaxTransposeRank) || shape_numel(x) == 0) return nullptr;
+  // Inference accepted the perm with negative axes counted from the end; the planner wants them in [0, rank).
+  for (int64_t& p : perm) {
+    if (p < 0) p += static_cast<int64_t>(x.size());
+  }
   cpu::TransposePlan plan = cpu::plan_transpose(x, perm, dtype_size(sig.input_dtype(0)));
   const char* form = plan.form == cpu::TransposeForm::kCopy      ? "copy"
                      : plan.form == cpu::TransposeForm::kRowCopy ? "rows"

@@ -7,8 +7,11 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "kernels/cpu/activation.h"
+#include "kernels/cpu/conv_params.h"
+#include "kernels/reference/conv_geometry.h"
 #include "providers/provider.h"
 
 namespace ef::cpu_provider {
@@ -52,6 +55,14 @@ template <typename Fn>
 std::unique_ptr<PreparedKernel> make_in_place_kernel(std::string name, int in_place_input, Fn fn) {
   return std::make_unique<FunctionKernel<Fn>>(std::move(name), 0, in_place_input, std::move(fn));
 }
+
+// The 2-D kernel geometry of a 1-D or 2-D sliding window (1-D becomes an H = 1 image); nullopt for other ranks
+// and for legal but absurd windows (kernel or pads beyond 2^20, or a padded plane far larger than input and
+// output together), which the fast kernels' padded plane copies must not attempt; the reference kernel clips
+// those windows instead.
+std::optional<cpu::Conv2dParams> window_2d(int64_t N, int64_t C, int64_t M, int64_t group,
+                                           const std::vector<int64_t>& in_spatial,
+                                           const std::vector<int64_t>& out_spatial, const std::vector<WindowAxis>& axes);
 
 // True when every listed input and every output of the node is float32.
 bool all_float32(const NodeSignature& sig);

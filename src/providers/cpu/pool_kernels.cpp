@@ -19,36 +19,8 @@ std::optional<cpu::Conv2dParams> pool_geometry(const Node& n, const Shape& x, co
     // Resolves SAME/VALID pads into window.axes and confirms the planned output size.
     if (window_axis_output(n, i, x[i + 2], window) != y[i + 2]) return std::nullopt;
   }
-  cpu::Conv2dParams p;
-  p.N = x[0];
-  p.C = x[1];
-  p.M = x[1];
-  const WindowAxis unit{};
-  const WindowAxis& ah = nd == 1 ? unit : window.axes[0];
-  const WindowAxis& aw = window.axes.back();
-  p.H = nd == 1 ? 1 : x[2];
-  p.W = x.back();
-  p.OH = nd == 1 ? 1 : y[2];
-  p.OW = y.back();
-  p.kh = ah.kernel;
-  p.kw = aw.kernel;
-  p.stride_h = ah.stride;
-  p.stride_w = aw.stride;
-  p.dilation_h = ah.dilation;
-  p.dilation_w = aw.dilation;
-  p.pad_top = ah.pad_begin;
-  p.pad_bottom = ah.pad_end;
-  p.pad_left = aw.pad_begin;
-  p.pad_right = aw.pad_end;
-  // The fast kernels copy each plane into a padded buffer. Legal but absurd windows (a kernel_shape of 2^40 with
-  // SAME padding) would make that buffer huge; the reference kernel clips windows to the input instead.
-  constexpr int64_t kMaxExtent = int64_t{1} << 20;
-  for (int64_t v : {p.kh, p.kw, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right}) {
-    if (v < 0 || v > kMaxExtent) return std::nullopt;
-  }
-  const int64_t padded = (p.H + p.pad_top + p.pad_bottom) * (p.W + p.pad_left + p.pad_right);
-  if (padded > 4 * (p.H * p.W + p.OH * p.OW) + (int64_t{1} << 16)) return std::nullopt;
-  return p;
+  std::vector<int64_t> in(x.begin() + 2, x.end()), out(y.begin() + 2, y.end());
+  return window_2d(x[0], x[1], x[1], 1, in, out, window.axes);
 }
 
 std::unique_ptr<PreparedKernel> prepare_pool(const NodeSignature& sig) {
