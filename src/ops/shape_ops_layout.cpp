@@ -1,6 +1,7 @@
 // Shape family, part 2: ops that rearrange or replicate elements -- Transpose, Concat, Split, Expand, Tile,
 // DepthToSpace and SpaceToDepth. All kernels move whole elements by byte size, so every dtype is supported.
 #include <algorithm>
+#include <limits>
 
 #include "ops/shape_ops_family.h"
 
@@ -303,6 +304,8 @@ int64_t block_size(const Node& node) {
   EF_CHECK(node.has_attr("blocksize"), kInvalidModel, "{}: missing attribute 'blocksize'", node.label());
   int64_t b = node.attr_int("blocksize", 0);
   EF_CHECK(b > 0, kInvalidModel, "{}: blocksize must be positive, got {}", node.label(), b);
+  // blocksize^2 divides or multiplies the channel count: keep it far from int64 overflow.
+  EF_CHECK(b <= (int64_t{1} << 20), kInvalidModel, "{}: blocksize {} is too large", node.label(), b);
   return b;
 }
 
@@ -318,6 +321,8 @@ bool is_crd(const Node& node) {
 Dim scale_dim(const Dim& d, int64_t mul, int64_t div, const Node& node, const char* what) {
   if (!d.known()) return Dim();
   EF_CHECK(d.value % div == 0, kInvalidModel, "{}: {} of {} is not divisible by {}", node.label(), what, d.value, div);
+  EF_CHECK(d.value / div <= std::numeric_limits<int64_t>::max() / mul, kInvalidModel, "{}: {} of {} times {} overflows",
+           node.label(), what, d.value, mul);
   return Dim(d.value / div * mul);
 }
 
