@@ -50,13 +50,20 @@ Dims reshape_dims(const Dims& in, const std::vector<int64_t>& target, bool allow
   EF_CHECK(!(has_zero && infer_at >= 0), kInvalidModel, "{}: allowzero=1 forbids 0 together with -1",
            node.label());
 
-  // Known products of both sides after cancelling matching symbols.
+  // Known products of both sides after cancelling matching symbols. Target dims come straight from model data:
+  // their product may overflow int64.
+  auto times = [&node](int64_t a, int64_t b) {
+    int64_t r = 0;
+    EF_CHECK(!__builtin_mul_overflow(a, b, &r), kInvalidModel, "{}: shape has more elements than int64 can count",
+             node.label());
+    return r;
+  };
   std::multiset<std::string> in_symbols;
   int64_t in_known = 1;
   bool in_unresolved = false;
   for (const Dim& d : in) {
     if (d.known()) {
-      in_known *= d.value;
+      in_known = times(in_known, d.value);
     } else if (!d.param.empty()) {
       in_symbols.insert(d.param);
     } else {
@@ -69,7 +76,7 @@ Dims reshape_dims(const Dims& in, const std::vector<int64_t>& target, bool allow
     if (static_cast<int>(i) == infer_at) continue;
     const Dim& d = out[i];
     if (d.known()) {
-      out_known *= d.value;
+      out_known = times(out_known, d.value);
     } else if (auto it = in_symbols.find(d.param); !d.param.empty() && it != in_symbols.end()) {
       in_symbols.erase(it);
     } else {
