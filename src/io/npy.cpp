@@ -83,7 +83,12 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
   EF_CHECK(bytes.size() - data_start == need, kInvalidArgument,
            "{}: shape {} ({}) needs {} data bytes, the file has {}", what, shape_str(shape), dtype_name(dtype), need,
            bytes.size() - data_start);
-  return Tensor::from_bytes(dtype, shape, bytes.data() + data_start, need);
+  Tensor t = Tensor::from_bytes(dtype, shape, bytes.data() + data_start, need);
+  if (dtype == DType::kBool) {  // a bool byte other than 0/1 is undefined behaviour once read as bool
+    auto* p = static_cast<uint8_t*>(t.raw());
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = p[i] != 0;
+  }
+  return t;
 }
 
 Tensor read_npy(const std::string& path) {

@@ -36,6 +36,13 @@ std::string resolve_external_path(const std::string& base_dir, const std::string
 
 namespace {
 
+// Raw bytes become C++ bools only as 0 or 1: any other byte value is undefined behaviour when read as bool.
+void normalize_bools(Tensor& t) {
+  if (t.dtype() != DType::kBool) return;
+  auto* p = static_cast<uint8_t*>(t.raw());
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = p[i] != 0;
+}
+
 uint64_t expected_bytes(DType dtype, const Shape& shape, const TensorLoadOptions& options, const std::string& what) {
   int64_t n;
   try {
@@ -91,6 +98,7 @@ Tensor load_external(const onnx::TensorProto& proto, DType dtype, const Shape& s
   in.seekg(offset);
   in.read(static_cast<char*>(t.raw()), static_cast<std::streamsize>(bytes));
   EF_CHECK(in.good() || bytes == 0, kIo, "{}: reading external data '{}' failed", what, location);
+  normalize_bools(t);
   return t;
 }
 
@@ -121,7 +129,9 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const TensorLoadOptions
   if (proto.has_raw_data()) {
     EF_CHECK(proto.raw_data().size() == bytes, kInvalidModel, "{}: raw_data has {} bytes but shape {} ({}) needs {}",
              what, proto.raw_data().size(), shape_str(shape), dtype_name(dtype), bytes);
-    return Tensor::from_bytes(dtype, shape, proto.raw_data().data(), bytes);
+    Tensor t = Tensor::from_bytes(dtype, shape, proto.raw_data().data(), bytes);
+    normalize_bools(t);
+    return t;
   }
   Tensor t = Tensor::zeros(dtype, shape);
   switch (dtype) {

@@ -25,6 +25,11 @@ Shape legacy_b_shape(const Node& node, const Shape& a, const Shape& b) {
 }
 
 void infer_binary(InferContext& ctx, DType out) {
+  // Kernels read both inputs as one element type: a mismatch would reinterpret (and overrun) the other buffer.
+  // Pow alone takes its exponent in a type of its own.
+  const DType a = ctx.input_dtype(0), b = ctx.input_dtype(1);
+  EF_CHECK(ctx.node().op_type == "Pow" || a == DType::kUndefined || b == DType::kUndefined || a == b, kInvalidModel,
+           "{}: inputs have different element types {} and {}", ctx.node().label(), dtype_name(a), dtype_name(b));
   if (ctx.version() < 7 && ctx.node().attr_int("broadcast", 0) != 0) {
     ctx.set_output(0, out, ctx.input_type(0).dims);  // legacy broadcast never grows A
     return;
@@ -38,6 +43,12 @@ void infer_binary(InferContext& ctx, DType out) {
 
 void infer_arith(InferContext& ctx) { infer_binary(ctx, ctx.input_dtype(0)); }
 void infer_compare(InferContext& ctx) { infer_binary(ctx, DType::kBool); }
+void infer_logical(InferContext& ctx) {
+  const DType a = ctx.input_dtype(0);
+  EF_CHECK(a == DType::kUndefined || a == DType::kBool, kInvalidModel, "{}: inputs must be bool, got {}",
+           ctx.node().label(), dtype_name(a));
+  infer_binary(ctx, DType::kBool);
+}
 
 // Applies `f(a, b)` over the broadcast of inputs 0 and 1 into output 0.
 template <typename TIn, typename TOut, typename F>
@@ -227,7 +238,18 @@ void variadic_kernel(KernelContext& ctx, bool mean) {
   });
 }
 
+// Every input of Sum/Max/Min/Mean, and X/Y of Where, is read as one element type.
+void check_same_dtypes(InferContext& ctx, size_t first) {
+  const DType t = ctx.input_dtype(first);
+  for (size_t i = first + 1; i < ctx.node().inputs.size(); ++i) {
+    const DType u = ctx.input_dtype(i);
+    EF_CHECK(t == DType::kUndefined || u == DType::kUndefined || t == u, kInvalidModel,
+             "{}: inputs have different element types {} and {}", ctx.node().label(), dtype_name(t), dtype_name(u));
+  }
+}
+
 void infer_variadic(InferContext& ctx) {
+  check_same_dtypes(ctx, 0);
   if (ctx.version() < 8) {  // no broadcasting before opset 8: all shapes equal
     infer_same_as_input(ctx);
     return;
@@ -235,7 +257,13 @@ void infer_variadic(InferContext& ctx) {
   infer_broadcast(ctx, ctx.input_dtype(0));
 }
 
-void infer_where(InferContext& ctx) { infer_broadcast(ctx, ctx.input_dtype(1)); }
+void infer_where(InferContext& ctx) {
+  const DType c = ctx.input_dtype(0);
+  EF_CHECK(c == DType::kUndefined || c == DType::kBool, kInvalidModel, "{}: condition must be bool, got {}",
+           ctx.node().label(), dtype_name(c));
+  check_same_dtypes(ctx, 1);
+  infer_broadcast(ctx, ctx.input_dtype(1));
+}
 
 void where_kernel(KernelContext& ctx) {
   const Tensor& c = ctx.input(0);
@@ -298,9 +326,9 @@ void register_elementwise_binary_ops(OpRegistry& r) {
   r.add({"", "Greater", 1, 13, infer_compare, compare_kernel<GreaterOp>});
   r.add({"", "LessOrEqual", 12, 16, infer_compare, compare_kernel<LessEqOp>});
   r.add({"", "GreaterOrEqual", 12, 16, infer_compare, compare_kernel<GreaterEqOp>});
-  r.add({"", "And", 1, 7, infer_compare, [](KernelContext& c) { logical_kernel(c, [](bool a, bool b) { return a && b; }); }});
-  r.add({"", "Or", 1, 7, infer_compare, [](KernelContext& c) { logical_kernel(c, [](bool a, bool b) { return a || b; }); }});
-  r.add({"", "Xor", 1, 7, infer_compare, [](KernelContext& c) { logical_kernel(c, [](bool a, bool b) { return a != b; }); }});
+  r.add({"", "And", 1, 7, infer_logical, [](KernelContext& c) { logical_kernel(c, [](bool a, bool b) { return a && b; }); }});
+  r.add({"", "Or", 1, 7, infer_logical, [](KernelContext& c) { logical_kernel(c, [](bool a, bool b) { return a || b; }); }});
+  r.add({"", "Xor", 1, 7, infer_logical, [](KernelContext& c) { logical_kernel(c, [](bool a, bool b) { return a != b; }); }});
   r.add({"", "BitShift", 11, 11, infer_arith, bitshift_kernel});
   r.add({"", "Min", 1, 13, infer_variadic, [](KernelContext& c) { variadic_kernel<MinOp>(c, false); }});
   r.add({"", "Max", 1, 13, infer_variadic, [](KernelContext& c) { variadic_kernel<MaxOp>(c, false); }});
