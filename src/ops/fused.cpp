@@ -170,6 +170,34 @@ std::optional<cpu::ActKind> activation_kind_from_name(const std::string& name) {
   return std::nullopt;
 }
 
+std::optional<cpu::Activation> activation_of_node(const Node& n,
+                                                  const std::function<std::optional<float>(size_t)>& scalar_input) {
+  using cpu::ActKind;
+  if (n.domain == kEdgeForgeDomain && n.op_type == "Gelu") return cpu::Activation{ActKind::kGelu};
+  if (!n.domain.empty()) return std::nullopt;
+  if (n.op_type == "Relu") return cpu::Activation{ActKind::kRelu};
+  if (n.op_type == "Sigmoid") return cpu::Activation{ActKind::kSigmoid};
+  if (n.op_type == "Tanh") return cpu::Activation{ActKind::kTanh};
+  if (n.op_type == "HardSwish") return cpu::Activation{ActKind::kHardSwish};
+  if (n.op_type == "LeakyRelu") return cpu::Activation{ActKind::kLeakyRelu, n.attr_float("alpha", 0.01f)};
+  if (n.op_type == "HardSigmoid") {
+    return cpu::Activation{ActKind::kHardSigmoid, n.attr_float("alpha", 0.2f), n.attr_float("beta", 0.5f)};
+  }
+  if (n.op_type == "Clip") {
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    if (n.version < 11) return cpu::Activation{ActKind::kClip, n.attr_float("min", -kInf), n.attr_float("max", kInf)};
+    cpu::Activation act{ActKind::kClip, -kInf, kInf};
+    for (size_t k = 1; k < 3; ++k) {
+      if (k >= n.inputs.size() || n.inputs[k] == kNoValue) continue;
+      std::optional<float> bound = scalar_input(k);
+      if (!bound) return std::nullopt;
+      (k == 1 ? act.alpha : act.beta) = *bound;
+    }
+    return act;
+  }
+  return std::nullopt;
+}
+
 const char* activation_name(cpu::ActKind kind) {
   const ActName* a = find_activation(kind);
   return a != nullptr ? a->name : "?";

@@ -2,6 +2,7 @@
 // FusedGemm, Gelu, LayerNormalization for models older than opset 17). Their attribute names and input order are a
 // contract shared with the fast CPU provider and with the export's unfuse step, so they are spelled here once.
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -26,6 +27,13 @@ const char* activation_name(cpu::ActKind kind);
 // [min, max]; LeakyRelu: [alpha]; HardSigmoid: [alpha, beta]; others take none). Throws kInvalidModel naming the
 // node for an unknown activation or a wrong parameter count.
 cpu::Activation fused_activation(const Node& node);
+
+// The activation a standalone activation node computes on its input 0: Relu, Sigmoid, Tanh, HardSwish, LeakyRelu,
+// HardSigmoid, Clip (bounds from attributes before opset 11, else from inputs 1 and 2, which must be scalar
+// constants: `scalar_input(k)` returns input k's value or nullopt when it is not a known float32 scalar) and
+// ai.edgeforge Gelu. nullopt for anything else. Shared by activation fusion and the CPU provider.
+std::optional<cpu::Activation> activation_of_node(const Node& node,
+                                                  const std::function<std::optional<float>(size_t)>& scalar_input);
 
 // Writes `act` into a node's `activation`/`activation_params` attributes (inverse of fused_activation).
 void set_fused_activation(Node& node, const cpu::Activation& act);

@@ -7,6 +7,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/transpose.h"
+#include "ops/fused.h"
 #include "providers/cpu/kernel_table.h"
 
 namespace ef::cpu_provider {
@@ -21,47 +22,12 @@ std::optional<float> scalar_constant(const NodeSignature& sig, size_t i) {
   return t->data<float>()[0];
 }
 
-// The node as one Activation, or nullopt when it is not an activation we run (or its parameters are not
-// constant).
-std::optional<cpu::Activation> activation_of(const NodeSignature& sig) {
-  const Node& n = *sig.node;
-  using cpu::ActKind;
-  if (n.op_type == "Relu") return cpu::Activation{ActKind::kRelu};
-  if (n.op_type == "Sigmoid") return cpu::Activation{ActKind::kSigmoid};
-  if (n.op_type == "Tanh") return cpu::Activation{ActKind::kTanh};
-  if (n.op_type == "HardSwish") return cpu::Activation{ActKind::kHardSwish};
-  if (n.op_type == "LeakyRelu") return cpu::Activation{ActKind::kLeakyRelu, n.attr_float("alpha", 0.01f)};
-  if (n.op_type == "HardSigmoid") {
-    return cpu::Activation{ActKind::kHardSigmoid, n.attr_float("alpha", 0.2f), n.attr_float("beta", 0.5f)};
-  }
-  if (n.op_type == "Clip") {
-    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
-    if (n.version < 11) {
-      lo = n.attr_float("min", lo);
-      hi = n.attr_float("max", hi);
-    } else {
-      if (sig.has_input(1)) {
-        auto v = scalar_constant(sig, 1);
-        if (!v) return std::nullopt;
-        lo = *v;
-      }
-      if (sig.has_input(2)) {
-        auto v = scalar_constant(sig, 2);
-        if (!v) return std::nullopt;
-        hi = *v;
-      }
-    }
-    return cpu::Activation{ActKind::kClip, lo, hi};
-  }
-  return std::nullopt;
-}
-
 std::unique_ptr<PreparedKernel> prepare_activation(const NodeSignature& sig) {
   if (!sig.has_input(0) || sig.input_dtype(0) != DType::kFloat32 || sig.output_types.empty() ||
       sig.output_types[0] == nullptr || sig.output_types[0]->dtype != DType::kFloat32) {
     return nullptr;
   }
-  auto act = activation_of(sig);
+  auto act = activation_of_node(*sig.node, [&sig](size_t k) { return scalar_constant(sig, k); });
   if (!act) return nullptr;
   return make_in_place_kernel("eltwise." + sig.node->op_type, 0, [act = *act](const KernelArgs& args) {
     const Tensor& x = args.input(0);
@@ -81,6 +47,7 @@ void add_activation_kernels(KernelTable& table) {
   for (const char* op : {"Relu", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu", "HardSigmoid", "Clip"}) {
     table.add("", op, prepare_activation);
   }
+  table.add(kEdgeForgeDomain, "Gelu", prepare_activation);
 }
 
 }  // namespace ef::cpu_provider
