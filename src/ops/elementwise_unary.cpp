@@ -111,6 +111,14 @@ void isinf_kernel(KernelContext& ctx) {
   }
 }
 
+// Not is defined on bool only; any other input (a mutated model) is rejected before a byte is read as bool.
+void infer_not(InferContext& ctx) {
+  EF_CHECK(ctx.input_dtype(0) == DType::kBool || ctx.input_dtype(0) == DType::kUndefined, kInvalidModel,
+           "{}: Not takes a bool input, got {}",
+           ctx.node().label(), dtype_name(ctx.input_dtype(0)));
+  infer_same_as_input(ctx);
+}
+
 void not_kernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const bool* px = x.data<bool>();
@@ -150,7 +158,7 @@ void register_elementwise_unary_ops(OpRegistry& r) {
   r.add({"", "Erf", 9, 13, infer_same_as_input, unary_kernel<ErfOp>});
   r.add({"", "IsNaN", 9, 13, infer_bool_out, isnan_kernel});
   r.add({"", "IsInf", 10, 10, infer_bool_out, isinf_kernel});
-  r.add({"", "Not", 1, 1, infer_same_as_input, not_kernel});
+  r.add({"", "Not", 1, 1, infer_not, not_kernel});
   r.add({"", "Identity", 1, 16, infer_same_as_input, identity_kernel});
 }
 

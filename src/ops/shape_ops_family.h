@@ -19,7 +19,8 @@ inline Dim dims_product(const Dims& dims, size_t begin, size_t end) {
   int64_t p = 1;
   for (size_t i = begin; i < end && i < dims.size(); ++i) {
     if (!dims[i].known()) return Dim();
-    p *= dims[i].value;
+    EF_CHECK(!__builtin_mul_overflow(p, dims[i].value, &p), kInvalidModel,
+             "the product of dimensions {}..{} overflows int64", begin, end);
   }
   return Dim(p);
 }
