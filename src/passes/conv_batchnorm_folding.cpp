@@ -3,18 +3,12 @@
 #include <cmath>
 #include <string>
 
+#include "passes/fusion_util.h"
 #include "passes/graph_edit.h"
 #include "passes/pass.h"
 
 namespace ef {
 namespace {
-
-// The float32 initializer behind `v`, or nullptr (graph input, node output, omitted, other dtype).
-const Tensor* float_initializer(const Graph& g, int v) {
-  if (v == kNoValue) return nullptr;
-  const Tensor& t = g.values[static_cast<size_t>(v)].initializer;
-  return t.defined() && t.dtype() == DType::kFloat32 ? &t : nullptr;
-}
 
 // A per-channel parameter: float32 initializer of shape [channels].
 const Tensor* channel_param(const Graph& g, int v, int64_t channels) {
@@ -34,20 +28,6 @@ bool is_inference_bn(const Node& bn, const std::vector<int>& readers) {
     if (v != kNoValue && readers[static_cast<size_t>(v)] > 0) return false;  // running stats are training outputs
   }
   return true;
-}
-
-// A name no value of `g` has yet, derived from `base`, so the folded tensors never alias the originals (which
-// other nodes may still read).
-std::string fresh_name(const Graph& g, const std::string& base) {
-  std::string name = base;
-  for (int i = 1; g.find_value(name) != kNoValue; ++i) name = base + "_" + std::to_string(i);
-  return name;
-}
-
-int add_initializer(Graph& g, const std::string& base, Tensor t) {
-  int v = g.add_value(fresh_name(g, base), ValueType{t.dtype(), dims_of(t.shape())});
-  g.values[static_cast<size_t>(v)].initializer = std::move(t);
-  return v;
 }
 
 class ConvBatchNormFolding : public Pass {
