@@ -62,5 +62,7 @@ CLI::App* add_inspect(CLI::App& app);
 CLI::App* add_run(CLI::App& app);
 CLI::App* add_bench(CLI::App& app);
 CLI::App* add_optimize(CLI::App& app);
+CLI::App* add_quantize(CLI::App& app);
+CLI::App* add_compare(CLI::App& app);
 
 }  // namespace ef::cli

@@ -5,13 +5,15 @@
 #include "cli_common.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"EdgeForge: inspect, run, benchmark and optimize ONNX models on CPU."};
+  CLI::App app{"EdgeForge: inspect, run, benchmark, optimize, quantize and compare ONNX models on CPU."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgeforge 0.1.0");
   ef::cli::add_inspect(app);
   ef::cli::add_run(app);
   ef::cli::add_bench(app);
   ef::cli::add_optimize(app);
+  ef::cli::add_quantize(app);
+  ef::cli::add_compare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
