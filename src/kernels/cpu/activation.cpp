@@ -15,6 +15,7 @@
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "kernels/cpu/activation-inl.h"
 #include "kernels/cpu/vec_math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -36,56 +37,15 @@ HWY_INLINE void transform_in_place(D d, float* HWY_RESTRICT data, size_t n, cons
   if (i < n) StoreTail(fn(LoadTail(d, data + i, n - i)), d, data + i, n - i);
 }
 
-// Clamps with comparisons rather than Min/Max: NaN must propagate, and Highway leaves Min/Max of NaN to the target.
-template <class D, class V>
-HWY_INLINE V clamp_keep_nan(D d, V v, V lo, V hi) {
-  v = hn::IfThenElse(hn::Lt(v, lo), lo, v);
-  return hn::IfThenElse(hn::Gt(v, hi), hi, v);
-}
-
 void ApplyActivation(const Activation& act, float* HWY_RESTRICT data, size_t n) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
-  const V zero = hn::Zero(d);
-  const V one = hn::Set(d, 1.0f);
-  switch (act.kind) {
-    case ActKind::kNone:
-      return;
-    case ActKind::kRelu:
-      return transform_in_place(d, data, n, [&](V x) HWY_ATTR { return hn::IfThenZeroElse(hn::Lt(x, zero), x); });
-    case ActKind::kClip: {
-      const V lo = hn::Set(d, act.alpha), hi = hn::Set(d, act.beta);
-      return transform_in_place(d, data, n, [&](V x) HWY_ATTR { return clamp_keep_nan(d, x, lo, hi); });
-    }
-    case ActKind::kLeakyRelu: {
-      const V alpha = hn::Set(d, act.alpha);
-      return transform_in_place(d, data, n, [&](V x) HWY_ATTR {
-        return hn::IfThenElse(hn::Lt(x, zero), hn::Mul(x, alpha), x);
-      });
-    }
-    case ActKind::kSigmoid:
-      return transform_in_place(d, data, n, [&](V x) HWY_ATTR { return VecSigmoid(d, x); });
-    case ActKind::kHardSigmoid: {
-      const V alpha = hn::Set(d, act.alpha), beta = hn::Set(d, act.beta);
-      return transform_in_place(d, data, n, [&](V x) HWY_ATTR {
-        return clamp_keep_nan(d, hn::MulAdd(x, alpha, beta), zero, one);
-      });
-    }
-    case ActKind::kHardSwish: {
-      const V sixth = hn::Set(d, 1.0f / 6.0f), half = hn::Set(d, 0.5f);
-      return transform_in_place(d, data, n, [&](V x) HWY_ATTR {
-        return hn::Mul(x, clamp_keep_nan(d, hn::MulAdd(x, sixth, half), zero, one));
-      });
-    }
-    case ActKind::kSilu:
-      return transform_in_place(d, data, n, [&](V x) HWY_ATTR {
-        return hn::Div(x, hn::Add(one, VecExp(d, hn::Neg(x))));
-      });
-    case ActKind::kTanh:
-      return transform_in_place(d, data, n, [&](V x) HWY_ATTR { return hn::Tanh(d, x); });
-    case ActKind::kGelu:
-      return transform_in_place(d, data, n, [&](V x) HWY_ATTR { return VecGelu(d, x); });
-  }
+  if (act.kind == ActKind::kNone) return;
+  DispatchActKind(act.kind, [&](auto k) HWY_ATTR {
+    transform_in_place(d, data, n, [&](V x) HWY_ATTR {
+      return VecActivateK<decltype(k)::value>(d, x, act.alpha, act.beta);
+    });
+  });
 }
 
 }  // namespace ef::cpu::HWY_NAMESPACE

@@ -21,6 +21,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "hwy/cache_control.h"
+#include "kernels/cpu/activation-inl.h"
 #include "kernels/cpu/sgemm.h"
 #include "kernels/cpu/sgemm_kernel.h"
 
@@ -28,6 +29,9 @@ HWY_BEFORE_NAMESPACE();
 namespace ef::cpu::detail {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+using ef::cpu::HWY_NAMESPACE::DispatchActKind;
+using ef::cpu::HWY_NAMESPACE::VecActivate;
+using ef::cpu::HWY_NAMESPACE::VecActivateK;
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
@@ -57,28 +61,13 @@ HWY_INLINE void StoreN(VF v, DF d, float* HWY_RESTRICT p, int64_t n) {
   std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
 }
 
-// The activations cheap enough to apply in registers; the rest go through apply_activation on the stored row.
-HWY_INLINE bool IsInlineAct(ActKind kind) {
-  return kind == ActKind::kNone || kind == ActKind::kRelu || kind == ActKind::kClip || kind == ActKind::kLeakyRelu;
-}
-
-// The in-register activations (IsInlineAct); any other kind passes through.
-HWY_INLINE VF Activate(DF d, VF x, const Activation& act) {
-  switch (act.kind) {
-    case ActKind::kRelu: return hn::Max(x, hn::Zero(d));
-    case ActKind::kClip: return hn::Min(hn::Max(x, hn::Set(d, act.alpha)), hn::Set(d, act.beta));
-    case ActKind::kLeakyRelu: return hn::IfThenElse(x >= hn::Zero(d), x, hn::Mul(x, hn::Set(d, act.alpha)));
-    default: return x;
-  }
-}
-
 // One vector of the epilogue for Finish: n valid lanes at column col of tile row r.
 HWY_INLINE VF Epilogue(DF d, VF x, const TileEpilogue& e, int64_t r, int64_t col, int64_t n) {
   if (e.alpha != 1.0f) x = hn::Mul(x, hn::Set(d, e.alpha));
   if (e.row_bias) x = hn::Add(x, hn::Set(d, e.row_bias[r]));
   if (e.col_bias) x = hn::Add(x, LoadN(d, e.col_bias + col, n));
   if (e.residual) x = hn::Add(x, LoadN(d, e.residual + r * e.ldr + col, n));
-  return Activate(d, x, e.act);
+  return VecActivate(d, x, e.act);
 }
 
 template <int R, int V, class F>
@@ -90,9 +79,17 @@ HWY_INLINE void ForTile(const F& f) {
   }
 }
 
-// Adds the tile (rows x vecs vectors, row stride 2 vectors) to C or stores it, then the epilogue. Kept out of the
-// tile functions so that nothing there lives across the apply_activation call, which would make the compiler
-// keep accumulators in memory during the K loop.
+// The activation on every accumulator, with the kind switched once per tile rather than once per vector.
+template <int R, int V>
+HWY_INLINE void ActivateTile(DF d, VF (&acc)[R][V], const Activation& act) {
+  if (act.kind == ActKind::kNone) return;
+  DispatchActKind(act.kind, [&](auto k) HWY_ATTR {
+    ForTile<R, V>([&](int r, int v) { acc[r][v] = VecActivateK<decltype(k)::value>(d, acc[r][v], act.alpha, act.beta); });
+  });
+}
+
+// Adds the tile (rows x vecs vectors, row stride 2 vectors) to C or stores it, then the epilogue: the edge tiles'
+// path, kept out of the tile functions so that their K loops stay small.
 HWY_NOINLINE void Finish(const float* HWY_RESTRICT tile, int rows, int vecs, float* HWY_RESTRICT c, int64_t ldc,
                          int64_t cols, bool accumulate, const TileEpilogue* epi) {
   const DF d;
@@ -105,7 +102,6 @@ HWY_NOINLINE void Finish(const float* HWY_RESTRICT tile, int rows, int vecs, flo
       if (epi) x = Epilogue(d, x, *epi, r, v * kLanes, n);
       StoreN(x, d, row + v * kLanes, n);
     }
-    if (epi && !IsInlineAct(epi->act.kind)) apply_activation(epi->act, row, static_cast<size_t>(cols));
   }
 }
 
@@ -142,10 +138,10 @@ HWY_NOINLINE void Tile(int64_t kc, const float* HWY_RESTRICT a, const float* HWY
     b += 2 * kLanes;
   }
 
-  // Full tiles with an in-register epilogue finish here, straight from the accumulators; the rest (edge columns,
-  // activations that need apply_activation) go through Finish, which does the same arithmetic.
+  // Full tiles finish here, straight from the accumulators; edge columns go through Finish, which does the same
+  // arithmetic.
   // Each epilogue stage is tested once per tile and applied to all accumulators, in Epilogue's order.
-  if (cols == V * kLanes && (epi == nullptr || IsInlineAct(epi->act.kind))) {
+  if (cols == V * kLanes) {
     if (accumulate) {
       ForTile<R, V>([&](int r, int v) { acc[r][v] = hn::Add(hn::LoadU(d, c + r * ldc + v * kLanes), acc[r][v]); });
     }
@@ -165,9 +161,7 @@ HWY_NOINLINE void Tile(int64_t kc, const float* HWY_RESTRICT a, const float* HWY
           acc[r][v] = hn::Add(acc[r][v], hn::LoadU(d, e.residual + r * e.ldr + v * kLanes));
         });
       }
-      if (e.act.kind != ActKind::kNone) {
-        ForTile<R, V>([&](int r, int v) { acc[r][v] = Activate(d, acc[r][v], e.act); });
-      }
+      ActivateTile<R, V>(d, acc, e.act);
     }
     ForTile<R, V>([&](int r, int v) { hn::StoreU(acc[r][v], d, c + r * ldc + v * kLanes); });
     return;
@@ -269,6 +263,9 @@ HWY_NOINLINE void Column(int64_t kc, const float* HWY_RESTRICT a, const float* H
   HWY_ALIGN float lanes[kPeriod];
   for (int v = 0; v < kPeriodVecs; ++v) hn::Store(hn::Add(acc0[v], acc1[v]), d, lanes + v * kLanes);
   // One value per row: finish in scalar code, the vector Finish would spend longer on partial loads and stores.
+  // The piecewise-linear activations are inlined below; the others go through apply_activation.
+  const bool scalar_act = epi == nullptr || epi->act.kind == ActKind::kNone || epi->act.kind == ActKind::kRelu ||
+                          epi->act.kind == ActKind::kClip || epi->act.kind == ActKind::kLeakyRelu;
   for (int r = 0; r < rows; ++r) {
     float x = 0.0f;
     for (int64_t j = r; j < kPeriod; j += kMR) x += lanes[j];
@@ -289,7 +286,7 @@ HWY_NOINLINE void Column(int64_t kc, const float* HWY_RESTRICT a, const float* H
       }
     }
     *out = x;
-    if (epi && !IsInlineAct(epi->act.kind)) apply_activation(epi->act, out, 1);
+    if (epi && !scalar_act) apply_activation(epi->act, out, 1);
   }
 }
 
