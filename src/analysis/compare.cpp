@@ -96,7 +96,7 @@ TensorDiff DiffAccumulator::result() const {
     d.sqnr_db = std::numeric_limits<double>::infinity();
     return d;
   }
-  if (ref_sq_ == 0 && cand_sq_ == 0) {
+  if (noise_sq_ == 0 || (ref_sq_ == 0 && cand_sq_ == 0)) {  // equal vectors: exactly 1, not 1 - rounding
     d.cosine = 1;
   } else if (ref_sq_ == 0 || cand_sq_ == 0) {
     d.cosine = 0;

@@ -7,26 +7,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/cli_runner.h"
 #include "onnx/model_builder.h"
 
 namespace ef::test {
 namespace {
-
-struct CommandResult {
-  int exit_code;
-  std::string output;  // stdout + stderr
-};
-
-CommandResult run_cli(const std::string& args) {
-  std::string cmd = std::string(EF_CLI_PATH) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 class CliTest : public ::testing::Test {
  protected:
