@@ -92,7 +92,8 @@ void quantize_kernel(KernelContext& ctx) {
   Tensor& y = ctx.output(0);
   AxisParams p = axis_params(ctx, x, scale, zp);
   QuantRange range = quant_range(y.dtype(), ctx.node());
-  std::vector<int32_t> zps = zp ? int32_values(*zp, ctx.node()) : std::vector<int32_t>(1, 0);
+  // No zero point: 0 for every channel (per-axis scales without zero points are how int32 biases are stored).
+  std::vector<int32_t> zps = zp ? int32_values(*zp, ctx.node()) : std::vector<int32_t>(scale.numel(), 0);
   const float* ps = scale.data<float>();
   auto run = [&](auto divide) {
     for (int64_t i = 0; i < x.numel(); ++i) {
@@ -126,7 +127,7 @@ void dequantize_kernel(KernelContext& ctx) {
              ctx.node().label(), dtype_name(zp->dtype()), dtype_name(x.dtype()));
   }
   std::vector<int32_t> xs = int32_values(x, ctx.node());
-  std::vector<int32_t> zps = zp ? int32_values(*zp, ctx.node()) : std::vector<int32_t>(1, 0);
+  std::vector<int32_t> zps = zp ? int32_values(*zp, ctx.node()) : std::vector<int32_t>(scale.numel(), 0);
   const float* ps = scale.data<float>();
   float* py = y.data<float>();
   for (int64_t i = 0; i < x.numel(); ++i) {

@@ -57,6 +57,12 @@ TEST(QuantDequantizeLinear, PerTensorPerAxisAndInt32) {
                      {u8({2, 2}, {10, 20, 30, 40}), f32({2}, {1, 0.5f}), u8({2}, {10, 20})});
   EXPECT_EQ(values<float>(axis[0]), (std::vector<float>{0, 10, 5, 10}));
   expect_invalid({"DequantizeLinear", 13, {}}, {u8({2}, {1, 2}), f32({}, {1}), s8({}, {0})});  // zp type differs
+  // Per-channel int32 bias without zero point (the QDQ bias layout): zero point 0 on every channel.
+  auto bias = run_op({"DequantizeLinear", 13, {{"axis", attr_int(0)}}},
+                     {i32({3}, {100, -8, 6}), f32({3}, {0.5f, 0.25f, 2})});
+  EXPECT_EQ(values<float>(bias[0]), (std::vector<float>{50, -2, 12}));
+  auto q = run_op({"QuantizeLinear", 13, {{"axis", attr_int(0)}}}, {f32({3}, {50, -2, 12}), f32({3}, {0.5f, 0.25f, 2})});
+  EXPECT_EQ(values<uint8_t>(q[0]), (std::vector<uint8_t>{100, 0, 6}));
 }
 
 TEST(QuantDynamicQuantizeLinear, FollowsTheOnnxFormula) {
