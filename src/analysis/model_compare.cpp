@@ -92,10 +92,12 @@ LayerReport compare_layers(const Model& ref, const Model& cand, const SessionOpt
                            const SampleSource& source) {
   const Graph& rg = *ref.graph;
   const Graph& cg = *cand.graph;
-  std::vector<std::string> ref_names, cand_names;  // matched pairs, reference topological order
+  std::vector<std::string> ref_names, cand_names;  // matched pairs (Constant outputs are not layers), reference topological order
   for (const std::string& name : computed_value_names(ref)) {
     const int cv = cg.find_value(name);
     if (cv == kNoValue || cg.values[static_cast<size_t>(cv)].producer < 0) continue;
+    const int rv = rg.find_value(name);
+    if (rg.nodes[static_cast<size_t>(rg.values[static_cast<size_t>(rv)].producer)].op_type == "Constant") continue;
     ref_names.push_back(name);
     cand_names.push_back(dequantized_name(cg, cv));
   }

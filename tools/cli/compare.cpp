@@ -178,12 +178,12 @@ void run_compare(const CompareFlags& f) {
                              layers.layers.size(),
                              layers.skipped ? fmt::format(", {} not floating point or reshaped", layers.skipped) : "",
                              kSqnrCapDb);
-    std::cout << fmt::format("{:<36} {:<18} {:>9} {:>9} {:>9} {:>9}\n", "value", "op", "in dB", "SQNR dB", "lost dB",
-                             "cosine");
+    std::cout << fmt::format("{:<18} {:>9} {:>9} {:>9} {:>9}  {}\n", "op", "in dB", "SQNR dB", "lost dB", "cosine",
+                             "value");
     for (size_t i = 0; i < layers.layers.size() && i < f.top; ++i) {
       const LayerComparison& l = layers.layers[i];
-      std::cout << fmt::format("{:<36} {:<18} {:>9} {:>9} {:>9.2f} {:>9.6f}\n", l.name, l.op_type, db(l.input_sqnr_db),
-                               db(l.diff.sqnr_db), l.sqnr_drop_db, l.diff.cosine);
+      std::cout << fmt::format("{:<18} {:>9} {:>9} {:>9.2f} {:>9.6f}  {}\n", l.op_type, db(l.input_sqnr_db),
+                               db(l.diff.sqnr_db), l.sqnr_drop_db, l.diff.cosine, l.name);
     }
   }
 }
