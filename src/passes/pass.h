@@ -120,5 +120,6 @@ std::unique_ptr<Pass> make_gelu_fusion();
 std::unique_ptr<Pass> make_layernorm_fusion();
 std::unique_ptr<Pass> make_residual_add_fusion();
 std::unique_ptr<Pass> make_activation_fusion();
+std::unique_ptr<Pass> make_qdq_fusion();
 
 }  // namespace ef

@@ -8,6 +8,9 @@ namespace ef {
 std::vector<std::unique_ptr<Pass>> passes_for_level(int level) {
   EF_CHECK(level == 1 || level == 2, kInvalidArgument, "optimization level must be 1 or 2, got {}", level);
   std::vector<std::unique_ptr<Pass>> passes;
+  // QDQ patterns first: constant folding would turn DequantizeLinear(weights) into float initializers and the
+  // float fusions would claim their Conv.
+  if (level >= 2) passes.push_back(make_qdq_fusion());
   passes.push_back(make_identity_elimination());
   passes.push_back(make_noop_elimination());
   passes.push_back(make_constant_folding());

@@ -76,6 +76,7 @@ class CpuProvider final : public ExecutionProvider {
     add_gemm_kernels(table_);
     add_data_movement_kernels(table_);
     add_image_kernels(table_);
+    add_quant_kernels(table_);
   }
   const char* name() const override { return "cpu"; }
   std::unique_ptr<PreparedKernel> prepare(const NodeSignature& sig) const override {

@@ -75,5 +75,6 @@ void add_pool_kernels(KernelTable& table);
 void add_gemm_kernels(KernelTable& table);
 void add_data_movement_kernels(KernelTable& table);
 void add_image_kernels(KernelTable& table);
+void add_quant_kernels(KernelTable& table);  // QLinearConv and the QDQ-fused int8 ops (quant_kernels.cpp)
 
 }  // namespace ef::cpu_provider

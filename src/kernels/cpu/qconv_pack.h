@@ -1,0 +1,29 @@
+// Activation panels of the quantized convolution: the im2col matrix of one image and group, read straight from
+// the 8-bit NCHW input into qgemm's panel layout (qgemm.h), so the column matrix is never written. Int8 inputs
+// are flipped to uint8 (x ^ 0x80 = x + 128) on the way; taps in the padding read `pad` (the flipped zero point,
+// so they contribute nothing after the zero-point correction). Depends on kernels/cpu/qgemm.h, conv_params.h.
+#pragma once
+#include <cstdint>
+
+#include "kernels/cpu/conv_params.h"
+#include "kernels/cpu/qgemm.h"
+
+namespace ef::cpu {
+
+class QConvPanels final : public QPanelPacker {
+ public:
+  // x_group: the first input channel of this image and group; p.C / p.group channels are read.
+  QConvPanels(const Conv2dParams& p, const uint8_t* x_group, uint8_t flip, uint8_t pad)
+      : p_(p), x_(x_group), flip_(flip), pad_(pad) {}
+  void pack(int64_t j0, int64_t j1, uint8_t* dst) const override;
+
+ private:
+  const Conv2dParams& p_;
+  const uint8_t* x_;
+  uint8_t flip_, pad_;
+};
+
+// True when the convolution reads its input as the GEMM operand directly (1x1, stride 1, no padding).
+bool qconv_is_pointwise(const Conv2dParams& p);
+
+}  // namespace ef::cpu

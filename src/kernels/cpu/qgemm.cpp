@@ -1,0 +1,136 @@
+// Weight packing, the blocked/threaded driver and the portable micro-kernel of the quantized GEMM (qgemm.h).
+#include "kernels/cpu/qgemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "kernels/cpu/isa.h"
+
+namespace ef::cpu {
+namespace {
+
+constexpr int64_t kQuadsPerBlock = 128;  // 512 k per block: a panel block (8 KiB) stays in L1
+
+bool isa_allows_avx2() {
+  if (!detail::cpu_has_avx2()) return false;
+  const std::string isa = active_isa();
+  return isa.rfind("AVX", 0) == 0;  // AVX2, AVX3, AVX3_DL, ...: not capped below AVX2
+}
+
+int32_t saturate(int32_t v, const QRequant& rq) { return std::clamp(v, rq.lo, rq.hi); }
+
+void requant_row_scalar(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq,
+                        void* y, int64_t y_col) {
+  for (int64_t j = 0; j < count; ++j) {
+    float v = static_cast<float>(static_cast<int32_t>(static_cast<uint32_t>(acc[j]) + static_cast<uint32_t>(offset)));
+    int32_t q = saturate(static_cast<int32_t>(std::nearbyint(v * scale)) + rq.zero_point, rq);
+    if (rq.out_signed) {
+      static_cast<int8_t*>(y)[j * y_col] = static_cast<int8_t>(q);
+    } else {
+      static_cast<uint8_t*>(y)[j * y_col] = static_cast<uint8_t>(q);
+    }
+  }
+}
+
+}  // namespace
+
+const char* QPackedWeights::kernel_name() const {
+  if (avx2) return split ? "avx2_split" : "avx2";
+  return "scalar";
+}
+
+QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw, bool allow_avx2) {
+  QPackedWeights p;
+  p.M = M;
+  p.K = K;
+  p.Kq = (K + 3) / 4;
+  p.avx2 = allow_avx2 && isa_allows_avx2();
+  p.row_sums.assign(static_cast<size_t>(M), 0);
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t k = 0; k < K; ++k) {
+      p.row_sums[static_cast<size_t>(m)] += w[m * ldw + k];
+      if (k % 2 == 1 && std::abs(w[m * ldw + k - 1]) + std::abs(w[m * ldw + k]) > 128) p.split = true;
+    }
+  }
+  const int64_t width = p.split ? 8 : 4;
+  const int64_t tiles = (M + kQgemmMR - 1) / kQgemmMR;
+  p.data.assign(static_cast<size_t>(tiles * p.Kq * kQgemmMR * width), 0);
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t at = (((m / kQgemmMR) * p.Kq + k / 4) * kQgemmMR + m % kQgemmMR) * width + k % 4;
+      const int8_t v = w[m * ldw + k];
+      if (p.split) {
+        const auto half = static_cast<int8_t>(v / 2);
+        p.data[static_cast<size_t>(at)] = half;
+        p.data[static_cast<size_t>(at + 4)] = static_cast<int8_t>(v - half);
+      } else {
+        p.data[static_cast<size_t>(at)] = v;
+      }
+    }
+  }
+  return p;
+}
+
+namespace detail {
+
+void qgemm_micro_scalar(const int8_t* w, const uint8_t* x, int64_t quads, bool split, bool accumulate,
+                        int32_t* acc) {
+  const int64_t width = split ? 8 : 4;
+  if (!accumulate) std::fill(acc, acc + kQgemmMR * kQgemmNR, 0);
+  for (int64_t q = 0; q < quads; ++q) {
+    const uint8_t* xq = x + q * kQgemmNR * 4;
+    const int8_t* wq = w + q * kQgemmMR * width;
+    for (int64_t r = 0; r < kQgemmMR; ++r) {
+      const int8_t* wr = wq + r * width;
+      int32_t wsum[4];
+      for (int i = 0; i < 4; ++i) wsum[i] = wr[i] + (split ? wr[i + 4] : 0);
+      for (int64_t j = 0; j < kQgemmNR; ++j) {
+        const uint8_t* xj = xq + j * 4;
+        acc[r * kQgemmNR + j] += xj[0] * wsum[0] + xj[1] * wsum[1] + xj[2] * wsum[2] + xj[3] * wsum[3];
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const QRequant& rq, void* y,
+           int64_t y_row, int64_t y_col, ThreadPool& pool) {
+  if (w.M == 0 || N == 0) return;
+  const int64_t panels = (N + kQgemmNR - 1) / kQgemmNR;
+  const int64_t tiles = (w.M + kQgemmMR - 1) / kQgemmMR;
+  const int64_t width = w.split ? 8 : 4;
+  const size_t elem = 1;  // 8-bit outputs
+  auto micro = w.avx2 ? detail::qgemm_micro_avx2 : detail::qgemm_micro_scalar;
+  pool.parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
+    std::vector<uint8_t> panel(static_cast<size_t>(std::max<int64_t>(w.Kq, 1) * kQgemmNR * 4 + 64));
+    std::vector<int32_t> acc(static_cast<size_t>(tiles * kQgemmMR * kQgemmNR));
+    for (int64_t pi = p0; pi < p1; ++pi) {
+      const int64_t j0 = pi * kQgemmNR, j1 = std::min(N, j0 + kQgemmNR);
+      packer.pack(j0, j1, panel.data());
+      for (int64_t q0 = 0; q0 < w.Kq || q0 == 0; q0 += kQuadsPerBlock) {
+        const int64_t quads = std::min(kQuadsPerBlock, w.Kq - q0);
+        for (int64_t t = 0; t < tiles; ++t) {
+          micro(w.data.data() + ((t * w.Kq + q0) * kQgemmMR) * width, panel.data() + q0 * kQgemmNR * 4, quads,
+                w.split, q0 > 0, acc.data() + t * kQgemmMR * kQgemmNR);
+        }
+        if (w.Kq == 0) break;
+      }
+      const int64_t count = j1 - j0;
+      for (int64_t m = 0; m < w.M; ++m) {
+        void* yrow = static_cast<uint8_t*>(y) + (m * y_row + j0 * y_col) * static_cast<int64_t>(elem);
+        const int32_t* a = acc.data() + m * kQgemmNR;
+        if (w.avx2 && y_col == 1) {
+          detail::requant_row_avx2(a, count, rq.offset[m], rq.scale[m], rq, yrow);
+        } else {
+          requant_row_scalar(a, count, rq.offset[m], rq.scale[m], rq, yrow, y_col);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace ef::cpu

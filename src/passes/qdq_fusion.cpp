@@ -1,0 +1,219 @@
+// QDQ fusion: a convolution written in QDQ form,
+//   DequantizeLinear(x_q) -> Conv(., DequantizeLinear(w_q), [DequantizeLinear(b_q) | float bias]) [-> Relu|Clip]
+//   -> QuantizeLinear
+// becomes one standard QLinearConv reading and writing 8-bit tensors, so the CPU provider runs it on the integer
+// kernels and activations stay 8-bit between consecutive quantized layers (the DequantizeLinear nodes left
+// without readers are swept by dead-code elimination). The rewrite is exact up to the requantization rounding
+// of QLinearConv itself, except for a float bias, which is rounded to int32 in units of x_scale * w_scale.
+// A fused Relu or Clip is dropped only where the output quantization already saturates at its bounds (Relu with
+// the zero point at the type's minimum), so it changes nothing.
+// Runs first at level 2, before constant folding would turn DequantizeLinear(weights) into float initializers
+// and the float fusions would claim the Conv.
+#include <cmath>
+#include <optional>
+
+#include "passes/fusion_util.h"
+#include "passes/graph_edit.h"
+#include "passes/infer_types.h"
+#include "passes/pass.h"
+
+namespace ef {
+namespace {
+
+const Tensor* initializer(const Graph& g, int v) {
+  if (v == kNoValue) return nullptr;
+  const Tensor& t = g.values[static_cast<size_t>(v)].initializer;
+  return t.defined() ? &t : nullptr;
+}
+
+bool is_8bit(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
+
+int32_t int_at(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kInt8: return t.data<int8_t>()[i];
+    case DType::kUInt8: return t.data<uint8_t>()[i];
+    default: return t.data<int32_t>()[i];
+  }
+}
+
+// A QuantizeLinear / DequantizeLinear node's scale and zero point, both initializers; the zero point is required
+// (quantizers always write it) so its type says the 8-bit type.
+struct QParams {
+  int scale = kNoValue, zero_point = kNoValue;
+  const Tensor* s = nullptr;
+  const Tensor* zp = nullptr;
+};
+
+std::optional<QParams> qparams(const Graph& g, const Node& n) {
+  if (n.inputs.size() != 3) return std::nullopt;
+  QParams q{n.inputs[1], n.inputs[2], initializer(g, n.inputs[1]), initializer(g, n.inputs[2])};
+  if (q.s == nullptr || q.zp == nullptr || q.s->dtype() != DType::kFloat32 || q.s->numel() != q.zp->numel()) {
+    return std::nullopt;
+  }
+  return q;
+}
+
+// The DequantizeLinear node producing `v` (standard domain, single output), or -1.
+int dequantize_of(const Graph& g, int v) {
+  const int p = producer_of(g, v);
+  if (p < 0) return -1;
+  const Node& n = g.nodes[static_cast<size_t>(p)];
+  return is_op(n, "DequantizeLinear") && n.outputs.size() == 1 ? p : -1;
+}
+
+// A float32 scalar from an initializer or a Constant node (not folded yet: this pass runs before folding).
+std::optional<float> scalar_constant(const Graph& g, int v) {
+  if (auto s = scalar_initializer(g, v)) return s;
+  const int p = producer_of(g, v);
+  if (p < 0 || !is_op(g.nodes[static_cast<size_t>(p)], "Constant")) return std::nullopt;
+  const Tensor t = g.nodes[static_cast<size_t>(p)].attr_tensor("value");
+  if (!t.defined() || t.dtype() != DType::kFloat32 || t.numel() != 1) return std::nullopt;
+  return t.data<float>()[0];
+}
+
+// Whether Relu / Clip after the conv is a no-op once its output is quantized with (scale, zp) to [lo, hi].
+bool activation_absorbed(const Graph& g, const Node& act, float scale, int32_t zp, int32_t lo, int32_t hi) {
+  auto q = [&](float v) { return std::nearbyint(static_cast<double>(v) / scale) + zp; };
+  if (is_op(act, "Relu")) return zp == lo;
+  if (!is_op(act, "Clip")) return false;
+  float min_v = -INFINITY, max_v = INFINITY;
+  if (act.version < 11) {
+    min_v = act.attr_float("min", min_v);
+    max_v = act.attr_float("max", max_v);
+  } else {
+    for (size_t i = 1; i < act.inputs.size(); ++i) {
+      if (act.inputs[i] == kNoValue) continue;
+      auto v = scalar_constant(g, act.inputs[i]);
+      if (!v) return false;
+      (i == 1 ? min_v : max_v) = *v;
+    }
+  }
+  return (std::isinf(min_v) || q(min_v) <= lo) && (std::isinf(max_v) || q(max_v) >= hi);
+}
+
+class QdqFusion : public Pass {
+ public:
+  const char* name() const override { return "qdq-fusion"; }
+  int level() const override { return 2; }
+  const char* precondition() const override {
+    return "QuantizeLinear whose input is a Conv (optionally through a Relu/Clip the quantization saturates "
+           "anyway) read only there, the Conv's x and w from DequantizeLinear with initializer scales and zero "
+           "points (x per tensor; w int8 with zero zero points, per tensor or per output channel on axis 0), the "
+           "bias absent, a float32 initializer or a DequantizeLinear of an int32 initializer; opset >= 10";
+  }
+
+  int run(Graph& g, PassContext& ctx) override {
+    if (ctx.opset < 10) return 0;
+    infer_types(g);
+    const std::vector<int> readers = reader_counts(g);
+    std::vector<bool> removed(g.nodes.size(), false);
+    int count = 0;
+    for (size_t qi = 0; qi < g.nodes.size(); ++qi) {
+      const Node& qn = g.nodes[qi];
+      if (!is_op(qn, "QuantizeLinear") || qn.outputs.size() != 1) continue;
+      auto yq = qparams(g, qn);
+      if (!yq || yq->s->numel() != 1 || !is_8bit(yq->zp->dtype())) continue;
+      const bool y_signed = yq->zp->dtype() == DType::kInt8;
+      const int32_t lo = y_signed ? -128 : 0, hi = y_signed ? 127 : 255;
+      // Optional activation between Conv and Q.
+      int ci = producer_of(g, qn.inputs[0]);
+      int ai = -1;
+      if (ci < 0 || removed[static_cast<size_t>(ci)] || !single_use(g, readers, qn.inputs[0])) continue;
+      if (!is_op(g.nodes[static_cast<size_t>(ci)], "Conv")) {
+        const Node& act = g.nodes[static_cast<size_t>(ci)];
+        if (!activation_absorbed(g, act, yq->s->data<float>()[0], int_at(*yq->zp, 0), lo, hi)) continue;
+        ai = ci;
+        ci = producer_of(g, act.inputs[0]);
+        if (ci < 0 || removed[static_cast<size_t>(ci)] || !single_use(g, readers, act.inputs[0])) continue;
+      }
+      const Node& conv = g.nodes[static_cast<size_t>(ci)];
+      if (!is_op(conv, "Conv") || conv.inputs.size() < 2 || conv.outputs.size() != 1) continue;
+      const int dxi = dequantize_of(g, conv.inputs[0]), dwi = dequantize_of(g, conv.inputs[1]);
+      if (dxi < 0 || dwi < 0) continue;
+      const Node& dx = g.nodes[static_cast<size_t>(dxi)];
+      const Node& dw = g.nodes[static_cast<size_t>(dwi)];
+      auto xq = qparams(g, dx);
+      auto wq = qparams(g, dw);
+      if (!xq || !wq || xq->s->numel() != 1 || !is_8bit(xq->zp->dtype())) continue;
+      if (g.values[static_cast<size_t>(dx.inputs[0])].type.dtype != xq->zp->dtype()) continue;
+      const Tensor* w = initializer(g, dw.inputs[0]);
+      if (w == nullptr || w->dtype() != DType::kInt8 || w->rank() < 3 || wq->zp->dtype() != DType::kInt8) continue;
+      const int64_t M = w->dim(0);
+      if (wq->s->numel() != 1 && (wq->s->numel() != M || dw.attr_int("axis", 1) != 0)) continue;
+      bool zero_zp = true;
+      for (int64_t i = 0; i < wq->zp->numel(); ++i) zero_zp &= int_at(*wq->zp, i) == 0;
+      if (!zero_zp) continue;
+      // Bias as int32 in units of x_scale * w_scale[m].
+      const float xs = xq->s->data<float>()[0];
+      auto w_scale = [&](int64_t m) { return wq->s->data<float>()[wq->s->numel() == 1 ? 0 : m]; };
+      int bias = kNoValue;
+      if (conv.inputs.size() > 2 && conv.inputs[2] != kNoValue) {
+        auto b = int32_bias(g, conv.inputs[2], M, xs, w_scale);
+        if (!b) continue;
+        bias = *b;
+      }
+      if (!ctx.allow_rewrite()) return finish_rewrites(g, removed, count);
+      std::vector<int> inputs = {dx.inputs[0], xq->scale, xq->zero_point, dw.inputs[0], wq->scale, wq->zero_point,
+                                 yq->scale,    yq->zero_point};
+      if (bias != kNoValue) inputs.push_back(bias);
+      Node fused = make_node(conv.name.empty() ? qn.name : conv.name, "QLinearConv", 10, std::move(inputs),
+                             qn.outputs);
+      fused.attrs = conv.attrs;
+      removed[static_cast<size_t>(ci)] = true;
+      if (ai >= 0) removed[static_cast<size_t>(ai)] = true;
+      g.nodes[qi] = std::move(fused);
+      ++count;
+    }
+    return finish_rewrites(g, removed, count);
+  }
+
+ private:
+  // The conv bias `v` as an int32 initializer in units of x_scale * w_scale[m]: DequantizeLinear(int32) reused as
+  // is when its scales are exactly those, else rescaled; a float32 initializer quantized. nullopt: not a bias
+  // this pass understands. Adds a new initializer where needed (may reallocate g.values).
+  template <typename WScale>
+  static std::optional<int> int32_bias(Graph& g, int v, int64_t M, float xs, WScale w_scale) {
+    std::vector<double> real(static_cast<size_t>(M));
+    const int di = dequantize_of(g, v);
+    int source = kNoValue;
+    bool exact = true;
+    if (di >= 0) {
+      const Node& db = g.nodes[static_cast<size_t>(di)];
+      if (db.inputs.size() < 2) return std::nullopt;
+      const Tensor* b = initializer(g, db.inputs[0]);
+      const Tensor* s = initializer(g, db.inputs[1]);
+      const Tensor* zp = db.inputs.size() > 2 ? initializer(g, db.inputs[2]) : nullptr;
+      if (b == nullptr || s == nullptr || b->dtype() != DType::kInt32 || b->numel() != M ||
+          s->dtype() != DType::kFloat32 || (s->numel() != 1 && s->numel() != M) ||
+          (db.inputs.size() > 2 && db.inputs[2] != kNoValue && zp == nullptr)) {
+        return std::nullopt;
+      }
+      for (int64_t m = 0; m < M; ++m) {
+        if (zp != nullptr && int_at(*zp, zp->numel() == 1 ? 0 : m) != 0) return std::nullopt;
+        const float sm = s->data<float>()[s->numel() == 1 ? 0 : m];
+        exact &= sm == xs * w_scale(m);
+        real[static_cast<size_t>(m)] = static_cast<double>(b->data<int32_t>()[m]) * sm;
+      }
+      source = db.inputs[0];
+    } else {
+      const Tensor* b = float_initializer(g, v);
+      if (b == nullptr || b->numel() != M) return std::nullopt;
+      for (int64_t m = 0; m < M; ++m) real[static_cast<size_t>(m)] = b->data<float>()[m];
+      exact = false;
+    }
+    if (exact) return source;
+    Tensor q = Tensor::zeros(DType::kInt32, {M});
+    for (int64_t m = 0; m < M; ++m) {
+      const double r = std::nearbyint(real[static_cast<size_t>(m)] / (static_cast<double>(xs) * w_scale(m)));
+      if (!(std::abs(r) < 2147483647.0)) return std::nullopt;
+      q.data<int32_t>()[m] = static_cast<int32_t>(r);
+    }
+    return add_initializer(g, g.values[static_cast<size_t>(v)].name + "_int32", std::move(q));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> make_qdq_fusion() { return std::make_unique<QdqFusion>(); }
+
+}  // namespace ef

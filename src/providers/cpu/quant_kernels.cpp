@@ -1,0 +1,262 @@
+// QLinearConv (8-bit NCHW activations, int8 weights with zero zero points, 1-D / 2-D) on the integer kernels:
+//   - depthwise (group == C): the float depthwise kernel over the zero-point-shifted integers, which is exact
+//     while every window sum stays below 2^24 (checked here), then requantized;
+//   - everything else: the u8 x s8 GEMM (kernels/cpu/qgemm.h) with activation panels packed straight from the
+//     input windows and requantization (bias, zero points, per-channel scales) fused in its epilogue.
+// Weights are packed at plan time. Uint8 weights, non-zero weight zero points and run-time scales stay on the
+// reference kernel. Also per-tensor QuantizeLinear / DequantizeLinear with constant parameters (the edges of
+// the quantized regions of a QDQ graph).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu/depthwise_conv.h"
+#include "kernels/cpu/qconv_pack.h"
+#include "kernels/cpu/qgemm.h"
+#include "kernels/cpu/quantize.h"
+#include "ops/conv_pool_family.h"
+#include "providers/cpu/kernel_table.h"
+
+namespace ef::cpu_provider {
+namespace {
+
+// QLinearConv's inputs.
+enum : size_t { kX, kXScale, kXZp, kW, kWScale, kWZp, kYScale, kYZp, kBias };
+
+bool is_8bit(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
+
+int32_t scalar_int(const Tensor* t) {
+  if (t == nullptr) return 0;
+  return t->dtype() == DType::kInt8 ? t->data<int8_t>()[0] : t->data<uint8_t>()[0];
+}
+
+// What every QLinearConv algorithm shares: geometry, requantization per output channel, zero points.
+struct QConvSetup {
+  cpu::Conv2dParams p;
+  bool x_signed = false;
+  int32_t x_zp_unsigned = 0;  // the activation zero point after the int8 -> uint8 flip
+  std::vector<int32_t> bias;  // M
+  std::vector<float> scale;   // M: x_scale * w_scale[m] / y_scale, formed as the reference kernel forms it
+  cpu::QRequant rq;
+};
+
+class QGemmConv final : public PreparedKernel {
+ public:
+  QGemmConv(QConvSetup s, const int8_t* w) : s_(std::move(s)) {
+    const cpu::Conv2dParams& p = s_.p;
+    m_per_group_ = p.M / p.group;
+    const int64_t k = (p.C / p.group) * p.kh * p.kw;
+    offset_.resize(static_cast<size_t>(p.M));
+    for (int64_t g = 0; g < p.group; ++g) {
+      packed_.push_back(cpu::qpack_weights(m_per_group_, k, w + g * m_per_group_ * k, k));
+      const cpu::QPackedWeights& pw = packed_.back();
+      for (int64_t m = 0; m < m_per_group_; ++m) {
+        const size_t at = static_cast<size_t>(g * m_per_group_ + m);
+        offset_[at] = static_cast<int32_t>(static_cast<uint32_t>(s_.bias[at]) -
+                                           static_cast<uint32_t>(s_.x_zp_unsigned) *
+                                               static_cast<uint32_t>(pw.row_sums[static_cast<size_t>(m)]));
+      }
+    }
+  }
+  std::string name() const override {
+    return std::string(cpu::qconv_is_pointwise(s_.p) ? "qconv.pointwise_" : "qconv.im2col_") +
+           packed_[0].kernel_name();
+  }
+  void run(const KernelArgs& args) const override {
+    const cpu::Conv2dParams& p = s_.p;
+    const auto* x = static_cast<const uint8_t*>(args.input(kX).raw());
+    auto* y = static_cast<uint8_t*>(args.output(0).raw());
+    const int64_t cols = p.OH * p.OW, c_per_group = p.C / p.group;
+    const auto flip = static_cast<uint8_t>(s_.x_signed ? 0x80 : 0);
+    for (int64_t n = 0; n < p.N; ++n) {
+      for (int64_t g = 0; g < p.group; ++g) {
+        const uint8_t* x_group = x + (n * p.C + g * c_per_group) * p.H * p.W;
+        cpu::QConvPanels panels(p, x_group, flip, static_cast<uint8_t>(s_.x_zp_unsigned));
+        cpu::QRequant rq = s_.rq;
+        rq.offset = offset_.data() + g * m_per_group_;
+        rq.scale = s_.scale.data() + g * m_per_group_;
+        cpu::qgemm(packed_[static_cast<size_t>(g)], cols, panels, rq, y + (n * p.M + g * m_per_group_) * cols,
+                   cols, 1, *args.pool);
+      }
+    }
+  }
+
+ private:
+  QConvSetup s_;
+  int64_t m_per_group_ = 0;
+  std::vector<int32_t> offset_;
+  std::vector<cpu::QPackedWeights> packed_;
+};
+
+// Depthwise: integers shifted by the zero point, convolved by the float kernel (exact: see prepare), requantized.
+class QDepthwiseConv final : public PreparedKernel {
+ public:
+  QDepthwiseConv(QConvSetup s, const int8_t* w, int64_t w_count) : s_(std::move(s)), w_(w, w + w_count) {
+    one_ = s_.p;
+    one_.N = 1;
+  }
+  std::string name() const override { return "qconv.depthwise_float_exact"; }
+  uint64_t scratch_bytes() const override {
+    return static_cast<uint64_t>(one_.C * one_.H * one_.W + one_.M * one_.OH * one_.OW) * sizeof(float);
+  }
+  void run(const KernelArgs& args) const override {
+    const int64_t in = one_.C * one_.H * one_.W, plane = one_.OH * one_.OW, out = one_.M * plane;
+    auto* xf = static_cast<float*>(args.scratch);
+    float* yf = xf + in;
+    const auto* x = static_cast<const uint8_t*>(args.input(kX).raw());
+    auto* y = static_cast<uint8_t*>(args.output(0).raw());
+    const int32_t zp = s_.x_zp_unsigned;
+    const auto flip = static_cast<uint8_t>(s_.x_signed ? 0x80 : 0);
+    for (int64_t n = 0; n < s_.p.N; ++n) {
+      const uint8_t* xn = x + n * in;
+      for (int64_t i = 0; i < in; ++i) xf[i] = static_cast<float>(static_cast<int32_t>(xn[i] ^ flip) - zp);
+      cpu::depthwise_conv2d(one_, xf, w_.data(), nullptr, nullptr, cpu::Activation{}, yf, *args.pool);
+      uint8_t* yn = y + n * out;
+      const cpu::QRequant& rq = s_.rq;
+      args.pool->parallel_for(one_.M, 1, [&](int64_t m0, int64_t m1) {
+        for (int64_t m = m0; m < m1; ++m) {
+          const int32_t b = s_.bias[static_cast<size_t>(m)];
+          const float sc = s_.scale[static_cast<size_t>(m)];
+          const float* src = yf + m * plane;
+          uint8_t* dst = yn + m * plane;
+          for (int64_t i = 0; i < plane; ++i) {
+            const float v = static_cast<float>(static_cast<int32_t>(src[i]) + b) * sc;
+            const int32_t q = std::clamp(static_cast<int32_t>(std::nearbyint(v)) + rq.zero_point, rq.lo, rq.hi);
+            dst[i] = static_cast<uint8_t>(q);  // int8 results keep their two's-complement byte
+          }
+        }
+      });
+    }
+  }
+
+ private:
+  QConvSetup s_;
+  cpu::Conv2dParams one_;
+  std::vector<float> w_;
+};
+
+std::unique_ptr<PreparedKernel> prepare_qlinear_conv(const NodeSignature& sig) {
+  const Node& node = *sig.node;
+  for (size_t i : {kX, kXScale, kW, kWScale, kYScale}) {
+    if (!sig.has_input(i)) return nullptr;
+  }
+  if (sig.output_types.empty() || sig.output_types[0] == nullptr) return nullptr;
+  const DType xt = sig.input_dtype(kX), yt = sig.output_types[0]->dtype;
+  if (!is_8bit(xt) || !is_8bit(yt) || sig.input_dtype(kW) != DType::kInt8) return nullptr;
+  const Tensor* w = sig.constant(kW);
+  const Tensor* xs = sig.constant(kXScale);
+  const Tensor* ws = sig.constant(kWScale);
+  const Tensor* ys = sig.constant(kYScale);
+  const Tensor* xzp = sig.has_input(kXZp) ? sig.constant(kXZp) : nullptr;
+  const Tensor* wzp = sig.has_input(kWZp) ? sig.constant(kWZp) : nullptr;
+  const Tensor* yzp = sig.has_input(kYZp) ? sig.constant(kYZp) : nullptr;
+  if (w == nullptr || xs == nullptr || ws == nullptr || ys == nullptr) return nullptr;
+  if ((sig.has_input(kXZp) && xzp == nullptr) || (sig.has_input(kWZp) && wzp == nullptr) ||
+      (sig.has_input(kYZp) && yzp == nullptr)) {
+    return nullptr;
+  }
+  for (const Tensor* s : {xs, ws, ys}) {
+    if (s->dtype() != DType::kFloat32) return nullptr;
+  }
+  if (xs->numel() != 1 || ys->numel() != 1 || (xzp && (xzp->numel() != 1 || xzp->dtype() != xt)) ||
+      (yzp && (yzp->numel() != 1 || yzp->dtype() != yt))) {
+    return nullptr;
+  }
+  if (wzp != nullptr) {
+    if (wzp->dtype() != DType::kInt8) return nullptr;
+    for (int64_t i = 0; i < wzp->numel(); ++i) {
+      if (wzp->data<int8_t>()[i] != 0) return nullptr;
+    }
+  }
+  const Shape x_shape = sig.input_shape(kX), y_shape = sig.output_shape(0);
+  if (x_shape.size() < 3 || x_shape.size() > 4) return nullptr;
+  const ConvParams cp = conv_params(node, x_shape, w->shape(), y_shape);
+  auto p = window_2d(cp.batch, cp.in_channels, cp.out_channels, cp.group, cp.in_spatial, cp.out_spatial, cp.axes);
+  if (!p || p->N * p->M * p->OH * p->OW == 0) return nullptr;
+  QConvSetup s;
+  s.p = *p;
+  const int64_t M = p->M;
+  if (ws->numel() != 1 && ws->numel() != M) return nullptr;
+  s.x_signed = xt == DType::kInt8;
+  s.x_zp_unsigned = scalar_int(xzp) + (s.x_signed ? 128 : 0);
+  s.bias.assign(static_cast<size_t>(M), 0);
+  if (sig.has_input(kBias)) {
+    const Tensor* b = sig.constant(kBias);
+    if (b == nullptr || b->dtype() != DType::kInt32 || b->numel() != M) return nullptr;
+    s.bias.assign(b->data<int32_t>(), b->data<int32_t>() + M);
+  }
+  const float x_scale = xs->data<float>()[0], y_scale = ys->data<float>()[0];
+  for (int64_t m = 0; m < M; ++m) {
+    s.scale.push_back(x_scale * ws->data<float>()[ws->numel() == 1 ? 0 : m] / y_scale);
+  }
+  s.rq.out_signed = yt == DType::kInt8;
+  s.rq.zero_point = scalar_int(yzp);
+  s.rq.lo = s.rq.out_signed ? -128 : 0;
+  s.rq.hi = s.rq.out_signed ? 127 : 255;
+  const auto* wd = w->data<int8_t>();
+  if (cpu::is_depthwise(s.p) && s.p.group > 1) {
+    // |x - zp| <= 255 and |w| <= 128 per tap: float sums of whole numbers stay exact below 2^24.
+    if (s.p.kh * s.p.kw * 255 * 128 < (int64_t{1} << 24)) {
+      return std::make_unique<QDepthwiseConv>(std::move(s), wd, w->numel());
+    }
+    return nullptr;
+  }
+  return std::make_unique<QGemmConv>(std::move(s), wd);
+}
+
+// Per-tensor scale and zero point known at plan time (a missing zero point is a uint8 0).
+struct TensorQParams {
+  float scale = 1;
+  int32_t zero_point = 0;
+  DType type = DType::kUInt8;
+};
+std::optional<TensorQParams> tensor_qparams(const NodeSignature& sig) {
+  const Tensor* s = sig.has_input(1) ? sig.constant(1) : nullptr;
+  if (s == nullptr || s->dtype() != DType::kFloat32 || s->numel() != 1) return std::nullopt;
+  TensorQParams q;
+  q.scale = s->data<float>()[0];
+  if (sig.has_input(2)) {
+    const Tensor* zp = sig.constant(2);
+    if (zp == nullptr || zp->numel() != 1 || !is_8bit(zp->dtype())) return std::nullopt;
+    q.zero_point = scalar_int(zp);
+    q.type = zp->dtype();
+  }
+  return q;
+}
+
+std::unique_ptr<PreparedKernel> prepare_quantize(const NodeSignature& sig) {
+  auto q = tensor_qparams(sig);
+  if (!q || !sig.has_input(0) || sig.input_dtype(0) != DType::kFloat32 || sig.output_types.empty() ||
+      sig.output_types[0] == nullptr || sig.output_types[0]->dtype != q->type) {
+    return nullptr;
+  }
+  const bool out_signed = q->type == DType::kInt8;
+  return make_kernel("quantize.per_tensor", [q = *q, out_signed](const KernelArgs& args) {
+    const Tensor& x = args.input(0);
+    cpu::quantize_linear(x.data<float>(), x.numel(), q.scale, q.zero_point, out_signed, args.output(0).raw());
+  });
+}
+
+std::unique_ptr<PreparedKernel> prepare_dequantize(const NodeSignature& sig) {
+  auto q = tensor_qparams(sig);
+  if (!q || !sig.has_input(0) || sig.input_dtype(0) != q->type || sig.output_types.empty() ||
+      sig.output_types[0] == nullptr || sig.output_types[0]->dtype != DType::kFloat32) {
+    return nullptr;
+  }
+  const bool in_signed = q->type == DType::kInt8;
+  return make_kernel("dequantize.per_tensor", [q = *q, in_signed](const KernelArgs& args) {
+    const Tensor& x = args.input(0);
+    cpu::dequantize_linear(x.raw(), in_signed, x.numel(), q.scale, q.zero_point, args.output(0).data<float>());
+  });
+}
+
+}  // namespace
+
+void add_quant_kernels(KernelTable& table) {
+  table.add("", "QLinearConv", prepare_qlinear_conv);
+  table.add("", "QuantizeLinear", prepare_quantize);
+  table.add("", "DequantizeLinear", prepare_dequantize);
+}
+
+}  // namespace ef::cpu_provider

@@ -1,0 +1,178 @@
+// QLinearConv on the CPU provider's integer kernels against the reference kernel over randomized geometries:
+// odd sizes, strides, dilations, asymmetric pads, groups (general, grouped, depthwise), 1-D, batch > 1, uint8 and
+// int8 activations and outputs, per-tensor and per-channel weight scales, with and without bias, weights that
+// force the saturation-safe split path, 1-3 threads. Results agree within one quantization step (the fast
+// epilogue multiplies in float, the reference in double) and almost always exactly.
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "onnx/model_builder.h"
+#include "providers/provider_test_util.h"
+
+namespace ef::test {
+namespace {
+
+struct QConvCase {
+  int64_t N, C, M, group;
+  std::vector<int64_t> in, kernel, stride, dilation, pads;  // pads: begins then ends
+  bool bias = true;
+  bool x_signed = false, y_signed = false;
+  bool per_channel = true;
+  bool wide_weights = false;  // weights up to +-127 everywhere (split path); else within +-64
+};
+
+template <typename T>
+void add_int_initializer(onnx::GraphProto* g, const std::string& name, int type, const std::vector<int64_t>& dims,
+                         const std::vector<T>& values) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(type);
+  for (int64_t d : dims) t->add_dims(d);
+  t->set_raw_data(values.data(), values.size() * sizeof(T));
+}
+
+onnx::ModelProto qconv_model(const QConvCase& c, uint32_t seed, std::vector<int64_t>& y_dims) {
+  std::mt19937 rng(seed);
+  onnx::ModelProto m = make_model(13);
+  auto* g = m.mutable_graph();
+  const int xt = c.x_signed ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+  const int yt = c.y_signed ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+  std::vector<int64_t> x_dims{c.N, c.C};
+  x_dims.insert(x_dims.end(), c.in.begin(), c.in.end());
+  add_io(g, true, "x", xt, x_dims);
+  std::vector<int64_t> w_dims{c.M, c.C / c.group};
+  w_dims.insert(w_dims.end(), c.kernel.begin(), c.kernel.end());
+  const int64_t K = shape_numel(w_dims) / c.M;
+  const int lim = c.wide_weights ? 127 : 64;
+  std::vector<int8_t> w(static_cast<size_t>(shape_numel(w_dims)));
+  for (int8_t& v : w) v = static_cast<int8_t>(std::uniform_int_distribution<int>(-lim, lim)(rng));
+  add_int_initializer(g, "w", onnx::TensorProto::INT8, w_dims, w);
+  const float xs = 0.02f;
+  std::vector<float> ws = random_values(c.per_channel ? c.M : 1, seed + 3, 0.005f, 0.02f);
+  const float ys = xs * 0.01f * std::sqrt(static_cast<float>(K)) * 40.0f;
+  add_initializer(g, "xs", {}, {xs});
+  add_initializer(g, "ws", c.per_channel ? std::vector<int64_t>{c.M} : std::vector<int64_t>{}, ws);
+  add_initializer(g, "ys", {}, {ys});
+  if (c.x_signed) {
+    add_int_initializer<int8_t>(g, "xzp", xt, {}, {-7});
+  } else {
+    add_int_initializer<uint8_t>(g, "xzp", xt, {}, {131});
+  }
+  if (c.y_signed) {
+    add_int_initializer<int8_t>(g, "yzp", yt, {}, {5});
+  } else {
+    add_int_initializer<uint8_t>(g, "yzp", yt, {}, {120});
+  }
+  add_int_initializer(g, "wzp", onnx::TensorProto::INT8, c.per_channel ? std::vector<int64_t>{c.M} : std::vector<int64_t>{},
+                      std::vector<int8_t>(c.per_channel ? static_cast<size_t>(c.M) : 1, 0));
+  std::vector<std::string> inputs{"x", "xs", "xzp", "w", "ws", "wzp", "ys", "yzp"};
+  if (c.bias) {
+    std::vector<int32_t> b(static_cast<size_t>(c.M));
+    for (int32_t& v : b) v = std::uniform_int_distribution<int32_t>(-20000, 20000)(rng);
+    add_int_initializer(g, "b", onnx::TensorProto::INT32, {c.M}, b);
+    inputs.push_back("b");
+  }
+  y_dims = {c.N, c.M};
+  for (size_t i = 0; i < c.in.size(); ++i) {
+    int64_t span = c.in[i] + c.pads[i] + c.pads[i + c.in.size()] - ((c.kernel[i] - 1) * c.dilation[i] + 1);
+    y_dims.push_back(span / c.stride[i] + 1);
+  }
+  add_io(g, false, "y", yt, y_dims);
+  auto* n = add_node(g, "QLinearConv", inputs, {"y"});
+  set_ints(n, "kernel_shape", c.kernel);
+  set_ints(n, "strides", c.stride);
+  set_ints(n, "dilations", c.dilation);
+  set_ints(n, "pads", c.pads);
+  set_int(n, "group", c.group);
+  return m;
+}
+
+int32_t element(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::kInt8 ? t.data<int8_t>()[i] : t.data<uint8_t>()[i];
+}
+
+void check_case(const QConvCase& c, uint32_t seed, int threads, const std::string& expect_prefix) {
+  std::vector<int64_t> y_dims;
+  onnx::ModelProto m = qconv_model(c, seed, y_dims);
+  std::vector<int64_t> x_dims{c.N, c.C};
+  x_dims.insert(x_dims.end(), c.in.begin(), c.in.end());
+  Tensor x = Tensor::zeros(c.x_signed ? DType::kInt8 : DType::kUInt8, x_dims);
+  std::mt19937 rng(seed + 11);
+  auto* raw = static_cast<uint8_t*>(x.raw());
+  for (int64_t i = 0; i < x.numel(); ++i) raw[i] = static_cast<uint8_t>(rng());
+  SCOPED_TRACE(testing::Message() << "seed " << seed << " threads " << threads << " C " << c.C << " M " << c.M
+                                  << " group " << c.group << " x_signed " << c.x_signed << " y_signed "
+                                  << c.y_signed);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  SessionOptions fast_opts;
+  fast_opts.num_threads = threads;
+  fast_opts.optimization_level = 0;
+  SessionOptions ref_opts = fast_opts;
+  ref_opts.reference_kernels = true;
+  auto fast = Session::from_model(load_model_from_bytes(bytes, "."), fast_opts);
+  auto ref = Session::from_model(load_model_from_bytes(bytes, "."), ref_opts);
+  std::vector<NodeProfile> profile;
+  std::vector<Tensor> got = fast->run_profiled({{"x", x}}, profile);
+  std::vector<Tensor> want = ref->run({{"x", x}});
+  ASSERT_EQ(profile.size(), 1u);
+  EXPECT_EQ(profile[0].kernel.rfind(expect_prefix, 0), 0u) << profile[0].kernel;
+  ASSERT_EQ(got[0].shape(), want[0].shape());
+  ASSERT_EQ(got[0].dtype(), want[0].dtype());
+  int64_t exact = 0, spread = 0;
+  for (int64_t i = 0; i < got[0].numel(); ++i) {
+    const int32_t a = element(got[0], i), b = element(want[0], i);
+    ASSERT_LE(std::abs(a - b), 1) << "element " << i << ": fast " << a << " reference " << b;
+    exact += a == b;
+    spread += b != element(want[0], 0);
+  }
+  EXPECT_GE(static_cast<double>(exact), 0.99 * static_cast<double>(got[0].numel()));
+  if (got[0].numel() > 16) EXPECT_GT(spread, 0) << "outputs all equal: the case tests nothing";
+}
+
+TEST(CpuProviderQLinearConv, RandomizedGeometries) {
+  std::mt19937 rng(4321);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int i = 0; i < 36; ++i) {
+    QConvCase c;
+    const int kind = i % 3;  // 0 general, 1 depthwise, 2 grouped
+    c.N = pick(1, 2);
+    c.group = kind == 0 ? 1 : (kind == 1 ? pick(2, 9) : pick(2, 3));
+    c.C = kind == 1 ? c.group : c.group * pick(1, 9);
+    c.M = kind == 1 ? c.C * pick(1, 2) : c.group * pick(1, 9);
+    c.in = {pick(1, 13), pick(1, 19)};
+    c.kernel = {pick(1, 5), pick(1, 5)};
+    c.stride = {pick(1, 3), pick(1, 3)};
+    c.dilation = {pick(1, 2), pick(1, 2)};
+    c.pads = {pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
+    for (int a = 0; a < 2; ++a) {
+      while (c.in[a] + c.pads[a] + c.pads[a + 2] < (c.kernel[a] - 1) * c.dilation[a] + 1) c.in[a]++;
+    }
+    c.bias = i % 4 != 3;
+    c.x_signed = (i / 2) % 2 == 1;
+    c.y_signed = (i / 3) % 2 == 1;
+    c.per_channel = i % 5 != 4;
+    c.wide_weights = i % 2 == 0;
+    check_case(c, static_cast<uint32_t>(i), 1 + i % 3, kind == 1 ? "qconv.depthwise" : "qconv.");
+  }
+}
+
+TEST(CpuProviderQLinearConv, PointwiseLargeKAndOneDimensional) {
+  QConvCase pw{2, 37, 21, 1, {7, 11}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}};
+  check_case(pw, 1, 2, "qconv.pointwise_");
+  // K = 600 spans two k blocks of the GEMM.
+  QConvCase big{1, 600, 9, 1, {5, 6}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}};
+  big.wide_weights = true;
+  check_case(big, 2, 1, "qconv.pointwise_");
+  QConvCase narrow = big;
+  narrow.wide_weights = false;
+  check_case(narrow, 3, 3, "qconv.pointwise_");
+  QConvCase one_d{2, 4, 6, 2, {37}, {3}, {2}, {1}, {1, 2}};
+  check_case(one_d, 4, 2, "qconv.im2col");
+  QConvCase dw{1, 5, 5, 5, {40}, {5}, {1}, {2}, {4, 4}};
+  check_case(dw, 5, 1, "qconv.depthwise");
+}
+
+}  // namespace
+}  // namespace ef::test
