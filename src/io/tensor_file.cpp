@@ -8,4 +8,12 @@ Tensor read_tensor_file(const std::string& path) {
   return read_tensor_pb(path);
 }
 
+std::string file_safe_name(const std::string& name) {
+  std::string out = name;
+  for (char& c : out) {
+    if (c == '/' || c == ':' || c == '\\') c = '_';
+  }
+  return out.empty() ? "output" : out;
+}
+
 }  // namespace ef

@@ -209,12 +209,6 @@ std::string tensor_summary(const Tensor& t) {
   return out;
 }
 
-std::string sanitize_name(const std::string& name) {
-  std::string out = name;
-  for (char& c : out) {
-    if (c == '/' || c == ':' || c == '\\') c = '_';
-  }
-  return out.empty() ? "output" : out;
-}
+std::string sanitize_name(const std::string& name) { return file_safe_name(name); }
 
 }  // namespace ef::cli

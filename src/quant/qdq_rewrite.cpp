@@ -1,0 +1,239 @@
+// Inserting QuantizeLinear / DequantizeLinear into a planned float graph (see qdq_plan.h for the rules).
+#include "quant/qdq_rewrite.h"
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "passes/fusion_util.h"
+#include "passes/graph_edit.h"
+#include "quant/qparams.h"
+
+namespace ef {
+namespace {
+
+Tensor vector_tensor(const std::vector<float>& v, bool scalar) {
+  return scalar ? Tensor::scalar<float>(DType::kFloat32, v[0])
+                : Tensor::from_vector(DType::kFloat32, {static_cast<int64_t>(v.size())}, v);
+}
+
+Tensor zero_point_tensor(const QuantParams& p, bool scalar) {
+  const int64_t n = static_cast<int64_t>(p.zero_point.size());
+  Tensor t = Tensor::zeros(p.dtype, scalar ? Shape{} : Shape{n});
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t z = p.zero_point[static_cast<size_t>(i)];
+    if (p.dtype == DType::kInt8) {
+      t.data<int8_t>()[i] = static_cast<int8_t>(z);
+    } else if (p.dtype == DType::kUInt8) {
+      t.data<uint8_t>()[i] = static_cast<uint8_t>(z);
+    } else {
+      t.data<int32_t>()[i] = z;
+    }
+  }
+  return t;
+}
+
+class Rewriter {
+ public:
+  Rewriter(Model& model, const QdqPlan& plan, const RangeMap& ranges, const QuantConfig& config)
+      : g_(*model.graph), plan_(plan), config_(config) {
+    const int64_t opset = model.opset("");
+    EF_CHECK(opset >= 10, kInvalidArgument, "QDQ quantization needs standard opset >= 10, the model has {}", opset);
+    qdq_version_ = opset >= 13 ? 13 : 10;
+    EF_CHECK(!config.per_channel || qdq_version_ >= 13, kInvalidArgument,
+             "per-channel quantization needs standard opset >= 13, the model has {}", opset);
+    for (int v : plan.activations) {
+      const int s = plan.source_of(v);
+      const std::string& name = g_.values[static_cast<size_t>(s)].name;
+      auto it = ranges.find(name);
+      EF_CHECK(it != ranges.end(), kInvalidArgument, "no calibration range for tensor '{}'", name);
+      params_[v] = activation_params(it->second, config.activation_type, config.symmetric_activations);
+    }
+  }
+
+  QdqReport run() {
+    fold_activations();
+    for (const Node& n : g_.nodes) node_names_.insert(n.name);
+    std::vector<Node> old_nodes = std::move(g_.nodes);
+    g_.nodes.clear();
+    for (int v : g_.inputs) emit_pair(v);
+    for (size_t ni = 0; ni < old_nodes.size(); ++ni) {
+      if (removed_[ni]) continue;
+      Node n = std::move(old_nodes[ni]);
+      const bool quantized = plan_.quantized[ni];
+      const OpRole role = quantized ? op_role(g_, n) : OpRole{};
+      if (quantized) report_.quantized.push_back(n.label());
+      const bool with_bias = quantized && role.bias >= 0;
+      if (with_bias) weight_and_bias(n, role);
+      for (size_t i = 0; i < n.inputs.size(); ++i) {
+        const int v = n.inputs[i];
+        if (v == kNoValue) continue;
+        if (with_bias && (static_cast<int>(i) == role.weight || static_cast<int>(i) == role.bias)) continue;
+        const bool listed = std::find(role.inputs.begin(), role.inputs.end(), static_cast<int>(i)) != role.inputs.end();
+        if (quantized && listed && g_.values[static_cast<size_t>(v)].initializer.defined()) {
+          n.inputs[i] = constant_input(n, role, static_cast<int>(i));
+        } else if (auto it = dq_of_.find(v); it != dq_of_.end()) {
+          n.inputs[i] = it->second;
+        }
+      }
+      std::vector<int> outs = n.outputs;
+      g_.nodes.push_back(std::move(n));
+      for (int v : outs) emit_pair(v);
+    }
+    retarget_outputs();
+    refresh_producers(g_);
+    return report_;
+  }
+
+ private:
+  // Removes the Relu/Clip nodes whose clamping the quantized range of their input already does.
+  void fold_activations() {
+    removed_.assign(g_.nodes.size(), false);
+    for (size_t ni = 0; ni < g_.nodes.size(); ++ni) {
+      if (plan_.folded_into[ni] < 0) continue;
+      const Node& n = g_.nodes[ni];
+      float lo = 0, hi = std::numeric_limits<float>::infinity();
+      if (n.op_type == "Clip") {
+        if (n.version < 11) {
+          lo = n.attr_float("min", -std::numeric_limits<float>::infinity());
+          hi = n.attr_float("max", std::numeric_limits<float>::infinity());
+        } else {
+          lo = n.inputs.size() > 1 && n.inputs[1] != kNoValue ? *scalar_initializer(g_, n.inputs[1])
+                                                              : -std::numeric_limits<float>::infinity();
+          hi = n.inputs.size() > 2 && n.inputs[2] != kNoValue ? *scalar_initializer(g_, n.inputs[2])
+                                                              : std::numeric_limits<float>::infinity();
+        }
+      }
+      const int in = n.inputs[0], out = n.outputs[0];
+      const TensorRange r = representable_range(params_.at(out));
+      const float tol = params_.at(out).scale[0] * 1e-3f;
+      if (r.min < lo - tol || r.max > hi + tol) continue;
+      removed_[ni] = true;
+      report_.folded.push_back(n.label());
+      params_.erase(out);
+      replace_uses(g_, out, in);
+    }
+  }
+
+  // Node names must be unique too (ONNX Runtime refuses duplicates).
+  std::string node_name(const std::string& base) {
+    std::string name = base;
+    for (int i = 1; !node_names_.insert(name).second; ++i) name = base + "_" + std::to_string(i);
+    return name;
+  }
+
+  int add_value(const std::string& base, DType dtype, const ValueType& like) {
+    return g_.add_value(fresh_name(g_, base), ValueType{dtype, like.dims});
+  }
+
+  // Q -> DQ after activation `v`; every later reader reads the DQ output.
+  void emit_pair(int v) {
+    auto it = params_.find(v);
+    if (it == params_.end() || dq_of_.count(v)) return;
+    const QuantParams& p = it->second;
+    const std::string name = g_.values[static_cast<size_t>(v)].name;
+    const ValueType type = g_.values[static_cast<size_t>(v)].type;
+    const int scale = add_initializer(g_, name + "_scale", vector_tensor(p.scale, true));
+    const int zp = add_initializer(g_, name + "_zero_point", zero_point_tensor(p, true));
+    const int q = add_value(name + "_QuantizeLinear_Output", p.dtype, type);
+    const int dq = add_value(name + "_DequantizeLinear_Output", DType::kFloat32, type);
+    g_.nodes.push_back(make_node(node_name(name + "_QuantizeLinear"), "QuantizeLinear", qdq_version_, {v, scale, zp}, {q}));
+    g_.nodes.push_back(
+        make_node(node_name(name + "_DequantizeLinear"), "DequantizeLinear", qdq_version_, {q, scale, zp}, {dq}));
+    dq_of_[v] = dq;
+    ++report_.activation_pairs;
+  }
+
+  // Integer initializer + DequantizeLinear for constant input `i` of quantized node `n`; returns the DQ output.
+  // Quantized constants are shared between nodes reading the same initializer the same way.
+  int constant_input(const Node& n, const OpRole& role, int i) {
+    const int v = n.inputs[static_cast<size_t>(i)];
+    const Value& value = g_.values[static_cast<size_t>(v)];
+    const int axis = i == role.weight && config_.per_channel && role.weight_axis >= 0 && value.initializer.rank() > 1
+                         ? role.weight_axis : -1;
+    const auto key = std::make_pair(v, axis);
+    if (auto it = weight_dq_.find(key); it != weight_dq_.end()) return it->second;
+    ++report_.weights;
+    const std::string name = value.name;  // emit_constant adds values: `value` may move
+    const int dq = emit_constant(name, quantize_weight(value.initializer, config_.weight_type, axis));
+    weight_dq_[key] = dq;
+    return dq;
+  }
+
+  // Weight and int32 bias together: the bias scale is input_scale * weight_scale, and a bias too large for int32
+  // widens the weight's scales, so this pair is never shared. Sets both inputs of `n`.
+  void weight_and_bias(Node& n, const OpRole& role) {
+    const size_t wi = static_cast<size_t>(role.weight), bi = static_cast<size_t>(role.bias);
+    const Value& w = g_.values[static_cast<size_t>(n.inputs[wi])];
+    const Value& b = g_.values[static_cast<size_t>(n.inputs[bi])];
+    const QuantParams& in = params_.at(n.inputs[0]);
+    const int axis = config_.per_channel && role.weight_axis >= 0 && w.initializer.rank() > 1 ? role.weight_axis : -1;
+    QuantizedTensor weight = quantize_weight(w.initializer, config_.weight_type, axis);
+    std::vector<float> scales = weight.params.scale;
+    QuantizedTensor bias = quantize_bias(b.initializer, in.scale[0], scales);
+    if (scales != weight.params.scale) {
+      weight.params.scale = scales;
+      weight.values = quantize_with(w.initializer, weight.params);
+    }
+    const std::string wname = w.name, bname = b.name;
+    n.inputs[wi] = emit_constant(wname, weight);
+    n.inputs[bi] = emit_constant(bname, bias);
+    ++report_.weights;
+    ++report_.biases;
+  }
+
+  int emit_constant(const std::string name, const QuantizedTensor& q) {
+    const bool scalar = q.params.axis < 0;
+    const int data = add_initializer(g_, name + "_quantized", q.values);
+    const int scale = add_initializer(g_, name + "_scale", vector_tensor(q.params.scale, scalar));
+    std::vector<int> inputs = {data, scale};
+    if (q.params.dtype != DType::kInt32) {
+      inputs.push_back(add_initializer(g_, name + "_zero_point", zero_point_tensor(q.params, scalar)));
+    }
+    const ValueType type = g_.values[static_cast<size_t>(data)].type;
+    const int dq = add_value(name + "_DequantizeLinear_Output", DType::kFloat32, type);
+    Node node = make_node(node_name(name + "_DequantizeLinear"), "DequantizeLinear", qdq_version_, inputs, {dq});
+    if (!scalar) {
+      Attribute a;
+      a.kind = Attribute::Kind::kInt;
+      a.i = q.params.axis;
+      node.attrs["axis"] = a;
+    }
+    g_.nodes.push_back(std::move(node));
+    return dq;
+  }
+
+  // Graph outputs that got a Q/DQ pair: the DQ output takes the output's name, so the interface is unchanged.
+  void retarget_outputs() {
+    for (int& out : g_.outputs) {
+      auto it = dq_of_.find(out);
+      if (it == dq_of_.end()) continue;
+      Value& orig = g_.values[static_cast<size_t>(out)];
+      Value& dq = g_.values[static_cast<size_t>(it->second)];
+      std::string name = orig.name;
+      orig.name = fresh_name(g_, name + "_float");
+      dq.name = name;
+      dq.type = orig.type;
+      out = it->second;
+    }
+  }
+
+  Graph& g_;
+  const QdqPlan& plan_;
+  const QuantConfig& config_;
+  int qdq_version_ = 13;
+  std::map<int, QuantParams> params_;  // activation value -> its Q/DQ params
+  std::map<int, int> dq_of_;           // activation value -> DQ output
+  std::map<std::pair<int, int>, int> weight_dq_;  // (initializer, axis) -> DQ output
+  std::vector<bool> removed_;
+  std::set<std::string> node_names_;
+  QdqReport report_;
+};
+
+}  // namespace
+
+QdqReport apply_qdq(Model& model, const QdqPlan& plan, const RangeMap& ranges, const QuantConfig& config) {
+  return Rewriter(model, plan, ranges, config).run();
+}
+
+}  // namespace ef

@@ -1,0 +1,105 @@
+// The quantization pipeline (stages in quantize.h).
+#include "quant/quantize.h"
+
+#include <memory>
+
+#include "passes/graph_edit.h"
+#include "passes/pass.h"
+#include "quant/dynamic.h"
+#include "quant/ranges_io.h"
+
+namespace ef {
+namespace {
+
+// Initializers the rewrite replaced by quantized copies are dropped from the written model.
+void drop_unused(Model& model) {
+  PassContext ctx;
+  make_unused_initializer_elimination()->run(*model.graph, ctx);
+  compact_values(*model.graph);
+}
+
+void check_float_input(const Model& model) {
+  for (int v : model.graph->inputs) {
+    if (model.graph->values[static_cast<size_t>(v)].type.dtype == DType::kFloat32) return;
+  }
+  fail(ErrorCode::kInvalidArgument, "the model has no float32 input: static quantization calibrates float models");
+}
+
+QuantizeResult quantize_static(const Model& model, const QuantizeOptions& options) {
+  check_float_input(model);
+  QuantizeResult result;
+  std::optional<RangesFile> saved;
+  std::optional<CalibrationData> data;
+  PrepareOptions prep;
+  prep.min_opset = options.config.per_channel ? 13 : 10;
+  if (!options.ranges_file.empty()) {
+    saved = load_ranges(options.ranges_file);
+    prep.input_shapes = saved->input_shapes;
+    result.calibration_kind = "ranges file";
+  } else {
+    EF_CHECK(options.calibration_data.has_value(), kInvalidArgument,
+             "static quantization needs calibration data (--calib DIR) or a ranges file (--ranges FILE)");
+    data = CalibrationData::open(*options.calibration_data, graph_input_infos(*model.graph));
+    // The first sample fixes the input shapes the model is optimized for.
+    for (const auto& [name, t] : data->load(0)) prep.input_shapes[name] = t.shape();
+    result.calibration_kind = calibration_kind_name(data->kind());
+  }
+  Model prepared = prepare_for_quantization(model, prep, &result.prepare);
+  const QdqPlan plan = plan_qdq(*prepared.graph, options.config);
+  const std::vector<std::string> tensors = plan.calibration_tensors(*prepared.graph);
+  if (saved) {
+    result.ranges = saved->ranges;
+  } else {
+    result.ranges = calibrate(prepared, tensors, *data, options.calibration);
+    result.samples = data->size();
+  }
+  if (!options.save_ranges_file.empty()) {
+    RangesFile out;
+    out.method = saved ? saved->method : calibration_method_name(options.calibration.method);
+    out.input_shapes = prep.input_shapes;
+    out.ranges = result.ranges;
+    save_ranges(out, options.save_ranges_file);
+  }
+  result.qdq = apply_qdq(prepared, plan, result.ranges, options.config);
+  drop_unused(prepared);
+  result.model = std::move(prepared);
+  return result;
+}
+
+}  // namespace
+
+std::vector<IoInfo> graph_input_infos(const Graph& g) {
+  std::vector<IoInfo> infos;
+  for (int v : g.inputs) {
+    const Value& value = g.values[static_cast<size_t>(v)];
+    IoInfo info;
+    info.name = value.name;
+    info.dtype = value.type.dtype;
+    info.has_shape = value.type.has_rank();
+    if (value.type.dims) {
+      for (const Dim& d : *value.type.dims) {
+        info.dims.push_back(d.known() ? d.value : -1);
+        info.dim_params.push_back(d.param);
+      }
+    }
+    infos.push_back(std::move(info));
+  }
+  return infos;
+}
+
+QuantizeResult quantize_model(const Model& model, const QuantizeOptions& options) {
+  check_exclusions(*model.graph, options.config);
+  if (options.mode == QuantMode::kStatic) return quantize_static(model, options);
+  QuantizeResult result;
+  PrepareOptions prep;
+  prep.min_opset = 11;  // DynamicQuantizeLinear
+  Model prepared = prepare_for_quantization(model, prep, &result.prepare);
+  DynamicReport report = quantize_dynamic(prepared, options.config);
+  result.nodes_dynamic = static_cast<int>(report.nodes.size());
+  result.dynamic_nodes = report.nodes;
+  drop_unused(prepared);
+  result.model = std::move(prepared);
+  return result;
+}
+
+}  // namespace ef

@@ -1,0 +1,214 @@
+// Static QDQ quantization end to end on a small conv net: structure of the written graph, accuracy against the
+// float model, and the errors for bad calibration data and options.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "edgeforge/session.h"
+#include "onnx/model_io.h"
+#include "quant/quantize.h"
+#include "quant/ranges_io.h"
+#include "quant_test_util.h"
+
+namespace ef::test {
+namespace {
+
+Model small_model(int64_t opset = 13) { return load_model_from_bytes(serialize(make_small_convnet(opset)), ""); }
+
+int count_op(const Model& m, const std::string& op) {
+  int n = 0;
+  for (const Node& node : m.graph->nodes) n += node.op_type == op;
+  return n;
+}
+
+const Value* value_named(const Model& m, const std::string& name) {
+  int v = m.graph->find_value(name);
+  return v == kNoValue ? nullptr : &m.graph->values[static_cast<size_t>(v)];
+}
+
+double sqnr_db(const Tensor& ref, const Tensor& got) {
+  double s = 0, n = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    double a = ref.data<float>()[i], b = got.data<float>()[i];
+    s += a * a;
+    n += (a - b) * (a - b);
+  }
+  return 10 * std::log10(s / std::max(n, 1e-30));
+}
+
+QuantizeOptions npy_options(const std::filesystem::path& dir) {
+  QuantizeOptions o;
+  CalibrationSpec spec;
+  spec.dir = dir.string();
+  o.calibration_data = spec;
+  return o;
+}
+
+// Runs both models on a fresh sample; returns the output SQNR in dB.
+double output_sqnr(const Model& fp, const Model& q) {
+  auto v = seeded_values(3 * 8 * 8, 999, 1.0f);
+  NamedTensors in = {{"x", Tensor::from_vector(DType::kFloat32, {1, 3, 8, 8}, v)}};
+  auto a = Session::from_model(fp)->run(in);
+  auto b = Session::from_model(load_model_from_bytes(export_model_bytes(q), ""))->run(in);
+  return sqnr_db(a[0], b[0]);
+}
+
+TEST(QuantStatic, WritesStandardQdqThatTracksTheFloatModel) {
+  auto dir = temp_dir("static");
+  write_npy_samples(dir / "calib", 16, {1, 3, 8, 8});
+  QuantizeOptions o = npy_options(dir / "calib");
+  o.config.per_channel = true;
+  o.save_ranges_file = (dir / "ranges.json").string();
+  Model fp = small_model();
+  QuantizeResult r = quantize_model(fp, o);
+  const Model& q = r.model;
+  EXPECT_EQ(r.samples, 16u);
+  EXPECT_EQ(count_op(q, "Relu"), 0);  // folded into conv1's output range (uint8, zero point 0)
+  EXPECT_EQ(r.qdq.folded.size(), 1u);
+  EXPECT_EQ(count_op(q, "Conv"), 2);
+  EXPECT_GT(count_op(q, "QuantizeLinear"), 5);
+  // Weights int8 per channel, biases int32, the float originals gone.
+  const Value* w1 = value_named(q, "w1_quantized");
+  ASSERT_NE(w1, nullptr);
+  EXPECT_EQ(w1->initializer.dtype(), DType::kInt8);
+  EXPECT_EQ(value_named(q, "w1_scale")->initializer.shape(), (Shape{4}));
+  EXPECT_EQ(value_named(q, "b1_quantized")->initializer.dtype(), DType::kInt32);
+  EXPECT_EQ(value_named(q, "wf_quantized")->initializer.dtype(), DType::kInt8);
+  EXPECT_EQ(value_named(q, "w1"), nullptr);
+  // Graph output keeps its name, produced by a DequantizeLinear.
+  const Graph& g = *q.graph;
+  const Value& y = g.values[static_cast<size_t>(g.outputs[0])];
+  EXPECT_EQ(y.name, "y");
+  EXPECT_EQ(g.nodes[static_cast<size_t>(y.producer)].op_type, "DequantizeLinear");
+  // MaxPool reuses its input's quantization parameters.
+  for (const Node& n : g.nodes) {
+    if (n.op_type != "MaxPool") continue;
+    const Node& dq_in = g.nodes[static_cast<size_t>(g.values[static_cast<size_t>(n.inputs[0])].producer)];
+    EXPECT_EQ(dq_in.op_type, "DequantizeLinear");
+  }
+  EXPECT_NO_THROW(export_model_bytes(q));  // onnx::checker
+  EXPECT_GT(output_sqnr(fp, q), 25.0);
+
+  // The saved ranges reproduce the same model without calibration data.
+  QuantizeOptions again;
+  again.config.per_channel = true;
+  again.ranges_file = o.save_ranges_file;
+  QuantizeResult r2 = quantize_model(fp, again);
+  EXPECT_EQ(export_model_bytes(r2.model), export_model_bytes(q));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(QuantStatic, MethodsTypesAndOldOpsets) {
+  auto dir = temp_dir("variants");
+  write_npy_samples(dir / "calib", 8, {1, 3, 8, 8});
+  for (CalibrationMethod m : {CalibrationMethod::kPercentile, CalibrationMethod::kEntropy}) {
+    QuantizeOptions o = npy_options(dir / "calib");
+    o.calibration.method = m;
+    o.config.activation_type = DType::kInt8;
+    o.config.symmetric_activations = true;
+    Model fp = small_model();
+    QuantizeResult r = quantize_model(fp, o);
+    EXPECT_EQ(count_op(r.model, "Relu"), 1) << "symmetric int8 cannot clamp at 0: the Relu stays";
+    EXPECT_GT(output_sqnr(fp, r.model), 15.0) << calibration_method_name(m);
+  }
+  // Opset 11 per-tensor stays at 11; per-channel converts to 13.
+  QuantizeOptions o = npy_options(dir / "calib");
+  o.config.weight_type = DType::kUInt8;
+  QuantizeResult r11 = quantize_model(small_model(11), o);
+  EXPECT_EQ(r11.model.opset(""), 11);
+  EXPECT_EQ(value_named(r11.model, "w1_quantized")->initializer.dtype(), DType::kUInt8);
+  o.config.per_channel = true;
+  QuantizeResult r13 = quantize_model(small_model(11), o);
+  EXPECT_EQ(r13.prepare.opset_before, 11);
+  EXPECT_EQ(r13.model.opset(""), 13);
+  EXPECT_GT(output_sqnr(small_model(), r13.model), 25.0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(QuantStatic, ExclusionsLeaveNodesFloat) {
+  auto dir = temp_dir("exclude");
+  write_npy_samples(dir / "calib", 4, {1, 3, 8, 8});
+  QuantizeOptions o = npy_options(dir / "calib");
+  o.config.exclude_nodes = {"conv2"};
+  o.config.exclude_ops = {"Gemm"};
+  QuantizeResult r = quantize_model(small_model(), o);
+  EXPECT_EQ(value_named(r.model, "w2")->initializer.dtype(), DType::kFloat32);
+  EXPECT_EQ(value_named(r.model, "wf")->initializer.dtype(), DType::kFloat32);
+  EXPECT_NE(value_named(r.model, "w1_quantized"), nullptr);
+  o.config.exclude_nodes = {"no_such_node"};
+  EXPECT_THROW(quantize_model(small_model(), o), Error);
+  o.config.exclude_nodes.clear();
+  o.config.exclude_ops = {"LSTM"};
+  EXPECT_THROW(quantize_model(small_model(), o), Error);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(QuantPlan, DerivedNodeNames) {
+  EXPECT_TRUE(derived_node_name("conv2", "conv2"));
+  EXPECT_TRUE(derived_node_name("conv2_Conv", "conv2"));
+  EXPECT_TRUE(derived_node_name("conv2_Conv_Add_2", "conv2"));
+  EXPECT_FALSE(derived_node_name("conv2_1", "conv2"));
+  EXPECT_FALSE(derived_node_name("conv20", "conv2"));
+}
+
+void expect_error(const QuantizeOptions& o, const std::string& fragment, Model model = small_model()) {
+  try {
+    quantize_model(model, o);
+    ADD_FAILURE() << "expected an error mentioning '" << fragment << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(QuantStatic, BadCalibrationDataIsOneClearError) {
+  auto dir = temp_dir("bad");
+  std::filesystem::create_directories(dir / "empty");
+  expect_error(npy_options(dir / "empty"), "holds no .npy files");
+  expect_error(npy_options(dir / "missing"), "is not a folder");
+  write_npy_samples(dir / "shape", 2, {1, 3, 4, 4});
+  expect_error(npy_options(dir / "shape"), "does not fit input 'x'");
+  std::filesystem::create_directories(dir / "dtype");
+  write_npy(Tensor::zeros(DType::kFloat64, {1, 3, 8, 8}), (dir / "dtype" / "a.npy").string());
+  expect_error(npy_options(dir / "dtype"), "dtype float64");
+  write_npy_samples(dir / "count", 2, {1, 3, 8, 8});
+  QuantizeOptions too_many = npy_options(dir / "count");
+  too_many.calibration_data->max_samples = 5;
+  expect_error(too_many, "holds only 2 samples");
+  write_file(dir / "broken" / "a.npy", "not numpy");
+  expect_error(npy_options(dir / "broken"), "a.npy");
+  write_file(dir / "image" / "a.png", "not a png");
+  expect_error(npy_options(dir / "image"), "a.png");
+  write_npy_samples(dir / "mixed", 1, {1, 3, 8, 8});
+  write_file(dir / "mixed" / "b.png", "x");
+  expect_error(npy_options(dir / "mixed"), "mixes");
+  // A missing input file in a sample folder names it.
+  std::filesystem::create_directories(dir / "folders" / "s0");
+  expect_error(npy_options(dir / "folders"), "has no 'x.npy'");
+  QuantizeOptions none;
+  expect_error(none, "needs calibration data");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(QuantStatic, ModelWithoutFloatInputIsRejected) {
+  onnx::ModelProto m = make_model();
+  auto* g = m.mutable_graph();
+  add_io(g, true, "i", onnx::TensorProto::INT64, {2});
+  add_io(g, false, "o", onnx::TensorProto::INT64, {2});
+  add_node(g, "Neg", {"i"}, {"o"});
+  auto dir = temp_dir("int_model");
+  expect_error(npy_options(dir), "no float32 input", load_model_from_bytes(serialize(m), ""));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(QuantRanges, RejectsMalformedFiles) {
+  auto dir = temp_dir("ranges");
+  std::string bad = write_file(dir / "bad.json", "{\"format\": \"edgeforge-ranges\", \"version\": 1, \"tensors\": "
+                                                 "{\"a\": {\"min\": 2, \"max\": 1}}}");
+  EXPECT_THROW(load_ranges(bad), Error);
+  EXPECT_THROW(load_ranges(write_file(dir / "other.json", "[1, 2]")), Error);
+  EXPECT_THROW(load_ranges(write_file(dir / "text.json", "not json")), Error);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ef::test
