@@ -6,26 +6,9 @@
 #include <set>
 
 #include "edgeforge/session.h"
+#include "runtime/value_capture.h"
 
 namespace ef {
-
-Model with_extra_outputs(const Model& model, const std::vector<std::string>& tensors) {
-  Model copy = model;
-  copy.graph = std::make_shared<Graph>(*model.graph);
-  Graph& g = *copy.graph;
-  std::set<int> outputs(g.outputs.begin(), g.outputs.end());
-  const std::set<int> inputs(g.inputs.begin(), g.inputs.end());
-  for (const std::string& name : tensors) {
-    const int v = g.find_value(name);
-    EF_CHECK(v != kNoValue, kInternal, "calibration tensor '{}' is not in the graph", name);
-    if (inputs.count(v) || outputs.count(v)) continue;
-    EF_CHECK(g.values[static_cast<size_t>(v)].producer >= 0, kInternal,
-             "calibration tensor '{}' is neither a graph input nor a node output", name);
-    g.outputs.push_back(v);
-    outputs.insert(v);
-  }
-  return copy;
-}
 
 std::map<std::string, TensorRange> calibrate(const Model& model, const std::vector<std::string>& tensors,
                                              CalibrationData& data, const CalibrationOptions& options) {
@@ -33,7 +16,14 @@ std::map<std::string, TensorRange> calibrate(const Model& model, const std::vect
   SessionOptions session_options;
   session_options.num_threads = options.num_threads;
   session_options.optimization_level = 0;  // the model is already optimized; fusions would hide observed tensors
-  auto session = Session::from_model(with_extra_outputs(model, tensors), session_options);
+  // Graph inputs are observed from the samples; everything else is captured as an extra output.
+  std::vector<std::string> computed;
+  std::set<std::string> inputs;
+  for (int v : model.graph->inputs) inputs.insert(model.graph->values[static_cast<size_t>(v)].name);
+  for (const std::string& name : tensors) {
+    if (!inputs.count(name)) computed.push_back(name);
+  }
+  auto session = Session::from_model(with_extra_outputs(model, computed), session_options);
 
   const bool histogram = options.method != CalibrationMethod::kMinMax;
   std::map<std::string, TensorStats> stats;

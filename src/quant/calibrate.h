@@ -1,6 +1,7 @@
 // Calibration: runs the float model with our Session on each sample and gathers statistics of chosen intermediate
-// tensors. The tensors are observed by listing them as extra graph outputs of a copy of the model (so the
-// executor's hot path knows nothing about calibration, and no pass fuses them away), run without optimization.
+// tensors. The tensors are observed by listing them as extra graph outputs of a copy of the model
+// (runtime/value_capture.h: the executor's hot path knows nothing about calibration, and no pass fuses them away),
+// run without optimization.
 #pragma once
 #include <functional>
 #include <map>
@@ -24,8 +25,5 @@ struct CalibrationOptions {
 // Ranges of `tensors` (names of float32 values of `model`'s graph: graph inputs or node outputs) over every sample.
 std::map<std::string, TensorRange> calibrate(const Model& model, const std::vector<std::string>& tensors,
                                              CalibrationData& data, const CalibrationOptions& options);
-
-// `model` with `tensors` appended to the graph outputs (those not already outputs), for observing them.
-Model with_extra_outputs(const Model& model, const std::vector<std::string>& tensors);
 
 }  // namespace ef
