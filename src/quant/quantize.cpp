@@ -61,6 +61,7 @@ QuantizeResult quantize_static(const Model& model, const QuantizeOptions& option
     save_ranges(out, options.save_ranges_file);
   }
   result.qdq = apply_qdq(prepared, plan, result.ranges, options.config);
+  result.excluded = plan.excluded;
   drop_unused(prepared);
   result.model = std::move(prepared);
   return result;
@@ -95,8 +96,8 @@ QuantizeResult quantize_model(const Model& model, const QuantizeOptions& options
   prep.min_opset = 11;  // DynamicQuantizeLinear
   Model prepared = prepare_for_quantization(model, prep, &result.prepare);
   DynamicReport report = quantize_dynamic(prepared, options.config);
-  result.nodes_dynamic = static_cast<int>(report.nodes.size());
   result.dynamic_nodes = report.nodes;
+  result.excluded = report.excluded;
   drop_unused(prepared);
   result.model = std::move(prepared);
   return result;

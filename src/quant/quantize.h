@@ -33,8 +33,8 @@ struct QuantizeResult {
   RangeMap ranges;
   size_t samples = 0;
   std::string calibration_kind;  // "npy files", "images", ... or "ranges file"
-  int nodes_dynamic = 0;         // dynamic mode: MatMul/Gemm nodes rewritten
-  std::vector<std::string> dynamic_nodes;
+  std::vector<std::string> dynamic_nodes;  // dynamic mode: MatMul/Gemm nodes rewritten
+  std::vector<std::string> excluded;       // nodes left float by --exclude-op / --exclude-node
 };
 
 // The graph inputs of `g` as the public API describes them (dims < 0: dynamic).

@@ -161,7 +161,7 @@ void run_quantize(const QuantizeFlags& f) {
                   {"quantized", quantized.size()}, {"written", r.model.graph->nodes.size()}};
     j["quantized_nodes"] = quantized;
     j["folded_activations"] = r.qdq.folded;
-    j["excluded_nodes"] = nlohmann::json::array();
+    j["excluded_nodes"] = r.excluded;
     j["activation_qdq_pairs"] = r.qdq.activation_pairs;
     j["weights_quantized"] = r.qdq.weights;
     j["biases_quantized"] = r.qdq.biases;
@@ -188,7 +188,12 @@ void run_quantize(const QuantizeFlags& f) {
   std::cout << fmt::format("nodes        {:>10} -> {} optimized, {} quantized", r.prepare.nodes_before,
                            r.prepare.nodes_after, quantized.size());
   if (!r.qdq.folded.empty()) std::cout << fmt::format(" ({} Relu/Clip folded)", r.qdq.folded.size());
+  if (!r.excluded.empty()) std::cout << fmt::format(", {} excluded", r.excluded.size());
   std::cout << "\n";
+  if (options.mode == QuantMode::kDynamic) {
+    std::cout << "             (MatMul/Gemm with constant weights -> DynamicQuantizeLinear + MatMulInteger; Conv stays "
+                 "float)\n";
+  }
   std::cout << fmt::format("file bytes   {:>10} -> {} ({:.2f}x)\n", in_bytes, out_bytes,
                            in_bytes ? static_cast<double>(out_bytes) / static_cast<double>(in_bytes) : 0.0);
 }
