@@ -1,9 +1,47 @@
+// Builds each panel four k rows at a time: every row's 16 bytes are gathered (contiguous copies for stride 1,
+// padding filled per output-row run, never a per-byte 2-D bounds check), then the four rows are interleaved into
+// the quad layout with byte/word unpacks.
 #include "kernels/cpu/qconv_pack.h"
 
 #include <algorithm>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace ef::cpu {
+namespace {
+
+// Interleaves four 16-byte rows into 64 bytes: dst[j * 4 + i] = row_i[j].
+void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3, uint8_t flip,
+                 uint8_t* dst) {
+#if defined(__SSE2__)
+  const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
+  const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0)), f);
+  const __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r1)), f);
+  const __m128i c = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r2)), f);
+  const __m128i d = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r3)), f);
+  const __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
+  const __m128i cd_lo = _mm_unpacklo_epi8(c, d), cd_hi = _mm_unpackhi_epi8(c, d);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(ab_lo, cd_lo));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(ab_lo, cd_lo));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 32), _mm_unpacklo_epi16(ab_hi, cd_hi));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 48), _mm_unpackhi_epi16(ab_hi, cd_hi));
+#else
+  const uint8_t* rows[4] = {r0, r1, r2, r3};
+  for (int64_t j = 0; j < kQgemmNR; ++j) {
+    for (int i = 0; i < 4; ++i) dst[j * 4 + i] = rows[i][j] ^ flip;
+  }
+#endif
+}
+
+// Columns [j, j + count) of the panel that share one output row.
+struct Run {
+  int64_t j, count, oy, ox;
+};
+
+}  // namespace
 
 bool qconv_is_pointwise(const Conv2dParams& p) {
   return p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
@@ -17,37 +55,58 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
   const int64_t quads = (K + 3) / 4;
   const int64_t count = j1 - j0;
   const int64_t plane = p.H * p.W;
-  // Rows past K meet zero weights; columns past j1 are discarded: zero them so the panel is deterministic.
-  std::memset(dst, 0, static_cast<size_t>(quads * kQgemmNR * 4));
-  if (qconv_is_pointwise(p)) {
-    for (int64_t k = 0; k < K; ++k) {
-      const uint8_t* src = x_ + k * plane + j0;
-      uint8_t* d = dst + (k / 4) * kQgemmNR * 4 + k % 4;
-      for (int64_t j = 0; j < count; ++j) d[j * 4] = src[j] ^ flip_;
+  const bool pointwise = qconv_is_pointwise(p);
+  // Padding bytes are stored pre-flipped: rows pass through the flip once more in interleave4.
+  const auto pad_raw = static_cast<uint8_t>(pad_ ^ flip_);
+  Run runs[kQgemmNR];
+  int64_t num_runs = 0;
+  if (!pointwise) {
+    for (int64_t j = 0; j < count;) {
+      const int64_t o = j0 + j, oy = o / p.OW, ox = o % p.OW;
+      const int64_t n = std::min(count - j, p.OW - ox);
+      runs[num_runs++] = {j, n, oy, ox};
+      j += n;
     }
-    return;
   }
-  int64_t iy0[kQgemmNR], ix0[kQgemmNR];
-  for (int64_t j = 0; j < count; ++j) {
-    const int64_t o = j0 + j;
-    iy0[j] = (o / p.OW) * p.stride_h - p.pad_top;
-    ix0[j] = (o % p.OW) * p.stride_w - p.pad_left;
-  }
-  int64_t k = 0;
-  for (int64_t c = 0; c < channels; ++c) {
+  // Fills row k of the im2col matrix for this panel's columns into `row` (16 bytes, unflipped input bytes).
+  auto fill_row = [&](int64_t k, uint8_t* row) {
+    if (k >= K) {
+      std::memset(row, 0, kQgemmNR);  // meets zero weights
+      return;
+    }
+    if (pointwise) {
+      std::memcpy(row, x_ + k * plane + j0, static_cast<size_t>(count));
+      return;
+    }
+    const int64_t c = k / (p.kh * p.kw), t = k % (p.kh * p.kw), ky = t / p.kw, kx = t % p.kw;
     const uint8_t* xc = x_ + c * plane;
-    for (int64_t ky = 0; ky < p.kh; ++ky) {
-      for (int64_t kx = 0; kx < p.kw; ++kx, ++k) {
-        uint8_t* d = dst + (k / 4) * kQgemmNR * 4 + k % 4;
-        const int64_t dy = ky * p.dilation_h, dx = kx * p.dilation_w;
-        for (int64_t j = 0; j < count; ++j) {
-          const int64_t iy = iy0[j] + dy, ix = ix0[j] + dx;
-          const bool inside = static_cast<uint64_t>(iy) < static_cast<uint64_t>(p.H) &&
-                              static_cast<uint64_t>(ix) < static_cast<uint64_t>(p.W);
-          d[j * 4] = inside ? static_cast<uint8_t>(xc[iy * p.W + ix] ^ flip_) : pad_;
-        }
+    for (int64_t r = 0; r < num_runs; ++r) {
+      const Run& run = runs[r];
+      uint8_t* out = row + run.j;
+      const int64_t iy = run.oy * p.stride_h - p.pad_top + ky * p.dilation_h;
+      if (iy < 0 || iy >= p.H) {
+        std::memset(out, pad_raw, static_cast<size_t>(run.count));
+        continue;
       }
+      const uint8_t* src = xc + iy * p.W;
+      const int64_t ix0 = run.ox * p.stride_w - p.pad_left + kx * p.dilation_w;
+      // Columns whose ix = ix0 + t * stride lies in [0, W): t in [lo, hi).
+      const int64_t sw = p.stride_w;
+      const int64_t lo = std::min(run.count, ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw);
+      const int64_t hi = std::max(lo, std::min(run.count, ix0 >= p.W ? 0 : (p.W - 1 - ix0) / sw + 1));
+      std::memset(out, pad_raw, static_cast<size_t>(lo));
+      if (sw == 1) {
+        std::memcpy(out + lo, src + ix0 + lo, static_cast<size_t>(hi - lo));
+      } else {
+        for (int64_t t2 = lo; t2 < hi; ++t2) out[t2] = src[ix0 + t2 * sw];
+      }
+      std::memset(out + hi, pad_raw, static_cast<size_t>(run.count - hi));
     }
+  };
+  alignas(16) uint8_t rows[4][kQgemmNR] = {};
+  for (int64_t q = 0; q < quads; ++q) {
+    for (int i = 0; i < 4; ++i) fill_row(q * 4 + i, rows[i]);
+    interleave4(rows[0], rows[1], rows[2], rows[3], flip_, dst + q * kQgemmNR * 4);
   }
 }
 

@@ -1,0 +1,106 @@
+// ef::cpu::qgemm against a plain int32 GEMM + the requantization formula, for the AVX2 kernel (where the CPU has
+// it) and the portable one, narrow weights (single pass) and full-range weights (the saturation-proof split),
+// odd M, N and K across the k-block boundary, strided (transposed) outputs, and 1-3 threads giving identical bytes.
+#include "kernels/cpu/qgemm.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace ef::cpu {
+namespace {
+
+class DensePanels final : public QPanelPacker {
+ public:
+  DensePanels(const std::vector<uint8_t>& x, int64_t K, int64_t N) : x_(x), K_(K), N_(N) {}
+  void pack(int64_t j0, int64_t j1, uint8_t* dst) const override {
+    const int64_t quads = (K_ + 3) / 4;
+    for (int64_t q = 0; q < quads; ++q) {
+      for (int64_t j = 0; j < kQgemmNR; ++j) {
+        for (int64_t i = 0; i < 4; ++i) {
+          const int64_t k = q * 4 + i;
+          dst[(q * kQgemmNR + j) * 4 + i] = k < K_ && j0 + j < j1 ? x_[static_cast<size_t>(k * N_ + j0 + j)] : 0;
+        }
+      }
+    }
+  }
+
+ private:
+  const std::vector<uint8_t>& x_;
+  int64_t K_, N_;
+};
+
+void check(int64_t M, int64_t N, int64_t K, int weight_limit, bool avx2, bool out_signed, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int8_t> w(static_cast<size_t>(M * K));
+  for (int8_t& v : w) v = static_cast<int8_t>(std::uniform_int_distribution<int>(-weight_limit, weight_limit)(rng));
+  std::vector<uint8_t> x(static_cast<size_t>(K * N));
+  for (uint8_t& v : x) v = static_cast<uint8_t>(rng());
+  std::vector<int32_t> offset(static_cast<size_t>(M));
+  std::vector<float> scale(static_cast<size_t>(M));
+  for (int64_t m = 0; m < M; ++m) {
+    offset[static_cast<size_t>(m)] = std::uniform_int_distribution<int32_t>(-100000, 100000)(rng);
+    scale[static_cast<size_t>(m)] = 1.0f / (static_cast<float>(K) * 300.0f) * (1.0f + static_cast<float>(m % 3));
+  }
+  QPackedWeights packed = qpack_weights(M, K, w.data(), K, avx2);
+  if (weight_limit <= 64) EXPECT_FALSE(packed.split);  // full-range weights split once some pair exceeds 128
+  QRequant rq;
+  rq.offset = offset.data();
+  rq.scale = scale.data();
+  rq.zero_point = out_signed ? -3 : 128;
+  rq.lo = out_signed ? -128 : 0;
+  rq.hi = out_signed ? 127 : 255;
+  rq.out_signed = out_signed;
+  DensePanels panels(x, K, N);
+  std::vector<uint8_t> first;
+  for (int threads = 1; threads <= 3; ++threads) {
+    ThreadPool pool(threads);
+    // Column-major output (y_row 1, y_col M) exercises the strided epilogue; row-major the vector one.
+    for (bool transposed : {false, true}) {
+      std::vector<uint8_t> y(static_cast<size_t>(M * N), 0xAB);
+      qgemm(packed, N, panels, rq, y.data(), transposed ? 1 : N, transposed ? M : 1, pool);
+      for (int64_t m = 0; m < M; ++m) {
+        for (int64_t n = 0; n < N; ++n) {
+          int32_t acc = 0;
+          for (int64_t k = 0; k < K; ++k) acc += w[static_cast<size_t>(m * K + k)] * x[static_cast<size_t>(k * N + n)];
+          const float v = static_cast<float>(acc + offset[static_cast<size_t>(m)]) * scale[static_cast<size_t>(m)];
+          const int32_t want = std::clamp(static_cast<int32_t>(std::nearbyint(v)) + rq.zero_point, rq.lo, rq.hi);
+          const uint8_t byte = y[static_cast<size_t>(transposed ? n * M + m : m * N + n)];
+          const int32_t got = out_signed ? static_cast<int8_t>(byte) : byte;
+          ASSERT_EQ(got, want) << "m " << m << " n " << n << " threads " << threads << " transposed " << transposed;
+        }
+      }
+      if (!transposed) {
+        if (first.empty()) first = y;
+        EXPECT_EQ(y, first) << "threads " << threads;
+      }
+    }
+  }
+}
+
+TEST(QGemm, MatchesIntegerReferenceOnEveryKernel) {
+  std::vector<bool> kernels{false};
+  if (detail::cpu_has_avx2()) kernels.push_back(true);
+  uint32_t seed = 1;
+  for (bool avx2 : kernels) {
+    SCOPED_TRACE(avx2 ? "avx2" : "portable");
+    for (int limit : {64, 127}) {
+      check(1, 1, 1, limit, avx2, false, seed++);
+      check(5, 17, 3, limit, avx2, true, seed++);
+      check(13, 33, 77, limit, avx2, false, seed++);
+      check(4, 16, 600, limit, avx2, true, seed++);  // two k blocks
+      check(9, 5, 1030, limit, avx2, false, seed++);
+    }
+  }
+}
+
+TEST(QGemm, PortableAndAvx2PackingsAgreeOnTheKernelChoice) {
+  std::vector<int8_t> w(64, 100);
+  EXPECT_TRUE(qpack_weights(4, 16, w.data(), 16, true).split);  // 100 + 100 > 128
+  EXPECT_STREQ(qpack_weights(4, 16, w.data(), 16, false).kernel_name(), "scalar");
+}
+
+}  // namespace
+}  // namespace ef::cpu
