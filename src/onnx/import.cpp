@@ -89,9 +89,10 @@ Attribute import_attribute(const onnx::AttributeProto& ap, ImportContext& ctx, c
   return a;
 }
 
-// Since-version of the schema `op_type` follows under the model's opset for its domain.
+// Since-version of the schema `op_type` follows under the model's opset for its domain. A node with more or fewer
+// inputs or outputs than the schema allows is malformed (kernels index their outputs by the schema's count).
 int resolve_version(const Model& model, const std::string& domain, const std::string& op_type,
-                    const std::string& what) {
+                    const std::string& what, int num_inputs, int num_outputs) {
   std::string d = domain == "ai.onnx" ? "" : domain;
   int64_t opset = model.opset(d);
   EF_CHECK(opset > 0, kInvalidModel, "{} uses domain '{}' which the model does not import", what,
@@ -99,7 +100,15 @@ int resolve_version(const Model& model, const std::string& domain, const std::st
   if (d.empty() || d == "ai.onnx.ml" || d == "ai.onnx.preview.training") {
     const onnx::OpSchema* schema =
         onnx::OpSchemaRegistry::Schema(op_type, static_cast<int>(opset), d.empty() ? onnx::ONNX_DOMAIN : d);
-    if (schema != nullptr) return schema->since_version();
+    if (schema != nullptr) {
+      EF_CHECK(num_inputs >= schema->min_input() && num_inputs <= schema->max_input(), kInvalidModel,
+               "{} has {} inputs; {} takes {}..{}", what, num_inputs, op_type, schema->min_input(),
+               schema->max_input());
+      EF_CHECK(num_outputs >= schema->min_output() && num_outputs <= schema->max_output(), kInvalidModel,
+               "{} has {} outputs; {} gives {}..{}", what, num_outputs, op_type, schema->min_output(),
+               schema->max_output());
+      return schema->since_version();
+    }
   }
   return static_cast<int>(opset);  // custom domains version with their opset; unknown ops fail at session creation
 }
@@ -208,7 +217,8 @@ std::shared_ptr<Graph> import_graph(const onnx::GraphProto& gp, ImportContext& c
     node.domain = np.domain() == "ai.onnx" ? "" : np.domain();
     node.doc = np.doc_string();
     EF_CHECK(!node.op_type.empty(), kInvalidModel, "node '{}' has no op_type", node.name);
-    node.version = resolve_version(*ctx.model, node.domain, node.op_type, node.label());
+    node.version = resolve_version(*ctx.model, node.domain, node.op_type, node.label(), np.input_size(),
+                                   np.output_size());
     for (const auto& ap : np.attribute()) {
       std::string what = fmt::format("{} attribute '{}'", node.label(), ap.name());
       EF_CHECK(!node.attrs.count(ap.name()), kInvalidModel, "{} is given twice", what);

@@ -40,11 +40,13 @@ inline std::vector<int64_t> int_values(const Tensor& t) { return t.to_int64_vect
 // Dims of input i when its rank is known, else nullopt.
 inline std::optional<Dims> input_dims(const InferContext& ctx, size_t i) { return ctx.input_type(i).dims; }
 
-// Length of the 1-D input i when statically known (for shape-like inputs whose values are not).
+// Length of the 1-D input i when statically known (for shape-like inputs whose values are not). Callers make a rank
+// of it: a declared length past any real rank (a broken model says 2^31) is treated as unknown rather than allocated.
 inline std::optional<int64_t> known_length(const InferContext& ctx, size_t i) {
+  constexpr int64_t kMaxRank = 1024;
   if (!ctx.has_input(i)) return std::nullopt;
   const ValueType& t = ctx.input_type(i);
-  if (!t.dims || t.dims->size() != 1 || !(*t.dims)[0].known()) return std::nullopt;
+  if (!t.dims || t.dims->size() != 1 || !(*t.dims)[0].known() || (*t.dims)[0].value > kMaxRank) return std::nullopt;
   return (*t.dims)[0].value;
 }
 

@@ -164,6 +164,13 @@ std::optional<std::vector<int64_t>> pad_amounts(const Node& node, const Tensor* 
     pads = int_values(*pads_input);
   }
   EF_CHECK(pads.size() == 2 * rank, kInvalidModel, "{}: {} pads for rank {}", node.label(), pads.size(), rank);
+  // No axis can be padded or cropped by 2^40 elements (Tensor::zeros' 1 TiB guard); the bound keeps the sums of
+  // pads and dims below overflow.
+  constexpr int64_t kMaxPad = int64_t{1} << 40;
+  for (int64_t p : pads) {
+    EF_CHECK(p >= -kMaxPad && p <= kMaxPad, kInvalidModel, "{}: pad {} is out of range (|pad| <= 2^40)",
+             node.label(), p);
+  }
   return pads;
 }
 
@@ -184,9 +191,12 @@ void infer_pad(InferContext& ctx) {
     if (total == 0) {
       out[i] = d;
     } else if (d.known()) {
-      EF_CHECK(d.value + total >= 0, kInvalidModel, "{}: pads {} and {} crop more than axis {} holds ({})",
+      int64_t padded = 0;
+      EF_CHECK(!__builtin_add_overflow(d.value, total, &padded), kInvalidModel,
+               "{}: axis {} ({}) padded by {} overflows", ctx.node().label(), i, d.value, total);
+      EF_CHECK(padded >= 0, kInvalidModel, "{}: pads {} and {} crop more than axis {} holds ({})",
                ctx.node().label(), (*pads)[i], (*pads)[i + in->size()], i, d.value);
-      out[i] = Dim(d.value + total);
+      out[i] = Dim(padded);
     }
   }
   ctx.set_output(0, dtype, out);

@@ -70,6 +70,17 @@ TEST(Import, RejectsCycles) {
   expect_contains(load_error(serialize(m)), "cycle");
 }
 
+// From the mutation test: a node with more outputs or fewer inputs than its schema (an op type swapped, an input
+// deleted) used to reach the kernels and end in an internal error.
+TEST(Import, RejectsNodesWithTheWrongNumberOfInputsOrOutputs) {
+  onnx::ModelProto m = make_add_relu_model();
+  m.mutable_graph()->mutable_node(1)->add_output("extra");
+  expect_contains(load_error(serialize(m)), "node 'relu' (Relu) has 2 outputs; Relu gives 1..1");
+  m = make_add_relu_model();
+  m.mutable_graph()->mutable_node(0)->mutable_input()->RemoveLast();
+  expect_contains(load_error(serialize(m)), "node 'add' (Add) has 1 inputs; Add takes 2..2");
+}
+
 TEST(Import, RejectsDuplicateProducers) {
   onnx::ModelProto m = make_add_relu_model();
   add_node(m.mutable_graph(), "Relu", {"x"}, {"t"}, "again");
