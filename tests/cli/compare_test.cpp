@@ -122,14 +122,14 @@ TEST_F(CompareCliTest, ClearErrors) {
                "REF has input 'x'");
 
   std::filesystem::create_directories(dir_ / "empty");
-  expect_error(run_cli("compare " + ref_ + " " + cand_ + " --data " + path("empty")), "no samples");
-  expect_error(run_cli("compare " + ref_ + " " + cand_ + " --data " + path("missing")), "not a folder");
+  expect_error(run_cli("compare " + ref_ + " " + cand_ + " --data " + path("empty")), "holds no .npy files");
+  expect_error(run_cli("compare " + ref_ + " " + cand_ + " --data " + path("missing")), "is not a folder");
   std::filesystem::create_directories(dir_ / "wide");
   write_npy(Tensor::zeros(DType::kFloat32, {1, 4}), path("wide/a.npy"));
-  expect_error(run_cli("compare " + ref_ + " " + cand_ + " --data " + path("wide")), "has shape [1,4]");
-  write_text("data/notes.txt", "x");
-  expect_error(run_cli("compare " + ref_ + " " + cand_ + " --data " + path("data")), "notes.txt");
-  std::filesystem::remove(path("data/notes.txt"));
+  expect_error(run_cli("compare " + ref_ + " " + cand_ + " --data " + path("wide")), "shape [1,4] does not fit input 'x'");
+  std::filesystem::create_directories(dir_ / "mixed/sample");
+  write_npy(Tensor::zeros(DType::kFloat32, {1, 3}), path("mixed/a.npy"));
+  expect_error(run_cli("compare " + ref_ + " " + cand_ + " --data " + path("mixed")), "use one layout");
   expect_error(run_cli("compare " + ref_ + " " + cand_ + " --data " + path("data") + " --samples 9"), "only 3");
   expect_error(run_cli("compare " + ref_ + " " + cand_ + " --data " + path("data") + " --labels " +
                        write_text("two.txt", "0 1")),

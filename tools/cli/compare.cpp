@@ -14,7 +14,7 @@
 #include "cli_common.h"
 #include "io/npy.h"
 #include "onnx/model_io.h"
-#include "sample_folder.h"
+#include "quant/calib_data.h"
 
 namespace ef::cli {
 namespace {
@@ -98,11 +98,22 @@ void run_compare(const CompareFlags& f) {
   std::string source_desc;
   if (!f.data.empty()) {
     EF_CHECK(f.inputs.inputs.empty(), kInvalidArgument, "--data and --input cannot be combined");
-    auto folder = std::make_shared<SampleFolder>(SampleFolder::open(f.data, ref->inputs()));
-    EF_CHECK(samples <= folder->size(), kInvalidArgument, "--samples {}: --data {} holds only {} samples", samples,
-             f.data, folder->size());
-    if (samples == 0) samples = folder->size();
-    source = [folder](size_t i) { return folder->load(i); };
+    // The calibration-data reader of `quantize --calib`: same layouts, same checks; errors get the flag's name.
+    auto with_context = [dir = f.data](auto&& fn) {
+      try {
+        return fn();
+      } catch (const Error& e) {
+        throw e.with_context("--data " + dir);
+      }
+    };
+    CalibrationSpec spec;
+    spec.dir = f.data;
+    auto data = std::make_shared<CalibrationData>(
+        with_context([&] { return CalibrationData::open(spec, ref->inputs()); }));
+    EF_CHECK(samples <= data->size(), kInvalidArgument, "--samples {}: --data {} holds only {} samples", samples,
+             f.data, data->size());
+    if (samples == 0) samples = data->size();
+    source = [data, with_context](size_t i) { return with_context([&] { return data->load(i); }); };
     source_desc = fmt::format("{} samples from {}", samples, f.data);
   } else {
     if (samples == 0) samples = 8;
@@ -198,8 +209,9 @@ CLI::App* add_compare(CLI::App& app) {
   sub->add_option("ref", flags->ref, "Reference ONNX model (e.g. FP32)")->required();
   sub->add_option("cand", flags->cand, "Candidate ONNX model (e.g. quantized)")->required();
   sub->add_option("--data", flags->data,
-                  "Folder of samples: .npy files (one per sample, single-input models) or one sub-folder per sample "
-                  "holding <input name>.npy, as for quantize --calib; samples are taken in file-name order");
+                  "Folder of samples, read as quantize --calib reads it: .npy files (one per sample, single-input "
+                  "models), one sub-folder per sample holding <input name>.npy, or images (pixel/255 at the input's "
+                  "size); samples are taken in file-name order");
   sub->add_option("--samples", flags->samples, "Samples to compare (default: all of --data, or 8 random ones)");
   sub->add_option("--labels", flags->labels,
                   "Expected class per sample (argmax of the first output): a .npy of integers or a text file with one "
