@@ -37,7 +37,7 @@ TapColumns tap_columns(const Conv2dParams& p, int64_t shift) {
 constexpr int64_t kMaxPanel = 64;  // the widest B panel of any SGEMM kernel (AVX-512 would be 32)
 constexpr int64_t kMaxKw = 32;     // kernel widths whose tap column ranges are tabulated once per call
 constexpr int kMaxTaps = 64;       // kernels (kh * kw) whose per-panel copy plans are tabulated once per panel
-constexpr int kMaxSegments = 2;    //   ... when the panel spans at most this many output rows
+constexpr int kMaxSegments = 4;    //   ... when the panel spans at most this many output rows (7x7 planes: 4)
 
 // The part of a panel's columns that lies in one output row: lanes [lane, lane + len) hold columns
 // (oh, ow) ... (oh, ow + len - 1).
@@ -90,22 +90,28 @@ void gather(const float* __restrict src, int64_t stride, float* __restrict dst) 
   std::memcpy(dst, lanes, sizeof(lanes));
 }
 
-// Writes one K row of a panel (width_nr lanes, `width` of them columns) from its runs.
-void write_row(const float* x_plane, const Segment* seg, const Run* runs, int nseg, int64_t sw, int64_t width,
-               int64_t width_nr, float* out) {
-  for (int i = 0; i < nseg; ++i) {
-    const Segment& s = seg[i];
-    const Run& r = runs[i];
-    float* o = out + s.lane;
-    std::fill(o, o + r.lo, 0.0f);
-    if (sw == 1) {
-      copy_short(o + r.lo, x_plane + r.src, r.hi - r.lo);
-    } else {
-      for (int64_t t = 0; t < r.hi - r.lo; ++t) o[r.lo + t] = x_plane[r.src + t * sw];
-    }
-    std::fill(o + r.hi, o + s.len, 0.0f);
+// Writes one K row of a panel (width_nr lanes, `width` of them columns) from its runs. The row is zeroed whole
+// first (for a compile-time width, a couple of vector stores) and the runs copied over it: cheaper than filling
+// each segment's padding separately, which costs a call per fill on the narrow rows of small planes.
+template <int64_t kWidth>
+void write_row(const float* x_plane, const Segment* seg, const Run* runs, int nseg, int64_t sw, int64_t width_nr,
+               float* out) {
+  if constexpr (kWidth > 0) {
+    std::memset(out, 0, kWidth * sizeof(float));
+  } else {
+    std::fill(out, out + width_nr, 0.0f);
   }
-  std::fill(out + width, out + width_nr, 0.0f);  // lanes past the last column
+  for (int i = 0; i < nseg; ++i) {
+    const Run& r = runs[i];
+    float* o = out + seg[i].lane + r.lo;
+    const float* in = x_plane + r.src;
+    const int64_t n = r.hi - r.lo;
+    if (sw == 1) {
+      copy_short(o, in, n);
+    } else {
+      for (int64_t t = 0; t < n; ++t) o[t] = in[t * sw];
+    }
+  }
 }
 
 // im2col_pack_panel for a panel width known at compile time (kWidth > 0) or not (0). Per panel, the copy plan of
@@ -165,12 +171,12 @@ void pack_panels(const Conv2dParams& p, const float* x_group, int64_t k_begin, i
           }
         }
       } else if (planned) {
-        write_row(x_plane, seg, plan[t], nseg, sw, width, width_nr, out);
+        write_row<kWidth>(x_plane, seg, plan[t], nseg, sw, width_nr, out);
       } else {
         Run runs[kMaxPanel];
         const int64_t ki = t / p.kw, kj = t % p.kw;
         for (int i = 0; i < nseg; ++i) runs[i] = tap_run(p, seg[i], ki, kj, tap_columns_of(kj));
-        write_row(x_plane, seg, runs, nseg, sw, width, width_nr, out);
+        write_row<kWidth>(x_plane, seg, runs, nseg, sw, width_nr, out);
       }
       if (++t == taps) t = 0, x_plane += plane;
     }
