@@ -112,26 +112,27 @@ void interior_row(const RowJob& j, int64_t begin, int64_t end, float* out) {
 }
 
 // Fixed K x K windows (dilation 1) with every kernel row inside the input: weights live in registers and each
-// step computes R output rows x NV vectors as independent FMA chains. With R == 2 the second output row starts
-// `S` input rows lower (vertical stride == horizontal stride), so the K + S input rows are loaded once and feed
-// both rows' accumulators. `in` holds the K + (R - 1) * S input row pointers, already offset by -pad_left.
+// step computes R output rows x NV vectors as independent FMA chains. Output row r starts r * S input rows lower
+// (vertical stride == horizontal stride), so the K + (R - 1) * S input rows are loaded once and feed every
+// row's accumulators. `in` holds those input row pointers, already offset by -pad_left.
 template <int K, int S, int R, int NV, class D, class V>
 HWY_INLINE void fixed_block(D d, const float* const* in, const V* w, V bias, int64_t ow, float* const* out) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   V acc[R][NV];
-  HWY_UNROLL(2) for (int r = 0; r < R; ++r) {
+  HWY_UNROLL(4) for (int r = 0; r < R; ++r) {
     HWY_UNROLL(4) for (int v = 0; v < NV; ++v) acc[r][v] = bias;
   }
   HWY_UNROLL(8) for (int row = 0; row < K + (R - 1) * S; ++row) {
     HWY_UNROLL(8) for (int t = 0; t < K; ++t) {
       HWY_UNROLL(4) for (int v = 0; v < NV; ++v) {
         const V x = load_strided<S>(d, in[row] + (ow + v * n) * S + t);
-        if (row < K) acc[0][v] = hn::MulAdd(x, w[row * K + t], acc[0][v]);
-        if (R == 2 && row >= S && row - S < K) acc[R - 1][v] = hn::MulAdd(x, w[(row - S) * K + t], acc[R - 1][v]);
+        HWY_UNROLL(4) for (int r = 0; r < R; ++r) {
+          if (row >= r * S && row - r * S < K) acc[r][v] = hn::MulAdd(x, w[(row - r * S) * K + t], acc[r][v]);
+        }
       }
     }
   }
-  HWY_UNROLL(2) for (int r = 0; r < R; ++r) {
+  HWY_UNROLL(4) for (int r = 0; r < R; ++r) {
     HWY_UNROLL(4) for (int v = 0; v < NV; ++v) hn::StoreU(acc[r][v], d, out[r] + ow + v * n);
   }
 }
@@ -142,10 +143,10 @@ void fixed_rows(const RowJob& j, int64_t begin, int64_t end, float* const* out) 
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  constexpr int kNV = R == 2 ? 2 : 4;  // 4 accumulators + 9 weights fit AVX2's 16 registers for 3x3
+  constexpr int kNV = 4 / R;  // 4 accumulators + 9 weights fit AVX2's 16 registers for 3x3
   V w[K * K];
   for (int i = 0; i < K * K; ++i) w[i] = hn::Set(d, j.w[i]);
-  const float* in[K + S];
+  const float* in[K + (R - 1) * S];
   for (int i = 0; i < K + (R - 1) * S; ++i) in[i] = j.in + (i * j.row_step + j.col0);
   const V bias = hn::Set(d, j.bias);
   int64_t ow = begin;
@@ -165,7 +166,7 @@ void interior_row_fixed(const RowJob& j, int64_t begin, int64_t end, float* out)
 }
 
 using RowFn = void (*)(const RowJob&, int64_t, int64_t, float*);
-// Two rows at once: j describes the first (all K rows valid), the second starts S input rows lower.
+// Several rows at once: j describes the first (all K rows valid), each next one starts S input rows lower.
 using PairFn = void (*)(const RowJob&, int64_t, int64_t, float* const*);
 
 template <int S>
@@ -175,11 +176,14 @@ RowFn pick_row_fn(int64_t kh, int64_t kw, int64_t dw) {
   return &interior_row<0, 0, S>;
 }
 
-template <int S>
+// R = 2 or 4 output rows per call. Four rows share more input-row loads and cut the per-call overhead (weight
+// broadcasts, pointers) that dominates small planes (7x7, 14x14); their single vector column still keeps four
+// independent FMA chains.
+template <int S, int R>
 PairFn pick_pair_fn(const Conv2dParams& p) {
   if (p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != S || p.kh != p.kw) return nullptr;
-  if (p.kh == 3) return &fixed_rows<3, S, 2>;
-  if (p.kh == 5) return &fixed_rows<5, S, 2>;
+  if (p.kh == 3) return &fixed_rows<3, S, R>;
+  if (p.kh == 5) return &fixed_rows<5, S, R>;
   return nullptr;
 }
 
@@ -234,6 +238,8 @@ HWY_INLINE void store_row(const float* row, const float* residual_row, int64_t c
 
 // Padded-buffer geometry shared by every plane of one call: rows x cols of the zero-padded input copy, wide enough
 // that whole vectors over [0, max(OW, lanes)) never leave it (stride 2 reads one column past its last tap).
+constexpr int kBlockRows = 4;  // output rows per padded_plane step at most
+
 struct PaddedShape {
   int64_t rows, cols, ow_v;
 };
@@ -248,27 +254,31 @@ HWY_INLINE PaddedShape padded_shape(const Conv2dParams& p) {
 // Stride 1 or 2: the plane is copied into a zero-padded buffer and every output goes through the interior
 // kernels. Scalar border columns would otherwise cost more than the whole vectorized interior (their short FMA
 // chains are latency-bound). `buf` holds the padded plane (its padding already zero: only the input region is
-// ever written) followed by two rows of ow_v floats.
+// ever written) followed by kBlockRows rows of ow_v floats.
 void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_plane, const float* w_plane,
                   float bias, const float* residual_plane, const Activation& act, float* y_plane, float* buf) {
   float* padded = buf;
-  float* tmp[2] = {buf + ps.rows * ps.cols, buf + ps.rows * ps.cols + ps.ow_v};
+  float* tmp[kBlockRows];
+  for (int r = 0; r < kBlockRows; ++r) tmp[r] = buf + ps.rows * ps.cols + r * ps.ow_v;
   for (int64_t ih = 0; ih < p.H; ++ih) {
     std::copy(x_plane + ih * p.W, x_plane + (ih + 1) * p.W, padded + (ih + p.pad_top) * ps.cols + p.pad_left);
   }
   const bool s1 = p.stride_w == 1;
   const RowFn vec_fn = s1 ? pick_row_fn<1>(p.kh, p.kw, p.dilation_w) : pick_row_fn<2>(p.kh, p.kw, p.dilation_w);
-  const PairFn pair_fn = s1 ? pick_pair_fn<1>(p) : pick_pair_fn<2>(p);
+  const PairFn pair_fn = s1 ? pick_pair_fn<1, 2>(p) : pick_pair_fn<2, 2>(p);
+  const PairFn quad_fn = s1 ? pick_pair_fn<1, 4>(p) : pick_pair_fn<2, 4>(p);
   // Rows go straight to y unless a residual must be read first (y may alias it) or the row is under a vector.
   const bool direct = !residual_plane && ps.ow_v == p.OW;
   int64_t activated = 0;  // rows [0, activated) have had the activation applied
   for (int64_t oh = 0; oh < p.OH;) {
     const RowJob j{padded + oh * p.stride_h * ps.cols, p.dilation_h * ps.cols, p.kh, w_plane, p.kw, p.dilation_w,
                    p.stride_w, 0, bias};
-    const int64_t nrows_out = pair_fn && oh + 1 < p.OH ? 2 : 1;
-    float* rows[2] = {tmp[0], tmp[1]};
-    if (direct) rows[0] = y_plane + oh * p.OW, rows[1] = y_plane + (oh + 1) * p.OW;
-    if (nrows_out == 2) {
+    const int64_t nrows_out = quad_fn && oh + 3 < p.OH ? 4 : pair_fn && oh + 1 < p.OH ? 2 : 1;
+    float* rows[kBlockRows];
+    for (int r = 0; r < kBlockRows; ++r) rows[r] = direct && oh + r < p.OH ? y_plane + (oh + r) * p.OW : tmp[r];
+    if (nrows_out == 4) {
+      quad_fn(j, 0, ps.ow_v, rows);
+    } else if (nrows_out == 2) {
       pair_fn(j, 0, ps.ow_v, rows);
     } else {
       vec_fn(j, 0, ps.ow_v, rows[0]);
@@ -293,7 +303,7 @@ void DepthwisePlanes(const Conv2dParams& p, const float* x, const float* w, cons
   const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
   const bool padded = p.stride_w == 1 || p.stride_w == 2;
   const PaddedShape ps = padded_shape(p);
-  std::vector<float> buf(static_cast<size_t>(padded ? ps.rows * ps.cols + 2 * ps.ow_v : residual ? p.OW : 0));
+  std::vector<float> buf(static_cast<size_t>(padded ? ps.rows * ps.cols + kBlockRows * ps.ow_v : residual ? p.OW : 0));
   for (int64_t plane = begin; plane < end; ++plane) {
     const int64_t img = plane / p.M, m = plane % p.M;
     const float* xp = x + (img * p.C + m / multiplier) * in_plane;
