@@ -117,7 +117,7 @@ class DynamicRewriter {
     const Tensor w = gemm && n.attr_int("transB", 0) != 0 ? transposed_2d(weight) : weight;
     const std::string wname = g_.values[static_cast<size_t>(n.inputs[1])].name;
     const int axis = config_.per_channel ? 1 : -1;
-    QuantizedTensor q = quantize_weight(w, config_.weight_type, axis);
+    QuantizedTensor q = quantize_weight(w, config_.weight_type, axis, config_.reduce_range);
     const bool scalar = axis < 0;
     Tensor zp = Tensor::zeros(q.params.dtype, scalar ? Shape{} : Shape{w.dim(1)});
     for (size_t i = 0; i < q.params.zero_point.size(); ++i) {

@@ -26,6 +26,7 @@ struct QuantConfig {
   DType activation_type = DType::kUInt8;
   DType weight_type = DType::kInt8;
   bool symmetric_activations = false;
+  bool reduce_range = false;  // 7-bit weights (see quantize_weight)
   std::set<std::string> exclude_ops;    // op types left in float
   std::set<std::string> exclude_nodes;  // node names left in float
 };

@@ -155,7 +155,7 @@ class Rewriter {
     if (auto it = weight_dq_.find(key); it != weight_dq_.end()) return it->second;
     ++report_.weights;
     const std::string name = value.name;  // emit_constant adds values: `value` may move
-    const int dq = emit_constant(name, quantize_weight(value.initializer, config_.weight_type, axis));
+    const int dq = emit_constant(name, quantize_weight(value.initializer, config_.weight_type, axis, config_.reduce_range));
     weight_dq_[key] = dq;
     return dq;
   }
@@ -168,7 +168,7 @@ class Rewriter {
     const Value& b = g_.values[static_cast<size_t>(n.inputs[bi])];
     const QuantParams& in = params_.at(n.inputs[0]);
     const int axis = config_.per_channel && role.weight_axis >= 0 && w.initializer.rank() > 1 ? role.weight_axis : -1;
-    QuantizedTensor weight = quantize_weight(w.initializer, config_.weight_type, axis);
+    QuantizedTensor weight = quantize_weight(w.initializer, config_.weight_type, axis, config_.reduce_range);
     std::vector<float> scales = weight.params.scale;
     QuantizedTensor bias = quantize_bias(b.initializer, in.scale[0], scales);
     if (scales != weight.params.scale) {

@@ -83,18 +83,22 @@ Tensor quantize_with(const Tensor& w, const QuantParams& params) {
                          ? Limits{std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()}
                          : type_limits(params.dtype);
   // Symmetric int8 weights stay in [-127, 127] so that -w quantizes exactly to -q.
-  const int32_t lo = params.dtype == DType::kInt8 ? -127 : lim.lo;
+  int32_t lo = params.dtype == DType::kInt8 ? -127 : lim.lo, hi = lim.hi;
+  if (params.reduced) {
+    lo = params.dtype == DType::kInt8 ? -64 : 0;
+    hi = params.dtype == DType::kInt8 ? 64 : 127;
+  }
   Tensor q = Tensor::zeros(params.dtype, w.shape());
   const float* src = w.data<float>();
   for (int64_t i = 0; i < w.numel(); ++i) {
     const size_t c = static_cast<size_t>(view.channel_of(i));
     const double v = static_cast<double>(src[i]) / params.scale[c] + params.zero_point[c];
-    store(q, i, round_clamp(v, lo, lim.hi));
+    store(q, i, round_clamp(v, lo, hi));
   }
   return q;
 }
 
-QuantizedTensor quantize_weight(const Tensor& w, DType dtype, int axis) {
+QuantizedTensor quantize_weight(const Tensor& w, DType dtype, int axis, bool reduce_range) {
   const AxisView view = axis_view(w, axis);
   std::vector<double> lo(static_cast<size_t>(view.channels), 0.0), hi(static_cast<size_t>(view.channels), 0.0);
   const float* src = w.data<float>();
@@ -107,14 +111,17 @@ QuantizedTensor quantize_weight(const Tensor& w, DType dtype, int axis) {
   QuantizedTensor out;
   out.params.dtype = dtype;
   out.params.axis = axis;
+  out.params.reduced = reduce_range;
   for (size_t c = 0; c < lo.size(); ++c) {
     if (dtype == DType::kInt8) {
-      out.params.scale.push_back(safe_scale(std::max(-lo[c], hi[c]) / 127.0));
+      out.params.scale.push_back(safe_scale(std::max(-lo[c], hi[c]) / (reduce_range ? 64.0 : 127.0)));
       out.params.zero_point.push_back(0);
     } else {
-      QuantParams p = activation_params({static_cast<float>(lo[c]), static_cast<float>(hi[c])}, dtype, false);
-      out.params.scale.push_back(p.scale[0]);
-      out.params.zero_point.push_back(p.zero_point[0]);
+      const double l = std::min(0.0, lo[c]), h = std::max(0.0, hi[c]);
+      const double levels = reduce_range ? 127.0 : 255.0;
+      const float scale = safe_scale((h - l) / levels);
+      out.params.scale.push_back(scale);
+      out.params.zero_point.push_back(round_clamp(-l / scale, 0, static_cast<int32_t>(levels)));
     }
   }
   out.values = quantize_with(w, out.params);

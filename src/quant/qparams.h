@@ -21,6 +21,7 @@ struct QuantParams {
   std::vector<float> scale;
   std::vector<int32_t> zero_point;
   int axis = -1;  // -1: per tensor
+  bool reduced = false;  // 7-bit weights (--reduce-range): int8 in [-64, 64], uint8 in [0, 127]
 };
 
 QuantParams activation_params(TensorRange range, DType dtype, bool symmetric);
@@ -30,8 +31,10 @@ struct QuantizedTensor {
   QuantParams params;
 };
 
-// `axis` >= 0: one scale per index along it (per-channel). int8 is symmetric, uint8 asymmetric.
-QuantizedTensor quantize_weight(const Tensor& w, DType dtype, int axis);
+// `axis` >= 0: one scale per index along it (per-channel). int8 is symmetric, uint8 asymmetric. `reduce_range`:
+// 7-bit values, so that a u8 x s8 product pair sums without int16 saturation on CPUs without VNNI (ONNX Runtime's
+// AVX2 kernels; its own remedy is the same).
+QuantizedTensor quantize_weight(const Tensor& w, DType dtype, int axis, bool reduce_range = false);
 // int32 bias for scale input_scale * weight_scales[c] (one weight scale: per tensor). A bias value that would not
 // fit int32 raises that channel's weight scale instead (the caller must then requantize the weight with
 // `weight_scales` as returned), so no value saturates.

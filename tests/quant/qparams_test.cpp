@@ -46,6 +46,18 @@ TEST(QuantParams, PerChannelInt8WeightsAreSymmetric) {
   EXPECT_EQ(t.values.data<uint8_t>()[0], 255);  // 1.0 the maximum
 }
 
+TEST(QuantParams, ReducedRangeWeightsUseSevenBits) {
+  Tensor w = Tensor::from_vector(DType::kFloat32, {1, 3}, std::vector<float>{1.0f, -0.5f, -1.0f});
+  QuantizedTensor q = quantize_weight(w, DType::kInt8, 0, true);
+  EXPECT_FLOAT_EQ(q.params.scale[0], 1.0f / 64);
+  EXPECT_EQ(q.values.data<int8_t>()[0], 64);
+  EXPECT_EQ(q.values.data<int8_t>()[1], -32);
+  EXPECT_EQ(q.values.data<int8_t>()[2], -64);
+  QuantizedTensor u = quantize_weight(w, DType::kUInt8, -1, true);
+  EXPECT_EQ(u.values.data<uint8_t>()[0], 127);
+  EXPECT_EQ(u.values.data<uint8_t>()[2], 0);
+}
+
 TEST(QuantParams, BiasScaleIsInputTimesWeightScale) {
   Tensor b = Tensor::from_vector(DType::kFloat32, {2}, std::vector<float>{0.5f, -1.0f});
   std::vector<float> ws = {0.01f, 0.02f};

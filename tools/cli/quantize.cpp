@@ -25,7 +25,7 @@ struct QuantizeFlags {
   double percentile = 99.99;
   std::string image_size, mean, std, layout;
   bool bgr = false;
-  bool per_channel = false, symmetric_activations = false;
+  bool per_channel = false, symmetric_activations = false, reduce_range = false;
   std::string activation_type = "uint8", weight_type = "int8";
   std::vector<std::string> exclude_ops, exclude_nodes;
   int threads = 0;
@@ -94,6 +94,7 @@ QuantizeOptions to_options(const QuantizeFlags& f) {
   o.config.activation_type = parse_qtype(f.activation_type, "--activation-type");
   o.config.weight_type = parse_qtype(f.weight_type, "--weight-type");
   o.config.symmetric_activations = f.symmetric_activations;
+  o.config.reduce_range = f.reduce_range;
   o.config.exclude_ops.insert(f.exclude_ops.begin(), f.exclude_ops.end());
   o.config.exclude_nodes.insert(f.exclude_nodes.begin(), f.exclude_nodes.end());
   o.ranges_file = f.ranges;
@@ -231,6 +232,8 @@ CLI::App* add_quantize(CLI::App& app) {
   cmd->add_option("--activation-type", f->activation_type, "uint8 or int8")->default_val("uint8");
   cmd->add_option("--weight-type", f->weight_type, "int8 (symmetric) or uint8 (asymmetric)")->default_val("int8");
   cmd->add_flag("--symmetric-activations", f->symmetric_activations, "Activation zero point 0 (int8) / 128 (uint8)");
+  cmd->add_flag("--reduce-range", f->reduce_range,
+                "7-bit weights: ONNX Runtime's int8 kernels on CPUs without VNNI then never saturate (costs 1 bit)");
   cmd->add_option("--exclude-op", f->exclude_ops, "Leave every node of this op type in float (repeatable)");
   cmd->add_option("--exclude-node", f->exclude_nodes, "Leave this node in float (repeatable)");
   cmd->add_option("--ranges", f->ranges, "Use calibration ranges saved by --save-ranges instead of calibrating");
