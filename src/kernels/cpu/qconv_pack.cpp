@@ -36,6 +36,17 @@ void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const 
 #endif
 }
 
+// dst[0, n) = src[0, n) for n <= 16: one vector move for a whole panel row, else a byte loop.
+inline void copy_bytes(uint8_t* dst, const uint8_t* src, int64_t n) {
+#if defined(__SSE2__)
+  if (n == kQgemmNR) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
+    return;
+  }
+#endif
+  for (int64_t t = 0; t < n; ++t) dst[t] = src[t];
+}
+
 // Columns [j, j + count) of the panel that share one output row.
 struct Run {
   int64_t j, count, oy, ox;
@@ -68,44 +79,60 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
       j += n;
     }
   }
-  // Fills row k of the im2col matrix for this panel's columns into `row` (16 bytes, unflipped input bytes).
-  auto fill_row = [&](int64_t k, uint8_t* row) {
+  // Fills row k = (c, ky, kx) of the im2col matrix for this panel's columns into `row` (16 bytes, unflipped
+  // input bytes). Small inline copies: these runs are a few bytes long, library calls would dominate.
+  auto fill_row = [&](int64_t k, int64_t c, int64_t ky, int64_t kx, uint8_t* row) {
     if (k >= K) {
-      std::memset(row, 0, kQgemmNR);  // meets zero weights
+      for (int64_t j = 0; j < kQgemmNR; ++j) row[j] = 0;  // meets zero weights
       return;
     }
     if (pointwise) {
-      std::memcpy(row, x_ + k * plane + j0, static_cast<size_t>(count));
+      copy_bytes(row, x_ + k * plane + j0, count);
       return;
     }
-    const int64_t c = k / (p.kh * p.kw), t = k % (p.kh * p.kw), ky = t / p.kw, kx = t % p.kw;
     const uint8_t* xc = x_ + c * plane;
     for (int64_t r = 0; r < num_runs; ++r) {
       const Run& run = runs[r];
       uint8_t* out = row + run.j;
       const int64_t iy = run.oy * p.stride_h - p.pad_top + ky * p.dilation_h;
       if (iy < 0 || iy >= p.H) {
-        std::memset(out, pad_raw, static_cast<size_t>(run.count));
+        for (int64_t t = 0; t < run.count; ++t) out[t] = pad_raw;
         continue;
       }
       const uint8_t* src = xc + iy * p.W;
       const int64_t ix0 = run.ox * p.stride_w - p.pad_left + kx * p.dilation_w;
       // Columns whose ix = ix0 + t * stride lies in [0, W): t in [lo, hi).
       const int64_t sw = p.stride_w;
-      const int64_t lo = std::min(run.count, ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw);
-      const int64_t hi = std::max(lo, std::min(run.count, ix0 >= p.W ? 0 : (p.W - 1 - ix0) / sw + 1));
-      std::memset(out, pad_raw, static_cast<size_t>(lo));
-      if (sw == 1) {
-        std::memcpy(out + lo, src + ix0 + lo, static_cast<size_t>(hi - lo));
+      int64_t lo, hi;
+      if (sw == 1) {  // no divisions on the common path
+        lo = std::min(run.count, std::max<int64_t>(0, -ix0));
+        hi = std::max(lo, std::min(run.count, p.W - ix0));
       } else {
-        for (int64_t t2 = lo; t2 < hi; ++t2) out[t2] = src[ix0 + t2 * sw];
+        lo = std::min(run.count, ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw);
+        hi = std::max(lo, std::min(run.count, ix0 >= p.W ? 0 : (p.W - 1 - ix0) / sw + 1));
       }
-      std::memset(out + hi, pad_raw, static_cast<size_t>(run.count - hi));
+      for (int64_t t = 0; t < lo; ++t) out[t] = pad_raw;
+      if (sw == 1) {
+        copy_bytes(out + lo, src + ix0 + lo, hi - lo);
+      } else {
+        for (int64_t t = lo; t < hi; ++t) out[t] = src[ix0 + t * sw];
+      }
+      for (int64_t t = hi; t < run.count; ++t) out[t] = pad_raw;
     }
   };
   alignas(16) uint8_t rows[4][kQgemmNR] = {};
+  int64_t c = 0, ky = 0, kx = 0;  // of row k, advanced without divisions
   for (int64_t q = 0; q < quads; ++q) {
-    for (int i = 0; i < 4; ++i) fill_row(q * 4 + i, rows[i]);
+    for (int i = 0; i < 4; ++i) {
+      fill_row(q * 4 + i, c, ky, kx, rows[i]);
+      if (++kx == p.kw) {
+        kx = 0;
+        if (++ky == p.kh) {
+          ky = 0;
+          ++c;
+        }
+      }
+    }
     interleave4(rows[0], rows[1], rows[2], rows[3], flip_, dst + q * kQgemmNR * 4);
   }
 }

@@ -38,7 +38,7 @@ void requant_row_scalar(const int32_t* acc, int64_t count, int32_t offset, float
 }  // namespace
 
 const char* QPackedWeights::kernel_name() const {
-  if (avx2) return split ? "avx2_split" : "avx2";
+  if (avx2) return split ? "avx2_split" : (residuals.empty() ? "avx2" : "avx2_residual");
   return "scalar";
 }
 
@@ -49,10 +49,31 @@ QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw,
   p.Kq = (K + 3) / 4;
   p.avx2 = allow_avx2 && isa_allows_avx2();
   p.row_sums.assign(static_cast<size_t>(M), 0);
+  // The packed (pair-safe) weights; residuals hold what clamping took off.
+  std::vector<int8_t> safe(static_cast<size_t>(M * K));
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t k = 0; k < K; ++k) {
       p.row_sums[static_cast<size_t>(m)] += w[m * ldw + k];
-      if (k % 2 == 1 && std::abs(w[m * ldw + k - 1]) + std::abs(w[m * ldw + k]) > 128) p.split = true;
+      safe[static_cast<size_t>(m * K + k)] = w[m * ldw + k];
+      if (k % 2 == 0) continue;
+      const int32_t a = w[m * ldw + k - 1], b = w[m * ldw + k];
+      if (std::abs(a) + std::abs(b) <= 128) continue;
+      // Keep the larger magnitude (at most 128), clamp the other to what is left of 128.
+      const bool keep_a = std::abs(a) >= std::abs(b);
+      const int32_t big = keep_a ? a : b, small = keep_a ? b : a;
+      const int32_t room = 128 - std::abs(big);
+      const int32_t clamped = std::clamp(small, -room, room);
+      const int64_t at = keep_a ? k : k - 1;
+      safe[static_cast<size_t>(m * K + at)] = static_cast<int8_t>(clamped);
+      p.residuals.push_back({static_cast<int32_t>(m), static_cast<int32_t>(at), small - clamped});
+    }
+  }
+  // Each residual costs about as much as 8 weights of the main kernel; past that, the split layout is cheaper.
+  if (static_cast<int64_t>(p.residuals.size()) * 8 > M * K) {
+    p.split = true;
+    p.residuals.clear();
+    for (int64_t m = 0; m < M; ++m) {
+      for (int64_t k = 0; k < K; ++k) safe[static_cast<size_t>(m * K + k)] = w[m * ldw + k];
     }
   }
   const int64_t width = p.split ? 8 : 4;
@@ -61,7 +82,7 @@ QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw,
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t k = 0; k < K; ++k) {
       const int64_t at = (((m / kQgemmMR) * p.Kq + k / 4) * kQgemmMR + m % kQgemmMR) * width + k % 4;
-      const int8_t v = w[m * ldw + k];
+      const int8_t v = safe[static_cast<size_t>(m * K + k)];
       if (p.split) {
         const auto half = static_cast<int8_t>(v / 2);
         p.data[static_cast<size_t>(at)] = half;
@@ -95,6 +116,14 @@ void qgemm_micro_scalar(const int8_t* w, const uint8_t* x, int64_t quads, bool s
   }
 }
 
+void qgemm_residuals_scalar(const QPackedWeights::Residual* res, int64_t count, const uint8_t* x, int32_t* acc) {
+  for (int64_t e = 0; e < count; ++e) {
+    const uint8_t* xk = x + (res[e].k / 4) * kQgemmNR * 4 + res[e].k % 4;
+    int32_t* row = acc + static_cast<int64_t>(res[e].m) * kQgemmNR;
+    for (int64_t j = 0; j < kQgemmNR; ++j) row[j] += res[e].r * xk[j * 4];
+  }
+}
+
 }  // namespace detail
 
 void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const QRequant& rq, void* y,
@@ -118,6 +147,10 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
                 w.split, q0 > 0, acc.data() + t * kQgemmMR * kQgemmNR);
         }
         if (w.Kq == 0) break;
+      }
+      if (!w.residuals.empty()) {
+        (w.avx2 ? detail::qgemm_residuals_avx2 : detail::qgemm_residuals_scalar)(
+            w.residuals.data(), static_cast<int64_t>(w.residuals.size()), panel.data(), acc.data());
       }
       const int64_t count = j1 - j0;
       for (int64_t m = 0; m < w.M; ++m) {

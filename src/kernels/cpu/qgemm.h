@@ -5,9 +5,11 @@
 //
 // Kernels: AVX2 (vpmaddubsw + vpmaddwd, also used on AVX-512 CPUs) and a portable scalar one, chosen when the
 // weights are packed (the --isa cap applies). vpmaddubsw saturates a pair sum u0*w0 + u1*w1 to int16; packing
-// proves it cannot: when some k-adjacent weight pair has |w0| + |w1| > 128 the weights are stored split in two
-// halves (w = w/2 + (w - w/2), each at most 64 in magnitude) and the kernel runs both, so results are always
-// exact. Results never depend on the thread count.
+// proves it cannot, so results are always exact: a k-adjacent weight pair with |w0| + |w1| > 128 has its smaller
+// weight clamped so the pair fits, and the clamped-off remainder goes to a sparse residual list applied to the
+// accumulators after the main kernel (full-range int8 weights break a few percent of pairs). When residuals
+// would be too many, the weights are stored split in two halves instead (w = w/2 + (w - w/2), each at most 64
+// in magnitude) and the kernel runs both. Results never depend on the thread count.
 // Depends on core/thread_pool.h only.
 #pragma once
 #include <cstdint>
@@ -28,6 +30,10 @@ struct QPackedWeights {
   bool avx2 = false;     // packed for (and run by) the AVX2 kernel
   std::vector<int8_t> data;       // [M tiles][Kq][MR][4 bytes, or 8 when split]
   std::vector<int32_t> row_sums;  // sum over k of W[m, k]
+  struct Residual {
+    int32_t m, k, r;  // W[m, k] = packed value + r
+  };
+  std::vector<Residual> residuals;  // sorted by m
   const char* kernel_name() const;
 };
 
@@ -62,6 +68,9 @@ namespace detail {
 void qgemm_micro_scalar(const int8_t* w, const uint8_t* x, int64_t quads, bool split, bool accumulate, int32_t* acc);
 void qgemm_micro_avx2(const int8_t* w, const uint8_t* x, int64_t quads, bool split, bool accumulate, int32_t* acc);
 // Requantizes `count` contiguous accumulators of one row (count <= NR) into 8-bit values at y.
+// acc[m][j] += r * x[k][j] for every residual (m, k, r); x is a packed panel.
+void qgemm_residuals_scalar(const QPackedWeights::Residual* res, int64_t count, const uint8_t* x, int32_t* acc);
+void qgemm_residuals_avx2(const QPackedWeights::Residual* res, int64_t count, const uint8_t* x, int32_t* acc);
 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq, void* y);
 bool cpu_has_avx2();
 }  // namespace detail

@@ -68,6 +68,23 @@ EF_AVX2 void qgemm_micro_avx2(const int8_t* w, const uint8_t* x, int64_t quads, 
   }
 }
 
+EF_AVX2 void qgemm_residuals_avx2(const QPackedWeights::Residual* res, int64_t count, const uint8_t* x,
+                                  int32_t* acc) {
+  const __m256i low_byte = _mm256_set1_epi32(0xFF);
+  for (int64_t e = 0; e < count; ++e) {
+    const uint8_t* xq = x + (res[e].k / 4) * kQgemmNR * 4;
+    const __m128i shift = _mm_cvtsi32_si128((res[e].k % 4) * 8);
+    const __m256i r = _mm256_set1_epi32(res[e].r);
+    int32_t* row = acc + static_cast<int64_t>(res[e].m) * kQgemmNR;
+    for (int h = 0; h < 2; ++h) {
+      const __m256i v = _mm256_and_si256(
+          _mm256_srl_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + h * 32)), shift), low_byte);
+      auto* dst = reinterpret_cast<__m256i*>(row + h * 8);
+      _mm256_storeu_si256(dst, _mm256_add_epi32(_mm256_loadu_si256(dst), _mm256_mullo_epi32(v, r)));
+    }
+  }
+}
+
 EF_AVX2 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq,
                               void* y) {
   alignas(32) int32_t tmp[kQgemmNR];
@@ -95,6 +112,7 @@ EF_AVX2 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset,
 
 bool cpu_has_avx2() { return false; }
 void qgemm_micro_avx2(const int8_t*, const uint8_t*, int64_t, bool, bool, int32_t*) {}
+void qgemm_residuals_avx2(const QPackedWeights::Residual*, int64_t, const uint8_t*, int32_t*) {}
 void requant_row_avx2(const int32_t*, int64_t, int32_t, float, const QRequant&, void*) {}
 
 #endif

@@ -1,5 +1,6 @@
 // ef::cpu::qgemm against a plain int32 GEMM + the requantization formula, for the AVX2 kernel (where the CPU has
-// it) and the portable one, narrow weights (single pass) and full-range weights (the saturation-proof split),
+// it) and the portable one, narrow weights (single pass), a few large weights (sparse residuals) and uniform
+// full-range weights (the split layout),
 // odd M, N and K across the k-block boundary, strided (transposed) outputs, and 1-3 threads giving identical bytes.
 #include "kernels/cpu/qgemm.h"
 
@@ -32,10 +33,19 @@ class DensePanels final : public QPanelPacker {
   int64_t K_, N_;
 };
 
+// weight_limit 0: typical trained weights, mostly small with a few near +-128 (the residual path).
 void check(int64_t M, int64_t N, int64_t K, int weight_limit, bool avx2, bool out_signed, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<int8_t> w(static_cast<size_t>(M * K));
-  for (int8_t& v : w) v = static_cast<int8_t>(std::uniform_int_distribution<int>(-weight_limit, weight_limit)(rng));
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (weight_limit > 0) {
+      w[i] = static_cast<int8_t>(std::uniform_int_distribution<int>(-weight_limit, weight_limit)(rng));
+    } else {
+      const bool big = rng() % 16 == 0;
+      const int v = big ? 90 + static_cast<int>(rng() % 39) : static_cast<int>(rng() % 41);
+      w[i] = static_cast<int8_t>(rng() % 2 ? -v : v);
+    }
+  }
   std::vector<uint8_t> x(static_cast<size_t>(K * N));
   for (uint8_t& v : x) v = static_cast<uint8_t>(rng());
   std::vector<int32_t> offset(static_cast<size_t>(M));
@@ -45,7 +55,10 @@ void check(int64_t M, int64_t N, int64_t K, int weight_limit, bool avx2, bool ou
     scale[static_cast<size_t>(m)] = 1.0f / (static_cast<float>(K) * 300.0f) * (1.0f + static_cast<float>(m % 3));
   }
   QPackedWeights packed = qpack_weights(M, K, w.data(), K, avx2);
-  if (weight_limit <= 64) EXPECT_FALSE(packed.split);  // full-range weights split once some pair exceeds 128
+  if (weight_limit <= 64) EXPECT_FALSE(packed.split);
+  if (weight_limit > 64 && M * K > 64) EXPECT_TRUE(packed.split);  // uniform full range: too many residuals
+  if (weight_limit == 0 && M * K > 64) EXPECT_FALSE(packed.residuals.empty());
+  if (weight_limit == 64) EXPECT_TRUE(packed.residuals.empty());
   QRequant rq;
   rq.offset = offset.data();
   rq.scale = scale.data();
@@ -86,7 +99,7 @@ TEST(QGemm, MatchesIntegerReferenceOnEveryKernel) {
   uint32_t seed = 1;
   for (bool avx2 : kernels) {
     SCOPED_TRACE(avx2 ? "avx2" : "portable");
-    for (int limit : {64, 127}) {
+    for (int limit : {64, 127, 0}) {
       check(1, 1, 1, limit, avx2, false, seed++);
       check(5, 17, 3, limit, avx2, true, seed++);
       check(13, 33, 77, limit, avx2, false, seed++);
