@@ -103,3 +103,25 @@ TEST(QdqFusion, LevelTwoPipelineKeepsTheIntegerConv) {
 
 }  // namespace
 }  // namespace ef::test
+
+namespace ef::test {
+namespace {
+
+TEST(QdqFusion, LinearLayerWeightsAreDequantizedOnce) {
+  GraphBuilder gb;
+  gb.input("a", ftype({2, 4}))
+      .init("w", Tensor::from_vector(DType::kInt8, {4, 3}, std::vector<int8_t>{1, -2, 3, 4, 5, -6, 7, 8, 127, -128, 0, 9}))
+      .init("ws", f32({3}, {0.5f, 0.25f, 2.0f}))
+      .init("wzp", Tensor::from_vector(DType::kInt8, {3}, std::vector<int8_t>{0, 1, -1}))
+      .node("DequantizeLinear", 13, {"w", "ws", "wzp"}, {"wd"}, {{"axis", int_attr(1)}})
+      .node("MatMul", 13, {"a", "wd"}, {"y"})
+      .output("y");
+  Model before = gb.build();
+  Model after = clone_model(before);
+  EXPECT_EQ(run_pass(after, make_qdq_fusion()), 1);
+  EXPECT_EQ(count_op(*after.graph, "DequantizeLinear"), 0u);
+  expect_same_outputs(before, after);
+}
+
+}  // namespace
+}  // namespace ef::test

@@ -126,6 +126,23 @@ void qgemm_residuals_scalar(const QPackedWeights::Residual* res, int64_t count, 
 
 }  // namespace detail
 
+void requantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const int32_t* offset, const float* scale,
+                     const QRequant& rq, void* y) {
+  const bool avx2 = isa_allows_avx2();
+  for (int64_t m = 0; m < rows; ++m) {
+    for (int64_t j = 0; j < cols; j += kQgemmNR) {
+      const int64_t n = std::min(kQgemmNR, cols - j);
+      void* out = static_cast<uint8_t*>(y) + m * cols + j;
+      const int32_t* a = acc + m * cols + j;
+      if (avx2 && n == kQgemmNR) {
+        detail::requant_row_avx2(a, n, offset[m], scale[m], rq, out);
+      } else {
+        requant_row_scalar(a, n, offset[m], scale[m], rq, out, 1);
+      }
+    }
+  }
+}
+
 void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const QRequant& rq, void* y,
            int64_t y_row, int64_t y_col, ThreadPool& pool) {
   if (w.M == 0 || N == 0) return;

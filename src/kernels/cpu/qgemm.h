@@ -63,6 +63,10 @@ struct QRequant {
 void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const QRequant& rq, void* y,
            int64_t y_row, int64_t y_col, ThreadPool& pool);
 
+// Requantizes dense int32 rows: y[m * cols + j] per the epilogue formula with offset[m], scale[m] (rows x cols).
+void requantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const int32_t* offset, const float* scale,
+                     const QRequant& rq, void* y);
+
 namespace detail {
 // The micro-kernels (qgemm.cpp portable, qgemm_avx2.cpp): acc[MR][NR] (+)= W tile x panel over `quads` k quads.
 void qgemm_micro_scalar(const int8_t* w, const uint8_t* x, int64_t quads, bool split, bool accumulate, int32_t* acc);

@@ -107,24 +107,18 @@ class QDepthwiseConv final : public PreparedKernel {
     const auto* x = static_cast<const uint8_t*>(args.input(kX).raw());
     auto* y = static_cast<uint8_t*>(args.output(0).raw());
     const int32_t zp = s_.x_zp_unsigned;
-    const auto flip = static_cast<uint8_t>(s_.x_signed ? 0x80 : 0);
+    const int32_t x_zp = s_.x_signed ? zp - 128 : zp;  // the zero point in the input's own type
     for (int64_t n = 0; n < s_.p.N; ++n) {
-      const uint8_t* xn = x + n * in;
-      for (int64_t i = 0; i < in; ++i) xf[i] = static_cast<float>(static_cast<int32_t>(xn[i] ^ flip) - zp);
+      cpu::dequantize_linear(x + n * in, s_.x_signed, in, 1.0f, x_zp, xf);  // x - zp, exactly
       cpu::depthwise_conv2d(one_, xf, w_.data(), nullptr, nullptr, cpu::Activation{}, yf, *args.pool);
       uint8_t* yn = y + n * out;
-      const cpu::QRequant& rq = s_.rq;
       args.pool->parallel_for(one_.M, 1, [&](int64_t m0, int64_t m1) {
         for (int64_t m = m0; m < m1; ++m) {
-          const int32_t b = s_.bias[static_cast<size_t>(m)];
-          const float sc = s_.scale[static_cast<size_t>(m)];
+          // The float sums are whole numbers: convert back to int32 in place, then the GEMM epilogue's requant.
+          auto* acc = reinterpret_cast<int32_t*>(yf + m * plane);
           const float* src = yf + m * plane;
-          uint8_t* dst = yn + m * plane;
-          for (int64_t i = 0; i < plane; ++i) {
-            const float v = static_cast<float>(static_cast<int32_t>(src[i]) + b) * sc;
-            const int32_t q = std::clamp(static_cast<int32_t>(std::nearbyint(v)) + rq.zero_point, rq.lo, rq.hi);
-            dst[i] = static_cast<uint8_t>(q);  // int8 results keep their two's-complement byte
-          }
+          for (int64_t i = 0; i < plane; ++i) acc[i] = static_cast<int32_t>(src[i]);
+          cpu::requantize_rows(acc, 1, plane, s_.bias.data() + m, s_.scale.data() + m, s_.rq, yn + m * plane);
         }
       });
     }
