@@ -122,29 +122,42 @@ LayerReport compare_layers(const Model& ref, const Model& cand, const SessionOpt
   }
 
   LayerReport report;
-  std::map<std::string, double> sqnr_of;  // compared values so far (topological order: inputs come first)
+  std::map<std::string, size_t> index_of;  // compared value name -> k
   for (size_t k = 0; k < n; ++k) {
-    if (!comparable[k]) {
+    if (comparable[k]) {
+      index_of[ref_names[k]] = k;
+    } else {
       ++report.skipped;
-      continue;
     }
-    LayerComparison layer;
-    layer.name = ref_names[k];
-    layer.compared = cand_names[k];
-    layer.diff = acc[k].result();
-    const Node& producer = rg.nodes[static_cast<size_t>(rg.values[static_cast<size_t>(rg.find_value(layer.name))]
-                                                            .producer)];
-    layer.op_type = producer.op_type;
-    layer.input_sqnr_db = std::numeric_limits<double>::infinity();
-    for (int in : producer.inputs) {
-      if (in == kNoValue) continue;
-      auto it = sqnr_of.find(rg.values[static_cast<size_t>(in)].name);
-      if (it != sqnr_of.end()) layer.input_sqnr_db = std::min(layer.input_sqnr_db, it->second);
+  }
+  // SQNR reaching each value of the reference graph, in topological order: a compared value's own, otherwise the
+  // worst of what reaches its producer (so an unmatched value -- renamed or fused away in the candidate -- passes
+  // its inputs' error on instead of counting as exact). Graph inputs and weights count as exact.
+  std::vector<double> level(rg.values.size(), std::numeric_limits<double>::infinity());
+  for (const Node& node : rg.nodes) {
+    double in_sqnr = std::numeric_limits<double>::infinity();
+    for (int in : node.inputs) {
+      if (in != kNoValue) in_sqnr = std::min(in_sqnr, level[static_cast<size_t>(in)]);
     }
-    layer.sqnr_drop_db = capped(layer.input_sqnr_db) - capped(layer.diff.sqnr_db);
-    if (std::isnan(layer.sqnr_drop_db)) layer.sqnr_drop_db = 0;  // -inf in and out: nothing left to lose
-    sqnr_of[layer.name] = layer.diff.sqnr_db;
-    report.layers.push_back(layer);
+    for (int out : node.outputs) {
+      if (out == kNoValue) continue;
+      auto it = index_of.find(rg.values[static_cast<size_t>(out)].name);
+      if (it == index_of.end()) {
+        level[static_cast<size_t>(out)] = in_sqnr;
+        continue;
+      }
+      const size_t k = it->second;
+      LayerComparison layer;
+      layer.name = ref_names[k];
+      layer.compared = cand_names[k];
+      layer.diff = acc[k].result();
+      layer.op_type = node.op_type;
+      layer.input_sqnr_db = in_sqnr;
+      layer.sqnr_drop_db = capped(in_sqnr) - capped(layer.diff.sqnr_db);
+      if (std::isnan(layer.sqnr_drop_db)) layer.sqnr_drop_db = 0;  // -inf in and out: nothing left to lose
+      level[static_cast<size_t>(out)] = layer.diff.sqnr_db;
+      report.layers.push_back(layer);
+    }
   }
   std::stable_sort(report.layers.begin(), report.layers.end(),
                    [](const LayerComparison& a, const LayerComparison& b) { return a.sqnr_drop_db > b.sqnr_drop_db; });

@@ -41,7 +41,8 @@ struct LayerComparison {
   std::string compared;  // the candidate value it was compared with (the dequantized one after a Q/DQ pair)
   std::string op_type;   // op of the reference node producing it
   TensorDiff diff;
-  // SQNR of the worst compared input of the producing node (+inf for graph inputs), and what this layer lost:
+  // SQNR of the worst input of the producing node (+inf for graph inputs and weights; for an input the candidate
+  // does not compute under that name, the SQNR reaching it from further up), and what this layer lost:
   // min(input, cap) - min(own, cap) with cap = kSqnrCapDb, so exact values do not swamp the ranking.
   double input_sqnr_db = 0;
   double sqnr_drop_db = 0;
