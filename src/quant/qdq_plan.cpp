@@ -91,9 +91,12 @@ int QdqPlan::source_of(int v) const {
 std::vector<std::string> QdqPlan::calibration_tensors(const Graph& g) const {
   std::set<int> seen;
   std::vector<std::string> names;
+  // Every activation's own range too, not only the sources: a plan with more nodes excluded (accuracy-aware search,
+  // a ranges file reused with --exclude-node) folds and shares less, and then needs them.
   for (int v : activations) {
-    const int s = source_of(v);
-    if (seen.insert(s).second) names.push_back(g.values[static_cast<size_t>(s)].name);
+    for (int s : {source_of(v), v}) {
+      if (seen.insert(s).second) names.push_back(g.values[static_cast<size_t>(s)].name);
+    }
   }
   return names;
 }

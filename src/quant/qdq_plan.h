@@ -50,7 +50,7 @@ struct QdqPlan {
   std::vector<std::string> excluded;  // labels of nodes left in float by --exclude-op / --exclude-node
 
   int source_of(int v) const;
-  // Names of the values whose ranges calibration must measure.
+  // Names of the values whose ranges calibration measures: every activation and every range source.
   std::vector<std::string> calibration_tensors(const Graph& g) const;
 };
 

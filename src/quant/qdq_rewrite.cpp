@@ -7,6 +7,7 @@
 
 #include "passes/fusion_util.h"
 #include "passes/graph_edit.h"
+#include "passes/pass.h"
 #include "quant/qparams.h"
 
 namespace ef {
@@ -31,6 +32,18 @@ Tensor zero_point_tensor(const QuantParams& p, bool scalar) {
     }
   }
   return t;
+}
+
+// Base of the names of the values and nodes a Q/DQ pair adds: the tensor's name, or for a long one its last path
+// segment (uniqueness comes from fresh_name). Each pair repeats its base a dozen times in the file; with exporters'
+// 80-character scope paths that outweighed a small model's int8 weights.
+std::string compact_base(const std::string& name) {
+  constexpr size_t kMax = 32;
+  if (name.size() <= kMax) return name;
+  const size_t slash = name.find_last_of('/');
+  std::string tail = slash == std::string::npos ? name : name.substr(slash + 1);
+  if (tail.empty()) tail = name;
+  return tail.size() <= kMax ? tail : tail.substr(tail.size() - kMax);
 }
 
 class Rewriter {
@@ -131,15 +144,14 @@ class Rewriter {
     auto it = params_.find(v);
     if (it == params_.end() || dq_of_.count(v)) return;
     const QuantParams& p = it->second;
-    const std::string name = g_.values[static_cast<size_t>(v)].name;
+    const std::string name = compact_base(g_.values[static_cast<size_t>(v)].name);
     const ValueType type = g_.values[static_cast<size_t>(v)].type;
     const int scale = add_initializer(g_, name + "_scale", vector_tensor(p.scale, true));
-    const int zp = add_initializer(g_, name + "_zero_point", zero_point_tensor(p, true));
-    const int q = add_value(name + "_QuantizeLinear_Output", p.dtype, type);
-    const int dq = add_value(name + "_DequantizeLinear_Output", DType::kFloat32, type);
-    g_.nodes.push_back(make_node(node_name(name + "_QuantizeLinear"), "QuantizeLinear", qdq_version_, {v, scale, zp}, {q}));
-    g_.nodes.push_back(
-        make_node(node_name(name + "_DequantizeLinear"), "DequantizeLinear", qdq_version_, {q, scale, zp}, {dq}));
+    const int zp = add_initializer(g_, name + "_zp", zero_point_tensor(p, true));
+    const int q = add_value(name + "_q", p.dtype, type);
+    const int dq = add_value(name + "_dq", DType::kFloat32, type);
+    g_.nodes.push_back(make_node(node_name(name + "_Q"), "QuantizeLinear", qdq_version_, {v, scale, zp}, {q}));
+    g_.nodes.push_back(make_node(node_name(name + "_DQ"), "DequantizeLinear", qdq_version_, {q, scale, zp}, {dq}));
     dq_of_[v] = dq;
     ++report_.activation_pairs;
   }
@@ -182,17 +194,18 @@ class Rewriter {
     ++report_.biases;
   }
 
-  int emit_constant(const std::string name, const QuantizedTensor& q) {
+  int emit_constant(const std::string& full_name, const QuantizedTensor& q) {
+    const std::string name = compact_base(full_name);
     const bool scalar = q.params.axis < 0;
     const int data = add_initializer(g_, name + "_quantized", q.values);
     const int scale = add_initializer(g_, name + "_scale", vector_tensor(q.params.scale, scalar));
     std::vector<int> inputs = {data, scale};
     if (q.params.dtype != DType::kInt32) {
-      inputs.push_back(add_initializer(g_, name + "_zero_point", zero_point_tensor(q.params, scalar)));
+      inputs.push_back(add_initializer(g_, name + "_zp", zero_point_tensor(q.params, scalar)));
     }
     const ValueType type = g_.values[static_cast<size_t>(data)].type;
-    const int dq = add_value(name + "_DequantizeLinear_Output", DType::kFloat32, type);
-    Node node = make_node(node_name(name + "_DequantizeLinear"), "DequantizeLinear", qdq_version_, inputs, {dq});
+    const int dq = add_value(name + "_dq", DType::kFloat32, type);
+    Node node = make_node(node_name(name + "_DQ"), "DequantizeLinear", qdq_version_, inputs, {dq});
     if (!scalar) {
       Attribute a;
       a.kind = Attribute::Kind::kInt;
@@ -231,6 +244,12 @@ class Rewriter {
 };
 
 }  // namespace
+
+void drop_unused_values(Graph& graph) {
+  PassContext ctx;
+  make_unused_initializer_elimination()->run(graph, ctx);
+  compact_values(graph);
+}
 
 QdqReport apply_qdq(Model& model, const QdqPlan& plan, const RangeMap& ranges, const QuantConfig& config) {
   return Rewriter(model, plan, ranges, config).run();

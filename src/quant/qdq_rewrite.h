@@ -24,4 +24,7 @@ struct QdqReport {
 // tensor when `ranges` lacks one the plan needs.
 QdqReport apply_qdq(Model& model, const QdqPlan& plan, const RangeMap& ranges, const QuantConfig& config);
 
+// Drops the float initializers a rewrite replaced by quantized copies (and values nothing references).
+void drop_unused_values(Graph& graph);
+
 }  // namespace ef

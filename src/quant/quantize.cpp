@@ -3,20 +3,11 @@
 
 #include <memory>
 
-#include "passes/graph_edit.h"
-#include "passes/pass.h"
 #include "quant/dynamic.h"
 #include "quant/ranges_io.h"
 
 namespace ef {
 namespace {
-
-// Initializers the rewrite replaced by quantized copies are dropped from the written model.
-void drop_unused(Model& model) {
-  PassContext ctx;
-  make_unused_initializer_elimination()->run(*model.graph, ctx);
-  compact_values(*model.graph);
-}
 
 void check_float_input(const Model& model) {
   for (int v : model.graph->inputs) {
@@ -46,11 +37,10 @@ QuantizeResult quantize_static(const Model& model, const QuantizeOptions& option
   }
   Model prepared = prepare_for_quantization(model, prep, &result.prepare);
   const QdqPlan plan = plan_qdq(*prepared.graph, options.config);
-  const std::vector<std::string> tensors = plan.calibration_tensors(*prepared.graph);
   if (saved) {
     result.ranges = saved->ranges;
   } else {
-    result.ranges = calibrate(prepared, tensors, *data, options.calibration);
+    result.ranges = calibrate(prepared, plan.calibration_tensors(*prepared.graph), *data, options.calibration);
     result.samples = data->size();
   }
   if (!options.save_ranges_file.empty()) {
@@ -60,10 +50,16 @@ QuantizeResult quantize_static(const Model& model, const QuantizeOptions& option
     out.ranges = result.ranges;
     save_ranges(out, options.save_ranges_file);
   }
-  result.qdq = apply_qdq(prepared, plan, result.ranges, options.config);
+  if (options.accuracy) {
+    AccuracyReport report;
+    auto sample = [&](size_t i) { return data->load(i); };
+    result.model = quantize_accuracy_aware(prepared, result.ranges, options.config, *options.accuracy,
+                                           data ? data->size() : 0, sample, report, result.qdq);
+    result.accuracy = report;
+  } else {
+    result.model = quantize_with_config(prepared, result.ranges, options.config, &result.qdq);
+  }
   result.excluded = plan.excluded;
-  drop_unused(prepared);
-  result.model = std::move(prepared);
   return result;
 }
 
@@ -98,7 +94,7 @@ QuantizeResult quantize_model(const Model& model, const QuantizeOptions& options
   DynamicReport report = quantize_dynamic(prepared, options.config);
   result.dynamic_nodes = report.nodes;
   result.excluded = report.excluded;
-  drop_unused(prepared);
+  drop_unused_values(*prepared.graph);
   result.model = std::move(prepared);
   return result;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "quant/accuracy.h"
 #include "quant/calib_data.h"
 #include "quant/calibrate.h"
 #include "quant/prepare.h"
@@ -24,6 +25,7 @@ struct QuantizeOptions {
   CalibrationOptions calibration;
   std::string ranges_file;       // reuse ranges saved by an earlier run
   std::string save_ranges_file;  // write the ranges used
+  std::optional<AccuracyOptions> accuracy;  // static: keep the most sensitive layers float (accuracy.h)
 };
 
 struct QuantizeResult {
@@ -35,6 +37,7 @@ struct QuantizeResult {
   std::string calibration_kind;  // "npy files", "images", ... or "ranges file"
   std::vector<std::string> dynamic_nodes;  // dynamic mode: MatMul/Gemm nodes rewritten
   std::vector<std::string> excluded;       // nodes left float by --exclude-op / --exclude-node
+  std::optional<AccuracyReport> accuracy;
 };
 
 // The graph inputs of `g` as the public API describes them (dims < 0: dynamic).

@@ -212,3 +212,45 @@ TEST(QuantRanges, RejectsMalformedFiles) {
 
 }  // namespace
 }  // namespace ef::test
+
+namespace ef::test {
+namespace {
+
+TEST(QuantAccuracy, KeepsTheMostSensitiveLayersFloat) {
+  auto dir = temp_dir("accuracy");
+  write_npy_samples(dir / "calib", 6, {1, 3, 8, 8});
+  QuantizeOptions o = npy_options(dir / "calib");
+  AccuracyOptions a;
+  a.keep_fp32 = 1;
+  a.samples = 4;
+  o.accuracy = a;
+  QuantizeResult one = quantize_model(small_model(), o);
+  ASSERT_TRUE(one.accuracy.has_value());
+  EXPECT_EQ(one.accuracy->kept_fp32.size(), 1u);
+  EXPECT_EQ(one.accuracy->ranking.size(), 5u);  // conv1, conv2, add, gap, fc
+  EXPECT_LE(one.accuracy->final_drop_db, one.accuracy->baseline_drop_db + 1e-9);
+  EXPECT_EQ(one.accuracy->ranking[0].node, one.accuracy->kept_fp32[0]);
+  // A budget the fully quantized model already meets keeps nothing float; an impossible one keeps all.
+  a.keep_fp32 = -1;
+  a.max_sqnr_drop_db = 1000;
+  o.accuracy = a;
+  EXPECT_TRUE(quantize_model(small_model(), o).accuracy->kept_fp32.empty());
+  a.max_sqnr_drop_db = -0.5;
+  a.keep_fp32 = 0;  // a count wins over the target
+  o.accuracy = a;
+  EXPECT_TRUE(quantize_model(small_model(), o).accuracy->kept_fp32.empty());
+  // Measuring needs samples: a ranges file alone is not enough.
+  QuantizeOptions r;
+  r.ranges_file = (dir / "r.json").string();
+  o.save_ranges_file = r.ranges_file;
+  o.accuracy.reset();
+  quantize_model(small_model(), o);
+  a.max_sqnr_drop_db = 1;
+  a.keep_fp32 = -1;
+  r.accuracy = a;
+  expect_error(r, "give --calib");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ef::test

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
@@ -28,6 +29,9 @@ struct QuantizeFlags {
   bool per_channel = false, symmetric_activations = false, reduce_range = false;
   std::string activation_type = "uint8", weight_type = "int8";
   std::vector<std::string> exclude_ops, exclude_nodes;
+  double max_sqnr_drop = -1;
+  std::string keep_fp32;  // "auto" or a layer count
+  size_t sensitivity_samples = 8;
   int threads = 0;
   bool quiet = false, json = false;
 };
@@ -108,6 +112,24 @@ QuantizeOptions to_options(const QuantizeFlags& f) {
     EF_CHECK(f.calib.empty() && f.ranges.empty() && f.save_ranges.empty(), kInvalidArgument,
              "--calib, --ranges and --save-ranges apply to --mode static only");
   }
+  if (f.max_sqnr_drop >= 0 || !f.keep_fp32.empty()) {
+    EF_CHECK(o.mode == QuantMode::kStatic, kInvalidArgument, "--max-sqnr-drop / --keep-fp32 apply to --mode static");
+    AccuracyOptions a;
+    a.max_sqnr_drop_db = f.max_sqnr_drop;
+    a.samples = f.sensitivity_samples;
+    if (!f.keep_fp32.empty() && f.keep_fp32 != "auto") {
+      try {
+        size_t used = 0;
+        a.keep_fp32 = std::stoi(f.keep_fp32, &used);
+        EF_CHECK(used == f.keep_fp32.size() && a.keep_fp32 >= 0, kInvalidArgument, "bad count");
+      } catch (const std::exception&) {
+        fail(ErrorCode::kInvalidArgument,
+             fmt::format("--keep-fp32 takes 'auto' or a layer count, not '{}'", f.keep_fp32));
+      }
+    }
+    EF_CHECK(a.samples > 0, kInvalidArgument, "--sensitivity-samples must be positive");
+    o.accuracy = a;
+  }
   if (!f.calib.empty()) {
     EF_CHECK(f.ranges.empty(), kInvalidArgument, "give either --calib or --ranges, not both");
     CalibrationSpec spec;
@@ -170,6 +192,14 @@ void run_quantize(const QuantizeFlags& f) {
       j["calibration"] = {{"source", r.calibration_kind}, {"samples", r.samples}, {"method", f.method},
                           {"tensors", r.ranges.size()}};
     }
+    if (r.accuracy) {
+      nlohmann::json ranking = nlohmann::json::array();
+      for (const LayerSensitivity& l : r.accuracy->ranking) ranking.push_back({{"node", l.node}, {"drop_db", l.drop_db}});
+      j["accuracy"] = {{"target_drop_db", r.accuracy->target_drop_db}, {"baseline_drop_db", r.accuracy->baseline_drop_db},
+                       {"final_drop_db", r.accuracy->final_drop_db}, {"target_met", r.accuracy->target_met},
+                       {"kept_fp32", r.accuracy->kept_fp32}, {"samples", r.accuracy->samples},
+                       {"models_evaluated", r.accuracy->models_evaluated}, {"sensitivity", ranking}};
+    }
     j["file_bytes"] = {{"before", in_bytes}, {"after", out_bytes},
                        {"ratio", in_bytes ? static_cast<double>(out_bytes) / static_cast<double>(in_bytes) : 0.0}};
     j["seconds"] = seconds;
@@ -194,6 +224,16 @@ void run_quantize(const QuantizeFlags& f) {
   if (options.mode == QuantMode::kDynamic) {
     std::cout << "             (MatMul/Gemm with constant weights -> DynamicQuantizeLinear + MatMulInteger; Conv stays "
                  "float)\n";
+  }
+  if (r.accuracy) {
+    const AccuracyReport& a = *r.accuracy;
+    std::cout << fmt::format("accuracy     output SQNR drop {:.2f} dB -> {:.2f} dB", a.baseline_drop_db, a.final_drop_db);
+    if (a.target_drop_db >= 0) {
+      std::cout << fmt::format(" (target {:.2f} dB: {})", a.target_drop_db, a.target_met ? "met" : "NOT met");
+    }
+    std::cout << fmt::format(", {} models evaluated on {} samples\n", a.models_evaluated, a.samples);
+    std::cout << fmt::format("kept float   {}\n", a.kept_fp32.empty() ? std::string("(none)")
+                                                                        : fmt::format("{}", fmt::join(a.kept_fp32, ", ")));
   }
   std::cout << fmt::format("file bytes   {:>10} -> {} ({:.2f}x)\n", in_bytes, out_bytes,
                            in_bytes ? static_cast<double>(out_bytes) / static_cast<double>(in_bytes) : 0.0);
@@ -236,6 +276,14 @@ CLI::App* add_quantize(CLI::App& app) {
                 "7-bit weights: ONNX Runtime's int8 kernels on CPUs without VNNI then never saturate (costs 1 bit)");
   cmd->add_option("--exclude-op", f->exclude_ops, "Leave every node of this op type in float (repeatable)");
   cmd->add_option("--exclude-node", f->exclude_nodes, "Leave this node in float (repeatable)");
+  cmd->add_option("--max-sqnr-drop", f->max_sqnr_drop,
+                  "Accuracy target: keep the most sensitive layers float until every output's SQNR vs FP32 is "
+                  "within DB of an ideally rounded 8-bit output (measured on the first calibration samples)");
+  cmd->add_option("--keep-fp32", f->keep_fp32,
+                  "'auto': as many float layers as --max-sqnr-drop needs; N: the N most sensitive layers");
+  cmd->add_option("--sensitivity-samples", f->sensitivity_samples,
+                  "Calibration samples the accuracy-aware search evaluates on")
+      ->default_val(8);
   cmd->add_option("--ranges", f->ranges, "Use calibration ranges saved by --save-ranges instead of calibrating");
   cmd->add_option("--save-ranges", f->save_ranges, "Write the calibration ranges as JSON");
   cmd->add_option("--threads", f->threads, "Threads for calibration runs (0: physical cores)")->default_val(0);
