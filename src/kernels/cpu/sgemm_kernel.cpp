@@ -117,11 +117,22 @@ HWY_NOINLINE void Tile(int64_t kc, const float* HWY_RESTRICT a, const float* HWY
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = hn::Zero(d);
   }
-  // C is touched right after the K loop; start fetching it now.
+  // C is touched right after the K loop; start fetching it now. With a short K loop (1x1 convs with few input
+  // channels) that is too late to hide a miss, so also fetch the lines of the next column panel of the same rows,
+  // which the driver reaches after the block's other row tiles: C's rows are too many streams for the hardware
+  // prefetchers.
+  // The residual (same layout, read at the same point) likewise.
+  const float* res = epi != nullptr ? epi->residual : nullptr;
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     hwy::Prefetch(c + r * ldc);
     hwy::Prefetch(c + r * ldc + V * kLanes - 1);
+    hwy::Prefetch(c + r * ldc + 2 * kLanes + V * kLanes - 1);
+    if (res != nullptr) {
+      hwy::Prefetch(res + r * epi->ldr);
+      hwy::Prefetch(res + r * epi->ldr + V * kLanes - 1);
+      hwy::Prefetch(res + r * epi->ldr + 2 * kLanes + V * kLanes - 1);
+    }
   }
 
 #pragma GCC unroll 4
