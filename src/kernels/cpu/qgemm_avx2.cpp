@@ -71,40 +71,53 @@ EF_AVX2 void qgemm_micro_avx2(const int8_t* w, const uint8_t* x, int64_t quads, 
 EF_AVX2 void qgemm_residuals_avx2(const QPackedWeights::Residual* res, int64_t count, const uint8_t* x,
                                   int32_t* acc) {
   const __m256i low_byte = _mm256_set1_epi32(0xFF);
-  for (int64_t e = 0; e < count; ++e) {
-    const uint8_t* xq = x + (res[e].k / 4) * kQgemmNR * 4;
-    const __m128i shift = _mm_cvtsi32_si128((res[e].k % 4) * 8);
-    const __m256i r = _mm256_set1_epi32(res[e].r);
-    int32_t* row = acc + static_cast<int64_t>(res[e].m) * kQgemmNR;
-    for (int h = 0; h < 2; ++h) {
-      const __m256i v = _mm256_and_si256(
-          _mm256_srl_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + h * 32)), shift), low_byte);
-      auto* dst = reinterpret_cast<__m256i*>(row + h * 8);
-      _mm256_storeu_si256(dst, _mm256_add_epi32(_mm256_loadu_si256(dst), _mm256_mullo_epi32(v, r)));
+  // Residuals are sorted by row: each row's two accumulator vectors stay in registers across its entries.
+  for (int64_t e = 0; e < count;) {
+    const int32_t m = res[e].m;
+    int32_t* row = acc + static_cast<int64_t>(m) * kQgemmNR;
+    __m256i c0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row));
+    __m256i c1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 8));
+    for (; e < count && res[e].m == m; ++e) {
+      const uint8_t* xq = x + (res[e].k / 4) * kQgemmNR * 4;
+      const __m128i shift = _mm_cvtsi32_si128((res[e].k % 4) * 8);
+      // x in the low 16 bits of each lane (high half zero) times r as int16: one vpmaddwd, exact.
+      const __m256i r = _mm256_set1_epi32(res[e].r & 0xFFFF);
+      const __m256i v0 = _mm256_and_si256(
+          _mm256_srl_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq)), shift), low_byte);
+      const __m256i v1 = _mm256_and_si256(
+          _mm256_srl_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32)), shift), low_byte);
+      c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(v0, r));
+      c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(v1, r));
     }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(row), c0);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(row + 8), c1);
   }
 }
 
 EF_AVX2 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq,
                               void* y) {
-  alignas(32) int32_t tmp[kQgemmNR];
   const __m256i off = _mm256_set1_epi32(offset);
   const __m256 sc = _mm256_set1_ps(scale);
   const __m256i zp = _mm256_set1_epi32(rq.zero_point);
   const __m256i lo = _mm256_set1_epi32(rq.lo), hi = _mm256_set1_epi32(rq.hi);
+  __m256i q[2];
   for (int h = 0; h < 2; ++h) {
     __m256i a = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + h * 8)), off);
     // cvtps rounds with the current mode: to nearest, ties to even, like std::nearbyint.
-    __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a), sc)), zp);
-    q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + h * 8), q);
+    q[h] = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a), sc)), zp);
+    q[h] = _mm256_min_epi32(_mm256_max_epi32(q[h], lo), hi);
   }
-  if (rq.out_signed) {
-    auto* out = static_cast<int8_t*>(y);
-    for (int64_t j = 0; j < count; ++j) out[j] = static_cast<int8_t>(tmp[j]);
+  // 16 int32 already within the 8-bit range -> 16 bytes in order (packs work per 128-bit lane).
+  const __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
+  const __m128i lo16 = _mm256_castsi256_si128(w16), hi16 = _mm256_extracti128_si256(w16, 1);
+  const __m128i bytes = rq.out_signed ? _mm_packs_epi16(lo16, hi16) : _mm_packus_epi16(lo16, hi16);
+  if (count == kQgemmNR) {
+    _mm_storeu_si128(static_cast<__m128i*>(y), bytes);
   } else {
+    alignas(16) uint8_t tmp[kQgemmNR];
+    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
     auto* out = static_cast<uint8_t*>(y);
-    for (int64_t j = 0; j < count; ++j) out[j] = static_cast<uint8_t>(tmp[j]);
+    for (int64_t j = 0; j < count; ++j) out[j] = tmp[j];
   }
 }
 
