@@ -26,7 +26,9 @@ void requant_row_scalar(const int32_t* acc, int64_t count, int32_t offset, float
                         void* y, int64_t y_col) {
   for (int64_t j = 0; j < count; ++j) {
     float v = static_cast<float>(static_cast<int32_t>(static_cast<uint32_t>(acc[j]) + static_cast<uint32_t>(offset)));
-    int32_t q = saturate(static_cast<int32_t>(std::nearbyint(v * scale)) + rq.zero_point, rq);
+    // Clamped before converting (a float beyond int32 has no defined conversion); the result saturates anyway.
+    const float r = std::nearbyint(std::clamp(v * scale, -65536.0f, 65536.0f));
+    int32_t q = saturate(static_cast<int32_t>(r) + rq.zero_point, rq);
     if (rq.out_signed) {
       static_cast<int8_t*>(y)[j * y_col] = static_cast<int8_t>(q);
     } else {

@@ -100,11 +100,14 @@ EF_AVX2 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset,
   const __m256 sc = _mm256_set1_ps(scale);
   const __m256i zp = _mm256_set1_epi32(rq.zero_point);
   const __m256i lo = _mm256_set1_epi32(rq.lo), hi = _mm256_set1_epi32(rq.hi);
+  const __m256 kMin = _mm256_set1_ps(-65536.0f), kMax = _mm256_set1_ps(65536.0f);
   __m256i q[2];
   for (int h = 0; h < 2; ++h) {
     __m256i a = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + h * 8)), off);
     // cvtps rounds with the current mode: to nearest, ties to even, like std::nearbyint.
-    q[h] = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a), sc)), zp);
+    // Clamped first: out-of-range conversions give INT_MIN, which would saturate a huge positive to lo.
+    const __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a), sc), kMin), kMax);
+    q[h] = _mm256_add_epi32(_mm256_cvtps_epi32(v), zp);
     q[h] = _mm256_min_epi32(_mm256_max_epi32(q[h], lo), hi);
   }
   // 16 int32 already within the 8-bit range -> 16 bytes in order (packs work per 128-bit lane).

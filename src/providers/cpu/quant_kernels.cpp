@@ -98,12 +98,14 @@ class QDepthwiseConv final : public PreparedKernel {
   }
   std::string name() const override { return "qconv.depthwise_float_exact"; }
   uint64_t scratch_bytes() const override {
-    return static_cast<uint64_t>(one_.C * one_.H * one_.W + one_.M * one_.OH * one_.OW) * sizeof(float);
+    // x as float, y as float, y as int32 (a separate buffer: no float/int32 type punning).
+    return static_cast<uint64_t>(one_.C * one_.H * one_.W + 2 * one_.M * one_.OH * one_.OW) * sizeof(float);
   }
   void run(const KernelArgs& args) const override {
     const int64_t in = one_.C * one_.H * one_.W, plane = one_.OH * one_.OW, out = one_.M * plane;
     auto* xf = static_cast<float*>(args.scratch);
     float* yf = xf + in;
+    auto* yi = reinterpret_cast<int32_t*>(yf + out);  // scratch is raw 64-byte aligned memory
     const auto* x = static_cast<const uint8_t*>(args.input(kX).raw());
     auto* y = static_cast<uint8_t*>(args.output(0).raw());
     const int32_t zp = s_.x_zp_unsigned;
@@ -114,8 +116,8 @@ class QDepthwiseConv final : public PreparedKernel {
       uint8_t* yn = y + n * out;
       args.pool->parallel_for(one_.M, 1, [&](int64_t m0, int64_t m1) {
         for (int64_t m = m0; m < m1; ++m) {
-          // The float sums are whole numbers: convert back to int32 in place, then the GEMM epilogue's requant.
-          auto* acc = reinterpret_cast<int32_t*>(yf + m * plane);
+          // The float sums are whole numbers: back to int32, then the GEMM epilogue's requantization.
+          int32_t* acc = yi + m * plane;
           const float* src = yf + m * plane;
           for (int64_t i = 0; i < plane; ++i) acc[i] = static_cast<int32_t>(src[i]);
           cpu::requantize_rows(acc, 1, plane, s_.bias.data() + m, s_.scale.data() + m, s_.rq, yn + m * plane);

@@ -109,6 +109,26 @@ TEST(QGemm, MatchesIntegerReferenceOnEveryKernel) {
   }
 }
 
+TEST(QGemm, HugeProductsSaturateToTheRightEnd) {
+  std::vector<int8_t> w = {127, 127, -127, -127};  // rows: +, -
+  std::vector<uint8_t> x = {255, 255};            // K = 2, N = 1
+  std::vector<int32_t> offset = {0, 0};
+  std::vector<float> scale = {1e30f, 1e30f};
+  std::vector<bool> kernels{false};
+  if (detail::cpu_has_avx2()) kernels.push_back(true);
+  for (bool avx2 : kernels) {
+    QPackedWeights packed = qpack_weights(2, 2, w.data(), 2, avx2);
+    QRequant rq;
+    rq.offset = offset.data();
+    rq.scale = scale.data();
+    DensePanels panels(x, 2, 1);
+    std::vector<uint8_t> y(2, 7);
+    qgemm(packed, 1, panels, rq, y.data(), 1, 1, ThreadPool::inline_pool());
+    EXPECT_EQ(y[0], 255) << avx2;
+    EXPECT_EQ(y[1], 0) << avx2;
+  }
+}
+
 TEST(QGemm, PortableAndAvx2PackingsAgreeOnTheKernelChoice) {
   std::vector<int8_t> w(64, 100);
   EXPECT_TRUE(qpack_weights(4, 16, w.data(), 16, true).split);  // 100 + 100 > 128
