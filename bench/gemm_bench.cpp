@@ -155,6 +155,7 @@ const std::vector<std::vector<int64_t>> kConv = {
     {128, 784, 1152},   // 3x3 128->128 at 28x28
     {256, 196, 2304},   // 3x3 256->256 at 14x14
     {1280, 49, 320},    // 1x1 head at 7x7
+    {1000, 169, 512},   // squeezenet classifier 1x1 at 13x13
     {1000, 1, 1280},    // classifier as a 1x1 conv
 };
 const std::vector<std::vector<int64_t>> kMatMul = {
