@@ -206,6 +206,7 @@ void register_all() {
   // blazeface's first conv (3 -> 24, 5x5 stride 2 on 256x256: M=24, K=75, N=16384); a ResNet-style 3x3.
   conv->ArgNames({"C", "HW", "M", "k", "s", "implicit"});
   for (int implicit : {0, 1}) conv->Args({3, 256, 24, 5, 2, implicit})->Args({64, 56, 64, 3, 1, implicit});
+  conv->Args({3, 224, 16, 3, 2, 1})->Args({3, 224, 32, 3, 2, 1});  // mobilenet_v3 / efficientnet stems
   timed(conv);
 }
 
