@@ -68,6 +68,9 @@ OpRole op_role(const Graph& g, const Node& n) {
   } else if (op == "Concat") {
     r.kind = OpRole::Kind::kCompute;
     r.inputs = first_inputs(n, n.inputs.size());
+  } else if (op == "Resize" && n.attr_string("mode", "nearest") == "cubic") {
+    r.kind = OpRole::Kind::kCompute;  // cubic interpolation overshoots the input's range: its own scale
+    r.inputs = {0};
   } else if (op == "MaxPool" || op == "Reshape" || op == "Transpose" || op == "Flatten" || op == "Squeeze" ||
              op == "Unsqueeze" || op == "Resize") {
     r.kind = OpRole::Kind::kShared;

@@ -254,3 +254,71 @@ TEST(QuantAccuracy, KeepsTheMostSensitiveLayersFloat) {
 
 }  // namespace
 }  // namespace ef::test
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wall"
+#pragma GCC diagnostic ignored "-Wextra"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STB_IMAGE_WRITE_STATIC
+#include <stb/stb_image_write.h>
+#pragma GCC diagnostic pop
+
+namespace ef::test {
+namespace {
+
+TEST(QuantCalibration, SampleFoldersForMultiInputModels) {
+  onnx::ModelProto m = make_model(13);
+  auto* g = m.mutable_graph();
+  add_io(g, true, "a:0", onnx::TensorProto::FLOAT, {1, 4});
+  add_io(g, true, "scope/b", onnx::TensorProto::FLOAT, {1, 4});
+  add_io(g, false, "y", onnx::TensorProto::FLOAT, {1, 3});
+  add_initializer(g, "w", {4, 3}, seeded_values(12, 8, 0.5f));
+  add_node(g, "Add", {"a:0", "scope/b"}, {"s"}, "add");
+  add_node(g, "MatMul", {"s", "w"}, {"y"}, "mm");
+  auto dir = temp_dir("folders");
+  for (int i = 0; i < 3; ++i) {
+    const auto sample = dir / "calib" / fmt::format("s{}", i);
+    std::filesystem::create_directories(sample);
+    write_npy(Tensor::from_vector(DType::kFloat32, {1, 4}, seeded_values(4, 20 + i, 1.0f)), (sample / "a_0.npy").string());
+    write_npy(Tensor::from_vector(DType::kFloat32, {4}, seeded_values(4, 40 + i, 1.0f)), (sample / "scope_b.npy").string());
+  }
+  QuantizeResult r = quantize_model(load_model_from_bytes(serialize(m), ""), npy_options(dir / "calib"));
+  EXPECT_EQ(r.samples, 3u);
+  EXPECT_EQ(r.calibration_kind, "sample folders");
+  EXPECT_EQ(r.qdq.quantized.size(), 2u);  // Add and MatMul
+  EXPECT_NO_THROW(export_model_bytes(r.model));
+  // A folder of .npy files cannot feed two inputs.
+  write_npy_samples(dir / "flat", 2, {1, 4});
+  expect_error(npy_options(dir / "flat"), "this model has 2 inputs", load_model_from_bytes(serialize(m), ""));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(QuantCalibration, ImageFoldersArePreprocessedIntoTheInput) {
+  auto dir = temp_dir("images");
+  std::filesystem::create_directories(dir / "img");
+  for (int i = 0; i < 4; ++i) {
+    std::vector<uint8_t> px(16 * 12 * 3);
+    for (size_t k = 0; k < px.size(); ++k) px[k] = static_cast<uint8_t>((k * 7 + static_cast<size_t>(i) * 31) % 256);
+    stbi_write_png((dir / "img" / fmt::format("{}.png", i)).string().c_str(), 16, 12, 3, px.data(), 16 * 3);
+  }
+  QuantizeOptions o = npy_options(dir / "img");
+  o.calibration_data->image.mean = {0.5f, 0.5f, 0.5f};
+  o.calibration_data->image.std = {0.5f, 0.5f, 0.5f};
+  o.save_ranges_file = (dir / "r.json").string();
+  QuantizeResult r = quantize_model(small_model(), o);  // resized 16x12 -> 8x8 (the input's static dims)
+  EXPECT_EQ(r.calibration_kind, "images");
+  EXPECT_EQ(r.samples, 4u);
+  // The input range is the normalized pixel range, inside [-1, 1].
+  const TensorRange in = r.ranges.at("x");
+  EXPECT_GE(in.min, -1.0f);
+  EXPECT_LE(in.max, 1.0f);
+  EXPECT_LT(in.min, 0.0f);
+  // An NHWC layout does not fit this NCHW input: a clear error, not a crash.
+  o.calibration_data->nchw = false;
+  expect_error(o, "channels");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ef::test
