@@ -56,6 +56,9 @@ class ConstantFolding : public Pass {
  private:
   static bool foldable(const Graph& g, const Node& n, const std::vector<bool>& is_output) {
     if (n.outputs.empty() || has_subgraph(n) || is_random_op(n)) return false;
+    // DequantizeLinear of constant weights is how a quantized model stores them: folding would write float
+    // weights (4x the file) and hide the QDQ pattern from qdq-fusion. The planner folds them at plan time.
+    if (n.domain.empty() && n.op_type == "DequantizeLinear") return false;
     bool any_output = false;
     for (int v : n.outputs) {
       if (v == kNoValue) continue;

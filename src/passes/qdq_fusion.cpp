@@ -7,7 +7,6 @@
 // of QLinearConv itself, except for a float bias, which is rounded to int32 in units of x_scale * w_scale.
 // A fused Relu or Clip is dropped only where the output quantization already saturates at its bounds (Relu with
 // the zero point at the type's minimum), so it changes nothing.
-// DequantizeLinear of constant weights read only by Gemm / MatMul is folded into float weights of any size.
 // Runs first at level 2, before constant folding would turn DequantizeLinear(weights) into float initializers
 // and the float fusions would claim the Conv.
 #include <cmath>
@@ -165,61 +164,10 @@ class QdqFusion : public Pass {
       g.nodes[qi] = std::move(fused);
       ++count;
     }
-    count += fold_linear_weights(g, ctx, removed);
     return finish_rewrites(g, removed, count);
   }
 
  private:
-  // DequantizeLinear of constant weights read only by Gemm / MatMul (no integer kernel for those yet): folded into
-  // a float initializer here, whatever its size (constant folding stops at fold_max_elements, which would leave
-  // a classifier's weights dequantized on every run).
-  static int fold_linear_weights(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
-    const std::vector<std::vector<int>> readers = consumers(g);
-    const std::vector<bool> outputs = graph_output_mask(g);
-    const std::vector<bool> captured = captured_mask(g);
-    int count = 0;
-    for (size_t di = 0; di < g.nodes.size(); ++di) {
-      const Node& dq = g.nodes[di];
-      if (removed[di] || !is_op(dq, "DequantizeLinear") || dq.outputs.size() != 1 || dq.inputs.size() < 2) continue;
-      const int out = dq.outputs[0];
-      if (outputs[static_cast<size_t>(out)] || captured[static_cast<size_t>(out)]) continue;
-      const auto& rs = readers[static_cast<size_t>(out)];
-      bool linear = !rs.empty();
-      for (int r : rs) linear &= is_op(g.nodes[static_cast<size_t>(r)], "Gemm") || is_op(g.nodes[static_cast<size_t>(r)], "MatMul");
-      if (!linear) continue;
-      const Tensor* x = initializer(g, dq.inputs[0]);
-      const Tensor* s = initializer(g, dq.inputs[1]);
-      const Tensor* zp = dq.inputs.size() > 2 ? initializer(g, dq.inputs[2]) : nullptr;
-      if (x == nullptr || s == nullptr || s->dtype() != DType::kFloat32 || x->rank() == 0 ||
-          (x->dtype() != DType::kInt8 && x->dtype() != DType::kUInt8 && x->dtype() != DType::kInt32) ||
-          (dq.inputs.size() > 2 && dq.inputs[2] != kNoValue && (zp == nullptr || zp->numel() != s->numel()))) {
-        continue;
-      }
-      // Per tensor, or per index of `axis`.
-      int64_t axis = dq.attr_int("axis", 1);
-      if (axis < 0) axis += static_cast<int64_t>(x->rank());
-      if (s->numel() != 1 && (axis < 0 || axis >= static_cast<int64_t>(x->rank()) ||
-                              x->dim(static_cast<size_t>(axis)) != s->numel())) {
-        continue;
-      }
-      int64_t inner = 1;
-      for (size_t d = static_cast<size_t>(axis) + 1; s->numel() != 1 && d < x->rank(); ++d) inner *= x->dim(d);
-      if (!ctx.allow_rewrite()) break;
-      Tensor y = Tensor::zeros(DType::kFloat32, x->shape());
-      for (int64_t i = 0; i < x->numel(); ++i) {
-        const int64_t c = s->numel() == 1 ? 0 : (i / inner) % s->numel();
-        const int32_t z = zp != nullptr ? int_at(*zp, c) : 0;
-        y.data<float>()[i] = (static_cast<float>(int_at(*x, i)) - static_cast<float>(z)) * s->data<float>()[c];
-      }
-      const std::string name = g.values[static_cast<size_t>(out)].name;
-      const int folded = add_initializer(g, name + "_folded", std::move(y));
-      replace_uses(g, out, folded);
-      removed[di] = true;
-      ++count;
-    }
-    return count;
-  }
-
   // The conv bias `v` as an int32 initializer in units of x_scale * w_scale[m]: DequantizeLinear(int32) reused as
   // is when its scales are exactly those, else rescaled; a float32 initializer quantized. nullopt: not a bias
   // this pass understands. Adds a new initializer where needed (may reallocate g.values).

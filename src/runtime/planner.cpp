@@ -75,8 +75,13 @@ void infer_and_fold(const Graph& graph, Plan& p, const PlanOptions& options) {
       for (const ValueType& t : out_types) {
         if (auto shape = t.concrete_shape()) output_elements += shape_numel(*shape);
       }
-      if (!outputs_known && all_known && !node.inputs.empty() && input_elements <= options.fold_max_elements &&
-          output_elements <= options.fold_max_elements && !has_subgraph(node)) {
+      // DequantizeLinear of constant weights folds at any size (the float copy is 4x the int8 weights): otherwise
+      // a quantized model's large float-consumed weights would be dequantized on every run.
+      const bool dequantize = node.domain.empty() && node.op_type == "DequantizeLinear";
+      if (!outputs_known && all_known && !node.inputs.empty() &&
+          (dequantize || (input_elements <= options.fold_max_elements &&
+                          output_elements <= options.fold_max_elements)) &&
+          !has_subgraph(node)) {
         run_node(*p.ops[ni], node, values, out_values, nullptr, 1);
         outputs_known = true;
       }
