@@ -9,11 +9,12 @@ namespace ef::test {
 
 struct CommandResult {
   int exit_code;
-  std::string output;  // stdout + stderr
+  std::string output;  // stdout (+ stderr)
 };
 
-inline CommandResult run_cli(const std::string& args) {
-  std::string cmd = std::string(EF_CLI_PATH) + " " + args + " 2>&1";
+// `with_stderr` false drops stderr (for commands whose stdout must parse as JSON).
+inline CommandResult run_cli(const std::string& args, bool with_stderr = true) {
+  std::string cmd = std::string(EF_CLI_PATH) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];

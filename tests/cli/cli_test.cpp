@@ -1,7 +1,6 @@
 // Runs the real `edgeforge` binary: exit codes, one-line errors and the JSON contract scripts rely on.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>

@@ -1,32 +1,16 @@
 // The resource-limit flags of `edgeforge run` / `bench` (--max-memory, --max-tensor-elements, --max-nodes,
 // --max-initializer-bytes): parsing of byte sizes, and exit code 5 (out of memory) with a one-line error.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "onnx/model_builder.h"
+#include "cli/cli_runner.h"
 
 namespace ef::test {
 namespace {
-
-struct Result {
-  int exit_code;
-  std::string output;
-};
-
-Result run_cli(const std::string& args) {
-  std::string cmd = std::string(EF_CLI_PATH) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 class LimitsCliTest : public ::testing::Test {
  protected:
@@ -43,7 +27,7 @@ class LimitsCliTest : public ::testing::Test {
 
 TEST_F(LimitsCliTest, MaxMemoryTakesSizeSuffixes) {
   std::string out = (dir_ / "out").string();
-  Result r = run_cli("run " + model_ + " --shape x=100000,3 --opt-level 0 --max-memory 1M -o " + out);
+  CommandResult r = run_cli("run " + model_ + " --shape x=100000,3 --opt-level 0 --max-memory 1M -o " + out);
   EXPECT_EQ(r.exit_code, 5) << r.output;
   EXPECT_NE(r.output.find("memory limit of 1048576 bytes"), std::string::npos) << r.output;
   r = run_cli("run " + model_ + " --shape x=100000,3 --opt-level 0 --max-memory 3M -o " + out);
@@ -55,7 +39,7 @@ TEST_F(LimitsCliTest, MaxMemoryTakesSizeSuffixes) {
 
 TEST_F(LimitsCliTest, ElementAndNodeCaps) {
   std::string out = (dir_ / "out").string();
-  Result r = run_cli("run " + model_ + " --shape x=100,3 --max-tensor-elements 299 -o " + out);
+  CommandResult r = run_cli("run " + model_ + " --shape x=100,3 --max-tensor-elements 299 -o " + out);
   EXPECT_EQ(r.exit_code, 5) << r.output;
   EXPECT_NE(r.output.find("299"), std::string::npos) << r.output;
   r = run_cli("bench " + model_ + " --shape x=2,3 --iterations 1 --warmup 0 --max-nodes 1");

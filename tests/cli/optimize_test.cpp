@@ -1,7 +1,6 @@
 // `edgeforge optimize` end to end: the real binary on a small ONNX file, JSON contract and --verify.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -9,20 +8,10 @@
 
 #include "onnx/model_builder.h"
 #include "onnx/model_io.h"
+#include "cli/cli_runner.h"
 
 namespace ef::test {
 namespace {
-
-std::pair<int, std::string> run_edgeforge(const std::string& args, bool with_stderr = true) {
-  std::string cmd = std::string(EF_CLI_PATH) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 // x + (b1 + b2) -> Identity -> y, plus an unused initializer: three rewrites' worth of waste.
 std::string write_model(const std::filesystem::path& dir) {
@@ -46,7 +35,7 @@ TEST(OptimizeCli, JsonReportAndVerify) {
   std::filesystem::create_directories(dir);
   std::string in = write_model(dir);
   std::string out = (dir / "out.onnx").string();
-  auto [code, output] = run_edgeforge("optimize " + in + " -o " + out + " --verify --json --shape x=4,3", false);
+  auto [code, output] = run_cli("optimize " + in + " -o " + out + " --verify --json --shape x=4,3", false);
   ASSERT_EQ(code, 0) << output;
   auto j = nlohmann::json::parse(output);
   EXPECT_EQ(j["nodes"]["before"], 3);
@@ -60,9 +49,9 @@ TEST(OptimizeCli, JsonReportAndVerify) {
   ASSERT_EQ(m.graph->nodes.size(), 1u);
   EXPECT_EQ(m.graph->values[static_cast<size_t>(m.graph->outputs[0])].name, "y");
 
-  auto [bad_code, bad_output] = run_edgeforge("optimize " + in + " -o " + out + " --level 3");
+  auto [bad_code, bad_output] = run_cli("optimize " + in + " -o " + out + " --level 3");
   EXPECT_NE(bad_code, 0);
-  auto [missing_code, missing_output] = run_edgeforge("optimize " + (dir / "nope.onnx").string() + " -o " + out);
+  auto [missing_code, missing_output] = run_cli("optimize " + (dir / "nope.onnx").string() + " -o " + out);
   EXPECT_EQ(missing_code, 6) << missing_output;  // I/O error
   std::filesystem::remove_all(dir);
 }
@@ -89,7 +78,7 @@ TEST(OptimizeCli, KeepFusedWritesOurDomainAndVerifiesWithOurRuntime) {
   std::string in = write_gemm_relu_model(dir);
   std::string std_out = (dir / "std.onnx").string();
   std::string fused_out = (dir / "fused.onnx").string();
-  auto [code, output] = run_edgeforge("optimize " + in + " -o " + std_out + " --level 2 --verify --json", false);
+  auto [code, output] = run_cli("optimize " + in + " -o " + std_out + " --level 2 --verify --json", false);
   ASSERT_EQ(code, 0) << output;
   auto j = nlohmann::json::parse(output);
   EXPECT_EQ(j["nodes"]["optimized"], 1);  // FusedGemm in memory
@@ -99,7 +88,7 @@ TEST(OptimizeCli, KeepFusedWritesOurDomainAndVerifiesWithOurRuntime) {
   for (const Node& n : standard.graph->nodes) EXPECT_TRUE(n.domain.empty());
 
   auto [kcode, koutput] =
-      run_edgeforge("optimize " + in + " -o " + fused_out + " --level 2 --keep-fused --verify --json", false);
+      run_cli("optimize " + in + " -o " + fused_out + " --level 2 --keep-fused --verify --json", false);
   ASSERT_EQ(kcode, 0) << koutput;
   auto k = nlohmann::json::parse(koutput);
   EXPECT_EQ(k["nodes"]["after"], 1);
@@ -117,13 +106,13 @@ TEST(OptimizeCli, InputShapeFixesDynamicDims) {
   std::filesystem::create_directories(dir);
   std::string in = write_model(dir);  // x is [-1, 3]
   std::string out = (dir / "out.onnx").string();
-  auto [code, output] = run_edgeforge("optimize " + in + " -o " + out + " --input-shape x=5,3 --verify --json", false);
+  auto [code, output] = run_cli("optimize " + in + " -o " + out + " --input-shape x=5,3 --verify --json", false);
   ASSERT_EQ(code, 0) << output;
   Model m = load_model(out);
   const ValueType& x = m.graph->values[static_cast<size_t>(m.graph->inputs[0])].type;
   ASSERT_TRUE(x.concrete_shape().has_value());
   EXPECT_EQ(*x.concrete_shape(), (Shape{5, 3}));
-  auto [bad, bad_output] = run_edgeforge("optimize " + in + " -o " + out + " --input-shape x=5,4");
+  auto [bad, bad_output] = run_cli("optimize " + in + " -o " + out + " --input-shape x=5,4");
   EXPECT_EQ(bad, 3) << bad_output;  // contradicts the declared dim
   std::filesystem::remove_all(dir);
 }

@@ -2,26 +2,15 @@
 // clear error (exit code 3, invalid argument) for bad calibration data.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
 #include <cstdio>
 
 #include "onnx/model_io.h"
+#include "cli/cli_runner.h"
 #include "quant/quant_test_util.h"
 
 namespace ef::test {
 namespace {
-
-std::pair<int, std::string> run_cli(const std::string& args) {
-  std::string cmd = std::string(EF_CLI_PATH) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 TEST(QuantizeCli, StaticJsonSummaryAndRangesRoundTrip) {
   auto dir = temp_dir("cli");
