@@ -2,6 +2,7 @@
 // Where and PRelu. Opset < 7 forms use the legacy `broadcast`/`axis` attributes, mapped onto NumPy rules here.
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <type_traits>
 
 #include "core/dispatch.h"
@@ -90,9 +91,21 @@ void arith_kernel(KernelContext& ctx) {
   });
 }
 
-struct AddOp { template <typename C> static C apply(C a, C b) { return a + b; } };
-struct SubOp { template <typename C> static C apply(C a, C b) { return a - b; } };
-struct MulOp { template <typename C> static C apply(C a, C b) { return a * b; } };
+// Signed integer overflow is undefined behaviour in C++; ONNX integer tensors wrap around (two's complement, as
+// NumPy does), so signed operands are combined in the unsigned type of their promoted sum (unsigned int for
+// int8/int16: a promoted uint16 product could overflow int) and converted back, which C++20 defines as modular.
+template <typename C, typename F>
+C wrapping(C a, C b, F f) {
+  if constexpr (std::is_integral_v<C> && std::is_signed_v<C>) {
+    using U = std::make_unsigned_t<decltype(a + b)>;
+    return static_cast<C>(f(static_cast<U>(a), static_cast<U>(b)));
+  } else {
+    return static_cast<C>(f(a, b));
+  }
+}
+struct AddOp { template <typename C> static C apply(C a, C b) { return wrapping(a, b, std::plus<>{}); } };
+struct SubOp { template <typename C> static C apply(C a, C b) { return wrapping(a, b, std::minus<>{}); } };
+struct MulOp { template <typename C> static C apply(C a, C b) { return wrapping(a, b, std::multiplies<>{}); } };
 struct DivOp {
   template <typename C>
   static C apply(C a, C b) {
