@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "analysis/compare.h"
 #include "edgeforge/session.h"
 #include "onnx/model_io.h"
 #include "quant/quantize.h"
@@ -41,16 +42,6 @@ int count_op(const Model& m, const std::string& op) {
   return n;
 }
 
-double sqnr_db(const Tensor& ref, const Tensor& got) {
-  double s = 0, n = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    double a = ref.data<float>()[i], b = got.data<float>()[i];
-    s += a * a;
-    n += (a - b) * (a - b);
-  }
-  return 10 * std::log10(s / std::max(n, 1e-30));
-}
-
 TEST(QuantDynamic, MatMulAndGemmBecomeMatMulInteger) {
   for (bool per_channel : {false, true}) {
     QuantizeOptions o;
@@ -67,7 +58,7 @@ TEST(QuantDynamic, MatMulAndGemmBecomeMatMulInteger) {
     NamedTensors in = {{"x", Tensor::from_vector(DType::kFloat32, {2, 6}, seeded_values(12, 77, 1.0f))}};
     auto a = Session::from_model(fp)->run(in);
     auto b = Session::from_model(load_model_from_bytes(bytes, ""))->run(in);
-    EXPECT_GT(sqnr_db(a[0], b[0]), 25.0) << "per_channel " << per_channel;
+    EXPECT_GT(compare_tensors(a[0], b[0]).sqnr_db, 25.0) << "per_channel " << per_channel;
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "analysis/compare.h"
 #include "edgeforge/session.h"
 #include "onnx/model_io.h"
 #include "quant/quantize.h"
@@ -26,16 +27,6 @@ const Value* value_named(const Model& m, const std::string& name) {
   return v == kNoValue ? nullptr : &m.graph->values[static_cast<size_t>(v)];
 }
 
-double sqnr_db(const Tensor& ref, const Tensor& got) {
-  double s = 0, n = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    double a = ref.data<float>()[i], b = got.data<float>()[i];
-    s += a * a;
-    n += (a - b) * (a - b);
-  }
-  return 10 * std::log10(s / std::max(n, 1e-30));
-}
-
 QuantizeOptions npy_options(const std::filesystem::path& dir) {
   QuantizeOptions o;
   CalibrationSpec spec;
@@ -50,7 +41,7 @@ double output_sqnr(const Model& fp, const Model& q) {
   NamedTensors in = {{"x", Tensor::from_vector(DType::kFloat32, {1, 3, 8, 8}, v)}};
   auto a = Session::from_model(fp)->run(in);
   auto b = Session::from_model(load_model_from_bytes(export_model_bytes(q), ""))->run(in);
-  return sqnr_db(a[0], b[0]);
+  return compare_tensors(a[0], b[0]).sqnr_db;
 }
 
 TEST(QuantStatic, WritesStandardQdqThatTracksTheFloatModel) {
