@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/cpu/qdepthwise.h"
 #include "onnx/model_builder.h"
 #include "providers/provider_test_util.h"
 
@@ -172,6 +173,26 @@ TEST(CpuProviderQLinearConv, PointwiseLargeKAndOneDimensional) {
   check_case(one_d, 4, 2, "qconv.im2col");
   QConvCase dw{1, 5, 5, 5, {40}, {5}, {1}, {2}, {4, 4}};
   check_case(dw, 5, 1, "qconv.depthwise");
+}
+
+TEST(CpuProviderQLinearConv, DepthwiseDirectKernel) {
+  // The shapes of mobilenet / BlazeFace blocks: 3x3 and 5x5, stride 1 and 2, "same" padding, widths not a
+  // multiple of 16, a channel multiplier; the AVX2 kernel where the CPU has it.
+  const std::string expect = ef::cpu::qdepthwise_use_avx2({}) ? "qconv.depthwise_avx2" : "qconv.depthwise_scalar";
+  int seed = 40;
+  for (int64_t k : {3, 5}) {
+    for (int64_t s : {1, 2}) {
+      const int64_t pad = k / 2;
+      QConvCase c{1, 6, 6, 6, {13, 29}, {k, k}, {s, s}, {1, 1}, {pad, pad, pad, pad}};
+      c.x_signed = s == 2;
+      c.y_signed = k == 5;
+      c.wide_weights = true;
+      check_case(c, static_cast<uint32_t>(seed++), 1 + static_cast<int>(s), expect);
+      QConvCase multiplier{2, 3, 6, 3, {9, 18}, {k, k}, {s, s}, {1, 1}, {0, pad, pad + 1, pad}};
+      multiplier.per_channel = false;
+      check_case(multiplier, static_cast<uint32_t>(seed++), 1, expect);
+    }
+  }
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 // QLinearConv (8-bit NCHW activations, int8 weights with zero zero points, 1-D / 2-D) on the integer kernels:
-//   - depthwise (group == C): the float depthwise kernel over the zero-point-shifted integers, which is exact
-//     while every window sum stays below 2^24 (checked here), then requantized;
+//   - depthwise (group == C): the direct int16/int32 depthwise kernel (kernels/cpu/qdepthwise.h);
 //   - everything else: the u8 x s8 GEMM (kernels/cpu/qgemm.h) with activation panels packed straight from the
 //     input windows and requantization (bias, zero points, per-channel scales) fused in its epilogue.
 // Weights are packed at plan time. Uint8 weights, non-zero weight zero points and run-time scales stay on the
@@ -13,6 +12,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/qconv_pack.h"
+#include "kernels/cpu/qdepthwise.h"
 #include "kernels/cpu/qgemm.h"
 #include "kernels/cpu/quantize.h"
 #include "ops/conv_pool_family.h"
@@ -89,47 +89,29 @@ class QGemmConv final : public PreparedKernel {
   std::vector<cpu::QPackedWeights> packed_;
 };
 
-// Depthwise: integers shifted by the zero point, convolved by the float kernel (exact: see prepare), requantized.
+// Depthwise: the direct integer kernel (kernels/cpu/qdepthwise.h), requantized like the GEMM path.
 class QDepthwiseConv final : public PreparedKernel {
  public:
-  QDepthwiseConv(QConvSetup s, const int8_t* w, int64_t w_count) : s_(std::move(s)), w_(w, w + w_count) {
-    one_ = s_.p;
-    one_.N = 1;
-  }
-  std::string name() const override { return "qconv.depthwise_float_exact"; }
-  uint64_t scratch_bytes() const override {
-    // x as float, y as float, y as int32 (a separate buffer: no float/int32 type punning).
-    return static_cast<uint64_t>(one_.C * one_.H * one_.W + 2 * one_.M * one_.OH * one_.OW) * sizeof(float);
-  }
+  QDepthwiseConv(QConvSetup s, const int8_t* w, int64_t w_count)
+      : s_(std::move(s)), w_(w, w + w_count), avx2_(cpu::qdepthwise_use_avx2(s_.p)) {}
+  std::string name() const override { return avx2_ ? "qconv.depthwise_avx2" : "qconv.depthwise_scalar"; }
   void run(const KernelArgs& args) const override {
-    const int64_t in = one_.C * one_.H * one_.W, plane = one_.OH * one_.OW, out = one_.M * plane;
-    auto* xf = static_cast<float*>(args.scratch);
-    float* yf = xf + in;
-    auto* yi = reinterpret_cast<int32_t*>(yf + out);  // scratch is raw 64-byte aligned memory
-    const auto* x = static_cast<const uint8_t*>(args.input(kX).raw());
-    auto* y = static_cast<uint8_t*>(args.output(0).raw());
-    const int32_t zp = s_.x_zp_unsigned;
-    const int32_t x_zp = s_.x_signed ? zp - 128 : zp;  // the zero point in the input's own type
-    for (int64_t n = 0; n < s_.p.N; ++n) {
-      cpu::dequantize_linear(x + n * in, s_.x_signed, in, 1.0f, x_zp, xf);  // x - zp, exactly
-      cpu::depthwise_conv2d(one_, xf, w_.data(), nullptr, nullptr, cpu::Activation{}, yf, *args.pool);
-      uint8_t* yn = y + n * out;
-      args.pool->parallel_for(one_.M, 1, [&](int64_t m0, int64_t m1) {
-        for (int64_t m = m0; m < m1; ++m) {
-          // The float sums are whole numbers: back to int32, then the GEMM epilogue's requantization.
-          int32_t* acc = yi + m * plane;
-          const float* src = yf + m * plane;
-          for (int64_t i = 0; i < plane; ++i) acc[i] = static_cast<int32_t>(src[i]);
-          cpu::requantize_rows(acc, 1, plane, s_.bias.data() + m, s_.scale.data() + m, s_.rq, yn + m * plane);
-        }
-      });
-    }
+    cpu::QDepthwiseArgs a;
+    a.x = static_cast<const uint8_t*>(args.input(kX).raw());
+    a.flip = static_cast<uint8_t>(s_.x_signed ? 0x80 : 0);
+    a.x_zero_point = s_.x_zp_unsigned;
+    a.w = w_.data();
+    a.bias = s_.bias.data();
+    a.scale = s_.scale.data();
+    a.rq = s_.rq;
+    a.y = args.output(0).raw();
+    cpu::qdepthwise_conv2d(s_.p, a, avx2_, *args.pool);
   }
 
  private:
   QConvSetup s_;
-  cpu::Conv2dParams one_;
-  std::vector<float> w_;
+  std::vector<int8_t> w_;
+  bool avx2_;
 };
 
 std::unique_ptr<PreparedKernel> prepare_qlinear_conv(const NodeSignature& sig) {
@@ -191,13 +173,7 @@ std::unique_ptr<PreparedKernel> prepare_qlinear_conv(const NodeSignature& sig) {
   s.rq.lo = s.rq.out_signed ? -128 : 0;
   s.rq.hi = s.rq.out_signed ? 127 : 255;
   const auto* wd = w->data<int8_t>();
-  if (cpu::is_depthwise(s.p) && s.p.group > 1) {
-    // |x - zp| <= 255 and |w| <= 128 per tap: float sums of whole numbers stay exact below 2^24.
-    if (s.p.kh * s.p.kw * 255 * 128 < (int64_t{1} << 24)) {
-      return std::make_unique<QDepthwiseConv>(std::move(s), wd, w->numel());
-    }
-    return nullptr;
-  }
+  if (cpu::is_depthwise(s.p) && s.p.group > 1) return std::make_unique<QDepthwiseConv>(std::move(s), wd, w->numel());
   return std::make_unique<QGemmConv>(std::move(s), wd);
 }
 

@@ -1,0 +1,83 @@
+// The driver and portable loops of the int8 depthwise convolution (qdepthwise.h); the AVX2 plane kernels are in
+// qdepthwise_avx2.cpp.
+#include "kernels/cpu/qdepthwise.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/isa.h"
+
+namespace ef::cpu {
+namespace {
+
+// Exact sums over the taps inside the input, any stride / dilation / padding: the oracle-shaped portable path.
+void plane_scalar(const Conv2dParams& p, const uint8_t* x, uint8_t flip, int32_t zp, const int8_t* w,
+                  int32_t* acc) {
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    const int64_t h0 = oh * p.stride_h - p.pad_top;
+    const TapRange rows = valid_taps(h0, p.H, p.kh, p.dilation_h);
+    for (int64_t ow = 0; ow < p.OW; ++ow) {
+      const int64_t w0 = ow * p.stride_w - p.pad_left;
+      const TapRange cols = valid_taps(w0, p.W, p.kw, p.dilation_w);
+      int32_t sum = 0;
+      for (int64_t i = rows.first; i < rows.last; ++i) {
+        const uint8_t* xr = x + (h0 + i * p.dilation_h) * p.W + w0;
+        const int8_t* wr = w + i * p.kw;
+        for (int64_t j = cols.first; j < cols.last; ++j) {
+          sum += (static_cast<int32_t>(xr[j * p.dilation_w] ^ flip) - zp) * wr[j];
+        }
+      }
+      acc[oh * p.OW + ow] = sum;
+    }
+  }
+}
+
+}  // namespace
+
+bool qdepthwise_use_avx2(const Conv2dParams& p) {
+  if (!detail::cpu_has_avx2() || active_isa().rfind("AVX", 0) != 0) return false;  // capped below AVX2
+  return (p.stride_w == 1 || p.stride_w == 2) && p.stride_h >= 1 && p.dilation_h == 1 && p.dilation_w == 1 &&
+         p.kh <= 16 && p.kw <= 16;
+}
+
+namespace detail {
+
+QdwPlane qdw_plane_geometry(const Conv2dParams& p) {
+  QdwPlane g;
+  g.rows = std::max(p.H + p.pad_top + p.pad_bottom, (p.OH - 1) * p.stride_h + p.kh);
+  // The last 16-output block reads up to stride * (OW rounded to 16) + kw (rounded to even) + one pair.
+  const int64_t ow16 = (p.OW + 15) / 16 * 16;
+  const int64_t need = std::max(p.W + p.pad_left, p.stride_w * ow16 + p.kw + 2);
+  g.cols = (need + 15) / 16 * 16;
+  return g;
+}
+
+}  // namespace detail
+
+void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, bool avx2, ThreadPool& pool) {
+  const int64_t mult = p.M / p.C, plane_in = p.H * p.W, plane_out = p.OH * p.OW, taps = p.kh * p.kw;
+  const detail::QdwPlane g = avx2 ? detail::qdw_plane_geometry(p) : detail::QdwPlane{};
+  pool.parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
+    // int32 elements either way (an int16 plane uses half of it), plus one int16 row of scratch for stride 1.
+    std::vector<int32_t> buf(static_cast<size_t>(g.rows * g.cols + g.cols + 16));
+    std::vector<int32_t> acc(static_cast<size_t>(plane_out));
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t n = i / p.C, c = i % p.C;
+      const uint8_t* xc = a.x + i * plane_in;
+      if (avx2) detail::qdw_build_plane_avx2(p, g, xc, a.flip, a.x_zero_point, buf.data());
+      for (int64_t k = 0; k < mult; ++k) {
+        const int64_t m = c * mult + k;
+        const int8_t* wm = a.w + m * taps;
+        if (avx2) {
+          detail::qdw_plane_avx2(p, g, buf.data(), wm, acc.data());
+        } else {
+          plane_scalar(p, xc, a.flip, a.x_zero_point, wm, acc.data());
+        }
+        requantize_rows(acc.data(), 1, plane_out, a.bias + m, a.scale + m, a.rq,
+                        static_cast<uint8_t*>(a.y) + (n * p.M + m) * plane_out);
+      }
+    }
+  });
+}
+
+}  // namespace ef::cpu

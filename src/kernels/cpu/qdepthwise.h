@@ -1,0 +1,53 @@
+// Direct int8 depthwise convolution (QLinearConv with group == C, M a multiple of C) on 8-bit NCHW activations:
+// exact integer accumulation of (x - x_zero_point) * w in int32 and the quantized GEMM's requantization
+// (qgemm.h requantize_rows), so results equal the GEMM path's bit for bit. Padding reads as the zero point
+// (contributes nothing), as in the reference QLinearConv.
+//
+// AVX2 kernel (stride 1 or 2, dilation 1, kernel up to 16 x 16; 3x3 and 5x5 are the common ones): each input
+// plane is widened once into a padded int16 plane (x - zp, zeros in the padding); a k-adjacent tap pair of 8
+// outputs is then one vpmaddwd on int16 pairs (products <= 255 * 128, never saturating) -- for stride 2 the
+// plane's own adjacent int16s are the pairs, for stride 1 a plane of (x[c], x[c + 1]) pairs is built instead.
+// Everything else (other strides, dilation, --isa below AVX2, non-x86) runs the portable loops.
+// Depends on conv_params.h, qgemm.h (requantization) and core/thread_pool.h.
+#pragma once
+#include <cstdint>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu/conv_params.h"
+#include "kernels/cpu/qgemm.h"
+
+namespace ef::cpu {
+
+struct QDepthwiseArgs {
+  const uint8_t* x = nullptr;  // [N, C, H, W], uint8 or int8 bytes
+  uint8_t flip = 0;            // 0x80 for int8 activations: x ^ flip is the uint8 value
+  int32_t x_zero_point = 0;    // in the flipped (uint8) domain
+  const int8_t* w = nullptr;   // [M, kh * kw]
+  const int32_t* bias = nullptr;  // M values (added to the accumulator)
+  const float* scale = nullptr;   // M values (x_scale * w_scale[m] / y_scale)
+  QRequant rq;                    // zero point, clamp bounds, output type (offset / scale unused)
+  void* y = nullptr;              // [N, M, OH, OW]
+};
+
+// Whether the AVX2 kernel runs geometry p: the CPU has AVX2, the --isa cap allows it, and p fits.
+bool qdepthwise_use_avx2(const Conv2dParams& p);
+
+// Runs the convolution; `avx2` (qdepthwise_use_avx2, decided at plan time) picks the kernel.
+// Parallel over (n, c) input planes; results do not depend on the pool size or the kernel.
+void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, bool avx2, ThreadPool& pool);
+
+namespace detail {
+// Geometry of the padded planes the AVX2 kernel reads (int16 for stride 2, int32 pairs for stride 1).
+struct QdwPlane {
+  int64_t rows = 0, cols = 0;  // cols: elements per row, a multiple of 16 with slack for the last vector
+};
+QdwPlane qdw_plane_geometry(const Conv2dParams& p);
+// Fills the padded plane of one input channel (buf: rows * cols elements of int16 for stride 2, int32 for 1;
+// stride 1 also uses cols + 16 int32 after them as scratch).
+void qdw_build_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip, int32_t zp,
+                          void* buf);
+// acc[OH * OW] = the exact sums for one output channel with weights w [kh * kw] over the built plane.
+void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const void* buf, const int8_t* w, int32_t* acc);
+}  // namespace detail
+
+}  // namespace ef::cpu

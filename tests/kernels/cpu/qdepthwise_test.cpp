@@ -1,0 +1,127 @@
+// ef::cpu::qdepthwise_conv2d against the reference integer convolution (conv_integer_reference) + the shared
+// requantization, bit for bit, on the AVX2 kernel (where the CPU has it) and the portable one: 3x3 / 5x5 and odd
+// kernels, stride 1 and 2 (and 3 / dilation 2 on the portable path), asymmetric padding, widths that are not a
+// multiple of 16, channel multipliers, uint8 / int8 activations and outputs, full-range weights (-128 included),
+// 1-3 threads.
+#include "kernels/cpu/qdepthwise.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/reference/conv_integer.h"
+
+namespace ef::cpu {
+namespace {
+
+struct Case {
+  int64_t N, C, mult, H, W, kh, kw, stride_h, stride_w, dilation, pt, pl, pb, pr;
+  bool x_signed, y_signed;
+};
+
+void check(const Case& c, bool avx2, int threads, uint32_t seed) {
+  Conv2dParams p;
+  p.N = c.N, p.C = c.C, p.M = c.C * c.mult, p.H = c.H, p.W = c.W, p.kh = c.kh, p.kw = c.kw;
+  p.stride_h = c.stride_h, p.stride_w = c.stride_w, p.dilation_h = p.dilation_w = c.dilation;
+  p.pad_top = c.pt, p.pad_left = c.pl, p.pad_bottom = c.pb, p.pad_right = c.pr, p.group = c.C;
+  p.with_output_size();
+  ASSERT_GT(p.OH * p.OW, 0);
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> x(static_cast<size_t>(p.N * p.C * p.H * p.W));
+  for (uint8_t& v : x) v = static_cast<uint8_t>(rng());
+  std::vector<int8_t> w(static_cast<size_t>(p.M * p.kh * p.kw));
+  for (int8_t& v : w) v = static_cast<int8_t>(rng());  // full range, -128 included
+  std::vector<int32_t> bias(static_cast<size_t>(p.M));
+  std::vector<float> scale(static_cast<size_t>(p.M));
+  for (int64_t m = 0; m < p.M; ++m) {
+    bias[static_cast<size_t>(m)] = std::uniform_int_distribution<int32_t>(-3000, 3000)(rng);
+    scale[static_cast<size_t>(m)] = std::uniform_real_distribution<float>(0.0005f, 0.004f)(rng);
+  }
+  const int32_t x_zp = c.x_signed ? -9 : 137;  // in the activations' own type
+
+  // Oracle: exact int32 sums, then the requantization every int8 kernel shares.
+  ConvIntegerParams rp;
+  rp.batch = p.N, rp.in_channels = p.C, rp.out_channels = p.M, rp.group = p.C;
+  rp.in_spatial = {p.H, p.W}, rp.out_spatial = {p.OH, p.OW}, rp.kernel = {p.kh, p.kw};
+  rp.strides = {p.stride_h, p.stride_w}, rp.dilations = {c.dilation, c.dilation}, rp.pads_begin = {p.pad_top, p.pad_left};
+  const int64_t plane = p.OH * p.OW;
+  std::vector<int32_t> acc(static_cast<size_t>(p.N * p.M * plane));
+  conv_integer_reference(rp, x.data(), c.x_signed, x_zp, w.data(), true, nullptr, 0, acc.data());
+  QRequant rq;
+  rq.out_signed = c.y_signed;
+  rq.zero_point = c.y_signed ? 3 : 121;
+  rq.lo = c.y_signed ? -128 : 0;
+  rq.hi = c.y_signed ? 127 : 255;
+  std::vector<uint8_t> want(acc.size());
+  for (int64_t nm = 0; nm < p.N * p.M; ++nm) {
+    const int64_t m = nm % p.M;
+    requantize_rows(acc.data() + nm * plane, 1, plane, bias.data() + m, scale.data() + m, rq,
+                    want.data() + nm * plane);
+  }
+
+  QDepthwiseArgs a;
+  a.x = x.data();
+  a.flip = c.x_signed ? 0x80 : 0;
+  a.x_zero_point = c.x_signed ? x_zp + 128 : x_zp;
+  a.w = w.data();
+  a.bias = bias.data();
+  a.scale = scale.data();
+  a.rq = rq;
+  std::vector<uint8_t> got(want.size(), 0xAB);
+  a.y = got.data();
+  ThreadPool pool(threads);
+  qdepthwise_conv2d(p, a, avx2, pool);
+  int64_t distinct = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i], want[i]) << "element " << i << " of [" << p.N << "," << p.M << "," << p.OH << "," << p.OW
+                               << "] avx2 " << avx2;
+    distinct += want[i] != want[0];
+  }
+  EXPECT_GT(distinct, 0) << "outputs all equal: the case tests nothing";
+}
+
+std::vector<bool> kernels_to_test(const Conv2dParams& p) {
+  std::vector<bool> k{false};
+  if (qdepthwise_use_avx2(p)) k.push_back(true);
+  return k;
+}
+
+TEST(QDepthwise, RandomizedGeometries) {
+  std::mt19937 rng(97);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int i = 0; i < 48; ++i) {
+    Case c{};
+    c.N = pick(1, 2), c.C = pick(1, 7), c.mult = i % 5 == 0 ? 2 : 1;
+    const int64_t k = i % 3 == 0 ? 5 : (i % 3 == 1 ? 3 : pick(1, 7));
+    c.kh = k, c.kw = i % 7 == 6 ? pick(1, 4) : k;
+    c.stride_h = pick(1, 2), c.stride_w = i % 2 == 0 ? 1 : 2;
+    c.dilation = 1;
+    c.H = pick(c.kh, 21), c.W = pick(c.kw, 41);
+    c.pt = pick(0, 2), c.pl = pick(0, 3), c.pb = pick(0, 2), c.pr = pick(0, 3);
+    c.x_signed = (i / 2) % 2 == 1, c.y_signed = (i / 3) % 2 == 1;
+    Conv2dParams p;
+    p.kh = c.kh, p.kw = c.kw, p.stride_h = c.stride_h, p.stride_w = c.stride_w;
+    for (bool avx2 : kernels_to_test(p)) {
+      SCOPED_TRACE(testing::Message() << "case " << i << " k " << c.kh << "x" << c.kw << " s " << c.stride_h << ","
+                                      << c.stride_w << " HxW " << c.H << "x" << c.W);
+      check(c, avx2, 1 + i % 3, static_cast<uint32_t>(i));
+    }
+  }
+}
+
+TEST(QDepthwise, PortableOnlyGeometriesAndWideRows) {
+  // Stride 3 and dilation 2 take the portable loops; a 70-wide row spans several 16-output blocks.
+  check({1, 3, 1, 17, 23, 3, 3, 3, 3, 1, 1, 1, 1, 1, false, false}, false, 2, 1);
+  check({2, 4, 1, 15, 19, 3, 3, 1, 1, 2, 2, 2, 2, 2, true, false}, false, 1, 2);
+  Case wide{1, 5, 1, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true};
+  Conv2dParams p;
+  p.kh = p.kw = 3;
+  for (bool avx2 : kernels_to_test(p)) check(wide, avx2, 3, 3);
+  Case wide2{1, 2, 3, 8, 67, 5, 5, 2, 2, 1, 2, 2, 2, 2, true, true};
+  p.kh = p.kw = 5, p.stride_h = p.stride_w = 2;
+  for (bool avx2 : kernels_to_test(p)) check(wide2, avx2, 2, 4);
+}
+
+}  // namespace
+}  // namespace ef::cpu
