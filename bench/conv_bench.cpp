@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -16,6 +17,7 @@
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/pool.h"
 #include "kernels/cpu/sgemm.h"
+#include "kernels/cpu/winograd.h"
 
 namespace ef::bench {
 namespace {
@@ -179,10 +181,34 @@ void BM_ConvGemm(benchmark::State& state) {
   report(state, p.M * K * N, 4 * (p.C * p.H * p.W + p.M * N));
 }
 
+// Args: C, H = W, M, tile block (0: the kernel's choice). One image, 3x3 stride 1 'same' padding, bias + ReLU:
+// Winograd F(4x4, 3x3). GMAC/s counts the direct convolution's multiply-adds, so it compares with conv_gemm.
+void BM_ConvWinograd(benchmark::State& state) {
+  cpu::Conv2dParams p = square(state.range(0), state.range(1), 3, 1);
+  p.M = state.range(2);
+  p.group = 1;
+  p.with_output_size();
+  const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * p.C * 9), b = random_floats(p.M);
+  const cpu::WinogradConv conv(p, w.data(), state.range(3));
+  std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16), y(static_cast<size_t>(p.M * p.OH * p.OW));
+  float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
+  const cpu::Activation relu{cpu::ActKind::kRelu, 0, 0};
+  for (auto _ : state) {
+    conv.run(x.data(), b.data(), nullptr, relu, y.data(), aligned, pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  report(state, p.M * p.C * 9 * p.OH * p.OW, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
+}
+
 // Single-threaded runs are timed in CPU time: robust on a shared machine; with --threads=N they use wall time.
 benchmark::internal::Benchmark* timed(benchmark::internal::Benchmark* b) {
   return g_threads > 1 ? b->UseRealTime() : b;
 }
+
+// 3x3 stride-1 layers: resnet18's four stages, squeezenet1_1's expand convs, thin ones for the crossover.
+constexpr int64_t kWinogradShapes[][3] = {{64, 56, 64},  {128, 28, 128}, {256, 14, 256}, {512, 7, 512},
+                                          {16, 55, 64},  {32, 27, 128},  {48, 13, 192},  {64, 13, 256},
+                                          {8, 64, 8},    {16, 32, 16},   {32, 16, 32}};
 
 void register_all() {
   for (auto* b : {benchmark::RegisterBenchmark("depthwise", BM_Depthwise),
@@ -207,7 +233,13 @@ void register_all() {
   conv->ArgNames({"C", "HW", "M", "k", "s", "implicit"});
   for (int implicit : {0, 1}) conv->Args({3, 256, 24, 5, 2, implicit})->Args({64, 56, 64, 3, 1, implicit});
   conv->Args({3, 224, 16, 3, 2, 1})->Args({3, 224, 32, 3, 2, 1});  // mobilenet_v3 / efficientnet stems
+  // The Winograd shapes below on the implicit-im2col path, for the crossover.
+  for (auto [c, hw, m] : kWinogradShapes) conv->Args({c, hw, m, 3, 1, 1});
   timed(conv);
+  auto* wino = benchmark::RegisterBenchmark("conv_winograd", BM_ConvWinograd);
+  wino->ArgNames({"C", "HW", "M", "block"});
+  for (auto [c, hw, m] : kWinogradShapes) wino->Args({c, hw, m, 0});
+  timed(wino);
 }
 
 }  // namespace

@@ -60,7 +60,8 @@ onnx::ModelProto conv_model(const ConvCase& c, uint32_t seed) {
   return m;
 }
 
-void check_case(const ConvCase& c, uint32_t seed, int threads, const std::string& expect_prefix) {
+void check_case(const ConvCase& c, uint32_t seed, int threads, const std::string& expect_prefix,
+                double rtol = 1e-4) {
   onnx::ModelProto m = conv_model(c, seed);
   const auto& g = m.graph();
   NamedTensors inputs;
@@ -71,7 +72,7 @@ void check_case(const ConvCase& c, uint32_t seed, int threads, const std::string
   }
   SCOPED_TRACE(testing::Message() << "seed " << seed << " threads " << threads << " C " << c.C << " M " << c.M
                                   << " group " << c.group << " act '" << c.activation << "'");
-  auto r = compare_fast_to_reference(m, inputs, threads, 1e-4);
+  auto r = compare_fast_to_reference(m, inputs, threads, rtol);
   ASSERT_EQ(r.kernels.size(), 1u);
   EXPECT_EQ(r.kernels[0].rfind(expect_prefix, 0), 0u) << r.kernels[0];
 }
@@ -115,6 +116,17 @@ TEST(CpuProviderConv, DepthwiseFastShapesAndPointwise) {
   check_case(pw, 99, 2, "conv.pointwise_gemm");
   ConvCase general{1, 3, 16, 1, {31, 29}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, "Silu"};
   check_case(general, 98, 1, "conv.im2col_gemm");
+}
+
+// Dense 3x3 stride-1 layers with enough channels and tiles take Winograd F(4x4, 3x3); its rounding error grows
+// with the magnitude of the summed terms (tests/kernels/cpu/winograd_test.cpp), hence the looser tolerance.
+TEST(CpuProviderConv, Winograd3x3) {
+  ConvCase same{2, 33, 17, 1, {15, 21}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, "Relu", true};
+  check_case(same, 71, 2, "conv.winograd", 2e-4);
+  ConvCase valid{1, 40, 24, 1, {19, 18}, {3, 3}, {1, 1}, {1, 1}, {0, 2, 1, 0}, false, "HardSwish"};
+  check_case(valid, 72, 1, "conv.winograd", 2e-4);
+  ConvCase thin{1, 4, 24, 1, {19, 18}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, ""};  // too few channels
+  check_case(thin, 73, 1, "conv.im2col_gemm");
 }
 
 TEST(CpuProviderConv, OneDimensional) {

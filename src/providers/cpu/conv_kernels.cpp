@@ -1,6 +1,7 @@
 // Conv and ai.edgeforge FusedConv (float32, 1-D and 2-D, NCHW) on the fast kernels, algorithm chosen per layer:
 //   - depthwise (group == C, M a multiple of C): direct vectorized kernel, no GEMM;
 //   - pointwise (1x1, stride 1, no padding): GEMM straight on the input, no im2col;
+//   - dense 3x3 stride 1 with enough channels and tiles (cpu::winograd_preferred): Winograd F(4x4, 3x3);
 //   - everything else: GEMM whose B panels are packed straight from the input windows (im2col_pack_panel), so
 //     the column matrix is never written.
 // GEMM paths pre-pack each group's weights once at plan time. Bias, the FusedConv residual Z and its activation
@@ -15,6 +16,7 @@
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/sgemm.h"
+#include "kernels/cpu/winograd.h"
 #include "ops/conv_pool_family.h"
 #include "ops/fused.h"
 #include "providers/cpu/kernel_table.h"
@@ -50,6 +52,22 @@ class DepthwiseConv final : public PreparedKernel {
  private:
   ConvSetup s_;
   Tensor w_;
+};
+
+class WinogradConvKernel final : public PreparedKernel {
+ public:
+  WinogradConvKernel(ConvSetup s, const float* w) : s_(std::move(s)), conv_(s_.p, w) {}
+  std::string name() const override { return "conv.winograd_f4x4"; }
+  uint64_t scratch_bytes() const override { return conv_.scratch_bytes(); }
+  void run(const KernelArgs& args) const override {
+    const float* z = s_.has_residual ? args.input(3).data<float>() : nullptr;
+    conv_.run(args.input(0).data<float>(), s_.bias.empty() ? nullptr : s_.bias.data(), z, s_.act,
+              args.output(0).data<float>(), args.scratch, *args.pool);
+  }
+
+ private:
+  ConvSetup s_;
+  cpu::WinogradConv conv_;
 };
 
 // The im2col matrix of one image and group as sgemm's B operand, packed panel by panel when sgemm needs it.
@@ -204,6 +222,7 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
     }
   }
   if (cpu::is_depthwise(s.p)) return std::make_unique<DepthwiseConv>(std::move(s), *w);
+  if (cpu::winograd_preferred(s.p)) return std::make_unique<WinogradConvKernel>(std::move(s), w->data<float>());
   return std::make_unique<GemmConv>(std::move(s), w->data<float>());
 }
 

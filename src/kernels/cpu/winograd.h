@@ -1,0 +1,64 @@
+// Winograd F(4x4, 3x3) convolution for dense (group 1) 3x3 stride-1 undilated 2-D NCHW float32 layers: each 4x4
+// output tile costs 36 multiplies per (input, output) channel pair instead of 144, at the price of an input and
+// an output transform per tile. Depends on kernels/cpu/sgemm.h (the 36 channel products are packed SGEMMs),
+// conv_params.h, activation.h and core/thread_pool.h; the transforms use Highway with runtime ISA dispatch.
+//
+// Algorithm (per block of tiles; tiles run over (image, tile row, tile column)):
+//   V[xi][c][t] = (B^T d B)[xi]   the 6x6 input window of tile t, channel c (vectorized over tiles)
+//   Mo[xi] = U[xi] x V[xi]        U[xi] = (G g G^T)[xi], [M, C], transformed in double and packed at construction
+//   y tile = act(A^T Mo A + bias + residual)
+// Numerics: the transforms amplify rounding error (interpolation points 0, +-1, +-2, inf), so results differ from
+// direct convolution by about 1e-6 of the magnitude of the summed terms rather than 1e-7 (measured and bounded
+// in tests/kernels/cpu/winograd_test.cpp and docs/performance.md). Results do not depend on the thread count:
+// every output element goes through the same operations in the same order whatever the pool size.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu/activation.h"
+#include "kernels/cpu/conv_params.h"
+#include "kernels/cpu/sgemm.h"
+
+namespace ef::cpu {
+
+// True when p is a convolution WinogradConv can run: group 1, 3x3, stride 1, dilation 1 (any padding, batch).
+bool winograd_applicable(const Conv2dParams& p);
+
+// True when Winograd is expected to beat im2col + GEMM on p (measured crossover, see winograd.cpp).
+bool winograd_preferred(const Conv2dParams& p);
+
+class WinogradConv {
+ public:
+  // w: [M, C, 3, 3]. tile_block: tiles per block (0: chosen from the channel counts so a block's transformed
+  // data stays in L2). Throws std::invalid_argument when !winograd_applicable(p).
+  WinogradConv(const Conv2dParams& p, const float* w, int64_t tile_block = 0);
+
+  // Bytes of scratch run() needs (64-byte aligned, contents irrelevant, private to the call).
+  uint64_t scratch_bytes() const;
+
+  // y = act(conv(x, w) + bias + residual); bias [M] or null, residual [N, M, OH, OW] or null (may alias y),
+  // y [N, M, OH, OW] must not alias x.
+  void run(const float* x, const float* bias, const float* residual, const Activation& act, float* y,
+           void* scratch, ThreadPool& pool) const;
+
+  // Widest vector the transforms use, in floats: sizes the slack that the last group of a tile row may touch.
+  static constexpr int64_t kMaxLanes = 16;
+
+  // The geometry the transforms share (public for the per-target code in winograd.cpp).
+  struct Geometry {
+    int64_t N, C, M, OH, OW;
+    int64_t TH, TW;         // tile rows / columns per image
+    int64_t Hp, Wp;         // zero-padded input plane: row 0 is input row -pad_top, column 0 input column -pad_left
+    int64_t tiles;          // N * TH * TW
+    int64_t block;          // tiles per block
+    int64_t ld;             // row stride of V and Mo: block plus a vector of slack for the last group's lanes
+  };
+
+ private:
+  Conv2dParams p_;
+  Geometry g_;
+  std::vector<PackedMatrix> u_;  // 36 packed [M, C] matrices
+};
+
+}  // namespace ef::cpu
