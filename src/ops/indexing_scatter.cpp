@@ -35,15 +35,21 @@ void apply_update(Tensor& out, int64_t dst, const Tensor& updates, int64_t src, 
   });
 }
 
+// Both scatter forms take (data, indices, updates) with integer indices and updates of data's type.
+void check_scatter_input_types(InferContext& ctx) {
+  const Node& node = ctx.node();
+  const DType data = ctx.input_type(0).dtype;
+  const DType updates = ctx.input_type(2).dtype;
+  check_index_dtype(ctx.input_type(1).dtype, node, "indices");
+  EF_CHECK(updates == DType::kUndefined || data == DType::kUndefined || updates == data, kInvalidModel,
+           "{}: updates type {} differs from data type {}", node.label(), dtype_name(updates), dtype_name(data));
+}
+
 void infer_scatter_elements(InferContext& ctx) {
   const Node& node = ctx.node();
   const ValueType& data = ctx.input_type(0);
   const ValueType& indices = ctx.input_type(1);
-  const ValueType& updates = ctx.input_type(2);
-  check_index_dtype(indices.dtype, node, "indices");
-  EF_CHECK(updates.dtype == DType::kUndefined || data.dtype == DType::kUndefined || updates.dtype == data.dtype,
-           kInvalidModel, "{}: updates type {} differs from data type {}", node.label(), dtype_name(updates.dtype),
-           dtype_name(data.dtype));
+  check_scatter_input_types(ctx);
   if (data.dims) {
     EF_CHECK(data.rank() >= 1, kInvalidModel, "{}: data must have rank >= 1", node.label());
     normalize_axis(node.attr_int("axis", 0), static_cast<int64_t>(data.rank()), node);
@@ -95,11 +101,7 @@ void infer_scatter_nd(InferContext& ctx) {
   const Node& node = ctx.node();
   const ValueType& data = ctx.input_type(0);
   const ValueType& indices = ctx.input_type(1);
-  const ValueType& updates = ctx.input_type(2);
-  check_index_dtype(indices.dtype, node, "indices");
-  EF_CHECK(updates.dtype == DType::kUndefined || data.dtype == DType::kUndefined || updates.dtype == data.dtype,
-           kInvalidModel, "{}: updates type {} differs from data type {}", node.label(), dtype_name(updates.dtype),
-           dtype_name(data.dtype));
+  check_scatter_input_types(ctx);
   if (data.dims && indices.dims) {
     EF_CHECK(data.rank() >= 1 && indices.rank() >= 1, kInvalidModel, "{}: data and indices need rank >= 1",
              node.label());

@@ -24,10 +24,8 @@ class ConvTransposeBatchNormFolding : public Pass {
     int count = 0;
     for (size_t bi = 0; bi < g.nodes.size(); ++bi) {
       const Node& bn = g.nodes[bi];
-      if (!is_op(bn, "BatchNormalization") || bn.inputs.empty()) continue;
-      const int y = bn.inputs[0];
-      const int ci = producer_of(g, y);
-      if (ci < 0 || removed[static_cast<size_t>(ci)] || !single_use(g, readers, y)) continue;
+      const int ci = batchnorm_fold_source(g, readers, removed, bn);
+      if (ci < 0) continue;
       const Node& conv = g.nodes[static_cast<size_t>(ci)];
       if (!is_op(conv, "ConvTranspose") || (conv.version != 1 && conv.version != 11) || conv.inputs.size() < 2) {
         continue;
@@ -60,18 +58,11 @@ class ConvTransposeBatchNormFolding : public Pass {
         const double b0 = bias != nullptr ? bias->data<float>()[o] : 0.0;
         new_b.data<float>()[o] = static_cast<float>(b0 * a->scale[static_cast<size_t>(o)] + a->shift[static_cast<size_t>(o)]);
       }
-      Node fused = conv;
-      const std::string base = conv.name.empty() ? g.values[static_cast<size_t>(y)].name : conv.name;
-      fused.inputs.resize(3, kNoValue);
-      fused.inputs[1] = add_initializer(g, base + "_bn_folded_W", std::move(new_w));
-      fused.inputs[2] = add_initializer(g, base + "_bn_folded_B", std::move(new_b));
-      fused.outputs = {g.nodes[bi].outputs[0]};
-      g.nodes[bi] = std::move(fused);
-      removed[static_cast<size_t>(ci)] = true;
+      replace_batchnorm_with_folded(g, bi, ci, removed, "_bn_folded_W", std::move(new_w), "_bn_folded_B",
+                                    std::move(new_b));
       ++count;
     }
-    if (count > 0) erase_nodes(g, removed);
-    return count;
+    return finish_rewrites(g, removed, count);
   }
 };
 

@@ -126,6 +126,32 @@ std::optional<ChannelAffine> inference_batchnorm(const Graph& g, const Node& bn,
   return a;
 }
 
+int batchnorm_fold_source(const Graph& g, const std::vector<int>& readers, const std::vector<bool>& removed,
+                          const Node& bn) {
+  if (!is_op(bn, "BatchNormalization") || bn.inputs.empty()) return -1;
+  const int y = bn.inputs[0];
+  const int source = producer_of(g, y);
+  if (source < 0 || removed[static_cast<size_t>(source)] || !single_use(g, readers, y)) return -1;
+  return source;
+}
+
+void replace_batchnorm_with_folded(Graph& g, size_t bn_index, int source, std::vector<bool>& removed,
+                                   const char* suffix1, Tensor param1, const char* suffix2, Tensor param2) {
+  Node fused = g.nodes[static_cast<size_t>(source)];
+  const int y = g.nodes[bn_index].inputs[0];
+  const std::string base = fused.name.empty() ? g.values[static_cast<size_t>(y)].name : fused.name;
+  fused.inputs.resize(std::max<size_t>(fused.inputs.size(), 3), kNoValue);
+  fused.inputs[1] = add_initializer(g, base + suffix1, std::move(param1));
+  fused.inputs[2] = add_initializer(g, base + suffix2, std::move(param2));
+  // The writer takes over the BN's output value, so BN readers and a graph output of that name are kept.
+  const int z = g.nodes[bn_index].outputs[0];
+  fused.outputs = {z};
+  ValueType& z_type = g.values[static_cast<size_t>(z)].type;
+  if (z_type.dtype == DType::kUndefined) z_type = g.values[static_cast<size_t>(y)].type;
+  g.nodes[bn_index] = std::move(fused);
+  removed[static_cast<size_t>(source)] = true;
+}
+
 Tensor eval_binary(const char* op_type, const Tensor& a, const Tensor& b) {
   Node n = make_node(std::string("fold_") + op_type, op_type, 14, {0, 1}, {2});
   const OpDef& def = OpRegistry::global().resolve(n);

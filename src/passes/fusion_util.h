@@ -51,6 +51,17 @@ struct ChannelAffine {
 std::optional<ChannelAffine> inference_batchnorm(const Graph& g, const Node& bn, const std::vector<int>& readers,
                                                  int64_t channels);
 
+// Folding a BatchNormalization into the node that writes its input (Conv, ConvTranspose, Gemm): that node's index
+// when `bn` is a BatchNormalization whose input 0 has no other reader and its writer is not yet `removed`; -1
+// otherwise. `readers` comes from reader_counts().
+int batchnorm_fold_source(const Graph& g, const std::vector<int>& readers, const std::vector<bool>& removed,
+                          const Node& bn);
+// Completes such a fold: the writer, now reading `param1` / `param2` (new initializers named after it with the
+// given suffixes) as inputs 1 and 2, takes the BatchNormalization's place and output; the writer's old slot is
+// marked removed (the caller erases removed nodes at the end).
+void replace_batchnorm_with_folded(Graph& g, size_t bn_index, int source, std::vector<bool>& removed,
+                                   const char* suffix1, Tensor param1, const char* suffix2, Tensor param2);
+
 // Evaluates a standard binary op (Add/Sub/Mul/Div, NumPy broadcasting) on constants with the reference kernel.
 Tensor eval_binary(const char* op_type, const Tensor& a, const Tensor& b);
 

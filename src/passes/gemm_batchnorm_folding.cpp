@@ -31,10 +31,8 @@ class GemmBatchNormFolding : public Pass {
     int count = 0;
     for (size_t bi = 0; bi < g.nodes.size(); ++bi) {
       const Node& bn = g.nodes[bi];
-      if (!is_op(bn, "BatchNormalization") || bn.inputs.empty()) continue;
-      const int y = bn.inputs[0];
-      const int gi = producer_of(g, y);
-      if (gi < 0 || removed[static_cast<size_t>(gi)] || !single_use(g, readers, y)) continue;
+      const int gi = batchnorm_fold_source(g, readers, removed, bn);
+      if (gi < 0) continue;
       const Node& gemm = g.nodes[static_cast<size_t>(gi)];
       if (!is_op(gemm, "Gemm") || gemm.version < 7 || gemm.inputs.size() < 2) continue;
       const Tensor* b = float_initializer(g, gemm.inputs[1]);
@@ -67,19 +65,12 @@ class GemmBatchNormFolding : public Pass {
         new_c.data<float>()[j] =
             static_cast<float>(c0 * a->scale[static_cast<size_t>(j)] + a->shift[static_cast<size_t>(j)]);
       }
-      Node fused = gemm;
-      const std::string base = gemm.name.empty() ? g.values[static_cast<size_t>(y)].name : gemm.name;
-      fused.inputs.resize(3, kNoValue);
-      fused.inputs[1] = add_initializer(g, base + "_bn_folded_B", std::move(new_b));
-      fused.inputs[2] = add_initializer(g, base + "_bn_folded_C", std::move(new_c));
-      fused.attrs["beta"] = float_attribute(1.0f);
-      fused.outputs = {g.nodes[bi].outputs[0]};
-      g.nodes[bi] = std::move(fused);
-      removed[static_cast<size_t>(gi)] = true;
+      g.nodes[static_cast<size_t>(gi)].attrs["beta"] = float_attribute(1.0f);
+      replace_batchnorm_with_folded(g, bi, gi, removed, "_bn_folded_B", std::move(new_b), "_bn_folded_C",
+                                    std::move(new_c));
       ++count;
     }
-    if (count > 0) erase_nodes(g, removed);
-    return count;
+    return finish_rewrites(g, removed, count);
   }
 };
 

@@ -5,17 +5,34 @@
 namespace ef {
 namespace {
 
+// The loop bounds both directions share: per-group channel counts, the window's tap offsets and the input's
+// row-major strides.
+struct ConvLoops {
+  explicit ConvLoops(const ConvParams& p)
+      : nd(p.axes.size()),
+        in_size(dims_product(p.in_spatial)),
+        out_size(dims_product(p.out_spatial)),
+        cin_g(p.in_channels / p.group),
+        cout_g(p.out_channels / p.group),
+        taps(window_tap_offsets(p.axes)),
+        in_strides(dims_row_major_strides(p.in_spatial)) {
+    for (const WindowAxis& a : p.axes) num_taps *= a.kernel;
+  }
+  size_t nd;
+  int64_t in_size, out_size, cin_g, cout_g;
+  std::vector<int64_t> taps;
+  std::vector<int64_t> in_strides;
+  int64_t num_taps = 1;
+};
+
 template <typename T>
 void conv_impl(const ConvParams& p, const T* x, const T* w, const T* b, T* y) {
-  const size_t nd = p.axes.size();
-  const int64_t in_size = dims_product(p.in_spatial);
-  const int64_t out_size = dims_product(p.out_spatial);
-  const int64_t cin_g = p.in_channels / p.group;
-  const int64_t cout_g = p.out_channels / p.group;
-  const std::vector<int64_t> taps = window_tap_offsets(p.axes);
-  int64_t num_taps = 1;
-  for (const WindowAxis& a : p.axes) num_taps *= a.kernel;
-  const std::vector<int64_t> in_strides = dims_row_major_strides(p.in_spatial);
+  const ConvLoops l(p);
+  const size_t nd = l.nd;
+  const int64_t in_size = l.in_size, out_size = l.out_size, cin_g = l.cin_g, cout_g = l.cout_g;
+  const int64_t num_taps = l.num_taps;
+  const std::vector<int64_t>& taps = l.taps;
+  const std::vector<int64_t>& in_strides = l.in_strides;
   std::vector<int64_t> out_coord(nd);
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t m = 0; m < p.out_channels; ++m) {
@@ -49,15 +66,12 @@ void conv_impl(const ConvParams& p, const T* x, const T* w, const T* b, T* y) {
 // Written as a gather (each output sums the inputs that reach it) so every output accumulates in one double.
 template <typename T>
 void conv_transpose_impl(const ConvParams& p, const T* x, const T* w, const T* b, T* y) {
-  const size_t nd = p.axes.size();
-  const int64_t in_size = dims_product(p.in_spatial);
-  const int64_t out_size = dims_product(p.out_spatial);
-  const int64_t cin_g = p.in_channels / p.group;
-  const int64_t cout_g = p.out_channels / p.group;
-  const std::vector<int64_t> taps = window_tap_offsets(p.axes);
-  int64_t num_taps = 1;
-  for (const WindowAxis& a : p.axes) num_taps *= a.kernel;
-  const std::vector<int64_t> in_strides = dims_row_major_strides(p.in_spatial);
+  const ConvLoops l(p);
+  const size_t nd = l.nd;
+  const int64_t in_size = l.in_size, out_size = l.out_size, cin_g = l.cin_g, cout_g = l.cout_g;
+  const int64_t num_taps = l.num_taps;
+  const std::vector<int64_t>& taps = l.taps;
+  const std::vector<int64_t>& in_strides = l.in_strides;
   std::vector<int64_t> out_coord(nd);
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t m = 0; m < p.out_channels; ++m) {
