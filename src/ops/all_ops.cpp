@@ -17,6 +17,7 @@ void register_image_ops(OpRegistry& r);
 void register_rnn_ops(OpRegistry& r);
 void register_control_flow_ops(OpRegistry& r);
 void register_fused_ops(OpRegistry& r);
+void register_quant_add_ops(OpRegistry& r);
 
 void register_all_ops(OpRegistry& r) {
   register_elementwise_unary_ops(r);
@@ -33,6 +34,7 @@ void register_all_ops(OpRegistry& r) {
   register_rnn_ops(r);
   register_control_flow_ops(r);
   register_fused_ops(r);
+  register_quant_add_ops(r);
 }
 
 }  // namespace ef

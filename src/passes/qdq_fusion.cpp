@@ -7,11 +7,16 @@
 // of QLinearConv itself, except for a float bias, which is rounded to int32 in units of x_scale * w_scale.
 // A fused Relu or Clip is dropped only where the output quantization already saturates at its bounds (Relu with
 // the zero point at the type's minimum), so it changes nothing.
+// Residual adds become ai.edgeforge QLinearAdd (bit-identical to the float DQ -> Add -> Q it replaces; written
+// back as that graph on export), and MaxPool / Pad / Concat between equal quantization parameters run on the
+// 8-bit tensors directly (standard ONNX, exact).
 // Runs first at level 2, before constant folding would turn DequantizeLinear(weights) into float initializers
 // and the float fusions would claim the Conv.
 #include <cmath>
 #include <optional>
 
+#include "ops/fused.h"
+#include "ops/quant_family.h"
 #include "passes/fusion_util.h"
 #include "passes/graph_edit.h"
 #include "passes/infer_types.h"
@@ -91,6 +96,27 @@ bool activation_absorbed(const Graph& g, const Node& act, float scale, int32_t z
   return (std::isinf(min_v) || q(min_v) <= lo) && (std::isinf(max_v) || q(max_v) >= hi);
 }
 
+// The 8-bit tensor and per-tensor parameters behind a DequantizeLinear-produced value, or nullopt.
+struct Int8Source {
+  int x = kNoValue;  // the 8-bit tensor
+  QParams q;
+};
+std::optional<Int8Source> int8_source(const Graph& g, int v) {
+  const int di = dequantize_of(g, v);
+  if (di < 0) return std::nullopt;
+  const Node& d = g.nodes[static_cast<size_t>(di)];
+  auto q = qparams(g, d);
+  if (!q || q->s->numel() != 1 || !is_8bit(q->zp->dtype())) return std::nullopt;
+  if (g.values[static_cast<size_t>(d.inputs[0])].type.dtype != q->zp->dtype()) return std::nullopt;
+  return Int8Source{d.inputs[0], *q};
+}
+
+// Same scale and zero point (values and type): Q(DQ(x)) == x, so ops that only move or select values commute.
+bool same_qparams(const QParams& a, const QParams& b) {
+  return a.zp->dtype() == b.zp->dtype() && a.s->data<float>()[0] == b.s->data<float>()[0] &&
+         int_at(*a.zp, 0) == int_at(*b.zp, 0);
+}
+
 class QdqFusion : public Pass {
  public:
   const char* name() const override { return "qdq-fusion"; }
@@ -99,7 +125,10 @@ class QdqFusion : public Pass {
     return "QuantizeLinear whose input is a Conv (optionally through a Relu/Clip the quantization saturates "
            "anyway) read only there, the Conv's x and w from DequantizeLinear with initializer scales and zero "
            "points (x per tensor; w int8 with zero zero points, per tensor or per output channel on axis 0), the "
-           "bias absent, a float32 initializer or a DequantizeLinear of an int32 initializer; opset >= 10";
+           "bias absent, a float32 initializer or a DequantizeLinear of an int32 initializer; opset >= 10. Also "
+           "QuantizeLinear of an Add (optionally through an absorbed Relu/Clip) of two per-tensor DequantizeLinear "
+           "outputs, and of a MaxPool (opset >= 12) / Pad (opset >= 11) / Concat whose DequantizeLinear inputs "
+           "have exactly the QuantizeLinear's scale and zero point";
   }
 
   int run(Graph& g, PassContext& ctx) override {
@@ -115,6 +144,11 @@ class QdqFusion : public Pass {
       if (!yq || yq->s->numel() != 1 || !is_8bit(yq->zp->dtype())) continue;
       const bool y_signed = yq->zp->dtype() == DType::kInt8;
       const int32_t lo = y_signed ? -128 : 0, hi = y_signed ? 127 : 255;
+      if (const int done = fuse_int8_op(g, ctx, readers, removed, qi, *yq, lo, hi); done != 0) {
+        if (done < 0) return finish_rewrites(g, removed, count);  // rewrite budget spent
+        ++count;
+        continue;
+      }
       // Optional activation between Conv and Q.
       int ci = producer_of(g, qn.inputs[0]);
       int ai = -1;
@@ -168,6 +202,70 @@ class QdqFusion : public Pass {
   }
 
  private:
+  // DQ(a), DQ(b) -> Add [-> Relu | Clip absorbed] -> Q becomes ai.edgeforge QLinearAdd; DQ -> MaxPool / Pad /
+  // Concat -> Q with every DQ's parameters equal to Q's becomes the same op on the 8-bit tensors (exact: those ops
+  // only move or select values, and Q(DQ(x)) == x). Returns 1 when it rewrote Q node qi, 0 when no pattern
+  // applies, -1 when the rewrite budget is spent.
+  static int fuse_int8_op(Graph& g, PassContext& ctx, const std::vector<int>& readers, std::vector<bool>& removed,
+                          size_t qi, const QParams& yq, int32_t lo, int32_t hi) {
+    const Node& qn = g.nodes[qi];
+    auto usable = [&](int node, int value) {
+      return node >= 0 && !removed[static_cast<size_t>(node)] && single_use(g, readers, value);
+    };
+    int oi = producer_of(g, qn.inputs[0]);
+    if (!usable(oi, qn.inputs[0])) return 0;
+    int ai = -1;
+    if (is_op(g.nodes[static_cast<size_t>(oi)], "Relu") || is_op(g.nodes[static_cast<size_t>(oi)], "Clip")) {
+      const Node& act = g.nodes[static_cast<size_t>(oi)];
+      if (!activation_absorbed(g, act, yq.s->data<float>()[0], int_at(*yq.zp, 0), lo, hi)) return 0;
+      ai = oi;
+      oi = producer_of(g, act.inputs[0]);
+      if (!usable(oi, act.inputs[0]) || !is_op(g.nodes[static_cast<size_t>(oi)], "Add")) return 0;
+    }
+    const Node& op = g.nodes[static_cast<size_t>(oi)];
+    const bool add = is_op(op, "Add"), concat = is_op(op, "Concat");
+    const bool maxpool = is_op(op, "MaxPool") && ctx.opset >= 12;  // 8-bit MaxPool since opset 12
+    const bool pad = is_op(op, "Pad") && ctx.opset >= 11;          // pads as an input since opset 11
+    if (!(add || concat || maxpool || pad) || op.outputs.size() != 1 || op.inputs.empty()) return 0;
+    std::vector<Int8Source> src;
+    const size_t data_inputs = add || concat ? op.inputs.size() : 1;
+    for (size_t i = 0; i < data_inputs; ++i) {
+      auto s = op.inputs[i] == kNoValue ? std::nullopt : int8_source(g, op.inputs[i]);
+      if (!s || (!add && !same_qparams(s->q, yq))) return 0;
+      src.push_back(*s);
+    }
+    if (add && src.size() != 2) return 0;
+    std::optional<float> pad_value = 0.0f;
+    if (pad && op.inputs.size() > 2 && op.inputs[2] != kNoValue) pad_value = scalar_constant(g, op.inputs[2]);
+    if (!pad_value) return 0;
+    if (!ctx.allow_rewrite()) return -1;
+    Node fused;
+    const std::string name = op.name.empty() ? qn.name : op.name;
+    if (add) {
+      fused = make_node(name, "QLinearAdd", kEdgeForgeOpset,
+                        {src[0].x, src[0].q.scale, src[0].q.zero_point, src[1].x, src[1].q.scale,
+                         src[1].q.zero_point, yq.scale, yq.zero_point},
+                        qn.outputs, kEdgeForgeDomain);
+    } else {
+      fused = op;
+      fused.outputs = qn.outputs;
+      for (size_t i = 0; i < src.size(); ++i) fused.inputs[i] = src[i].x;
+      if (pad) {
+        // The padding value as the 8-bit value DQ -> Pad -> Q would produce for it.
+        const int32_t q = quantize_value(static_cast<double>(*pad_value / yq.s->data<float>()[0]),
+                                         int_at(*yq.zp, 0), QuantRange{lo, hi});
+        Tensor t = Tensor::zeros(yq.zp->dtype(), {});
+        static_cast<uint8_t*>(t.raw())[0] = static_cast<uint8_t>(q);
+        if (fused.inputs.size() < 3) fused.inputs.resize(3, kNoValue);
+        fused.inputs[2] = add_initializer(g, name + "_pad_value_q", std::move(t));
+      }
+    }
+    removed[static_cast<size_t>(oi)] = true;
+    if (ai >= 0) removed[static_cast<size_t>(ai)] = true;
+    g.nodes[qi] = std::move(fused);
+    return 1;
+  }
+
   // The conv bias `v` as an int32 initializer in units of x_scale * w_scale[m]: DequantizeLinear(int32) reused as
   // is when its scales are exactly those, else rescaled; a float32 initializer quantized. nullopt: not a bias
   // this pass understands. Adds a new initializer where needed (may reallocate g.values).

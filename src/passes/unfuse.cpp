@@ -1,6 +1,7 @@
 // The export's unfuse step: ai.edgeforge nodes exist for our kernels, not for other runtimes, so before a model is
 // written as standard ONNX each fused node is expanded into the standard nodes it stands for (the inverse of
-// activation-fusion, residual-add-fusion and gelu-fusion), under the model's own standard opset.
+// activation-fusion, residual-add-fusion, gelu-fusion and qdq-fusion's QLinearAdd), under the model's own standard
+// opset.
 #include <cmath>
 
 #include "ops/fused.h"
@@ -122,11 +123,31 @@ void emit_layer_norm(Expander& e, const Graph& g, const Node& n, int y) {
   if (has_bias) e.emit("Add", {scaled, n.inputs[2]}, y);
 }
 
+// QLinearAdd as the DequantizeLinear -> Add -> QuantizeLinear graph qdq-fusion made it from (omitted zero
+// points stay omitted: uint8 0 either way).
+void emit_qlinear_add(Expander& e, const Node& n, int y) {
+  auto operand = [&](size_t first) {
+    std::vector<int> v;
+    for (size_t i = first; i < first + 3 && i < n.inputs.size(); ++i) v.push_back(n.inputs[i]);
+    while (!v.empty() && v.back() == kNoValue) v.pop_back();
+    return v;
+  };
+  const int a = e.emit("DequantizeLinear", operand(0));
+  const int b = e.emit("DequantizeLinear", operand(3));
+  std::vector<int> q = operand(6);  // C_scale, C_zero_point
+  q.insert(q.begin(), e.emit("Add", {a, b}));
+  e.emit("QuantizeLinear", std::move(q), y);
+}
+
 std::vector<Node> expand(Graph& g, const Node& n, int64_t opset) {
   const int y = n.outputs.at(0);
   Expander e(g, opset, n.name.empty() ? g.values[static_cast<size_t>(y)].name : n.name);
   if (n.op_type == "LayerNormalization") {
     emit_layer_norm(e, g, n, y);
+    return e.take();
+  }
+  if (n.op_type == "QLinearAdd") {
+    emit_qlinear_add(e, n, y);
     return e.take();
   }
   if (n.op_type == "Gelu") {

@@ -1,6 +1,7 @@
 // Data-movement ops and Softmax on the CPU provider: Transpose (planned tiled/row copies), Slice, Concat and
 // constant Pad (strided copies planned once), Softmax/LogSoftmax (vectorized, per slice). Any dtype for the copies.
 #include <algorithm>
+#include <cstring>
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/softmax.h"
@@ -109,15 +110,17 @@ std::unique_ptr<PreparedKernel> prepare_concat(const NodeSignature& sig) {
   });
 }
 
-// Constant-mode Pad with non-negative constant pads over float32: fill, then copy the input into the interior.
+// Constant-mode Pad with non-negative constant pads over float32 or 8-bit (the pads of a QDQ graph that
+// qdq-fusion moved onto the 8-bit tensors): fill, then copy the input into the interior.
 std::unique_ptr<PreparedKernel> prepare_pad(const NodeSignature& sig) {
   const Node& n = *sig.node;
-  if (!sig.has_input(0) || sig.input_dtype(0) != DType::kFloat32 || n.attr_string("mode", "constant") != "constant") {
-    return nullptr;
-  }
+  const DType t = sig.has_input(0) ? sig.input_dtype(0) : DType::kUndefined;
+  const bool byte = (t == DType::kUInt8 || t == DType::kInt8) && n.version >= 11;
+  if ((t != DType::kFloat32 && !byte) || n.attr_string("mode", "constant") != "constant") return nullptr;
   const Shape x = sig.input_shape(0), y = sig.output_shape(0);
   std::vector<int64_t> pads;
   float value = 0.0f;
+  uint8_t byte_value = 0;
   if (n.version < 11) {
     pads = n.attr_ints(n.version < 2 ? "paddings" : "pads");
     value = n.attr_float("value", 0.0f);
@@ -127,22 +130,30 @@ std::unique_ptr<PreparedKernel> prepare_pad(const NodeSignature& sig) {
     pads.assign(p->data<int64_t>(), p->data<int64_t>() + p->numel());
     if (sig.has_input(2)) {
       const Tensor* v = sig.constant(2);
-      if (v == nullptr || v->numel() != 1) return nullptr;
-      value = v->data<float>()[0];
+      if (v == nullptr || v->numel() != 1 || v->dtype() != t) return nullptr;
+      if (byte) {
+        byte_value = static_cast<const uint8_t*>(v->raw())[0];
+      } else {
+        value = v->data<float>()[0];
+      }
     }
   }
-  const size_t r = x.size();
+  const size_t r = x.size(), elem = byte ? 1 : sizeof(float);
   if (pads.size() != 2 * r || shape_numel(x) == 0) return nullptr;
   int64_t offset = 0;
-  const std::vector<int64_t> y_strides = byte_strides(y, sizeof(float));
+  const std::vector<int64_t> y_strides = byte_strides(y, elem);
   for (size_t i = 0; i < r; ++i) {
     if (pads[i] < 0 || pads[i + r] < 0 || x[i] + pads[i] + pads[i + r] != y[i]) return nullptr;
     offset += pads[i] * y_strides[i];
   }
-  cpu::StridedCopy copy = cpu::plan_strided_copy(x, byte_strides(x, sizeof(float)), y_strides, sizeof(float));
-  return make_kernel("pad.constant", [copy, offset, value](const KernelArgs& args) {
+  cpu::StridedCopy copy = cpu::plan_strided_copy(x, byte_strides(x, elem), y_strides, elem);
+  return make_kernel("pad.constant", [copy, offset, value, byte, byte_value](const KernelArgs& args) {
     Tensor& out = args.output(0);
-    std::fill(out.data<float>(), out.data<float>() + out.numel(), value);
+    if (byte) {
+      std::memset(out.raw(), byte_value, static_cast<size_t>(out.numel()));
+    } else {
+      std::fill(out.data<float>(), out.data<float>() + out.numel(), value);
+    }
     cpu::run_strided_copy(copy, args.input(0).raw(), static_cast<uint8_t*>(out.raw()) + offset, *args.pool);
   });
 }

@@ -1,8 +1,9 @@
 // MaxPool (values only), AveragePool, GlobalAveragePool and GlobalMaxPool over float32 NCHW (1-D and 2-D windows;
-// global pools any rank) on the vectorized pooling kernels.
+// global pools any rank) on the vectorized pooling kernels; MaxPool also over uint8 / int8 (kernels/cpu/qpool.h).
 #include "core/thread_pool.h"
 #include "kernels/cpu/conv_params.h"
 #include "kernels/cpu/pool.h"
+#include "kernels/cpu/qpool.h"
 #include "ops/conv_pool_family.h"
 #include "providers/cpu/kernel_table.h"
 
@@ -23,8 +24,30 @@ std::optional<cpu::Conv2dParams> pool_geometry(const Node& n, const Shape& x, co
   return window_2d(x[0], x[1], x[1], 1, in, out, window.axes);
 }
 
+// MaxPool (values only) over uint8 / int8: the pools of a QDQ graph that qdq-fusion moved onto 8-bit tensors.
+std::unique_ptr<PreparedKernel> prepare_max_pool_8bit(const NodeSignature& sig) {
+  const Node& n = *sig.node;
+  const DType t = sig.input_dtype(0);
+  if (n.op_type != "MaxPool" || sig.output_types.size() != 1 || sig.output_types[0] == nullptr ||
+      sig.output_types[0]->dtype != t) {
+    return nullptr;
+  }
+  const Shape x = sig.input_shape(0), y = sig.output_shape(0);
+  if (x.size() < 3 || shape_numel(y) == 0) return nullptr;
+  auto p = pool_geometry(n, x, y);
+  if (!p) return nullptr;
+  const bool is_signed = t == DType::kInt8;
+  return make_kernel("pool.max_8bit", [p = *p, is_signed](const KernelArgs& args) {
+    cpu::max_pool2d_8bit(p, static_cast<const uint8_t*>(args.input(0).raw()), is_signed,
+                         static_cast<uint8_t*>(args.output(0).raw()), *args.pool);
+  });
+}
+
 std::unique_ptr<PreparedKernel> prepare_pool(const NodeSignature& sig) {
   const Node& n = *sig.node;
+  if (sig.has_input(0) && (sig.input_dtype(0) == DType::kUInt8 || sig.input_dtype(0) == DType::kInt8)) {
+    return prepare_max_pool_8bit(sig);
+  }
   if (!sig.has_input(0) || sig.output_types.empty() || sig.output_types[0] == nullptr || !all_float32(sig)) {
     return nullptr;
   }

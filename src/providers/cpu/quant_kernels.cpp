@@ -4,18 +4,20 @@
 //     input windows and requantization (bias, zero points, per-channel scales) fused in its epilogue.
 // Weights are packed at plan time. Uint8 weights, non-zero weight zero points and run-time scales stay on the
 // reference kernel. Also per-tensor QuantizeLinear / DequantizeLinear with constant parameters (the edges of
-// the quantized regions of a QDQ graph).
+// the quantized regions of a QDQ graph) and ai.edgeforge QLinearAdd (residual adds kept 8-bit).
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/depthwise_conv.h"
+#include "kernels/cpu/qadd.h"
 #include "kernels/cpu/qconv_pack.h"
 #include "kernels/cpu/qdepthwise.h"
 #include "kernels/cpu/qgemm.h"
 #include "kernels/cpu/quantize.h"
 #include "ops/conv_pool_family.h"
+#include "ops/fused.h"
 #include "providers/cpu/kernel_table.h"
 
 namespace ef::cpu_provider {
@@ -183,13 +185,13 @@ struct TensorQParams {
   int32_t zero_point = 0;
   DType type = DType::kUInt8;
 };
-std::optional<TensorQParams> tensor_qparams(const NodeSignature& sig) {
-  const Tensor* s = sig.has_input(1) ? sig.constant(1) : nullptr;
+std::optional<TensorQParams> tensor_qparams(const NodeSignature& sig, size_t scale = 1, size_t zero_point = 2) {
+  const Tensor* s = sig.has_input(scale) ? sig.constant(scale) : nullptr;
   if (s == nullptr || s->dtype() != DType::kFloat32 || s->numel() != 1) return std::nullopt;
   TensorQParams q;
   q.scale = s->data<float>()[0];
-  if (sig.has_input(2)) {
-    const Tensor* zp = sig.constant(2);
+  if (sig.has_input(zero_point)) {
+    const Tensor* zp = sig.constant(zero_point);
     if (zp == nullptr || zp->numel() != 1 || !is_8bit(zp->dtype())) return std::nullopt;
     q.zero_point = scalar_int(zp);
     q.type = zp->dtype();
@@ -223,12 +225,33 @@ std::unique_ptr<PreparedKernel> prepare_dequantize(const NodeSignature& sig) {
   });
 }
 
+// ai.edgeforge QLinearAdd of two equal-shape tensors with constant per-tensor parameters (residual blocks);
+// broadcasting stays on the reference kernel.
+std::unique_ptr<PreparedKernel> prepare_qlinear_add(const NodeSignature& sig) {
+  auto a = tensor_qparams(sig, 1, 2), b = tensor_qparams(sig, 4, 5), c = tensor_qparams(sig, 6, 7);
+  if (!a || !b || !c || !sig.has_input(0) || !sig.has_input(3) || sig.output_types.empty() ||
+      sig.output_types[0] == nullptr || sig.input_dtype(0) != a->type || sig.input_dtype(3) != b->type ||
+      sig.output_types[0]->dtype != c->type) {
+    return nullptr;
+  }
+  const Shape shape = sig.output_shape(0);
+  if (sig.input_shape(0) != shape || sig.input_shape(3) != shape) return nullptr;
+  cpu::QAddParams p;
+  p.a_scale = a->scale, p.b_scale = b->scale, p.y_scale = c->scale;
+  p.a_zero_point = a->zero_point, p.b_zero_point = b->zero_point, p.y_zero_point = c->zero_point;
+  p.a_signed = a->type == DType::kInt8, p.b_signed = b->type == DType::kInt8, p.y_signed = c->type == DType::kInt8;
+  return make_in_place_kernel("qlinear_add.same_shape", 0, [p](const KernelArgs& args) {
+    cpu::qlinear_add(args.input(0).raw(), args.input(3).raw(), args.output(0).numel(), p, args.output(0).raw());
+  });
+}
+
 }  // namespace
 
 void add_quant_kernels(KernelTable& table) {
   table.add("", "QLinearConv", prepare_qlinear_conv);
   table.add("", "QuantizeLinear", prepare_quantize);
   table.add("", "DequantizeLinear", prepare_dequantize);
+  table.add(kEdgeForgeDomain, "QLinearAdd", prepare_qlinear_add);
 }
 
 }  // namespace ef::cpu_provider

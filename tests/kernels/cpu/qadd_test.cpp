@@ -1,0 +1,53 @@
+// ef::cpu::qlinear_add (AVX2 where the CPU has it, and portable) against the DequantizeLinear -> Add ->
+// QuantizeLinear formula evaluated step by step in float32, bit for bit: lengths around the vector width,
+// uint8 / int8 operands and outputs in every mix, scales that make the sums saturate, in-place output.
+#include "kernels/cpu/qadd.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace ef::cpu {
+namespace {
+
+int32_t as_int(uint8_t v, bool is_signed) { return is_signed ? static_cast<int8_t>(v) : v; }
+
+uint8_t expected(uint8_t a, uint8_t b, const QAddParams& p) {
+  const float da = static_cast<float>(as_int(a, p.a_signed) - p.a_zero_point) * p.a_scale;
+  const float db = static_cast<float>(as_int(b, p.b_signed) - p.b_zero_point) * p.b_scale;
+  const float sum = da + db;
+  const double q = std::nearbyint(static_cast<double>(sum / p.y_scale)) + p.y_zero_point;
+  const double lo = p.y_signed ? -128 : 0, hi = p.y_signed ? 127 : 255;
+  return static_cast<uint8_t>(static_cast<int32_t>(std::clamp(q, lo, hi)));
+}
+
+TEST(QLinearAddKernel, MatchesTheQdqFormula) {
+  std::mt19937 rng(11);
+  for (int c = 0; c < 24; ++c) {
+    QAddParams p;
+    p.a_signed = c % 2, p.b_signed = (c / 2) % 2, p.y_signed = (c / 4) % 2;
+    p.a_scale = std::uniform_real_distribution<float>(0.001f, 0.05f)(rng);
+    p.b_scale = std::uniform_real_distribution<float>(0.001f, 0.05f)(rng);
+    p.y_scale = std::uniform_real_distribution<float>(0.002f, c % 3 == 0 ? 0.01f : 0.1f)(rng);  // some saturate
+    p.a_zero_point = p.a_signed ? -3 : 128, p.b_zero_point = p.b_signed ? 7 : 100;
+    p.y_zero_point = p.y_signed ? 2 : 131;
+    const int64_t n = 1 + c * 5;
+    std::vector<uint8_t> a(static_cast<size_t>(n)), b(a.size());
+    for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(rng()), b[i] = static_cast<uint8_t>(rng());
+    for (bool avx2 : {false, true}) {
+      std::vector<uint8_t> y(a.size());
+      qlinear_add(a.data(), b.data(), n, p, y.data(), avx2);
+      std::vector<uint8_t> in_place = a;
+      qlinear_add(in_place.data(), b.data(), n, p, in_place.data(), avx2);
+      for (size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(y[i], expected(a[i], b[i], p)) << "case " << c << " element " << i << " avx2 " << avx2;
+        ASSERT_EQ(in_place[i], y[i]) << "in place, case " << c << " element " << i;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ef::cpu
