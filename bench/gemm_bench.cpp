@@ -170,6 +170,10 @@ benchmark::internal::Benchmark* timed(benchmark::internal::Benchmark* b) {
   return g_threads > 1 ? b->UseRealTime() : b;
 }
 
+}  // namespace
+void register_qgemm(const std::vector<int64_t>& shape, ThreadPool* pool, bool real_time);  // qgemm_bench.cpp
+namespace {
+
 void register_all() {
   timed(benchmark::RegisterBenchmark("PeakFma", BM_PeakFma));
   for (const auto* shapes : {&kSquare, &kConv, &kMatMul}) {
@@ -180,6 +184,7 @@ void register_all() {
       }
       if (shapes == &kConv) {
         timed(benchmark::RegisterBenchmark("EfSgemmPackedA", BM_EfSgemmPackedA)->Args(s)->ArgNames({"M", "N", "K"}));
+        register_qgemm(s, &pool(), g_threads > 1);
       }
 #ifdef EF_HAVE_DNNL
       timed(benchmark::RegisterBenchmark("DnnlSgemm", BM_DnnlSgemm)->Args(s)->ArgNames({"M", "N", "K"}));

@@ -1,6 +1,6 @@
-// Builds each panel four k rows at a time: every row's 16 bytes are gathered (contiguous copies for stride 1,
-// padding filled per output-row run, never a per-byte 2-D bounds check), then the four rows are interleaved into
-// the quad layout with byte/word unpacks.
+// Builds each panel four k rows at a time: every row's 16 bytes are gathered (strides 1 and 2: one masked load
+// per output-row run from a per-panel plan; otherwise copies with padding filled per run, never a per-byte 2-D
+// bounds check), then the four rows are interleaved into the quad layout with byte/word unpacks.
 #include "kernels/cpu/qconv_pack.h"
 
 #include <algorithm>
@@ -120,11 +120,81 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
       for (int64_t t = hi; t < run.count; ++t) out[t] = pad_raw;
     }
   };
+#if defined(__SSE2__)
+  // The plan: for each tap (ky, kx) and output-row run, where the run's valid span sits in every channel's plane
+  // (a channel-independent offset) and which panel bytes it fills (a mask). Rows of stride 1 and 2 are then one
+  // unaligned 16- or 32-byte load per run (stride 2 keeps the even bytes), merged under the mask: no per-row
+  // bounds arithmetic. Taps whose loads could leave this group's input fall back to fill_row.
+  constexpr int64_t kMaxTaps = 64, kMaxRuns = 4;
+  const int64_t taps = p.kh * p.kw, sw = p.stride_w;
+  const bool planned = !pointwise && (sw == 1 || sw == 2) && taps <= kMaxTaps && num_runs <= kMaxRuns;
+  struct TapPlan {
+    int64_t n = 0;  // runs with a valid span; -1: not planned (use fill_row)
+    int64_t off[kMaxRuns];
+    __m128i mask[kMaxRuns];
+  };
+  TapPlan plan[planned ? kMaxTaps : 1];
+  if (planned) {
+    const int64_t extent = channels * plane, width = 16 * sw;
+    const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int64_t tap = 0; tap < taps; ++tap) {
+      const int64_t ky = tap / p.kw, kx = tap % p.kw;
+      TapPlan& tp = plan[tap];
+      for (int64_t r = 0; r < num_runs && tp.n >= 0; ++r) {
+        const Run& run = runs[r];
+        const int64_t iy = run.oy * p.stride_h - p.pad_top + ky * p.dilation_h;
+        if (iy < 0 || iy >= p.H) continue;
+        const int64_t ix0 = run.ox * sw - p.pad_left + kx * p.dilation_w;
+        int64_t lo, hi;
+        if (sw == 1) {
+          lo = std::min(run.count, std::max<int64_t>(0, -ix0));
+          hi = std::max(lo, std::min(run.count, p.W - ix0));
+        } else {
+          lo = std::min(run.count, ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw);
+          hi = std::max(lo, std::min(run.count, ix0 >= p.W ? 0 : (p.W - 1 - ix0) / sw + 1));
+        }
+        if (hi == lo) continue;
+        const int64_t off = iy * p.W + ix0 - run.j * sw;  // input byte of panel column 0, channel 0
+        if (off < 0 || (channels - 1) * plane + off + width > extent) {
+          tp.n = -1;
+          break;
+        }
+        tp.off[tp.n] = off;
+        tp.mask[tp.n++] = _mm_and_si128(_mm_cmpgt_epi8(iota, _mm_set1_epi8(static_cast<char>(run.j + lo - 1))),
+                                        _mm_cmplt_epi8(iota, _mm_set1_epi8(static_cast<char>(run.j + hi))));
+      }
+    }
+  }
+  const __m128i pad_vec = _mm_set1_epi8(static_cast<char>(pad_raw));
+  const __m128i even = _mm_set1_epi16(0x00FF);
+  auto planned_row = [&](int64_t c, int64_t tap, uint8_t* row) {
+    const TapPlan& tp = plan[tap];
+    if (tp.n < 0) return false;
+    const uint8_t* xc = x_ + c * plane;
+    __m128i v = pad_vec;
+    for (int64_t r = 0; r < tp.n; ++r) {
+      __m128i in = _mm_loadu_si128(reinterpret_cast<const __m128i*>(xc + tp.off[r]));
+      if (sw == 2) {
+        const __m128i in2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(xc + tp.off[r] + 16));
+        in = _mm_packus_epi16(_mm_and_si128(in, even), _mm_and_si128(in2, even));
+      }
+      v = _mm_or_si128(_mm_and_si128(tp.mask[r], in), _mm_andnot_si128(tp.mask[r], v));
+    }
+    _mm_store_si128(reinterpret_cast<__m128i*>(row), v);
+    return true;
+  };
+#endif
   alignas(16) uint8_t rows[4][kQgemmNR] = {};
   int64_t c = 0, ky = 0, kx = 0;  // of row k, advanced without divisions
   for (int64_t q = 0; q < quads; ++q) {
     for (int i = 0; i < 4; ++i) {
+#if defined(__SSE2__)
+      if (!(planned && q * 4 + i < K && planned_row(c, ky * p.kw + kx, rows[i]))) {
+        fill_row(q * 4 + i, c, ky, kx, rows[i]);
+      }
+#else
       fill_row(q * 4 + i, c, ky, kx, rows[i]);
+#endif
       if (++kx == p.kw) {
         kx = 0;
         if (++ky == p.kh) {

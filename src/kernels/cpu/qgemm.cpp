@@ -1,4 +1,7 @@
-// Weight packing, the blocked/threaded driver and the portable micro-kernel of the quantized GEMM (qgemm.h).
+// Weight packing, kernel choice, the blocked/threaded driver and the portable micro-kernel of the quantized GEMM
+// (qgemm.h). Blocking: a task packs a group of column panels (sized to stay in L2), then every row block of
+// weights (one tile, a few KiB for typical K, so it stays in L1) runs over all panels of the group, each tile
+// accumulating over the whole K in registers and requantizing in its epilogue.
 #include "kernels/cpu/qgemm.h"
 
 #include <algorithm>
@@ -12,23 +15,48 @@
 namespace ef::cpu {
 namespace {
 
-constexpr int64_t kQuadsPerBlock = 128;  // 512 k per block: a panel block (8 KiB) stays in L1
+constexpr int64_t kRowPad = 16;                    // rows are padded to the tallest kernel tile
+constexpr int64_t kGroupBytes = 192 * 1024;        // packed panels per task: within L2
+constexpr int64_t kMaxGroupPanels = 16;
 
-bool isa_allows_avx2() {
-  if (!detail::cpu_has_avx2()) return false;
-  const std::string isa = active_isa();
-  return isa.rfind("AVX", 0) == 0;  // AVX2, AVX3, AVX3_DL, ...: not capped below AVX2
+int64_t kernel_rows(QKernel k) {
+  switch (k) {
+    case QKernel::kAvx512Vnni: return 16;
+    case QKernel::kAvx512Bw: return 8;
+    default: return 4;
+  }
 }
+
+bool int16_layout(QKernel k) { return k == QKernel::kAvx2Int16 || k == QKernel::kAvx512Bw; }
+
+detail::QMicro micro_for(QKernel k) {
+  switch (k) {
+    case QKernel::kAvx2: return detail::qgemm_micro_avx2;
+    case QKernel::kAvx2Int16: return detail::qgemm_micro_avx2_int16;
+    case QKernel::kAvxVnni: return detail::qgemm_micro_avx_vnni;
+    case QKernel::kAvx512Bw: return detail::qgemm_micro_avx512bw;
+    case QKernel::kAvx512Vnni: return detail::qgemm_micro_avx512_vnni;
+    case QKernel::kScalar: break;
+  }
+  return nullptr;
+}
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
 int32_t saturate(int32_t v, const QRequant& rq) { return std::clamp(v, rq.lo, rq.hi); }
 
+// The epilogue formula for one row of accumulators; y_col in elements.
 void requant_row_scalar(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq,
                         void* y, int64_t y_col) {
   for (int64_t j = 0; j < count; ++j) {
-    float v = static_cast<float>(static_cast<int32_t>(static_cast<uint32_t>(acc[j]) + static_cast<uint32_t>(offset)));
+    const auto sum = static_cast<int32_t>(static_cast<uint32_t>(acc[j]) + static_cast<uint32_t>(offset));
+    if (rq.out_int32) {
+      static_cast<int32_t*>(y)[j * y_col] = sum;
+      continue;
+    }
     // Clamped before converting (a float beyond int32 has no defined conversion); the result saturates anyway.
-    const float r = std::nearbyint(std::clamp(v * scale, -65536.0f, 65536.0f));
-    int32_t q = saturate(static_cast<int32_t>(r) + rq.zero_point, rq);
+    const float r = std::nearbyint(std::clamp(static_cast<float>(sum) * scale, -65536.0f, 65536.0f));
+    const int32_t q = saturate(static_cast<int32_t>(r) + rq.zero_point, rq);
     if (rq.out_signed) {
       static_cast<int8_t*>(y)[j * y_col] = static_cast<int8_t>(q);
     } else {
@@ -37,100 +65,125 @@ void requant_row_scalar(const int32_t* acc, int64_t count, int32_t offset, float
   }
 }
 
+// The portable micro-kernel: raw accumulators of `rows` rows (any multiple of 4) x 16 columns.
+void micro_scalar(const int8_t* w, int64_t tile_stride, const uint8_t* x, int64_t quads, int64_t rows,
+                  int32_t* acc) {
+  std::fill(acc, acc + rows * kQgemmNR, 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* wr = w + (r / kQgemmMR) * tile_stride + (r % kQgemmMR) * 4;
+    int32_t* a = acc + r * kQgemmNR;
+    for (int64_t q = 0; q < quads; ++q) {
+      const int8_t* wq = wr + q * kQgemmMR * 4;
+      const uint8_t* xq = x + q * kQgemmNR * 4;
+      for (int64_t j = 0; j < kQgemmNR; ++j) {
+        const uint8_t* xj = xq + j * 4;
+        a[j] += xj[0] * wq[0] + xj[1] * wq[1] + xj[2] * wq[2] + xj[3] * wq[3];
+      }
+    }
+  }
+}
+
 }  // namespace
 
-const char* QPackedWeights::kernel_name() const {
-  if (avx2) return split ? "avx2_split" : (residuals.empty() ? "avx2" : "avx2_residual");
+const char* qkernel_name(QKernel k) {
+  switch (k) {
+    case QKernel::kAvx2: return "avx2";
+    case QKernel::kAvx2Int16: return "avx2_int16";
+    case QKernel::kAvxVnni: return "avx_vnni";
+    case QKernel::kAvx512Bw: return "avx512bw";
+    case QKernel::kAvx512Vnni: return "avx512_vnni";
+    case QKernel::kScalar: break;
+  }
   return "scalar";
 }
 
-QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw, bool allow_avx2) {
+std::vector<QKernel> qgemm_kernels_available() {
+  // The --isa cap, in Highway's target names: AVX3_* (AVX3_DL, ...) include VNNI, AVX3 is AVX-512BW.
+  const std::string isa = active_isa();
+  std::vector<QKernel> out;
+  if (starts_with(isa, "AVX3_") && detail::cpu_has_avx512_vnni()) out.push_back(QKernel::kAvx512Vnni);
+  if (starts_with(isa, "AVX") && detail::cpu_has_avx_vnni()) out.push_back(QKernel::kAvxVnni);
+  if (starts_with(isa, "AVX3") && detail::cpu_has_avx512bw()) out.push_back(QKernel::kAvx512Bw);
+  if (starts_with(isa, "AVX") && detail::cpu_has_avx2()) {
+    out.push_back(QKernel::kAvx2);
+    out.push_back(QKernel::kAvx2Int16);
+  }
+  out.push_back(QKernel::kScalar);
+  return out;
+}
+
+const char* QPackedWeights::kernel_name() const {
+  return kernel == QKernel::kAvx2 && !residuals.empty() ? "avx2_residual" : qkernel_name(kernel);
+}
+
+QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw) {
+  return qpack_weights(M, K, w, ldw, qgemm_kernels_available().front());
+}
+
+QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw, QKernel kernel) {
+  const std::vector<QKernel> avail = qgemm_kernels_available();
+  if (std::find(avail.begin(), avail.end(), kernel) == avail.end()) return qpack_weights(M, K, w, ldw);
   QPackedWeights p;
   p.M = M;
   p.K = K;
   p.Kq = (K + 3) / 4;
-  p.avx2 = allow_avx2 && isa_allows_avx2();
+  p.kernel = kernel;
   p.row_sums.assign(static_cast<size_t>(M), 0);
-  // The packed (pair-safe) weights; residuals hold what clamping took off.
-  std::vector<int8_t> safe(static_cast<size_t>(M * K));
-  for (int64_t m = 0; m < M; ++m) {
-    for (int64_t k = 0; k < K; ++k) {
-      p.row_sums[static_cast<size_t>(m)] += w[m * ldw + k];
-      safe[static_cast<size_t>(m * K + k)] = w[m * ldw + k];
-      if (k % 2 == 0) continue;
-      const int32_t a = w[m * ldw + k - 1], b = w[m * ldw + k];
-      if (std::abs(a) + std::abs(b) <= 128) continue;
-      // Keep the larger magnitude (at most 128), clamp the other to what is left of 128.
-      const bool keep_a = std::abs(a) >= std::abs(b);
-      const int32_t big = keep_a ? a : b, small = keep_a ? b : a;
-      const int32_t room = 128 - std::abs(big);
-      const int32_t clamped = std::clamp(small, -room, room);
-      const int64_t at = keep_a ? k : k - 1;
-      safe[static_cast<size_t>(m * K + at)] = static_cast<int8_t>(clamped);
-      p.residuals.push_back({static_cast<int32_t>(m), static_cast<int32_t>(at), small - clamped});
-    }
+  const int64_t tiles = (M + kRowPad - 1) / kRowPad * (kRowPad / kQgemmMR);
+  const size_t size = static_cast<size_t>(tiles * p.Kq * kQgemmMR * 4);
+  const bool wide = int16_layout(kernel);
+  if (wide) {
+    p.data16.assign(size, 0);
+  } else {
+    p.data.assign(size, 0);
   }
-  // Each residual costs about as much as 8 weights of the main kernel; past that, the split layout is cheaper.
-  if (static_cast<int64_t>(p.residuals.size()) * 8 > M * K) {
-    p.split = true;
-    p.residuals.clear();
+  std::vector<int8_t> safe;  // kAvx2: the weights with every k pair clamped to fit vpmaddubsw
+  if (kernel == QKernel::kAvx2) {
+    safe.resize(static_cast<size_t>(M * K));
+    p.residual_begin.assign(static_cast<size_t>(tiles + 1), 0);
     for (int64_t m = 0; m < M; ++m) {
-      for (int64_t k = 0; k < K; ++k) safe[static_cast<size_t>(m * K + k)] = w[m * ldw + k];
+      for (int64_t k = 0; k < K; ++k) {
+        safe[static_cast<size_t>(m * K + k)] = w[m * ldw + k];
+        if (k % 2 == 0) continue;
+        const int32_t a = w[m * ldw + k - 1], b = w[m * ldw + k];
+        if (std::abs(a) + std::abs(b) <= 128) continue;
+        // Keep the larger magnitude (at most 128), clamp the other to what is left of 128.
+        const bool keep_a = std::abs(a) >= std::abs(b);
+        const int32_t big = keep_a ? a : b, small = keep_a ? b : a;
+        const int32_t room = 128 - std::abs(big);
+        const int32_t clamped = std::clamp(small, -room, room);
+        const int64_t at = keep_a ? k : k - 1;
+        safe[static_cast<size_t>(m * K + at)] = static_cast<int8_t>(clamped);
+        p.residuals.push_back({static_cast<int32_t>(m % kQgemmMR), static_cast<int32_t>(at), small - clamped});
+        ++p.residual_begin[static_cast<size_t>(m / kQgemmMR + 1)];
+      }
+    }
+    // A residual costs about as much as 8 weights of the main kernel; past that the int16 kernel is cheaper.
+    if (static_cast<int64_t>(p.residuals.size()) * 8 > M * K) {
+      return qpack_weights(M, K, w, ldw, QKernel::kAvx2Int16);
+    }
+    for (int64_t t = 0; t < tiles; ++t) {
+      p.residual_begin[static_cast<size_t>(t + 1)] += p.residual_begin[static_cast<size_t>(t)];
     }
   }
-  const int64_t width = p.split ? 8 : 4;
-  const int64_t tiles = (M + kQgemmMR - 1) / kQgemmMR;
-  p.data.assign(static_cast<size_t>(tiles * p.Kq * kQgemmMR * width), 0);
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t k = 0; k < K; ++k) {
-      const int64_t at = (((m / kQgemmMR) * p.Kq + k / 4) * kQgemmMR + m % kQgemmMR) * width + k % 4;
-      const int8_t v = safe[static_cast<size_t>(m * K + k)];
-      if (p.split) {
-        const auto half = static_cast<int8_t>(v / 2);
-        p.data[static_cast<size_t>(at)] = half;
-        p.data[static_cast<size_t>(at + 4)] = static_cast<int8_t>(v - half);
+      const int8_t v = safe.empty() ? w[m * ldw + k] : safe[static_cast<size_t>(m * K + k)];
+      p.row_sums[static_cast<size_t>(m)] += w[m * ldw + k];
+      const auto at = static_cast<size_t>((((m / kQgemmMR) * p.Kq + k / 4) * kQgemmMR + m % kQgemmMR) * 4 + k % 4);
+      if (wide) {
+        p.data16[at] = v;
       } else {
-        p.data[static_cast<size_t>(at)] = v;
+        p.data[at] = v;
       }
     }
   }
   return p;
 }
 
-namespace detail {
-
-void qgemm_micro_scalar(const int8_t* w, const uint8_t* x, int64_t quads, bool split, bool accumulate,
-                        int32_t* acc) {
-  const int64_t width = split ? 8 : 4;
-  if (!accumulate) std::fill(acc, acc + kQgemmMR * kQgemmNR, 0);
-  for (int64_t q = 0; q < quads; ++q) {
-    const uint8_t* xq = x + q * kQgemmNR * 4;
-    const int8_t* wq = w + q * kQgemmMR * width;
-    for (int64_t r = 0; r < kQgemmMR; ++r) {
-      const int8_t* wr = wq + r * width;
-      int32_t wsum[4];
-      for (int i = 0; i < 4; ++i) wsum[i] = wr[i] + (split ? wr[i + 4] : 0);
-      for (int64_t j = 0; j < kQgemmNR; ++j) {
-        const uint8_t* xj = xq + j * 4;
-        acc[r * kQgemmNR + j] += xj[0] * wsum[0] + xj[1] * wsum[1] + xj[2] * wsum[2] + xj[3] * wsum[3];
-      }
-    }
-  }
-}
-
-void qgemm_residuals_scalar(const QPackedWeights::Residual* res, int64_t count, const uint8_t* x, int32_t* acc) {
-  for (int64_t e = 0; e < count; ++e) {
-    const uint8_t* xk = x + (res[e].k / 4) * kQgemmNR * 4 + res[e].k % 4;
-    int32_t* row = acc + static_cast<int64_t>(res[e].m) * kQgemmNR;
-    for (int64_t j = 0; j < kQgemmNR; ++j) row[j] += res[e].r * xk[j * 4];
-  }
-}
-
-}  // namespace detail
-
 void requantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const int32_t* offset, const float* scale,
                      const QRequant& rq, void* y) {
-  const bool avx2 = isa_allows_avx2();
+  const bool avx2 = detail::cpu_has_avx2() && starts_with(active_isa(), "AVX") && !rq.out_int32;
   for (int64_t m = 0; m < rows; ++m) {
     for (int64_t j = 0; j < cols; j += kQgemmNR) {
       const int64_t n = std::min(kQgemmNR, cols - j);
@@ -149,36 +202,65 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
            int64_t y_row, int64_t y_col, ThreadPool& pool) {
   if (w.M == 0 || N == 0) return;
   const int64_t panels = (N + kQgemmNR - 1) / kQgemmNR;
-  const int64_t tiles = (w.M + kQgemmMR - 1) / kQgemmMR;
-  const int64_t width = w.split ? 8 : 4;
-  const size_t elem = 1;  // 8-bit outputs
-  auto micro = w.avx2 ? detail::qgemm_micro_avx2 : detail::qgemm_micro_scalar;
-  pool.parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
-    std::vector<uint8_t> panel(static_cast<size_t>(std::max<int64_t>(w.Kq, 1) * kQgemmNR * 4 + 64));
-    std::vector<int32_t> acc(static_cast<size_t>(tiles * kQgemmMR * kQgemmNR));
-    for (int64_t pi = p0; pi < p1; ++pi) {
-      const int64_t j0 = pi * kQgemmNR, j1 = std::min(N, j0 + kQgemmNR);
-      packer.pack(j0, j1, panel.data());
-      for (int64_t q0 = 0; q0 < w.Kq || q0 == 0; q0 += kQuadsPerBlock) {
-        const int64_t quads = std::min(kQuadsPerBlock, w.Kq - q0);
-        for (int64_t t = 0; t < tiles; ++t) {
-          micro(w.data.data() + ((t * w.Kq + q0) * kQgemmMR) * width, panel.data() + q0 * kQgemmNR * 4, quads,
-                w.split, q0 > 0, acc.data() + t * kQgemmMR * kQgemmNR);
-        }
-        if (w.Kq == 0) break;
+  const int64_t rows = kernel_rows(w.kernel);
+  const int64_t blocks = (w.M + rows - 1) / rows;
+  const int64_t tile_stride = w.Kq * kQgemmMR * 4;  // elements
+  const int64_t panel_bytes = std::max<int64_t>(w.Kq, 1) * kQgemmNR * 4 + 64;
+  const detail::QMicro micro = micro_for(w.kernel);
+  // Fused epilogue: 8-bit outputs in contiguous columns; otherwise raw accumulators and a strided epilogue.
+  const bool fused = micro != nullptr && y_col == 1 && !rq.out_int32;
+  const int64_t elem = rq.out_int32 ? 4 : 1;
+  int64_t group = std::clamp<int64_t>(kGroupBytes / panel_bytes, 1, kMaxGroupPanels);
+  // Enough groups for every thread.
+  group = std::min(group, std::max<int64_t>(1, panels / std::max(1, pool.num_threads())));
+  const int64_t groups = (panels + group - 1) / group;
+  pool.parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
+    std::vector<uint8_t> buf(static_cast<size_t>(group * panel_bytes + 64));
+    auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t{63});
+    std::vector<int32_t> acc(static_cast<size_t>(kRowPad * kQgemmNR));
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t p0 = g * group, p1 = std::min(panels, p0 + group);
+      for (int64_t pi = p0; pi < p1; ++pi) {
+        const int64_t j0 = pi * kQgemmNR;
+        packer.pack(j0, std::min(N, j0 + kQgemmNR), base + (pi - p0) * panel_bytes);
       }
-      if (!w.residuals.empty()) {
-        (w.avx2 ? detail::qgemm_residuals_avx2 : detail::qgemm_residuals_scalar)(
-            w.residuals.data(), static_cast<int64_t>(w.residuals.size()), panel.data(), acc.data());
-      }
-      const int64_t count = j1 - j0;
-      for (int64_t m = 0; m < w.M; ++m) {
-        void* yrow = static_cast<uint8_t*>(y) + (m * y_row + j0 * y_col) * static_cast<int64_t>(elem);
-        const int32_t* a = acc.data() + m * kQgemmNR;
-        if (w.avx2 && y_col == 1) {
-          detail::requant_row_avx2(a, count, rq.offset[m], rq.scale[m], rq, yrow);
-        } else {
-          requant_row_scalar(a, count, rq.offset[m], rq.scale[m], rq, yrow, y_col);
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t m0 = b * rows, valid = std::min(rows, w.M - m0);
+        const int64_t first_tile = m0 / kQgemmMR;
+        for (int64_t pi = p0; pi < p1; ++pi) {
+          const int64_t j0 = pi * kQgemmNR, count = std::min(kQgemmNR, N - j0);
+          const uint8_t* panel = base + (pi - p0) * panel_bytes;
+          if (micro == nullptr) {
+            micro_scalar(w.data.data() + first_tile * tile_stride, tile_stride, panel, w.Kq, rows, acc.data());
+          } else {
+            detail::QTile t{};
+            t.w = w.data16.empty() ? static_cast<const void*>(w.data.data() + first_tile * tile_stride)
+                                   : static_cast<const void*>(w.data16.data() + first_tile * tile_stride);
+            t.tile_stride = tile_stride;
+            t.x = panel;
+            t.quads = w.Kq;
+            t.valid_rows = valid;
+            t.cols = count;
+            t.offset = rq.offset + m0;
+            t.scale = rq.scale + m0;
+            t.rq = &rq;
+            t.y = static_cast<uint8_t*>(y) + m0 * y_row + j0;
+            t.y_row = y_row;
+            t.acc = fused ? nullptr : acc.data();
+            if (!w.residual_begin.empty()) {
+              t.res = w.residuals.data() + w.residual_begin[static_cast<size_t>(first_tile)];
+              t.res_count = w.residual_begin[static_cast<size_t>(first_tile + 1)] -
+                            w.residual_begin[static_cast<size_t>(first_tile)];
+            }
+            micro(t);
+            if (fused) continue;
+          }
+          for (int64_t r = 0; r < valid; ++r) {
+            const int64_t m = m0 + r;
+            void* yrow = static_cast<uint8_t*>(y) + (m * y_row + j0 * y_col) * elem;
+            requant_row_scalar(acc.data() + r * kQgemmNR, count, rq.offset[m], rq.out_int32 ? 1.0f : rq.scale[m],
+                               rq, yrow, y_col);
+          }
         }
       }
     }

@@ -1,16 +1,19 @@
 // Quantized GEMM for the int8 CPU kernels: C[M, N] = W[M, K] (int8 weights, packed once at plan time) x
-// X[K, N] (uint8 activations, packed per column panel at run time), accumulated exactly in int32 and requantized
-// to 8 bits in the epilogue (per-row scale, offset, output zero point, saturation). Int8 activations enter as
-// uint8 by flipping the sign bit (x + 128); the caller folds the +128 into the zero-point offset.
+// X[K, N] (uint8 activations, packed per 16-column panel at run time), accumulated exactly in int32 and
+// requantized to 8 bits in the tile epilogue (per-row scale, offset, output zero point, saturation). Int8
+// activations enter as uint8 by flipping the sign bit (x + 128); the caller folds the +128 into the offset.
 //
-// Kernels: AVX2 (vpmaddubsw + vpmaddwd, also used on AVX-512 CPUs) and a portable scalar one, chosen when the
-// weights are packed (the --isa cap applies). vpmaddubsw saturates a pair sum u0*w0 + u1*w1 to int16; packing
-// proves it cannot, so results are always exact: a k-adjacent weight pair with |w0| + |w1| > 128 has its smaller
-// weight clamped so the pair fits, and the clamped-off remainder goes to a sparse residual list applied to the
-// accumulators after the main kernel (full-range int8 weights break a few percent of pairs). When residuals
-// would be too many, the weights are stored split in two halves instead (w = w/2 + (w - w/2), each at most 64
-// in magnitude) and the kernel runs both. Results never depend on the thread count.
-// Depends on core/thread_pool.h only.
+// Kernels (chosen when the weights are packed, best the CPU has under the --isa cap; all exact):
+//   avx512_vnni  vpdpbusd on 512 bits, 16 rows x 16 columns per tile
+//   avx_vnni     vpdpbusd on 256 bits (AVX-VNNI), 4 x 16
+//   avx512bw     int16 vpmaddwd on 512 bits (activations zero-extended while loading), 8 x 16
+//   avx2         vpmaddubsw + vpmaddwd, 4 x 16. vpmaddubsw saturates its int16 pair sums u0*w0 + u1*w1, so
+//                packing proves it cannot: a k-adjacent weight pair with |w0| + |w1| > 128 has its smaller weight
+//                clamped so the pair fits and the remainder goes to a sparse residual list, applied exactly to
+//                the tile's accumulators before its epilogue (7-bit weights never need one)
+//   avx2_int16   int16 vpmaddwd, 4 x 8 twice, when residuals would be too many (about half as fast)
+//   scalar       portable, --isa SSE4 and non-x86
+// Results never depend on the kernel or the thread count. Depends on core/thread_pool.h only.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -19,27 +22,35 @@
 
 namespace ef::cpu {
 
-constexpr int64_t kQgemmMR = 4;   // weight rows per micro-tile
+constexpr int64_t kQgemmMR = 4;   // weight rows per packed tile (kernels run 1, 2 or 4 tiles at once)
 constexpr int64_t kQgemmNR = 16;  // columns per packed activation panel
 
-// Weights packed for the micro-kernel, with the per-row sums the zero-point correction needs.
+enum class QKernel : uint8_t { kScalar, kAvx2, kAvx2Int16, kAvx512Bw, kAvxVnni, kAvx512Vnni };
+const char* qkernel_name(QKernel k);
+// The kernels this CPU runs under the current --isa cap, best first (kScalar always last).
+std::vector<QKernel> qgemm_kernels_available();
+
+// Weights packed for one kernel, with the per-row sums the zero-point correction needs. Rows are padded with
+// zero weights to a multiple of 16 so every kernel reads whole tiles.
 struct QPackedWeights {
   int64_t M = 0, K = 0;
-  int64_t Kq = 0;        // K rounded up to a multiple of 4, divided by 4 (k quads)
-  bool split = false;    // two halves per weight (some pair could saturate vpmaddubsw)
-  bool avx2 = false;     // packed for (and run by) the AVX2 kernel
-  std::vector<int8_t> data;       // [M tiles][Kq][MR][4 bytes, or 8 when split]
+  int64_t Kq = 0;  // K rounded up to a multiple of 4, divided by 4 (k quads)
+  QKernel kernel = QKernel::kScalar;
+  std::vector<int8_t> data;       // int8 kernels: [tiles][Kq][MR][4]
+  std::vector<int16_t> data16;    // int16 kernels: the same layout in int16
   std::vector<int32_t> row_sums;  // sum over k of W[m, k]
   struct Residual {
-    int32_t m, k, r;  // W[m, k] = packed value + r
+    int32_t row, k, r;  // W[m, k] = packed value + r, row = m % kQgemmMR
   };
-  std::vector<Residual> residuals;  // sorted by m
+  std::vector<Residual> residuals;  // kAvx2 only, sorted by m
+  std::vector<int64_t> residual_begin;  // kAvx2: per tile, its first residual (tiles + 1 entries)
   const char* kernel_name() const;
 };
 
-// Packs W [M, K] (row stride ldw). `allow_avx2` false forces the portable kernel (tests); otherwise AVX2 is used
-// when the CPU has it and the --isa cap allows it.
-QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw, bool allow_avx2 = true);
+// Packs W [M, K] (row stride ldw) for `kernel` when given and available, else for the best available kernel
+// (kAvx2Int16 instead of kAvx2 where residuals would be too many).
+QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw);
+QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw, QKernel kernel);
 
 // Fills one activation panel: dst[q][j][i] = X[4q + i, j0 + j] for q < Kq, j < kQgemmNR (columns j >= j1 - j0 and
 // rows k >= K may hold any byte: their weights are zero or their results are discarded). Must be thread-safe.
@@ -51,15 +62,18 @@ class QPanelPacker {
 
 // The epilogue: y[m, n] = saturate(round_half_even(float(acc[m, n] + offset[m]) * scale[m]) + zero_point), to int8
 // when out_signed, else uint8; the result is additionally clamped to [lo, hi] (a fused Relu / Clip).
+// out_int32 instead stores acc[m, n] + offset[m] as int32 (MatMulInteger); scale and the rest are unused then.
 struct QRequant {
   const int32_t* offset = nullptr;  // M values (bias - activation zero point * row sum)
   const float* scale = nullptr;     // M values (x_scale * w_scale[m] / y_scale)
   int32_t zero_point = 0;
   int32_t lo = 0, hi = 255;
   bool out_signed = false;
+  bool out_int32 = false;
 };
 
-// Runs the GEMM over N columns; y[m * y_row + n * y_col] receives the 8-bit results. Parallel over column panels.
+// Runs the GEMM over N columns; y[m * y_row + n * y_col] (elements of 1 byte, or 4 with out_int32) receives the
+// results. Parallel over column panels.
 void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const QRequant& rq, void* y,
            int64_t y_row, int64_t y_col, ThreadPool& pool);
 
@@ -68,15 +82,36 @@ void requantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const int32
                      const QRequant& rq, void* y);
 
 namespace detail {
-// The micro-kernels (qgemm.cpp portable, qgemm_avx2.cpp): acc[MR][NR] (+)= W tile x panel over `quads` k quads.
-void qgemm_micro_scalar(const int8_t* w, const uint8_t* x, int64_t quads, bool split, bool accumulate, int32_t* acc);
-void qgemm_micro_avx2(const int8_t* w, const uint8_t* x, int64_t quads, bool split, bool accumulate, int32_t* acc);
-// Requantizes `count` contiguous accumulators of one row (count <= NR) into 8-bit values at y.
-// acc[m][j] += r * x[k][j] for every residual (m, k, r); x is a packed panel.
-void qgemm_residuals_scalar(const QPackedWeights::Residual* res, int64_t count, const uint8_t* x, int32_t* acc);
-void qgemm_residuals_avx2(const QPackedWeights::Residual* res, int64_t count, const uint8_t* x, int32_t* acc);
+// One call of a micro-kernel: `rows` (its tile height) x 16 columns over all quads. With `acc` set it stores the
+// raw accumulators there ([rows][16]); otherwise it requantizes rows [0, valid_rows) and columns [0, cols) into
+// y (row stride y_row, contiguous columns).
+struct QTile {
+  const void* w;          // the first packed tile (int8 or int16 per kernel)
+  int64_t tile_stride;    // elements between consecutive 4-row tiles
+  const uint8_t* x;       // the packed panel
+  int64_t quads;
+  int64_t valid_rows, cols;
+  const int32_t* offset;  // at the first row
+  const float* scale;
+  const QRequant* rq;
+  uint8_t* y;
+  int64_t y_row;
+  int32_t* acc;
+  const QPackedWeights::Residual* res;  // kAvx2: this tile's residuals (rows relative to the tile)
+  int64_t res_count;
+};
+using QMicro = void (*)(const QTile&);
+void qgemm_micro_avx2(const QTile& t);         // 4 rows
+void qgemm_micro_avx2_int16(const QTile& t);   // 4 rows
+void qgemm_micro_avx_vnni(const QTile& t);     // 4 rows
+void qgemm_micro_avx512bw(const QTile& t);     // 8 rows
+void qgemm_micro_avx512_vnni(const QTile& t);  // 16 rows
+// Requantizes `count` (<= 16) contiguous accumulators of one row into 8-bit values at y.
 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq, void* y);
 bool cpu_has_avx2();
+bool cpu_has_avx_vnni();
+bool cpu_has_avx512bw();
+bool cpu_has_avx512_vnni();
 }  // namespace detail
 
 }  // namespace ef::cpu

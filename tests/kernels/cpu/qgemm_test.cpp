@@ -1,12 +1,13 @@
-// ef::cpu::qgemm against a plain int32 GEMM + the requantization formula, for the AVX2 kernel (where the CPU has
-// it) and the portable one, narrow weights (single pass), a few large weights (sparse residuals) and uniform
-// full-range weights (the split layout),
-// odd M, N and K across the k-block boundary, strided (transposed) outputs, and 1-3 threads giving identical bytes.
+// ef::cpu::qgemm against a plain int32 GEMM + the requantization formula, on every kernel this CPU runs (the
+// VNNI / AVX-512 ones only where present), narrow weights (vpmaddubsw-safe), a few large weights and uniform
+// full-range weights, odd M, N and K, several row blocks and panel groups, strided (transposed) outputs, int32
+// outputs (MatMulInteger), and 1-3 threads giving identical bytes.
 #include "kernels/cpu/qgemm.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -33,8 +34,9 @@ class DensePanels final : public QPanelPacker {
   int64_t K_, N_;
 };
 
-// weight_limit 0: typical trained weights, mostly small with a few near +-128 (the residual path).
-void check(int64_t M, int64_t N, int64_t K, int weight_limit, bool avx2, bool out_signed, uint32_t seed) {
+// weight_limit 0: typical trained weights, mostly small with a few near +-128 (pairs that do not fit vpmaddubsw).
+void check(int64_t M, int64_t N, int64_t K, int weight_limit, QKernel kernel, bool out_signed, uint32_t seed,
+           bool out_int32 = false) {
   std::mt19937 rng(seed);
   std::vector<int8_t> w(static_cast<size_t>(M * K));
   for (size_t i = 0; i < w.size(); ++i) {
@@ -54,11 +56,17 @@ void check(int64_t M, int64_t N, int64_t K, int weight_limit, bool avx2, bool ou
     offset[static_cast<size_t>(m)] = std::uniform_int_distribution<int32_t>(-100000, 100000)(rng);
     scale[static_cast<size_t>(m)] = 1.0f / (static_cast<float>(K) * 300.0f) * (1.0f + static_cast<float>(m % 3));
   }
-  QPackedWeights packed = qpack_weights(M, K, w.data(), K, avx2);
-  if (weight_limit <= 64) EXPECT_FALSE(packed.split);
-  if (weight_limit > 64 && M * K > 64) EXPECT_TRUE(packed.split);  // uniform full range: too many residuals
-  if (weight_limit == 0 && M * K > 64) EXPECT_FALSE(packed.residuals.empty());
-  if (weight_limit == 64) EXPECT_TRUE(packed.residuals.empty());
+  QPackedWeights packed = qpack_weights(M, K, w.data(), K, kernel);
+  // kAvx2 takes weights whose k pairs do not fit vpmaddubsw through residuals, unless there are too many
+  // (uniform full-range weights): then the int16 kernel.
+  if (kernel == QKernel::kAvx2 && weight_limit == 127) {
+    if (M * K > 64) EXPECT_EQ(packed.kernel, QKernel::kAvx2Int16);
+  } else if (kernel == QKernel::kAvx2 && weight_limit == 0) {
+    if (M * K > 64) EXPECT_FALSE(packed.residuals.empty());
+  } else {
+    EXPECT_EQ(packed.kernel, kernel);
+    EXPECT_TRUE(packed.residuals.empty());
+  }
   QRequant rq;
   rq.offset = offset.data();
   rq.scale = scale.data();
@@ -66,22 +74,30 @@ void check(int64_t M, int64_t N, int64_t K, int weight_limit, bool avx2, bool ou
   rq.lo = out_signed ? -128 : 0;
   rq.hi = out_signed ? 127 : 255;
   rq.out_signed = out_signed;
+  rq.out_int32 = out_int32;
+  const size_t elem = out_int32 ? 4 : 1;
   DensePanels panels(x, K, N);
   std::vector<uint8_t> first;
   for (int threads = 1; threads <= 3; ++threads) {
     ThreadPool pool(threads);
-    // Column-major output (y_row 1, y_col M) exercises the strided epilogue; row-major the vector one.
+    // Column-major output (y_row 1, y_col M) exercises the strided epilogue; row-major the fused one.
     for (bool transposed : {false, true}) {
-      std::vector<uint8_t> y(static_cast<size_t>(M * N), 0xAB);
+      std::vector<uint8_t> y(static_cast<size_t>(M * N) * elem, 0xAB);
       qgemm(packed, N, panels, rq, y.data(), transposed ? 1 : N, transposed ? M : 1, pool);
       for (int64_t m = 0; m < M; ++m) {
         for (int64_t n = 0; n < N; ++n) {
           int32_t acc = 0;
           for (int64_t k = 0; k < K; ++k) acc += w[static_cast<size_t>(m * K + k)] * x[static_cast<size_t>(k * N + n)];
+          const size_t at = static_cast<size_t>(transposed ? n * M + m : m * N + n);
+          if (out_int32) {
+            int32_t got;
+            std::memcpy(&got, y.data() + at * 4, 4);
+            ASSERT_EQ(got, acc + offset[static_cast<size_t>(m)]) << "m " << m << " n " << n;
+            continue;
+          }
           const float v = static_cast<float>(acc + offset[static_cast<size_t>(m)]) * scale[static_cast<size_t>(m)];
           const int32_t want = std::clamp(static_cast<int32_t>(std::nearbyint(v)) + rq.zero_point, rq.lo, rq.hi);
-          const uint8_t byte = y[static_cast<size_t>(transposed ? n * M + m : m * N + n)];
-          const int32_t got = out_signed ? static_cast<int8_t>(byte) : byte;
+          const int32_t got = out_signed ? static_cast<int8_t>(y[at]) : y[at];
           ASSERT_EQ(got, want) << "m " << m << " n " << n << " threads " << threads << " transposed " << transposed;
         }
       }
@@ -94,18 +110,19 @@ void check(int64_t M, int64_t N, int64_t K, int weight_limit, bool avx2, bool ou
 }
 
 TEST(QGemm, MatchesIntegerReferenceOnEveryKernel) {
-  std::vector<bool> kernels{false};
-  if (detail::cpu_has_avx2()) kernels.push_back(true);
   uint32_t seed = 1;
-  for (bool avx2 : kernels) {
-    SCOPED_TRACE(avx2 ? "avx2" : "portable");
+  for (QKernel kernel : qgemm_kernels_available()) {
+    SCOPED_TRACE(qkernel_name(kernel));
     for (int limit : {64, 127, 0}) {
-      check(1, 1, 1, limit, avx2, false, seed++);
-      check(5, 17, 3, limit, avx2, true, seed++);
-      check(13, 33, 77, limit, avx2, false, seed++);
-      check(4, 16, 600, limit, avx2, true, seed++);  // two k blocks
-      check(9, 5, 1030, limit, avx2, false, seed++);
+      check(1, 1, 1, limit, kernel, false, seed++);
+      check(5, 17, 3, limit, kernel, true, seed++);
+      check(13, 33, 77, limit, kernel, false, seed++);
+      check(20, 48, 64, limit, kernel, true, seed++);
+      check(4, 16, 600, limit, kernel, true, seed++);
+      check(37, 70, 1030, limit, kernel, false, seed++);  // several row blocks and panel groups
     }
+    check(9, 21, 45, 0, kernel, false, seed++, /*out_int32=*/true);
+    check(17, 100, 300, 127, kernel, true, seed++, /*out_int32=*/true);
   }
 }
 
@@ -114,25 +131,31 @@ TEST(QGemm, HugeProductsSaturateToTheRightEnd) {
   std::vector<uint8_t> x = {255, 255};            // K = 2, N = 1
   std::vector<int32_t> offset = {0, 0};
   std::vector<float> scale = {1e30f, 1e30f};
-  std::vector<bool> kernels{false};
-  if (detail::cpu_has_avx2()) kernels.push_back(true);
-  for (bool avx2 : kernels) {
-    QPackedWeights packed = qpack_weights(2, 2, w.data(), 2, avx2);
+  for (QKernel kernel : qgemm_kernels_available()) {
+    QPackedWeights packed = qpack_weights(2, 2, w.data(), 2, kernel);
     QRequant rq;
     rq.offset = offset.data();
     rq.scale = scale.data();
     DensePanels panels(x, 2, 1);
     std::vector<uint8_t> y(2, 7);
     qgemm(packed, 1, panels, rq, y.data(), 1, 1, ThreadPool::inline_pool());
-    EXPECT_EQ(y[0], 255) << avx2;
-    EXPECT_EQ(y[1], 0) << avx2;
+    EXPECT_EQ(y[0], 255) << qkernel_name(kernel);
+    EXPECT_EQ(y[1], 0) << qkernel_name(kernel);
   }
 }
 
-TEST(QGemm, PortableAndAvx2PackingsAgreeOnTheKernelChoice) {
-  std::vector<int8_t> w(64, 100);
-  EXPECT_TRUE(qpack_weights(4, 16, w.data(), 16, true).split);  // 100 + 100 > 128
-  EXPECT_STREQ(qpack_weights(4, 16, w.data(), 16, false).kernel_name(), "scalar");
+TEST(QGemm, KernelChoiceFollowsTheWeights) {
+  std::vector<int8_t> w(64, 100);  // 100 + 100 > 128 everywhere: residuals on every pair
+  const QKernel best = qgemm_kernels_available().front();
+  const QKernel chosen = qpack_weights(4, 16, w.data(), 16).kernel;
+  EXPECT_EQ(chosen, best == QKernel::kAvx2 ? QKernel::kAvx2Int16 : best);
+  w[0] = 127;  // one pair too large: one residual
+  for (size_t i = 1; i < w.size(); ++i) w[i] = 1;
+  if (best == QKernel::kAvx2) EXPECT_EQ(qpack_weights(4, 16, w.data(), 16).residuals.size(), 0u);
+  w[1] = 2;
+  if (best == QKernel::kAvx2) EXPECT_STREQ(qpack_weights(4, 16, w.data(), 16).kernel_name(), "avx2_residual");
+  EXPECT_EQ(qpack_weights(4, 16, w.data(), 16, QKernel::kScalar).kernel, QKernel::kScalar);
+  EXPECT_EQ(qgemm_kernels_available().back(), QKernel::kScalar);
 }
 
 }  // namespace
