@@ -205,10 +205,12 @@ benchmark::internal::Benchmark* timed(benchmark::internal::Benchmark* b) {
   return g_threads > 1 ? b->UseRealTime() : b;
 }
 
-// 3x3 stride-1 layers: resnet18's four stages, squeezenet1_1's expand convs, thin ones for the crossover.
+// 3x3 stride-1 layers: resnet18's four stages, squeezenet1_1's expand convs, ppocr_det's 96 -> 24 head convs,
+// thin and small ones for the crossover.
 constexpr int64_t kWinogradShapes[][3] = {{64, 56, 64},  {128, 28, 128}, {256, 14, 256}, {512, 7, 512},
                                           {16, 55, 64},  {32, 27, 128},  {48, 13, 192},  {64, 13, 256},
-                                          {8, 64, 8},    {16, 32, 16},   {32, 16, 32}};
+                                          {96, 80, 24},  {8, 64, 8},     {16, 32, 16},   {32, 16, 32},
+                                          {16, 16, 64},  {64, 8, 64},    {256, 7, 256}};
 
 void register_all() {
   for (auto* b : {benchmark::RegisterBenchmark("depthwise", BM_Depthwise),
@@ -239,6 +241,9 @@ void register_all() {
   auto* wino = benchmark::RegisterBenchmark("conv_winograd", BM_ConvWinograd);
   wino->ArgNames({"C", "HW", "M", "block"});
   for (auto [c, hw, m] : kWinogradShapes) wino->Args({c, hw, m, 0});
+  for (int64_t block : {16, 32, 64, 128, 256}) {  // the tile-block trade-off (L2 residency vs GEMM width)
+    wino->Args({64, 56, 64, block})->Args({128, 28, 128, block})->Args({32, 27, 128, block});
+  }
   timed(wino);
 }
 

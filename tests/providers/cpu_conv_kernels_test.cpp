@@ -127,6 +127,8 @@ TEST(CpuProviderConv, Winograd3x3) {
   check_case(valid, 72, 1, "conv.winograd", 2e-4);
   ConvCase thin{1, 4, 24, 1, {19, 18}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, ""};  // too few channels
   check_case(thin, 73, 1, "conv.im2col_gemm");
+  ConvCase small{1, 64, 64, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, ""};  // 4 tiles: too few
+  check_case(small, 74, 1, "conv.im2col_gemm");
 }
 
 TEST(CpuProviderConv, OneDimensional) {

@@ -61,22 +61,29 @@ HWY_INLINE void ForEachGroup(const Geometry& g, int64_t t0, int64_t t1, int64_t 
   }
 }
 
-// V[xi][c][t - t0] for channels [c0, c1) of the block [t0, t1); V's xi stride is C * ld, its c stride ld.
+// V[xi][c][t - t0] for channels [c0, c1) of the block [t0, t1); V's xi stride is g.v_xi, its c stride g.ld.
 void InputTransform(const Geometry& g, const float* xpad, int64_t t0, int64_t t1, int64_t c0, int64_t c1,
                     float* v) {
   const D d;
   const int64_t L = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t xi_stride = g.C * g.ld;
+  // Columns 4 and 5 of tile l are columns 0 and 1 of tile l + 1: one deinterleaving load per row gives columns
+  // 0-3, and columns 4-5 are those shifted down a lane with the next tile's first columns in the last lane.
+  HWY_ALIGN int32_t next[WinogradConv::kMaxLanes];
+  for (int64_t i = 0; i < L; ++i) next[i] = static_cast<int32_t>(std::min(i + 1, L - 1));
+  const auto shift = hn::SetTableIndices(d, next);
+  const auto not_last = hn::FirstN(d, static_cast<size_t>(L - 1));
   for (int64_t c = c0; c < c1; ++c) {
     ForEachGroup(g, t0, t1, L, [&](int64_t s, int64_t, int64_t img, int64_t th, int64_t tw) HWY_ATTR {
       const float* p = xpad + ((img * g.C + c) * g.Hp + th * 4) * g.Wp + tw * 4;
       HWY_ALIGN float rows[36 * WinogradConv::kMaxLanes];  // B^T applied along each of the 6 input rows
       for (int64_t r = 0; r < 6; ++r) {
-        V a0, a1, a2, a3, b0, b1, b2, b3;
-        hn::LoadInterleaved4(d, p + r * g.Wp, a0, a1, a2, a3);
-        hn::LoadInterleaved4(d, p + r * g.Wp + 4, b0, b1, b2, b3);
+        const float* row = p + r * g.Wp;
+        V a0, a1, a2, a3;
+        hn::LoadInterleaved4(d, row, a0, a1, a2, a3);
+        const V a4 = hn::IfThenElse(not_last, hn::TableLookupLanes(a0, shift), hn::Set(d, row[4 * L]));
+        const V a5 = hn::IfThenElse(not_last, hn::TableLookupLanes(a1, shift), hn::Set(d, row[4 * L + 1]));
         V t[6];
-        InputT(a0, a1, a2, a3, b0, b1, t);
+        InputT(a0, a1, a2, a3, a4, a5, t);
         for (int k = 0; k < 6; ++k) hn::Store(t[k], d, rows + (r * 6 + k) * L);
       }
       float* out = v + c * g.ld + (s - t0);
@@ -85,7 +92,7 @@ void InputTransform(const Geometry& g, const float* xpad, int64_t t0, int64_t t1
         InputT(hn::Load(d, rows + k * L), hn::Load(d, rows + (6 + k) * L), hn::Load(d, rows + (12 + k) * L),
                hn::Load(d, rows + (18 + k) * L), hn::Load(d, rows + (24 + k) * L), hn::Load(d, rows + (30 + k) * L),
                t);
-        for (int64_t i = 0; i < 6; ++i) hn::StoreU(t[i], d, out + (i * 6 + k) * xi_stride);
+        for (int64_t i = 0; i < 6; ++i) hn::StoreU(t[i], d, out + (i * 6 + k) * g.v_xi);
       }
     });
   }
@@ -97,7 +104,7 @@ void OutputTransformK(const Geometry& g, const float* mo, int64_t t0, int64_t t1
                       const float* bias, const float* residual, const Activation& act, float* y) {
   const D d;
   const int64_t L = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t xi_stride = g.M * g.ld, plane = g.OH * g.OW;
+  const int64_t xi_stride = g.mo_xi, plane = g.OH * g.OW;
   for (int64_t m = m0; m < m1; ++m) {
     const V b = hn::Set(d, bias ? bias[m] : 0.0f);
     ForEachGroup(g, t0, t1, L, [&](int64_t s, int64_t seg_end, int64_t img, int64_t th, int64_t tw) HWY_ATTR {
@@ -211,8 +218,12 @@ bool winograd_preferred(const Conv2dParams& p) {
   if (!winograd_applicable(p)) return false;
   // Pads beyond 2 would pad planes far larger than the input for nothing: leave such layers to im2col.
   if (std::max({p.pad_top, p.pad_left, p.pad_bottom, p.pad_right}) > 2) return false;
+  // Crossover measured with bench/conv_bench (conv_winograd vs conv_gemm implicit, AVX2, one thread): Winograd
+  // wins from 8 channels in and out (C = M = 8 on 64x64: 2x) as long as there are >= 16 tiles (13x13 and 14x14
+  // planes: 1.5-1.8x); with 4 tiles (7x7, 8x8 planes) it loses 1.5x: the GEMMs are 4 columns wide, 7x7 pads to
+  // 8x8, and the 4x larger transformed weights are read for little work.
   const int64_t tiles = p.N * ((p.OH + 3) / 4) * ((p.OW + 3) / 4);
-  return p.C >= 32 && p.M >= 16 && tiles >= 16;  // TODO crossover
+  return p.C >= 8 && p.M >= 8 && tiles >= 16;
 }
 
 WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int64_t tile_block) : p_(p) {
@@ -220,7 +231,7 @@ WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int64_t tile_b
   Geometry& g = g_;
   g.N = p.N, g.C = p.C, g.M = p.M, g.OH = p.OH, g.OW = p.OW;
   g.TH = ceil_div(p.OH, 4), g.TW = ceil_div(p.OW, 4);
-  // Tile th reads padded rows [4 th, 4 th + 6); a group starting at tile tw reads columns [4 tw, 4 tw + 4 L + 4).
+  // Tile th reads padded rows [4 th, 4 th + 6); a group starting at tile tw reads columns [4 tw, 4 tw + 4 L + 2).
   // The input rows and columns always fit: H + pad_top = OH + 2 - pad_bottom <= 4 TH + 2 (likewise W).
   g.Hp = 4 * g.TH + 2;
   g.Wp = 4 * g.TW + 4 * kMaxLanes;
@@ -233,6 +244,10 @@ WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int64_t tile_b
   }
   g.block = std::min(tile_block, g.tiles);
   g.ld = round_up(g.block + kMaxLanes, 16);
+  // 64 bytes between the 36 matrices: strides that are multiples of 4 KiB would put the 36 rows a transform
+  // touches per group in one L1 set.
+  g.v_xi = round_up(p.C * g.ld, 16) + 16;
+  g.mo_xi = round_up(p.M * g.ld, 16) + 16;
 
   // U[xi] = (G g G^T)[xi] as 36 [M, C] matrices, computed in double.
   std::vector<float> u(static_cast<size_t>(36 * p.M * p.C));
@@ -266,8 +281,8 @@ ScratchLayout layout(const WinogradConv::Geometry& g) {
   ScratchLayout s;
   s.pad = 0;
   s.v = round_up(g.N * g.C * g.Hp * g.Wp, 16);
-  s.mo = s.v + round_up(36 * g.C * g.ld, 16);
-  s.total = s.mo + round_up(36 * g.M * g.ld, 16);
+  s.mo = s.v + 36 * g.v_xi;
+  s.total = s.mo + 36 * g.mo_xi;
   return s;
 }
 }  // namespace
@@ -293,7 +308,7 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
     // One GEMM per transform point; a nested parallel_for (inside sgemm) runs inline, so each GEMM is one thread's.
     pool.parallel_for(36, 1, [&](int64_t x0, int64_t x1) {
       for (int64_t xi = x0; xi < x1; ++xi) {
-        sgemm_packed_a(u_[static_cast<size_t>(xi)], nt, false, v + xi * g.C * g.ld, g.ld, mo + xi * g.M * g.ld, g.ld,
+        sgemm_packed_a(u_[static_cast<size_t>(xi)], nt, false, v + xi * g.v_xi, g.ld, mo + xi * g.mo_xi, g.ld,
                        GemmEpilogue{}, pool);
       }
     });

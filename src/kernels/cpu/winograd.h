@@ -53,6 +53,7 @@ class WinogradConv {
     int64_t tiles;          // N * TH * TW
     int64_t block;          // tiles per block
     int64_t ld;             // row stride of V and Mo: block plus a vector of slack for the last group's lanes
+    int64_t v_xi, mo_xi;    // stride between the 36 matrices of V ([C, ld] each) and of Mo ([M, ld] each)
   };
 
  private:

@@ -1,7 +1,7 @@
 // Conv and ai.edgeforge FusedConv (float32, 1-D and 2-D, NCHW) on the fast kernels, algorithm chosen per layer:
 //   - depthwise (group == C, M a multiple of C): direct vectorized kernel, no GEMM;
 //   - pointwise (1x1, stride 1, no padding): GEMM straight on the input, no im2col;
-//   - dense 3x3 stride 1 with enough channels and tiles (cpu::winograd_preferred): Winograd F(4x4, 3x3);
+//   - dense 3x3 stride 1 with >= 8 channels and >= 16 output tiles (cpu::winograd_preferred): Winograd F(4x4, 3x3);
 //   - everything else: GEMM whose B panels are packed straight from the input windows (im2col_pack_panel), so
 //     the column matrix is never written.
 // GEMM paths pre-pack each group's weights once at plan time. Bias, the FusedConv residual Z and its activation
