@@ -1,7 +1,7 @@
-// Convolution-side micro-benchmarks: depthwise convolution on MobileNet/EfficientNet layer shapes (beside the
+// Convolution-side micro-benchmarks: depthwise convolution (float and int8) on MobileNet/EfficientNet layer shapes (beside the
 // naive bounds-checked loop, for scale), MaxPool/AveragePool/global pools, im2col, and GEMM convolutions with an
 // explicit im2col matrix vs B panels packed straight from the input. Single-threaded unless --threads=N. Depends
-// on Google Benchmark and edgeforge's kernels/cpu (depthwise_conv, pool, im2col, sgemm).
+// on Google Benchmark and edgeforge's kernels/cpu (depthwise_conv, qdepthwise, pool, im2col, sgemm).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/pool.h"
+#include "kernels/cpu/qdepthwise.h"
 #include "kernels/cpu/sgemm.h"
 #include "kernels/cpu/winograd.h"
 
@@ -65,6 +66,27 @@ void BM_Depthwise(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data());
   }
   report(state, p.M * p.OH * p.OW * p.kh * p.kw, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
+}
+
+// The int8 depthwise QLinearConv kernel (qdepthwise.h) on the same shapes: uint8 activations, int8 weights,
+// requantized to uint8 (AVX2 where the CPU has it).
+void BM_QDepthwise(benchmark::State& state) {
+  const cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(2), state.range(3));
+  std::mt19937 rng(1);
+  std::vector<uint8_t> x(static_cast<size_t>(p.C * p.H * p.W)), y(static_cast<size_t>(p.M * p.OH * p.OW));
+  std::vector<int8_t> w(static_cast<size_t>(p.M * p.kh * p.kw));
+  for (uint8_t& v : x) v = static_cast<uint8_t>(rng());
+  for (int8_t& v : w) v = static_cast<int8_t>(rng());
+  const std::vector<int32_t> bias(static_cast<size_t>(p.M), 100);
+  const std::vector<float> scale(static_cast<size_t>(p.M), 0.001f);
+  cpu::QDepthwiseArgs a;
+  a.x = x.data(), a.x_zero_point = 128, a.w = w.data(), a.bias = bias.data(), a.scale = scale.data(), a.y = y.data();
+  const bool avx2 = cpu::qdepthwise_use_avx2(p);
+  for (auto _ : state) {
+    cpu::qdepthwise_conv2d(p, a, avx2, pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  report(state, p.M * p.OH * p.OW * p.kh * p.kw, p.C * p.H * p.W + p.M * p.OH * p.OW);
 }
 
 // The loop the definition gives, bounds checks on every tap: the yardstick for "several times faster".
@@ -214,10 +236,12 @@ constexpr int64_t kWinogradShapes[][3] = {{64, 56, 64},  {128, 28, 128}, {256, 1
 
 void register_all() {
   for (auto* b : {benchmark::RegisterBenchmark("depthwise", BM_Depthwise),
+                  benchmark::RegisterBenchmark("depthwise_int8", BM_QDepthwise),
                   benchmark::RegisterBenchmark("depthwise_naive", BM_DepthwiseNaive)}) {
     b->ArgNames({"C", "HW", "k", "s"});
     b->Args({144, 56, 3, 1})->Args({32, 112, 3, 1})->Args({96, 112, 3, 2})->Args({240, 28, 5, 1});
     b->Args({672, 14, 5, 2})->Args({960, 7, 3, 1})->Args({64, 56, 7, 1});
+    b->Args({24, 128, 3, 1})->Args({48, 32, 3, 1});  // BlazeFace (back model) blocks
     timed(b);
   }
   auto* pools = benchmark::RegisterBenchmark("pool", BM_Pool);

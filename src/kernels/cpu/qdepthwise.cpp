@@ -58,9 +58,9 @@ void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, bool avx2
   const int64_t mult = p.M / p.C, plane_in = p.H * p.W, plane_out = p.OH * p.OW, taps = p.kh * p.kw;
   const detail::QdwPlane g = avx2 ? detail::qdw_plane_geometry(p) : detail::QdwPlane{};
   pool.parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
-    // int32 elements either way (an int16 plane uses half of it), plus one int16 row of scratch for stride 1.
+    // int32 elements either way (an int16 plane uses half of it), plus a padded byte row.
     std::vector<int32_t> buf(static_cast<size_t>(g.rows * g.cols + g.cols + 16));
-    std::vector<int32_t> acc(static_cast<size_t>(plane_out));
+    std::vector<int32_t> acc(avx2 ? 0 : static_cast<size_t>(plane_out));
     for (int64_t i = b; i < e; ++i) {
       const int64_t n = i / p.C, c = i % p.C;
       const uint8_t* xc = a.x + i * plane_in;
@@ -68,13 +68,13 @@ void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, bool avx2
       for (int64_t k = 0; k < mult; ++k) {
         const int64_t m = c * mult + k;
         const int8_t* wm = a.w + m * taps;
+        uint8_t* ym = static_cast<uint8_t*>(a.y) + (n * p.M + m) * plane_out;
         if (avx2) {
-          detail::qdw_plane_avx2(p, g, buf.data(), wm, acc.data());
+          detail::qdw_plane_avx2(p, g, buf.data(), wm, a.bias[m], a.scale[m], a.rq, ym);
         } else {
           plane_scalar(p, xc, a.flip, a.x_zero_point, wm, acc.data());
+          requantize_rows(acc.data(), 1, plane_out, a.bias + m, a.scale + m, a.rq, ym);
         }
-        requantize_rows(acc.data(), 1, plane_out, a.bias + m, a.scale + m, a.rq,
-                        static_cast<uint8_t*>(a.y) + (n * p.M + m) * plane_out);
       }
     }
   });

@@ -43,11 +43,13 @@ struct QdwPlane {
 };
 QdwPlane qdw_plane_geometry(const Conv2dParams& p);
 // Fills the padded plane of one input channel (buf: rows * cols elements of int16 for stride 2, int32 for 1;
-// stride 1 also uses cols + 16 int32 after them as scratch).
+// then cols + 16 int32 of scratch for one padded byte row).
 void qdw_build_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip, int32_t zp,
                           void* buf);
-// acc[OH * OW] = the exact sums for one output channel with weights w [kh * kw] over the built plane.
-void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const void* buf, const int8_t* w, int32_t* acc);
+// One output channel with weights w [kh * kw] over the built plane, requantized (offset, scale, rq) into the
+// 8-bit plane y [OH * OW].
+void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const void* buf, const int8_t* w, int32_t offset,
+                    float scale, const QRequant& rq, uint8_t* y);
 }  // namespace detail
 
 }  // namespace ef::cpu
