@@ -202,6 +202,12 @@ QdqPlan plan_qdq(const Graph& g, const QuantConfig& config) {
     }
     mark(n.outputs[0]);
     if (role.kind == OpRole::Kind::kShared) plan.range_source[n.outputs[0]] = in0;
+    if (n.op_type == "Add" && config.exact_add_scales) {
+      for (int i : role.inputs) {
+        const int v = n.inputs[static_cast<size_t>(i)];
+        if (v != kNoValue && !is_initializer(g, v)) plan.add_inputs.emplace_back(v, n.outputs[0]);
+      }
+    }
   }
   return plan;
 }

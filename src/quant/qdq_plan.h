@@ -27,6 +27,7 @@ struct QuantConfig {
   DType weight_type = DType::kInt8;
   bool symmetric_activations = false;
   bool reduce_range = false;  // 7-bit weights (see quantize_weight)
+  bool exact_add_scales = true;  // Add input scales are integer multiples of the output's (QdqPlan::add_inputs)
   std::set<std::string> exclude_ops;    // op types left in float
   std::set<std::string> exclude_nodes;  // node names left in float
 };
@@ -47,6 +48,11 @@ struct QdqPlan {
   std::vector<int> folded_into;   // per node: the quantized node a Relu/Clip folds into, or -1
   std::vector<int> activations;   // values that get a Q/DQ pair, in node order
   std::map<int, int> range_source;  // value -> value whose calibrated range it uses (itself if absent)
+  // (activation input, output) of every quantized Add. With exact_add_scales each input's scale is made an integer
+  // multiple of the output's: the integer Add is then exact, so every runtime's fused QLinearAdd equals the QDQ
+  // float semantics. Otherwise rare rounding ties resolve differently (ONNX Runtime: 22-bit fixed-point scale
+  // ratios, ties away from zero) and a one-step difference spreads through the layers after it.
+  std::vector<std::pair<int, int>> add_inputs;
   std::vector<std::string> excluded;  // labels of nodes left in float by --exclude-op / --exclude-node
 
   int source_of(int v) const;

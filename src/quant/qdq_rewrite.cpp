@@ -1,6 +1,7 @@
 // Inserting QuantizeLinear / DequantizeLinear into a planned float graph (see qdq_plan.h for the rules).
 #include "quant/qdq_rewrite.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -34,6 +35,13 @@ Tensor zero_point_tensor(const QuantParams& p, bool scalar) {
   return t;
 }
 
+// The smallest float >= x whose mantissa has at most `bits` significant bits.
+float round_up_mantissa(float x, int bits) {
+  int exp = 0;
+  const double m = std::frexp(static_cast<double>(x), &exp);  // x = m * 2^exp, m in [0.5, 1)
+  return static_cast<float>(std::ldexp(std::ceil(std::ldexp(m, bits)), exp - bits));
+}
+
 // Base of the names of the values and nodes a Q/DQ pair adds: the tensor's name, or for a long one its last path
 // segment (uniqueness comes from fresh_name). Each pair repeats its base a dozen times in the file; with exporters'
 // 80-character scope paths that outweighed a small model's int8 weights.
@@ -55,13 +63,40 @@ class Rewriter {
     qdq_version_ = opset >= 13 ? 13 : 10;
     EF_CHECK(!config.per_channel || qdq_version_ >= 13, kInvalidArgument,
              "per-channel quantization needs standard opset >= 13, the model has {}", opset);
-    for (int v : plan.activations) {
-      const int s = plan.source_of(v);
+    const std::map<int, QuantParams> by_source = source_params(ranges);
+    for (int v : plan.activations) params_[v] = by_source.at(plan.source_of(v));
+  }
+
+  // Params per range source. An Add input's scale becomes the smallest integer multiple n of the Add output's scale
+  // that covers the input's range (see QdqPlan::add_inputs). Adds are visited last to first so that a residual
+  // chain's tensor, output of one Add and input of the next, gets its final scale before its own inputs are fitted.
+  std::map<int, QuantParams> source_params(const RangeMap& ranges) const {
+    std::map<int, QuantParams> out;
+    auto range_of = [&](int s) {
       const std::string& name = g_.values[static_cast<size_t>(s)].name;
       auto it = ranges.find(name);
       EF_CHECK(it != ranges.end(), kInvalidArgument, "no calibration range for tensor '{}'", name);
-      params_[v] = activation_params(it->second, config.activation_type, config.symmetric_activations);
+      return it->second;
+    };
+    for (int v : plan_.activations) {
+      const int s = plan_.source_of(v);
+      if (!out.count(s)) out[s] = activation_params(range_of(s), config_.activation_type, config_.symmetric_activations);
     }
+    std::set<int> fixed;
+    for (auto it = plan_.add_inputs.rbegin(); it != plan_.add_inputs.rend(); ++it) {
+      const int a = plan_.source_of(it->first), c = plan_.source_of(it->second);
+      if (a == c || fixed.count(a)) continue;
+      if (fixed.insert(c).second) {
+        // A 16-bit mantissa keeps n * scale exact in float, so the ratio is exactly n.
+        out[c] = params_with_scale(range_of(c), config_.activation_type, config_.symmetric_activations,
+                                   round_up_mantissa(out[c].scale[0], 16));
+      }
+      const float sc = out[c].scale[0];
+      const float n = std::max(1.0f, std::ceil(out[a].scale[0] / sc * (1 - 1e-6f)));
+      out[a] = params_with_scale(range_of(a), config_.activation_type, config_.symmetric_activations, n * sc);
+      fixed.insert(a);
+    }
+    return out;
   }
 
   QdqReport run() {

@@ -76,6 +76,16 @@ QuantParams activation_params(TensorRange range, DType dtype, bool symmetric) {
   return p;
 }
 
+QuantParams params_with_scale(TensorRange range, DType dtype, bool symmetric, float scale) {
+  QuantParams p = activation_params(range, dtype, symmetric);
+  p.scale = {scale};
+  if (!symmetric) {
+    const Limits lim = type_limits(dtype);
+    p.zero_point = {round_clamp(lim.lo - std::min(0.0, static_cast<double>(range.min)) / scale, lim.lo, lim.hi)};
+  }
+  return p;
+}
+
 Tensor quantize_with(const Tensor& w, const QuantParams& params) {
   EF_CHECK(w.dtype() == DType::kFloat32, kInternal, "quantizing a {} tensor", dtype_name(w.dtype()));
   const AxisView view = axis_view(w, params.axis);

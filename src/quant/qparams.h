@@ -25,6 +25,8 @@ struct QuantParams {
 };
 
 QuantParams activation_params(TensorRange range, DType dtype, bool symmetric);
+// Params of `range` at a given scale (at least the one activation_params picks), with its own zero point.
+QuantParams params_with_scale(TensorRange range, DType dtype, bool symmetric, float scale);
 
 struct QuantizedTensor {
   Tensor values;  // int8 / uint8 / int32, same shape as the float tensor

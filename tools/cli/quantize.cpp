@@ -26,7 +26,7 @@ struct QuantizeFlags {
   double percentile = 99.99;
   std::string image_size, mean, std, layout;
   bool bgr = false;
-  bool per_channel = false, symmetric_activations = false, reduce_range = false;
+  bool per_channel = false, symmetric_activations = false, reduce_range = false, independent_add_scales = false;
   std::string activation_type = "uint8", weight_type = "int8";
   std::vector<std::string> exclude_ops, exclude_nodes;
   double max_sqnr_drop = -1;
@@ -99,6 +99,7 @@ QuantizeOptions to_options(const QuantizeFlags& f) {
   o.config.weight_type = parse_qtype(f.weight_type, "--weight-type");
   o.config.symmetric_activations = f.symmetric_activations;
   o.config.reduce_range = f.reduce_range;
+  o.config.exact_add_scales = !f.independent_add_scales;
   o.config.exclude_ops.insert(f.exclude_ops.begin(), f.exclude_ops.end());
   o.config.exclude_nodes.insert(f.exclude_nodes.begin(), f.exclude_nodes.end());
   o.ranges_file = f.ranges;
@@ -274,6 +275,8 @@ CLI::App* add_quantize(CLI::App& app) {
   cmd->add_flag("--symmetric-activations", f->symmetric_activations, "Activation zero point 0 (int8) / 128 (uint8)");
   cmd->add_flag("--reduce-range", f->reduce_range,
                 "7-bit weights: ONNX Runtime's int8 kernels on CPUs without VNNI then never saturate (costs 1 bit)");
+  cmd->add_flag("--independent-add-scales", f->independent_add_scales,
+                "Add inputs keep their own scales (default: integer multiples of the output's, so integer Adds are exact)");
   cmd->add_option("--exclude-op", f->exclude_ops, "Leave every node of this op type in float (repeatable)");
   cmd->add_option("--exclude-node", f->exclude_nodes, "Leave this node in float (repeatable)");
   cmd->add_option("--max-sqnr-drop", f->max_sqnr_drop,
