@@ -3,6 +3,7 @@
 // int8 activations and outputs, per-tensor and per-channel weight scales, with and without bias, weights that
 // force the saturation-safe split path, 1-3 threads. Results agree within one quantization step (the fast
 // epilogue multiplies in float, the reference in double) and almost always exactly.
+#include <cmath>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -191,6 +192,149 @@ TEST(CpuProviderQLinearConv, DepthwiseDirectKernel) {
       QConvCase multiplier{2, 3, 6, 3, {9, 18}, {k, k}, {s, s}, {1, 1}, {0, pad, pad + 1, pad}};
       multiplier.per_channel = false;
       check_case(multiplier, static_cast<uint32_t>(seed++), 1, expect);
+    }
+  }
+}
+
+
+// MatMulInteger / QLinearMatMul on the quantized GEMM against the reference kernels.
+struct QMatMulCase {
+  std::vector<int64_t> a_dims;  // [..., M, K]
+  int64_t N;
+  bool a_signed = false, b_signed = true;
+  bool b_fits = true;            // b minus its zero point fits int8 (else: reference kernel)
+  bool runtime_a_zp = false;     // MatMulInteger: a_zero_point as a graph input
+  bool qlinear = false, y_signed = false, per_column = true;
+};
+
+Tensor random_8bit(DType t, const std::vector<int64_t>& dims, uint32_t seed) {
+  Tensor x = Tensor::zeros(t, dims);
+  std::mt19937 rng(seed);
+  auto* raw = static_cast<uint8_t*>(x.raw());
+  for (int64_t i = 0; i < x.numel(); ++i) raw[i] = static_cast<uint8_t>(rng());
+  return x;
+}
+
+void check_matmul(const QMatMulCase& c, uint32_t seed, int threads, const std::string& expect_prefix) {
+  std::mt19937 rng(seed);
+  const int64_t K = c.a_dims.back(), N = c.N;
+  onnx::ModelProto m = make_model(13);
+  auto* g = m.mutable_graph();
+  const int at = c.a_signed ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+  const int bt = c.b_signed ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+  add_io(g, true, "a", at, c.a_dims);
+  // b around its zero points: int8 with zero zero points, or uint8 around per-column points near 128.
+  std::vector<int64_t> zp_dims = c.per_column ? std::vector<int64_t>{N} : std::vector<int64_t>{};
+  const size_t zp_count = c.per_column ? static_cast<size_t>(N) : 1;
+  std::vector<int32_t> bzp(zp_count, 0);
+  if (!c.b_signed) {
+    for (int32_t& z : bzp) z = c.b_fits ? 120 + static_cast<int32_t>(rng() % 16) : 0;
+  }
+  std::vector<int64_t> b_dims{K, N};
+  std::vector<uint8_t> b(static_cast<size_t>(K * N));
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t n = 0; n < N; ++n) {
+      const int32_t z = bzp[c.per_column ? static_cast<size_t>(n) : 0];
+      const int32_t lim = c.b_signed ? 127 : 100;
+      const int32_t v = c.b_fits ? z + std::uniform_int_distribution<int32_t>(-lim, lim)(rng)
+                           : 130 + static_cast<int32_t>(rng() % 100);
+      b[static_cast<size_t>(k * N + n)] = static_cast<uint8_t>(v);
+    }
+  }
+  add_int_initializer(g, "b", bt, b_dims, b);
+  std::vector<uint8_t> zp_bytes(bzp.begin(), bzp.end());
+  add_int_initializer(g, "bzp", bt, zp_dims, zp_bytes);
+  std::vector<int64_t> y_dims = c.a_dims;
+  y_dims.back() = N;
+  NamedTensors inputs{{"a", random_8bit(c.a_signed ? DType::kInt8 : DType::kUInt8, c.a_dims, seed + 1)}};
+  const std::vector<uint8_t> azp{static_cast<uint8_t>(c.a_signed ? 0xF9 : 131)};
+  if (c.qlinear) {
+    const int yt = c.y_signed ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+    add_initializer(g, "as", {}, {0.02f});
+    add_int_initializer(g, "azp", at, {}, azp);
+    add_initializer(g, "bs", c.per_column ? std::vector<int64_t>{N} : std::vector<int64_t>{},
+                    random_values(static_cast<int64_t>(zp_count), seed + 3, 0.005f, 0.02f));
+    add_initializer(g, "ys", {}, {0.02f * 0.01f * std::sqrt(static_cast<float>(K)) * 40.0f});
+    add_int_initializer(g, "yzp", yt, {}, std::vector<uint8_t>{static_cast<uint8_t>(c.y_signed ? 5 : 120)});
+    add_io(g, false, "y", yt, y_dims);
+    add_node(g, "QLinearMatMul", {"a", "as", "azp", "b", "bs", "bzp", "ys", "yzp"}, {"y"});
+  } else {
+    if (c.runtime_a_zp) {
+      add_io(g, true, "azp", at, {});
+      Tensor z = Tensor::zeros(c.a_signed ? DType::kInt8 : DType::kUInt8, {});
+      static_cast<uint8_t*>(z.raw())[0] = azp[0];
+      inputs.emplace_back("azp", z);
+    } else {
+      add_int_initializer(g, "azp", at, {}, azp);
+    }
+    add_io(g, false, "y", onnx::TensorProto::INT32, y_dims);
+    add_node(g, "MatMulInteger", {"a", "b", "azp", "bzp"}, {"y"});
+  }
+  SCOPED_TRACE(testing::Message() << "seed " << seed << " threads " << threads << " K " << K << " N " << N);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  SessionOptions fast_opts;
+  fast_opts.num_threads = threads;
+  fast_opts.optimization_level = 0;
+  SessionOptions ref_opts = fast_opts;
+  ref_opts.reference_kernels = true;
+  auto fast = Session::from_model(load_model_from_bytes(bytes, "."), fast_opts);
+  auto ref = Session::from_model(load_model_from_bytes(bytes, "."), ref_opts);
+  std::vector<NodeProfile> profile;
+  std::vector<Tensor> got = fast->run_profiled(inputs, profile);
+  std::vector<Tensor> want = ref->run(inputs);
+  ASSERT_EQ(profile.size(), 1u);
+  EXPECT_EQ(profile[0].kernel.rfind(expect_prefix, 0), 0u) << profile[0].kernel;
+  ASSERT_EQ(got[0].shape(), want[0].shape());
+  ASSERT_EQ(got[0].dtype(), want[0].dtype());
+  if (!c.qlinear) {
+    for (int64_t i = 0; i < got[0].numel(); ++i) {
+      ASSERT_EQ(got[0].data<int32_t>()[i], want[0].data<int32_t>()[i]) << "element " << i;
+    }
+    return;
+  }
+  int64_t exact = 0, spread = 0;
+  for (int64_t i = 0; i < got[0].numel(); ++i) {
+    const int32_t x = element(got[0], i), y = element(want[0], i);
+    ASSERT_LE(std::abs(x - y), 1) << "element " << i << ": fast " << x << " reference " << y;
+    exact += x == y;
+    spread += y != element(want[0], 0);
+  }
+  EXPECT_GE(static_cast<double>(exact), 0.99 * static_cast<double>(got[0].numel()));
+  EXPECT_GT(spread, 0) << "outputs all equal: the case tests nothing";
+}
+
+TEST(CpuProviderQMatMul, MatMulIntegerOnTheQuantizedGemm) {
+  QMatMulCase batched{{2, 5, 37}, 19};
+  batched.runtime_a_zp = true;
+  check_matmul(batched, 1, 1, "matmul_integer.qgemm_");
+  QMatMulCase signed_a{{7, 64}, 33};
+  signed_a.a_signed = true;
+  signed_a.b_signed = false;  // uint8 weights around per-column zero points
+  check_matmul(signed_a, 2, 3, "matmul_integer.qgemm_");
+  QMatMulCase wide{{40, 300}, 70};
+  wide.per_column = false;
+  wide.runtime_a_zp = true;
+  check_matmul(wide, 3, 2, "matmul_integer.qgemm_");
+  QMatMulCase vector_a{{129}, 3};
+  check_matmul(vector_a, 4, 1, "matmul_integer.qgemm_");
+  QMatMulCase misfit{{3, 9}, 4};  // uint8 weights far from a zero zero point: int8 cannot hold them
+  misfit.b_signed = false;
+  misfit.b_fits = false;
+  check_matmul(misfit, 5, 1, "");
+}
+
+TEST(CpuProviderQMatMul, QLinearMatMulOnTheQuantizedGemm) {
+  uint32_t seed = 20;
+  for (bool a_signed : {false, true}) {
+    for (bool y_signed : {false, true}) {
+      QMatMulCase c{{3, 17, 45}, 23};
+      c.qlinear = true;
+      c.a_signed = a_signed;
+      c.y_signed = y_signed;
+      c.per_column = !y_signed;
+      check_matmul(c, seed, 1 + static_cast<int>(seed % 3), "qlinear_matmul.qgemm_");
+      ++seed;
     }
   }
 }

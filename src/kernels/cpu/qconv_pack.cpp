@@ -54,6 +54,30 @@ struct Run {
 
 }  // namespace
 
+void QRowPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
+  const int64_t full = K_ / 4, quads = (K_ + 3) / 4;
+  const uint32_t flip4 = flip_ * 0x01010101u;
+  for (int64_t j = 0; j < kQgemmNR; ++j) {
+    uint8_t* out = dst + j * 4;
+    if (j0 + j >= j1) {  // columns past the end: any bytes; zeros keep them defined
+      for (int64_t q = 0; q < quads; ++q) std::memset(out + q * kQgemmNR * 4, 0, 4);
+      continue;
+    }
+    const uint8_t* row = a_ + (j0 + j) * K_;
+    for (int64_t q = 0; q < full; ++q) {
+      uint32_t v;
+      std::memcpy(&v, row + q * 4, 4);
+      v ^= flip4;
+      std::memcpy(out + q * kQgemmNR * 4, &v, 4);
+    }
+    if (full < quads) {
+      uint8_t tail[4] = {0, 0, 0, 0};
+      for (int64_t k = full * 4; k < K_; ++k) tail[k - full * 4] = row[k] ^ flip_;
+      std::memcpy(out + full * kQgemmNR * 4, tail, 4);
+    }
+  }
+}
+
 bool qconv_is_pointwise(const Conv2dParams& p) {
   return p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
          p.pad_bottom == 0 && p.pad_right == 0 && p.OH == p.H && p.OW == p.W;

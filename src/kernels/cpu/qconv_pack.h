@@ -23,6 +23,19 @@ class QConvPanels final : public QPanelPacker {
   uint8_t flip_, pad_;
 };
 
+// The rows of a row-major [rows, K] 8-bit matrix as the GEMM's columns (MatMul activations): column j of the
+// panel is row j of the matrix, flipped by `flip`. Bytes past K are zero (they meet zero weights).
+class QRowPanels final : public QPanelPacker {
+ public:
+  QRowPanels(const uint8_t* a, int64_t K, uint8_t flip) : a_(a), K_(K), flip_(flip) {}
+  void pack(int64_t j0, int64_t j1, uint8_t* dst) const override;
+
+ private:
+  const uint8_t* a_;
+  int64_t K_;
+  uint8_t flip_;
+};
+
 // True when the convolution reads its input as the GEMM operand directly (1x1, stride 1, no padding).
 bool qconv_is_pointwise(const Conv2dParams& p);
 

@@ -98,10 +98,11 @@ const char* qkernel_name(QKernel k) {
 }
 
 std::vector<QKernel> qgemm_kernels_available() {
-  // The --isa cap, in Highway's target names: AVX3_* (AVX3_DL, ...) include VNNI, AVX3 is AVX-512BW.
+  // The --isa cap, in Highway's target names: AVX3* allows the AVX-512 kernels (Highway 1.0.3 builds report AVX3
+  // even on VNNI CPUs: AVX3_DL is not compiled by default), AVX2 the 256-bit ones.
   const std::string isa = active_isa();
   std::vector<QKernel> out;
-  if (starts_with(isa, "AVX3_") && detail::cpu_has_avx512_vnni()) out.push_back(QKernel::kAvx512Vnni);
+  if (starts_with(isa, "AVX3") && detail::cpu_has_avx512_vnni()) out.push_back(QKernel::kAvx512Vnni);
   if (starts_with(isa, "AVX") && detail::cpu_has_avx_vnni()) out.push_back(QKernel::kAvxVnni);
   if (starts_with(isa, "AVX3") && detail::cpu_has_avx512bw()) out.push_back(QKernel::kAvx512Bw);
   if (starts_with(isa, "AVX") && detail::cpu_has_avx2()) {

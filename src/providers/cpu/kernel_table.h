@@ -76,5 +76,6 @@ void add_gemm_kernels(KernelTable& table);
 void add_data_movement_kernels(KernelTable& table);
 void add_image_kernels(KernelTable& table);
 void add_quant_kernels(KernelTable& table);  // QLinearConv and the QDQ-fused int8 ops (quant_kernels.cpp)
+void add_qmatmul_kernels(KernelTable& table);  // MatMulInteger, QLinearMatMul (qmatmul_kernels.cpp)
 
 }  // namespace ef::cpu_provider

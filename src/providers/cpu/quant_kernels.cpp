@@ -252,6 +252,7 @@ void add_quant_kernels(KernelTable& table) {
   table.add("", "QuantizeLinear", prepare_quantize);
   table.add("", "DequantizeLinear", prepare_dequantize);
   table.add(kEdgeForgeDomain, "QLinearAdd", prepare_qlinear_add);
+  add_qmatmul_kernels(table);
 }
 
 }  // namespace ef::cpu_provider
