@@ -1,7 +1,8 @@
 // Element-wise kernel micro-benchmarks (Google Benchmark, single thread): the activation epilogue on GEMM-sized
-// chunks and on large tensors, broadcasting binary ops by CNN form, Softmax, and Transpose layouts, each beside a
-// plain scalar loop doing the same work so the ratio can be read directly. Linked into edgeforge_bench.
-// Depends on Google Benchmark and edgeforge's kernels/cpu (activation, binary, softmax, transpose).
+// chunks and on large tensors, broadcasting binary ops by CNN form, the 8-bit QLinearAdd, Softmax, and Transpose
+// layouts, each beside a plain scalar loop doing the same work so the ratio can be read directly. Linked into
+// edgeforge_bench.
+// Depends on Google Benchmark and edgeforge's kernels/cpu (activation, binary, qadd, softmax, transpose).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -14,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/binary.h"
+#include "kernels/cpu/qadd.h"
 #include "kernels/cpu/softmax.h"
 #include "kernels/cpu/transpose.h"
 
@@ -135,6 +137,23 @@ void BM_BinaryPlainLoopSameShape(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
 }
 BENCHMARK(BM_BinaryPlainLoopSameShape);
+
+// The 8-bit residual add (QLinearAdd) on BlazeFace's largest residual tensor, uint8 in and out.
+void BM_QLinearAdd(benchmark::State& state) {
+  const size_t n = 24 * 128 * 128;
+  std::mt19937 rng(3);
+  std::vector<uint8_t> a(n), b(n), out(n);
+  for (size_t i = 0; i < n; ++i) a[i] = static_cast<uint8_t>(rng()), b[i] = static_cast<uint8_t>(rng());
+  cpu::QAddParams p;
+  p.a_scale = 0.021f, p.b_scale = 0.034f, p.y_scale = 0.05f;
+  p.a_zero_point = 120, p.b_zero_point = 131, p.y_zero_point = 100;
+  for (auto _ : state) {
+    cpu::qlinear_add(a.data(), b.data(), static_cast<int64_t>(n), p, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
+}
+BENCHMARK(BM_QLinearAdd);
 
 // ---- softmax: args {outer, axis, inner}
 void BM_Softmax(benchmark::State& state) {

@@ -58,6 +58,10 @@ TEST(CpuProviderInt8Ops, MaxPoolAndPad) {
       {{2, 4, 9, 10}, {2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}, 1},
       {{1, 2, 12, 11}, {3, 2}, {1, 3}, {2, 1}, {2, 0, 1, 1}, 0},
       {{2, 3, 30}, {4}, {3}, {1}, {1, 2}, 0},
+      // Rows wide enough for the vector paths: stride 1 (16 outputs a step) and stride 2 (8), odd tails.
+      {{1, 2, 9, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 0},
+      {{1, 3, 8, 41}, {2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}, 0},
+      {{1, 2, 7, 35}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, 1},
   };
   uint32_t seed = 300;
   for (int type : {onnx::TensorProto::UINT8, onnx::TensorProto::INT8}) {

@@ -22,33 +22,61 @@ float dequantized(const uint8_t* x, bool is_signed, int64_t i, int32_t zp, float
   return static_cast<float>(v - zp) * scale;
 }
 
+uint8_t add_one(const uint8_t* a, const uint8_t* b, int64_t i, const QAddParams& p) {
+  // Separate statements: a compiler may contract a * s + b * t within one expression (clang's fp-contract=on).
+  const float da = dequantized(a, p.a_signed, i, p.a_zero_point, p.a_scale);
+  const float db = dequantized(b, p.b_signed, i, p.b_zero_point, p.b_scale);
+  const float sum = da + db;
+  const float v = sum / p.y_scale;
+  int32_t q = p.y_zero_point;
+  // Clamped before converting: huge quotients must saturate, not overflow the int conversion.
+  if (!std::isnan(v)) q += static_cast<int32_t>(std::nearbyint(std::clamp(v, -65536.0f, 65536.0f)));
+  return static_cast<uint8_t>(std::clamp(q, p.y_signed ? -128 : 0, p.y_signed ? 127 : 255));
+}
+
 #ifdef EF_QADD_AVX2
-__attribute__((target("avx2"))) __m256 dequantized8(const uint8_t* x, bool is_signed, __m256i zp, __m256 scale) {
+template <bool kSigned>
+__attribute__((target("avx2"), always_inline)) inline __m256 dequantized8(const uint8_t* x, __m256i zp, __m256 scale) {
   const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x));
-  const __m256i v = is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+  const __m256i v = kSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
   return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, zp)), scale);
 }
 
+template <bool kA, bool kB, bool kY>
 __attribute__((target("avx2"))) int64_t add_avx2(const uint8_t* a, const uint8_t* b, int64_t n, const QAddParams& p,
                                                  uint8_t* y) {
   const __m256 as = _mm256_set1_ps(p.a_scale), bs = _mm256_set1_ps(p.b_scale), ys = _mm256_set1_ps(p.y_scale);
   const __m256i az = _mm256_set1_epi32(p.a_zero_point), bz = _mm256_set1_epi32(p.b_zero_point);
   const __m256i yz = _mm256_set1_epi32(p.y_zero_point);
-  const __m256i lo = _mm256_set1_epi32(p.y_signed ? -128 : 0), hi = _mm256_set1_epi32(p.y_signed ? 127 : 255);
+  const __m256i lo = _mm256_set1_epi32(kY ? -128 : 0), hi = _mm256_set1_epi32(kY ? 127 : 255);
   const __m256 big = _mm256_set1_ps(65536.0f), nbig = _mm256_set1_ps(-65536.0f);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 sum = _mm256_add_ps(dequantized8(a + i, p.a_signed, az, as), dequantized8(b + i, p.b_signed, bz, bs));
+    const __m256 sum = _mm256_add_ps(dequantized8<kA>(a + i, az, as), dequantized8<kB>(b + i, bz, bs));
     __m256 v = _mm256_div_ps(sum, ys);
     const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
     v = _mm256_andnot_ps(nan, _mm256_min_ps(_mm256_max_ps(v, nbig), big));  // NaN -> 0 -> the zero point
     // cvtps rounds to nearest even (the default mode), as std::nearbyint does.
     __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(v), yz), lo), hi);
     const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-    const __m128i bytes = p.y_signed ? _mm_packs_epi16(w16, w16) : _mm_packus_epi16(w16, w16);
+    const __m128i bytes = kY ? _mm_packs_epi16(w16, w16) : _mm_packus_epi16(w16, w16);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), bytes);
   }
   return i;
+}
+
+using AddFn = int64_t (*)(const uint8_t*, const uint8_t*, int64_t, const QAddParams&, uint8_t*);
+template <bool kA, bool kB>
+AddFn pick_y(bool y) {
+  return y ? add_avx2<kA, kB, true> : add_avx2<kA, kB, false>;
+}
+template <bool kA>
+AddFn pick_b(bool b, bool y) {
+  return b ? pick_y<kA, true>(y) : pick_y<kA, false>(y);
+}
+// The kernel specialized for the three operand types (no per-element type branches).
+AddFn pick(const QAddParams& p) {
+  return p.a_signed ? pick_b<true>(p.b_signed, p.y_signed) : pick_b<false>(p.b_signed, p.y_signed);
 }
 #endif
 
@@ -58,22 +86,11 @@ void qlinear_add(const void* a, const void* b, int64_t n, const QAddParams& p, v
   const auto* pa = static_cast<const uint8_t*>(a);
   const auto* pb = static_cast<const uint8_t*>(b);
   auto* out = static_cast<uint8_t*>(y);
-  const int32_t lo = p.y_signed ? -128 : 0, hi = p.y_signed ? 127 : 255;
   int64_t i = 0;
 #ifdef EF_QADD_AVX2
-  if (avx2 && detail::cpu_has_avx2() && active_isa().rfind("AVX", 0) == 0) i = add_avx2(pa, pb, n, p, out);
+  if (avx2 && detail::cpu_has_avx2() && active_isa().rfind("AVX", 0) == 0) i = pick(p)(pa, pb, n, p, out);
 #endif
-  for (; i < n; ++i) {
-    // Separate statements: a compiler may contract a * s + b * t within one expression (clang's fp-contract=on).
-    const float da = dequantized(pa, p.a_signed, i, p.a_zero_point, p.a_scale);
-    const float db = dequantized(pb, p.b_signed, i, p.b_zero_point, p.b_scale);
-    const float sum = da + db;
-    const float v = sum / p.y_scale;
-    int32_t q = p.y_zero_point;
-    // Clamped before converting: huge quotients must saturate, not overflow the int conversion.
-    if (!std::isnan(v)) q += static_cast<int32_t>(std::nearbyint(std::clamp(v, -65536.0f, 65536.0f)));
-    out[i] = static_cast<uint8_t>(std::clamp(q, lo, hi));
-  }
+  for (; i < n; ++i) out[i] = add_one(pa, pb, i, p);
 }
 
 }  // namespace ef::cpu
