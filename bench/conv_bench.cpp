@@ -203,15 +203,16 @@ void BM_ConvGemm(benchmark::State& state) {
   report(state, p.M * K * N, 4 * (p.C * p.H * p.W + p.M * N));
 }
 
-// Args: C, H = W, M, tile block (0: the kernel's choice). One image, 3x3 stride 1 'same' padding, bias + ReLU:
-// Winograd F(4x4, 3x3). GMAC/s counts the direct convolution's multiply-adds, so it compares with conv_gemm.
+// Args: C, H = W, M, output tile (4: F(4x4, 3x3), 2: F(2x2, 3x3)), tile block (0: the kernel's choice). One image,
+// 3x3 stride 1 'same' padding, bias + ReLU. GMAC/s counts the direct convolution's multiply-adds, so it compares
+// with conv_gemm.
 void BM_ConvWinograd(benchmark::State& state) {
   cpu::Conv2dParams p = square(state.range(0), state.range(1), 3, 1);
   p.M = state.range(2);
   p.group = 1;
   p.with_output_size();
   const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * p.C * 9), b = random_floats(p.M);
-  const cpu::WinogradConv conv(p, w.data(), state.range(3));
+  const cpu::WinogradConv conv(p, w.data(), static_cast<int>(state.range(3)), state.range(4));
   std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16), y(static_cast<size_t>(p.M * p.OH * p.OW));
   float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
   const cpu::Activation relu{cpu::ActKind::kRelu, 0, 0};
@@ -263,10 +264,12 @@ void register_all() {
   for (auto [c, hw, m] : kWinogradShapes) conv->Args({c, hw, m, 3, 1, 1});
   timed(conv);
   auto* wino = benchmark::RegisterBenchmark("conv_winograd", BM_ConvWinograd);
-  wino->ArgNames({"C", "HW", "M", "block"});
-  for (auto [c, hw, m] : kWinogradShapes) wino->Args({c, hw, m, 0});
-  for (int64_t block : {16, 32, 64, 128, 256}) {  // the tile-block trade-off (L2 residency vs GEMM width)
-    wino->Args({64, 56, 64, block})->Args({128, 28, 128, block})->Args({32, 27, 128, block});
+  wino->ArgNames({"C", "HW", "M", "tile", "block"});
+  for (int64_t tile : {4, 2}) {
+    for (auto [c, hw, m] : kWinogradShapes) wino->Args({c, hw, m, tile, 0});
+  }
+  for (int64_t block : {16, 64, 256}) {  // the tile-block trade-off (L2 residency vs GEMM width)
+    wino->Args({64, 56, 64, 4, block})->Args({128, 28, 128, 4, block});
   }
   timed(wino);
 }

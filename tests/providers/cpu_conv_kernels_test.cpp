@@ -118,8 +118,9 @@ TEST(CpuProviderConv, DepthwiseFastShapesAndPointwise) {
   check_case(general, 98, 1, "conv.im2col_gemm");
 }
 
-// Dense 3x3 stride-1 layers with enough channels and tiles take Winograd F(4x4, 3x3); its rounding error grows
-// with the magnitude of the summed terms (tests/kernels/cpu/winograd_test.cpp), hence the looser tolerance.
+// Dense 3x3 stride-1 layers with enough channels and tiles take Winograd F(4x4, 3x3) (small planes F(2x2, 3x3));
+// its rounding error grows with the magnitude of the summed terms (tests/kernels/cpu/winograd_test.cpp), hence
+// the looser tolerance.
 TEST(CpuProviderConv, Winograd3x3) {
   ConvCase same{2, 33, 17, 1, {15, 21}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, "Relu", true};
   check_case(same, 71, 2, "conv.winograd", 2e-4);
@@ -127,8 +128,10 @@ TEST(CpuProviderConv, Winograd3x3) {
   check_case(valid, 72, 1, "conv.winograd", 2e-4);
   ConvCase thin{1, 4, 24, 1, {19, 18}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, ""};  // too few channels
   check_case(thin, 73, 1, "conv.im2col_gemm");
-  ConvCase small{1, 64, 64, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, ""};  // 4 tiles: too few
-  check_case(small, 74, 1, "conv.im2col_gemm");
+  ConvCase small{2, 24, 20, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, "Relu", true};  // 2x2 tiles
+  check_case(small, 74, 2, "conv.winograd_f2x2", 2e-4);
+  ConvCase tiny{1, 64, 64, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, ""};  // 4 2x2 tiles: too few
+  check_case(tiny, 75, 1, "conv.im2col_gemm");
 }
 
 TEST(CpuProviderConv, OneDimensional) {

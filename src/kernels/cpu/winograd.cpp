@@ -1,6 +1,6 @@
-// Winograd F(4x4, 3x3): the per-target input / output transforms (vectorized over tiles: lane l of a vector is
+// Winograd F(4x4, 3x3) and F(2x2, 3x3): the per-target input / output transforms (vectorized over tiles: lane l of a vector is
 // tile t + l of one tile row) and the driver that pads the input, runs the transforms and the 36 packed SGEMMs
-// block by block. The input is first copied into zero-padded planes wide enough that every group of tiles reads
+// block by block (for F(2x2) read 16 points and 2x2 tiles wherever 36 and 4x4 appear). The input is first copied into zero-padded planes wide enough that every group of tiles reads
 // its 6 rows with two deinterleaving loads and no bounds checks; the last group of a tile row computes lanes past
 // the row, whose results land in the slack of V or are overwritten by the next group. Depends on winograd.h,
 // sgemm.h, activation-inl.h and Highway (compiled once per target by foreach_target.h, picked at run time).
@@ -25,27 +25,59 @@ using D = hn::ScalableTag<float>;
 using V = hn::Vec<D>;
 static_assert(HWY_MAX_BYTES / sizeof(float) <= WinogradConv::kMaxLanes, "slack too small for this target");
 
-// B^T d for one 6-vector (points 0, +-1, +-2, inf).
-HWY_INLINE void InputT(const V d0, const V d1, const V d2, const V d3, const V d4, const V d5, V* t) {
-  const D d;
-  const V four = hn::Set(d, 4.0f), five = hn::Set(d, 5.0f), two = hn::Set(d, 2.0f);
-  const V s34 = hn::Add(d3, d4), d42 = hn::Sub(d4, d2), d43 = hn::Sub(d4, d3);
-  t[0] = hn::Add(hn::NegMulAdd(five, d2, hn::Mul(four, d0)), d4);
-  t[1] = hn::NegMulAdd(four, hn::Add(d1, d2), s34);
-  t[2] = hn::MulAdd(four, hn::Sub(d1, d2), d43);
-  t[3] = hn::MulAdd(two, hn::Sub(d3, d1), d42);
-  t[4] = hn::MulAdd(two, hn::Sub(d1, d3), d42);
-  t[5] = hn::Add(hn::NegMulAdd(five, d3, hn::Mul(four, d1)), d5);
+// B^T x for one column of kT + 2 vectors: F(4, 3) points 0, +-1, +-2, inf; F(2, 3) points 0, +-1, inf.
+template <int kT>
+HWY_INLINE void InputT(const V* x, V* t) {
+  if constexpr (kT == 4) {
+    const D d;
+    const V four = hn::Set(d, 4.0f), five = hn::Set(d, 5.0f), two = hn::Set(d, 2.0f);
+    const V s34 = hn::Add(x[3], x[4]), d42 = hn::Sub(x[4], x[2]), d43 = hn::Sub(x[4], x[3]);
+    t[0] = hn::Add(hn::NegMulAdd(five, x[2], hn::Mul(four, x[0])), x[4]);
+    t[1] = hn::NegMulAdd(four, hn::Add(x[1], x[2]), s34);
+    t[2] = hn::MulAdd(four, hn::Sub(x[1], x[2]), d43);
+    t[3] = hn::MulAdd(two, hn::Sub(x[3], x[1]), d42);
+    t[4] = hn::MulAdd(two, hn::Sub(x[1], x[3]), d42);
+    t[5] = hn::Add(hn::NegMulAdd(five, x[3], hn::Mul(four, x[1])), x[5]);
+  } else {
+    t[0] = hn::Sub(x[0], x[2]);
+    t[1] = hn::Add(x[1], x[2]);
+    t[2] = hn::Sub(x[2], x[1]);
+    t[3] = hn::Sub(x[1], x[3]);
+  }
 }
 
-// A^T m for one 6-vector.
-HWY_INLINE void OutputT(const V m0, const V m1, const V m2, const V m3, const V m4, const V m5, V* o) {
-  const D d;
-  const V a = hn::Add(m1, m2), b = hn::Sub(m1, m2), c = hn::Add(m3, m4), e = hn::Sub(m3, m4);
-  o[0] = hn::Add(hn::Add(m0, a), c);
-  o[1] = hn::MulAdd(hn::Set(d, 2.0f), e, b);
-  o[2] = hn::MulAdd(hn::Set(d, 4.0f), c, a);
-  o[3] = hn::Add(hn::MulAdd(hn::Set(d, 8.0f), e, b), m5);
+// A^T m for one column of kT + 2 vectors.
+template <int kT>
+HWY_INLINE void OutputT(const V* m, V* o) {
+  if constexpr (kT == 4) {
+    const D d;
+    const V a = hn::Add(m[1], m[2]), b = hn::Sub(m[1], m[2]), c = hn::Add(m[3], m[4]), e = hn::Sub(m[3], m[4]);
+    o[0] = hn::Add(hn::Add(m[0], a), c);
+    o[1] = hn::MulAdd(hn::Set(d, 2.0f), e, b);
+    o[2] = hn::MulAdd(hn::Set(d, 4.0f), c, a);
+    o[3] = hn::Add(hn::MulAdd(hn::Set(d, 8.0f), e, b), m[5]);
+  } else {
+    o[0] = hn::Add(hn::Add(m[0], m[1]), m[2]);
+    o[1] = hn::Sub(hn::Sub(m[1], m[2]), m[3]);
+  }
+}
+
+// kT interleaved streams of L floats each (lane l of v[j] at p[l * kT + j]).
+template <int kT>
+HWY_INLINE void LoadInterleaved(D d, const float* p, V* v) {
+  if constexpr (kT == 4) {
+    hn::LoadInterleaved4(d, p, v[0], v[1], v[2], v[3]);
+  } else {
+    hn::LoadInterleaved2(d, p, v[0], v[1]);
+  }
+}
+template <int kT>
+HWY_INLINE void StoreInterleaved(D d, const V* v, float* p) {
+  if constexpr (kT == 4) {
+    hn::StoreInterleaved4(v[0], v[1], v[2], v[3], d, p);
+  } else {
+    hn::StoreInterleaved2(v[0], v[1], d, p);
+  }
 }
 
 // Calls fn(s, seg_end, img, th, tw) for every group of up to L tiles [s, min(s + L, seg_end)) of the block
@@ -62,105 +94,111 @@ HWY_INLINE void ForEachGroup(const Geometry& g, int64_t t0, int64_t t1, int64_t 
 }
 
 // V[xi][c][t - t0] for channels [c0, c1) of the block [t0, t1); V's xi stride is g.v_xi, its c stride g.ld.
-void InputTransform(const Geometry& g, const float* xpad, int64_t t0, int64_t t1, int64_t c0, int64_t c1,
-                    float* v) {
+template <int kT>
+void InputTransformT(const Geometry& g, const float* xpad, int64_t t0, int64_t t1, int64_t c0, int64_t c1,
+                     float* v) {
+  constexpr int kIn = kT + 2;
   const D d;
   const int64_t L = static_cast<int64_t>(hn::Lanes(d));
-  // Columns 4 and 5 of tile l are columns 0 and 1 of tile l + 1: one deinterleaving load per row gives columns
-  // 0-3, and columns 4-5 are those shifted down a lane with the next tile's first columns in the last lane.
+  // Columns kT and kT + 1 of tile l are columns 0 and 1 of tile l + 1: one deinterleaving load per row gives
+  // columns 0..kT-1, the last two are the first two shifted down a lane with the next tile's in the last lane.
   HWY_ALIGN int32_t next[WinogradConv::kMaxLanes];
   for (int64_t i = 0; i < L; ++i) next[i] = static_cast<int32_t>(std::min(i + 1, L - 1));
   const auto shift = hn::SetTableIndices(d, next);
   const auto not_last = hn::FirstN(d, static_cast<size_t>(L - 1));
   for (int64_t c = c0; c < c1; ++c) {
     ForEachGroup(g, t0, t1, L, [&](int64_t s, int64_t, int64_t img, int64_t th, int64_t tw) HWY_ATTR {
-      const float* p = xpad + ((img * g.C + c) * g.Hp + th * 4) * g.Wp + tw * 4;
-      HWY_ALIGN float rows[36 * WinogradConv::kMaxLanes];  // B^T applied along each of the 6 input rows
-      for (int64_t r = 0; r < 6; ++r) {
+      const float* p = xpad + ((img * g.C + c) * g.Hp + th * kT) * g.Wp + tw * kT;
+      HWY_ALIGN float rows[kIn * kIn * WinogradConv::kMaxLanes];  // B^T applied along each input row
+      for (int64_t r = 0; r < kIn; ++r) {
         const float* row = p + r * g.Wp;
-        V a0, a1, a2, a3;
-        hn::LoadInterleaved4(d, row, a0, a1, a2, a3);
-        const V a4 = hn::IfThenElse(not_last, hn::TableLookupLanes(a0, shift), hn::Set(d, row[4 * L]));
-        const V a5 = hn::IfThenElse(not_last, hn::TableLookupLanes(a1, shift), hn::Set(d, row[4 * L + 1]));
-        V t[6];
-        InputT(a0, a1, a2, a3, a4, a5, t);
-        for (int k = 0; k < 6; ++k) hn::Store(t[k], d, rows + (r * 6 + k) * L);
+        V a[kIn], t[kIn];
+        LoadInterleaved<kT>(d, row, a);
+        a[kT] = hn::IfThenElse(not_last, hn::TableLookupLanes(a[0], shift), hn::Set(d, row[kT * L]));
+        a[kT + 1] = hn::IfThenElse(not_last, hn::TableLookupLanes(a[1], shift), hn::Set(d, row[kT * L + 1]));
+        InputT<kT>(a, t);
+        for (int k = 0; k < kIn; ++k) hn::Store(t[k], d, rows + (r * kIn + k) * L);
       }
       float* out = v + c * g.ld + (s - t0);
-      for (int64_t k = 0; k < 6; ++k) {
-        V t[6];
-        InputT(hn::Load(d, rows + k * L), hn::Load(d, rows + (6 + k) * L), hn::Load(d, rows + (12 + k) * L),
-               hn::Load(d, rows + (18 + k) * L), hn::Load(d, rows + (24 + k) * L), hn::Load(d, rows + (30 + k) * L),
-               t);
-        for (int64_t i = 0; i < 6; ++i) hn::StoreU(t[i], d, out + (i * 6 + k) * g.v_xi);
+      for (int64_t k = 0; k < kIn; ++k) {
+        V col[kIn], t[kIn];
+        for (int64_t r = 0; r < kIn; ++r) col[r] = hn::Load(d, rows + (r * kIn + k) * L);
+        InputT<kT>(col, t);
+        for (int64_t i = 0; i < kIn; ++i) hn::StoreU(t[i], d, out + (i * kIn + k) * g.v_xi);
       }
     });
   }
 }
 
 // y = act(A^T Mo A + bias + residual) for output channels [m0, m1) of the block [t0, t1).
-template <ActKind kKind>
+template <int kT, ActKind kKind>
 void OutputTransformK(const Geometry& g, const float* mo, int64_t t0, int64_t t1, int64_t m0, int64_t m1,
                       const float* bias, const float* residual, const Activation& act, float* y) {
+  constexpr int kIn = kT + 2;
   const D d;
   const int64_t L = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t xi_stride = g.mo_xi, plane = g.OH * g.OW;
+  const int64_t plane = g.OH * g.OW;
   for (int64_t m = m0; m < m1; ++m) {
     const V b = hn::Set(d, bias ? bias[m] : 0.0f);
     ForEachGroup(g, t0, t1, L, [&](int64_t s, int64_t seg_end, int64_t img, int64_t th, int64_t tw) HWY_ATTR {
       const float* in = mo + m * g.ld + (s - t0);
-      HWY_ALIGN float cols[24 * WinogradConv::kMaxLanes];  // A^T applied down each of the 6 columns
-      for (int64_t k = 0; k < 6; ++k) {
-        V o[4];
-        OutputT(hn::LoadU(d, in + k * xi_stride), hn::LoadU(d, in + (6 + k) * xi_stride),
-                hn::LoadU(d, in + (12 + k) * xi_stride), hn::LoadU(d, in + (18 + k) * xi_stride),
-                hn::LoadU(d, in + (24 + k) * xi_stride), hn::LoadU(d, in + (30 + k) * xi_stride), o);
-        for (int64_t i = 0; i < 4; ++i) hn::Store(o[i], d, cols + (i * 6 + k) * L);
+      HWY_ALIGN float cols[kT * kIn * WinogradConv::kMaxLanes];  // A^T applied down each column
+      for (int64_t k = 0; k < kIn; ++k) {
+        V col[kIn], o[kT];
+        for (int64_t r = 0; r < kIn; ++r) col[r] = hn::LoadU(d, in + (r * kIn + k) * g.mo_xi);
+        OutputT<kT>(col, o);
+        for (int64_t i = 0; i < kT; ++i) hn::Store(o[i], d, cols + (i * kIn + k) * L);
       }
-      const int64_t oh0 = th * 4, ow0 = tw * 4;
-      const int64_t valid_cols = std::min(4 * std::min(L, seg_end - s), g.OW - ow0);
-      const bool full = valid_cols == 4 * L;
+      const int64_t oh0 = th * kT, ow0 = tw * kT;
+      const int64_t valid_cols = std::min(kT * std::min(L, seg_end - s), g.OW - ow0);
+      const bool full = valid_cols == kT * L;
       const int64_t out_offset = (img * g.M + m) * plane;
-      for (int64_t i = 0; i < 4 && oh0 + i < g.OH; ++i) {
-        const float* c = cols + i * 6 * L;
-        V o[4];
-        OutputT(hn::Load(d, c), hn::Load(d, c + L), hn::Load(d, c + 2 * L), hn::Load(d, c + 3 * L),
-                hn::Load(d, c + 4 * L), hn::Load(d, c + 5 * L), o);
-        const int64_t row = out_offset + (oh0 + i) * g.OW + ow0;
+      for (int64_t i = 0; i < kT && oh0 + i < g.OH; ++i) {
+        V row[kIn], o[kT];
+        for (int64_t k = 0; k < kIn; ++k) row[k] = hn::Load(d, cols + (i * kIn + k) * L);
+        OutputT<kT>(row, o);
+        const int64_t at = out_offset + (oh0 + i) * g.OW + ow0;
         // Partial groups go through a buffer so that they run the same arithmetic as full ones.
-        HWY_ALIGN float buf[4 * WinogradConv::kMaxLanes];
+        HWY_ALIGN float buf[kT * WinogradConv::kMaxLanes];
         if (residual) {
-          V r0, r1, r2, r3;
-          const float* z = residual + row;
+          const float* z = residual + at;
           if (!full) {
             std::memcpy(buf, z, static_cast<size_t>(valid_cols) * sizeof(float));
-            std::fill(buf + valid_cols, buf + 4 * L, 0.0f);
+            std::fill(buf + valid_cols, buf + kT * L, 0.0f);
             z = buf;
           }
-          hn::LoadInterleaved4(d, z, r0, r1, r2, r3);
-          o[0] = hn::Add(hn::Add(o[0], b), r0);
-          o[1] = hn::Add(hn::Add(o[1], b), r1);
-          o[2] = hn::Add(hn::Add(o[2], b), r2);
-          o[3] = hn::Add(hn::Add(o[3], b), r3);
+          V r[kT];
+          LoadInterleaved<kT>(d, z, r);
+          for (int j = 0; j < kT; ++j) o[j] = hn::Add(hn::Add(o[j], b), r[j]);
         } else {
           for (V& x : o) x = hn::Add(x, b);
         }
         for (V& x : o) x = VecActivateK<kKind>(d, x, act.alpha, act.beta);
         if (full) {
-          hn::StoreInterleaved4(o[0], o[1], o[2], o[3], d, y + row);
+          StoreInterleaved<kT>(d, o, y + at);
         } else {
-          hn::StoreInterleaved4(o[0], o[1], o[2], o[3], d, buf);
-          std::memcpy(y + row, buf, static_cast<size_t>(valid_cols) * sizeof(float));
+          StoreInterleaved<kT>(d, o, buf);
+          std::memcpy(y + at, buf, static_cast<size_t>(valid_cols) * sizeof(float));
         }
       }
     });
   }
 }
 
+void InputTransform(const Geometry& g, const float* xpad, int64_t t0, int64_t t1, int64_t c0, int64_t c1,
+                    float* v) {
+  if (g.tile == 4) return InputTransformT<4>(g, xpad, t0, t1, c0, c1, v);
+  InputTransformT<2>(g, xpad, t0, t1, c0, c1, v);
+}
+
 void OutputTransform(const Geometry& g, const float* mo, int64_t t0, int64_t t1, int64_t m0, int64_t m1,
                      const float* bias, const float* residual, const Activation& act, float* y) {
   DispatchActKind(act.kind, [&](auto k) HWY_ATTR {
-    OutputTransformK<decltype(k)::value>(g, mo, t0, t1, m0, m1, bias, residual, act, y);
+    if (g.tile == 4) {
+      OutputTransformK<4, decltype(k)::value>(g, mo, t0, t1, m0, m1, bias, residual, act, y);
+    } else {
+      OutputTransformK<2, decltype(k)::value>(g, mo, t0, t1, m0, m1, bias, residual, act, y);
+    }
   });
 }
 
@@ -179,13 +217,14 @@ namespace {
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 int64_t ceil_div(int64_t x, int64_t m) { return (x + m - 1) / m; }
 
-// G (6x3) of F(4, 3).
-constexpr double kG[6][3] = {{1.0 / 4, 0, 0},
-                             {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                             {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                             {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                             {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                             {0, 0, 1}};
+// G ((tile + 2) x 3) of F(4, 3) and F(2, 3).
+constexpr double kG4[6][3] = {{1.0 / 4, 0, 0},
+                              {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                              {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                              {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                              {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                              {0, 0, 1}};
+constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 
 // Copies input planes [p0, p1) of the flattened (n, c) range into the zero-padded layout of g.
 void pad_planes(const Conv2dParams& p, const WinogradConv::Geometry& g, const float* x, float* xpad, int64_t p0,
@@ -214,62 +253,68 @@ bool winograd_applicable(const Conv2dParams& p) {
          p.pad_left >= 0 && p.pad_bottom >= 0 && p.pad_right >= 0;
 }
 
-bool winograd_preferred(const Conv2dParams& p) {
-  if (!winograd_applicable(p)) return false;
+int winograd_preferred_tile(const Conv2dParams& p) {
+  if (!winograd_applicable(p) || p.C < 8 || p.M < 8) return 0;
   // Pads beyond 2 would pad planes far larger than the input for nothing: leave such layers to im2col.
-  if (std::max({p.pad_top, p.pad_left, p.pad_bottom, p.pad_right}) > 2) return false;
-  // Crossover measured with bench/conv_bench (conv_winograd vs conv_gemm implicit, AVX2, one thread): Winograd
-  // wins from 8 channels in and out (C = M = 8 on 64x64: 2x) as long as there are >= 16 tiles (13x13 and 14x14
-  // planes: 1.5-1.8x); with 4 tiles (7x7, 8x8 planes) it loses 1.5x: the GEMMs are 4 columns wide, 7x7 pads to
-  // 8x8, and the 4x larger transformed weights are read for little work.
-  const int64_t tiles = p.N * ((p.OH + 3) / 4) * ((p.OW + 3) / 4);
-  return p.C >= 8 && p.M >= 8 && tiles >= 16;
+  if (std::max({p.pad_top, p.pad_left, p.pad_bottom, p.pad_right}) > 2) return 0;
+  // Crossover measured with bench/conv_bench (conv_winograd vs conv_gemm implicit, AVX2, one thread, see
+  // docs/performance.md): F(4x4) wins from 8 channels in and out (C = M = 8 on 64x64: 2x) as long as there are
+  // >= 16 tiles (13x13 and 14x14 planes: 1.5-1.8x); with 4 tiles (7x7, 8x8 planes) it loses 1.5x (GEMMs 4
+  // columns wide, 7x7 padded to 8x8, 4x the weight bytes read for little work). F(2x2) wins there instead
+  // (7x7 with 256 / 512 channels, 8x8 with 64: 1.6-1.8x).
+  const int64_t tiles4 = p.N * ceil_div(p.OH, 4) * ceil_div(p.OW, 4);
+  if (tiles4 >= 16) return 4;
+  const int64_t tiles2 = p.N * ceil_div(p.OH, 2) * ceil_div(p.OW, 2);
+  return tiles2 >= 16 && p.C >= 16 && p.M >= 16 ? 2 : 0;
 }
 
-WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int64_t tile_block) : p_(p) {
+WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int64_t tile_block) : p_(p) {
   if (!winograd_applicable(p)) throw std::invalid_argument("WinogradConv: not a 3x3 stride-1 dense convolution");
+  if (tile != 2 && tile != 4) throw std::invalid_argument("WinogradConv: tile must be 2 or 4");
+  const int64_t in = tile + 2;
+  points_ = in * in;
   Geometry& g = g_;
+  g.tile = tile;
   g.N = p.N, g.C = p.C, g.M = p.M, g.OH = p.OH, g.OW = p.OW;
-  g.TH = ceil_div(p.OH, 4), g.TW = ceil_div(p.OW, 4);
-  // Tile th reads padded rows [4 th, 4 th + 6); a group starting at tile tw reads columns [4 tw, 4 tw + 4 L + 2).
-  // The input rows and columns always fit: H + pad_top = OH + 2 - pad_bottom <= 4 TH + 2 (likewise W).
-  g.Hp = 4 * g.TH + 2;
-  g.Wp = 4 * g.TW + 4 * kMaxLanes;
+  g.TH = ceil_div(p.OH, tile), g.TW = ceil_div(p.OW, tile);
+  // Tile th reads padded rows [t th, t th + t + 2) (t = tile); a group starting at tile tw reads columns
+  // [t tw, t tw + t L + 2). The input always fits: H + pad_top = OH + 2 - pad_bottom <= t TH + 2 (likewise W).
+  g.Hp = tile * g.TH + 2;
+  g.Wp = tile * g.TW + tile * kMaxLanes + 2;
   g.tiles = p.N * g.TH * g.TW;
   if (tile_block <= 0) {
-    // V and Mo of one block (36 * (C + M) floats per tile) within ~768 KiB, so they stay in L2 from the input
+    // V and Mo of one block (points * (C + M) floats per tile) within ~768 KiB, so they stay in L2 from the input
     // transform through the GEMMs to the output transform; at least 32 tiles so the GEMMs' N is not too thin.
-    const int64_t per_tile = 36 * (p.C + p.M) * static_cast<int64_t>(sizeof(float));
+    const int64_t per_tile = points_ * (p.C + p.M) * static_cast<int64_t>(sizeof(float));
     tile_block = std::max<int64_t>(32, (768 << 10) / per_tile / 16 * 16);
   }
   g.block = std::min(tile_block, g.tiles);
   g.ld = round_up(g.block + kMaxLanes, 16);
-  // 64 bytes between the 36 matrices: strides that are multiples of 4 KiB would put the 36 rows a transform
-  // touches per group in one L1 set.
+  // 64 bytes between the transformed matrices: strides that are multiples of 4 KiB would put the rows a
+  // transform touches per group in one L1 set.
   g.v_xi = round_up(p.C * g.ld, 16) + 16;
   g.mo_xi = round_up(p.M * g.ld, 16) + 16;
 
-  // U[xi] = (G g G^T)[xi] as 36 [M, C] matrices, computed in double.
-  std::vector<float> u(static_cast<size_t>(36 * p.M * p.C));
+  // U[xi] = (G g G^T)[xi] as points_ [M, C] matrices, computed in double.
+  const double(*G)[3] = tile == 4 ? kG4 : kG2;
+  std::vector<float> u(static_cast<size_t>(points_ * p.M * p.C));
   for (int64_t m = 0; m < p.M; ++m) {
     for (int64_t c = 0; c < p.C; ++c) {
       const float* k = w + (m * p.C + c) * 9;
       double gk[6][3];  // G g
-      for (int i = 0; i < 6; ++i) {
-        for (int j = 0; j < 3; ++j) {
-          gk[i][j] = kG[i][0] * k[j] + kG[i][1] * k[3 + j] + kG[i][2] * k[6 + j];
-        }
+      for (int64_t i = 0; i < in; ++i) {
+        for (int j = 0; j < 3; ++j) gk[i][j] = G[i][0] * k[j] + G[i][1] * k[3 + j] + G[i][2] * k[6 + j];
       }
-      for (int i = 0; i < 6; ++i) {
-        for (int j = 0; j < 6; ++j) {
-          const double x = gk[i][0] * kG[j][0] + gk[i][1] * kG[j][1] + gk[i][2] * kG[j][2];
-          u[static_cast<size_t>(((i * 6 + j) * p.M + m) * p.C + c)] = static_cast<float>(x);
+      for (int64_t i = 0; i < in; ++i) {
+        for (int64_t j = 0; j < in; ++j) {
+          const double x = gk[i][0] * G[j][0] + gk[i][1] * G[j][1] + gk[i][2] * G[j][2];
+          u[static_cast<size_t>(((i * in + j) * p.M + m) * p.C + c)] = static_cast<float>(x);
         }
       }
     }
   }
-  u_.reserve(36);
-  for (int64_t xi = 0; xi < 36; ++xi) u_.push_back(pack_a(false, p.M, p.C, u.data() + xi * p.M * p.C, p.C));
+  u_.reserve(static_cast<size_t>(points_));
+  for (int64_t xi = 0; xi < points_; ++xi) u_.push_back(pack_a(false, p.M, p.C, u.data() + xi * p.M * p.C, p.C));
 }
 
 namespace {
@@ -277,22 +322,22 @@ struct ScratchLayout {
   int64_t pad, v, mo;  // float offsets, each 64-byte aligned
   int64_t total;
 };
-ScratchLayout layout(const WinogradConv::Geometry& g) {
+ScratchLayout layout(const WinogradConv::Geometry& g, int64_t points) {
   ScratchLayout s;
   s.pad = 0;
   s.v = round_up(g.N * g.C * g.Hp * g.Wp, 16);
-  s.mo = s.v + 36 * g.v_xi;
-  s.total = s.mo + 36 * g.mo_xi;
+  s.mo = s.v + points * g.v_xi;
+  s.total = s.mo + points * g.mo_xi;
   return s;
 }
 }  // namespace
 
-uint64_t WinogradConv::scratch_bytes() const { return static_cast<uint64_t>(layout(g_).total) * sizeof(float); }
+uint64_t WinogradConv::scratch_bytes() const { return static_cast<uint64_t>(layout(g_, points_).total) * sizeof(float); }
 
 void WinogradConv::run(const float* x, const float* bias, const float* residual, const Activation& act, float* y,
                        void* scratch, ThreadPool& pool) const {
   const Geometry& g = g_;
-  const ScratchLayout s = layout(g);
+  const ScratchLayout s = layout(g, points_);
   float* base = static_cast<float*>(scratch);
   float* xpad = base + s.pad;
   float* v = base + s.v;
@@ -306,7 +351,7 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
       HWY_DYNAMIC_DISPATCH(InputTransform)(g, xpad, t0, t1, c0, c1, v);
     });
     // One GEMM per transform point; a nested parallel_for (inside sgemm) runs inline, so each GEMM is one thread's.
-    pool.parallel_for(36, 1, [&](int64_t x0, int64_t x1) {
+    pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) {
       for (int64_t xi = x0; xi < x1; ++xi) {
         sgemm_packed_a(u_[static_cast<size_t>(xi)], nt, false, v + xi * g.v_xi, g.ld, mo + xi * g.mo_xi, g.ld,
                        GemmEpilogue{}, pool);

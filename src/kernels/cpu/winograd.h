@@ -1,14 +1,16 @@
-// Winograd F(4x4, 3x3) convolution for dense (group 1) 3x3 stride-1 undilated 2-D NCHW float32 layers: each 4x4
-// output tile costs 36 multiplies per (input, output) channel pair instead of 144, at the price of an input and
-// an output transform per tile. Depends on kernels/cpu/sgemm.h (the 36 channel products are packed SGEMMs),
+// Winograd F(4x4, 3x3) and F(2x2, 3x3) convolution for dense (group 1) 3x3 stride-1 undilated 2-D NCHW float32
+// layers: each 4x4 output tile costs 36 multiplies per (input, output) channel pair instead of 144 (2x2 tiles: 16
+// instead of 36), at the price of an input and an output transform per tile. Depends on kernels/cpu/sgemm.h (the 36 channel products are packed SGEMMs),
 // conv_params.h, activation.h and core/thread_pool.h; the transforms use Highway with runtime ISA dispatch.
 //
 // Algorithm (per block of tiles; tiles run over (image, tile row, tile column)):
 //   V[xi][c][t] = (B^T d B)[xi]   the 6x6 input window of tile t, channel c (vectorized over tiles)
 //   Mo[xi] = U[xi] x V[xi]        U[xi] = (G g G^T)[xi], [M, C], transformed in double and packed at construction
+//                                 (36 points for 4x4 tiles, 16 for 2x2)
 //   y tile = act(A^T Mo A + bias + residual)
-// Numerics: the transforms amplify rounding error (interpolation points 0, +-1, +-2, inf), so results differ from
-// direct convolution by about 1e-6 of the magnitude of the summed terms rather than 1e-7 (measured and bounded
+// Numerics: F(4x4)'s transforms amplify rounding error (interpolation points 0, +-1, +-2, inf), so results differ
+// from direct convolution by about 1e-6 of the magnitude of the summed terms rather than 1e-7 (F(2x2): points
+// 0, +-1, inf, about 1e-7) (measured and bounded
 // in tests/kernels/cpu/winograd_test.cpp and docs/performance.md). Results do not depend on the thread count:
 // every output element goes through the same operations in the same order whatever the pool size.
 #pragma once
@@ -25,14 +27,18 @@ namespace ef::cpu {
 // True when p is a convolution WinogradConv can run: group 1, 3x3, stride 1, dilation 1 (any padding, batch).
 bool winograd_applicable(const Conv2dParams& p);
 
-// True when Winograd is expected to beat im2col + GEMM on p (measured crossover, see winograd.cpp).
-bool winograd_preferred(const Conv2dParams& p);
+// The output tile size (4 or 2) of the Winograd variant expected to beat im2col + GEMM on p, or 0 when none is
+// (measured crossover, see winograd.cpp).
+int winograd_preferred_tile(const Conv2dParams& p);
 
 class WinogradConv {
  public:
-  // w: [M, C, 3, 3]. tile_block: tiles per block (0: chosen from the channel counts so a block's transformed
-  // data stays in L2). Throws std::invalid_argument when !winograd_applicable(p).
-  WinogradConv(const Conv2dParams& p, const float* w, int64_t tile_block = 0);
+  // w: [M, C, 3, 3]; tile: output tile size, 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3)). tile_block: tiles per block
+  // (0: chosen from the channel counts so a block's transformed data stays in L2). Throws std::invalid_argument
+  // when !winograd_applicable(p) or the tile size is neither.
+  WinogradConv(const Conv2dParams& p, const float* w, int tile = 4, int64_t tile_block = 0);
+
+  int tile() const { return g_.tile; }
 
   // Bytes of scratch run() needs (64-byte aligned, contents irrelevant, private to the call).
   uint64_t scratch_bytes() const;
@@ -47,6 +53,7 @@ class WinogradConv {
 
   // The geometry the transforms share (public for the per-target code in winograd.cpp).
   struct Geometry {
+    int tile;               // output tile size: 4 or 2
     int64_t N, C, M, OH, OW;
     int64_t TH, TW;         // tile rows / columns per image
     int64_t Hp, Wp;         // zero-padded input plane: row 0 is input row -pad_top, column 0 input column -pad_left
@@ -59,7 +66,8 @@ class WinogradConv {
  private:
   Conv2dParams p_;
   Geometry g_;
-  std::vector<PackedMatrix> u_;  // 36 packed [M, C] matrices
+  int64_t points_ = 0;           // (tile + 2)^2
+  std::vector<PackedMatrix> u_;  // points_ packed [M, C] matrices
 };
 
 }  // namespace ef::cpu

@@ -1,7 +1,8 @@
 // Conv and ai.edgeforge FusedConv (float32, 1-D and 2-D, NCHW) on the fast kernels, algorithm chosen per layer:
 //   - depthwise (group == C, M a multiple of C): direct vectorized kernel, no GEMM;
 //   - pointwise (1x1, stride 1, no padding): GEMM straight on the input, no im2col;
-//   - dense 3x3 stride 1 with >= 8 channels and >= 16 output tiles (cpu::winograd_preferred): Winograd F(4x4, 3x3);
+//   - dense 3x3 stride 1 with enough channels and output tiles (cpu::winograd_preferred_tile): Winograd F(4x4, 3x3)
+//     or, on small planes, F(2x2, 3x3);
 //   - everything else: GEMM whose B panels are packed straight from the input windows (im2col_pack_panel), so
 //     the column matrix is never written.
 // GEMM paths pre-pack each group's weights once at plan time. Bias, the FusedConv residual Z and its activation
@@ -56,8 +57,8 @@ class DepthwiseConv final : public PreparedKernel {
 
 class WinogradConvKernel final : public PreparedKernel {
  public:
-  WinogradConvKernel(ConvSetup s, const float* w) : s_(std::move(s)), conv_(s_.p, w) {}
-  std::string name() const override { return "conv.winograd_f4x4"; }
+  WinogradConvKernel(ConvSetup s, const float* w, int tile) : s_(std::move(s)), conv_(s_.p, w, tile) {}
+  std::string name() const override { return conv_.tile() == 4 ? "conv.winograd_f4x4" : "conv.winograd_f2x2"; }
   uint64_t scratch_bytes() const override { return conv_.scratch_bytes(); }
   void run(const KernelArgs& args) const override {
     const float* z = s_.has_residual ? args.input(3).data<float>() : nullptr;
@@ -222,7 +223,9 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
     }
   }
   if (cpu::is_depthwise(s.p)) return std::make_unique<DepthwiseConv>(std::move(s), *w);
-  if (cpu::winograd_preferred(s.p)) return std::make_unique<WinogradConvKernel>(std::move(s), w->data<float>());
+  if (const int tile = cpu::winograd_preferred_tile(s.p)) {
+    return std::make_unique<WinogradConvKernel>(std::move(s), w->data<float>(), tile);
+  }
   return std::make_unique<GemmConv>(std::move(s), w->data<float>());
 }
 

@@ -1,4 +1,4 @@
-// Tests of ef::cpu::WinogradConv (F(4x4, 3x3)) against the double-precision reference convolution over randomized
+// Tests of ef::cpu::WinogradConv (F(4x4, 3x3) and F(2x2, 3x3)) against the double-precision reference convolution over randomized
 // geometry (odd sizes, asymmetric padding, batch, tile blocks that end mid-row), fused epilogues, thread counts
 // and every compiled SIMD target.
 //
@@ -56,6 +56,7 @@ struct Problem {
   std::vector<float> x, w, bias, residual;
   bool use_bias = true, use_residual = false;
   Activation act;
+  int tile = 4;
   int64_t tile_block = 0;
 
   size_t out_size() const { return static_cast<size_t>(p.N * p.M * p.OH * p.OW); }
@@ -68,7 +69,7 @@ struct Problem {
   }
 
   std::vector<float> run(ThreadPool& pool) const {
-    const WinogradConv conv(p, w.data(), tile_block);
+    const WinogradConv conv(p, w.data(), tile, tile_block);
     std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16);
     float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
     std::vector<float> y(out_size(), -12345.0f);
@@ -87,15 +88,16 @@ struct Problem {
     for (size_t i = 0; i < wd.size(); ++i) wa[i] = std::fabs(wd[i]);
     conv_reference(to_reference(p), xd.data(), wd.data(), use_bias ? bd.data() : nullptr, want.data());
     conv_reference(to_reference(p), xa.data(), wa.data(), nullptr, scale.data());
-    // Rounding mixes every input of the 6x6 window of the output's 4x4 tile, so S is the largest of the tile.
+    // Rounding mixes every input of the window of the output's tile, so S is the largest of the tile.
     const int64_t plane = p.OH * p.OW;
     std::vector<double> tile_scale(scale.size());
     for (size_t i = 0; i < scale.size(); ++i) {
       const int64_t base = static_cast<int64_t>(i) / plane * plane, oh = static_cast<int64_t>(i) % plane / p.OW,
                     ow = static_cast<int64_t>(i) % p.OW;
       double s = 0;
-      for (int64_t r = oh / 4 * 4; r < std::min(p.OH, oh / 4 * 4 + 4); ++r) {
-        for (int64_t c = ow / 4 * 4; c < std::min(p.OW, ow / 4 * 4 + 4); ++c) s = std::max(s, scale[base + r * p.OW + c]);
+      const int64_t t = tile, r0 = oh / t * t, c0 = ow / t * t;
+      for (int64_t r = r0; r < std::min(p.OH, r0 + t); ++r) {
+        for (int64_t c = c0; c < std::min(p.OW, c0 + t); ++c) s = std::max(s, scale[base + r * p.OW + c]);
       }
       tile_scale[i] = s;
     }
@@ -111,11 +113,11 @@ std::string describe(const Problem& pr) {
   const Conv2dParams& p = pr.p;
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "N=%lld C=%lld M=%lld HxW=%lldx%lld pads(t,l,b,r)=%lld,%lld,%lld,%lld out=%lldx%lld block=%lld "
+                "N=%lld C=%lld M=%lld HxW=%lldx%lld pads(t,l,b,r)=%lld,%lld,%lld,%lld out=%lldx%lld tile=%d block=%lld "
                 "bias=%d residual=%d act=%d",
                 (long long)p.N, (long long)p.C, (long long)p.M, (long long)p.H, (long long)p.W, (long long)p.pad_top,
                 (long long)p.pad_left, (long long)p.pad_bottom, (long long)p.pad_right, (long long)p.OH,
-                (long long)p.OW, (long long)pr.tile_block, pr.use_bias, pr.use_residual, static_cast<int>(pr.act.kind));
+                (long long)p.OW, pr.tile, (long long)pr.tile_block, pr.use_bias, pr.use_residual, static_cast<int>(pr.act.kind));
   return buf;
 }
 
@@ -167,6 +169,12 @@ TEST(CpuWinograd, Applicability) {
   p.kw = 5;
   EXPECT_FALSE(winograd_applicable(p.with_output_size()));
   EXPECT_THROW(WinogradConv(p, std::vector<float>(4 * 4 * 15).data()), std::invalid_argument);
+  p = conv3x3(1, 4, 4, 8, 8, 1, 1, 1, 1);
+  EXPECT_THROW(WinogradConv(p, std::vector<float>(4 * 4 * 9).data(), 3), std::invalid_argument);
+  // The per-layer choice: 4x4 tiles on large planes, 2x2 on 7x7 with many channels, none for thin layers.
+  EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 64, 64, 56, 56, 1, 1, 1, 1)), 4);
+  EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 512, 512, 7, 7, 1, 1, 1, 1)), 2);
+  EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 4, 64, 56, 56, 1, 1, 1, 1)), 0);
 }
 
 TEST(CpuWinograd, RandomGeometryMatchesReference) {
@@ -184,6 +192,7 @@ TEST(CpuWinograd, RandomGeometryMatchesReference) {
     pr.act = kActivations[pick(0, 6)];
     const int blocks[] = {0, 1, 5, 16, 33};
     pr.tile_block = blocks[pick(0, 4)];
+    pr.tile = pick(0, 2) == 0 ? 2 : 4;
     pr.fill(rng);
     ThreadPool& pool = iter % 3 == 0 ? ThreadPool::inline_pool() : (iter % 3 == 1 ? pool2 : pool3);
     worst = std::max(worst, expect_matches_reference(pr, pool));
@@ -208,8 +217,10 @@ TEST(CpuWinograd, ModelShapesMatchReference) {
 }
 
 TEST(CpuWinograd, ResultsDoNotDependOnThreadCount) {
+  for (int tile : {4, 2}) {
   std::mt19937 rng(77);
   Problem pr;
+  pr.tile = tile;
   pr.p = conv3x3(2, 19, 23, 17, 29, 1, 0, 2, 1);
   pr.use_residual = true;
   pr.act = {ActKind::kSilu, 0, 0};
@@ -220,6 +231,7 @@ TEST(CpuWinograd, ResultsDoNotDependOnThreadCount) {
   const std::vector<float> two = pr.run(pool2), three = pr.run(pool3);
   EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0);
   EXPECT_EQ(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)), 0);
+  }
 }
 
 // The residual may be the output buffer itself (in-place accumulate).
@@ -230,7 +242,7 @@ TEST(CpuWinograd, ResidualMayAliasOutput) {
   pr.use_residual = true;
   pr.fill(rng);
   const std::vector<float> want = pr.run(ThreadPool::inline_pool());
-  const WinogradConv conv(pr.p, pr.w.data());
+  const WinogradConv conv(pr.p, pr.w.data(), pr.tile);
   std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16);
   float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
   std::vector<float> y = pr.residual;
@@ -257,6 +269,7 @@ TEST(CpuWinograd, EveryCompiledTargetMatchesReference) {
       pr.use_residual = true;
       pr.act = {ActKind::kHardSwish, 0, 0};
       pr.tile_block = 8;
+      pr.tile = h == 14 ? 2 : 4;
       pr.fill(rng);
       expect_matches_reference(pr, ThreadPool::inline_pool());
       if (HasFailure()) return;
