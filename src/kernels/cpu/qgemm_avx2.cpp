@@ -39,38 +39,47 @@ EF_QAVX2 void apply_residuals(const QTile& t, int32_t* acc) {
 
 }  // namespace
 
+// The end of a 4 x 16 tile: accumulators stored once (named registers in the loops keep GCC from spilling and
+// shuffling an accumulator array every k quad), residuals applied, then the epilogue per row.
+static EF_QAVX2 void finish_tile4(const QTile& t, int32_t (*acc)[kQgemmNR]) {
+  if (t.res_count > 0) apply_residuals(t, &acc[0][0]);
+  for (int64_t r = 0; r < kQgemmMR; ++r) {
+    finish_row(t, r, _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][0])),
+               _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][8])));
+  }
+}
+
+#define EF_QSTORE_TILE4(acc)                                             \
+  do {                                                                   \
+    const __m256i all[8] = {c00, c01, c10, c11, c20, c21, c30, c31};     \
+    for (int i = 0; i < 8; ++i) {                                        \
+      auto* at = reinterpret_cast<__m256i*>(&(acc)[i / 2][(i % 2) * 8]); \
+      _mm256_store_si256(at, all[i]);                                    \
+    }                                                                    \
+  } while (0)
+
 // 4 rows x 16 columns: per k quad two panel loads, four weight broadcasts, 8 vpmaddubsw + 8 vpmaddwd.
 EF_QAVX2 void qgemm_micro_avx2(const QTile& t) {
   const auto* w = static_cast<const int8_t*>(t.w);
   const uint8_t* x = t.x;
-  __m256i c[kQgemmMR][2];
-  for (auto& row : c) row[0] = row[1] = _mm256_setzero_si256();
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   const __m256i ones = _mm256_set1_epi16(1);
+  // Each int16 pair sum is at most 255 * 128 in magnitude (checked when packing): no saturation.
+#define EF_QSTEP(r, lo, hi)                                                                \
+  {                                                                                        \
+    const __m256i wv = broadcast32(w + (r) * 4);                                           \
+    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_maddubs_epi16(x0, wv), ones));      \
+    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_maddubs_epi16(x1, wv), ones));      \
+  }
   for (int64_t q = 0; q < t.quads; ++q, x += 64, w += kQgemmMR * 4) {
     const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
     const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + 32));
-#pragma GCC unroll 4
-    for (int64_t r = 0; r < kQgemmMR; ++r) {
-      const __m256i wv = broadcast32(w + r * 4);
-      // Each int16 pair sum is at most 255 * 128 in magnitude (checked when packing): no saturation.
-      c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(x0, wv), ones));
-      c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(x1, wv), ones));
-    }
+    EF_QSTEP(0, c00, c01) EF_QSTEP(1, c10, c11) EF_QSTEP(2, c20, c21) EF_QSTEP(3, c30, c31)
   }
-  if (t.res_count > 0) {
-    alignas(32) int32_t acc[kQgemmMR][kQgemmNR];
-    for (int64_t r = 0; r < kQgemmMR; ++r) {
-      _mm256_store_si256(reinterpret_cast<__m256i*>(&acc[r][0]), c[r][0]);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(&acc[r][8]), c[r][1]);
-    }
-    apply_residuals(t, &acc[0][0]);
-    for (int64_t r = 0; r < kQgemmMR; ++r) {
-      c[r][0] = _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][0]));
-      c[r][1] = _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][8]));
-    }
-  }
-#pragma GCC unroll 4
-  for (int64_t r = 0; r < kQgemmMR; ++r) finish_row(t, r, c[r][0], c[r][1]);
+#undef EF_QSTEP
+  alignas(32) int32_t acc[kQgemmMR][kQgemmNR];
+  EF_QSTORE_TILE4(acc);
+  finish_tile4(t, acc);
 }
 
 // 4 rows x 8 columns, run for both halves of the panel: activations zero-extended to int16 while loading, int16
@@ -106,20 +115,22 @@ EF_QAVX2 void qgemm_micro_avx2_int16(const QTile& t) {
 EF_QAVXVNNI void qgemm_micro_avx_vnni(const QTile& t) {
   const auto* w = static_cast<const int8_t*>(t.w);
   const uint8_t* x = t.x;
-  __m256i c[kQgemmMR][2];
-  for (auto& row : c) row[0] = row[1] = _mm256_setzero_si256();
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+#define EF_QSTEP(r, lo, hi)                            \
+  {                                                    \
+    const __m256i wv = broadcast32(w + (r) * 4);       \
+    lo = _mm256_dpbusd_avx_epi32(lo, x0, wv);          \
+    hi = _mm256_dpbusd_avx_epi32(hi, x1, wv);          \
+  }
   for (int64_t q = 0; q < t.quads; ++q, x += 64, w += kQgemmMR * 4) {
     const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
     const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + 32));
-#pragma GCC unroll 4
-    for (int64_t r = 0; r < kQgemmMR; ++r) {
-      const __m256i wv = broadcast32(w + r * 4);
-      c[r][0] = _mm256_dpbusd_avx_epi32(c[r][0], x0, wv);
-      c[r][1] = _mm256_dpbusd_avx_epi32(c[r][1], x1, wv);
-    }
+    EF_QSTEP(0, c00, c01) EF_QSTEP(1, c10, c11) EF_QSTEP(2, c20, c21) EF_QSTEP(3, c30, c31)
   }
-#pragma GCC unroll 4
-  for (int64_t r = 0; r < kQgemmMR; ++r) finish_row(t, r, c[r][0], c[r][1]);
+#undef EF_QSTEP
+  alignas(32) int32_t acc[kQgemmMR][kQgemmNR];
+  EF_QSTORE_TILE4(acc);
+  finish_tile4(t, acc);
 }
 
 EF_QAVX2 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq,
