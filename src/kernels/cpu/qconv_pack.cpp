@@ -13,28 +13,30 @@
 namespace ef::cpu {
 namespace {
 
-// Interleaves four 16-byte rows into 64 bytes: dst[j * 4 + i] = row_i[j].
-void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3, uint8_t flip,
-                 uint8_t* dst) {
 #if defined(__SSE2__)
-  const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
-  const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0)), f);
-  const __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r1)), f);
-  const __m128i c = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r2)), f);
-  const __m128i d = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r3)), f);
+// Interleaves four 16-byte rows (flipped by f) into 64 bytes: dst[j * 4 + i] = row_i[j] ^ flip.
+inline void interleave4v(__m128i a, __m128i b, __m128i c, __m128i d, __m128i f, uint8_t* dst) {
+  a = _mm_xor_si128(a, f);
+  b = _mm_xor_si128(b, f);
+  c = _mm_xor_si128(c, f);
+  d = _mm_xor_si128(d, f);
   const __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
   const __m128i cd_lo = _mm_unpacklo_epi8(c, d), cd_hi = _mm_unpackhi_epi8(c, d);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(ab_lo, cd_lo));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(ab_lo, cd_lo));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 32), _mm_unpacklo_epi16(ab_hi, cd_hi));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 48), _mm_unpackhi_epi16(ab_hi, cd_hi));
+}
 #else
+// Interleaves four 16-byte rows into 64 bytes: dst[j * 4 + i] = row_i[j] ^ flip.
+void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3, uint8_t flip,
+                 uint8_t* dst) {
   const uint8_t* rows[4] = {r0, r1, r2, r3};
   for (int64_t j = 0; j < kQgemmNR; ++j) {
     for (int i = 0; i < 4; ++i) dst[j * 4 + i] = rows[i][j] ^ flip;
   }
-#endif
 }
+#endif
 
 // dst[0, n) = src[0, n) for n <= 16: one vector move for a whole panel row, else a byte loop.
 inline void copy_bytes(uint8_t* dst, const uint8_t* src, int64_t n) {
@@ -191,9 +193,9 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
   }
   const __m128i pad_vec = _mm_set1_epi8(static_cast<char>(pad_raw));
   const __m128i even = _mm_set1_epi16(0x00FF);
-  auto planned_row = [&](int64_t c, int64_t tap, uint8_t* row) {
+  // Row k of the panel as a vector: pointwise rows are the input row itself; planned taps one masked load per run.
+  auto planned_row = [&](int64_t c, int64_t tap) {
     const TapPlan& tp = plan[tap];
-    if (tp.n < 0) return false;
     const uint8_t* xc = x_ + c * plane;
     __m128i v = pad_vec;
     for (int64_t r = 0; r < tp.n; ++r) {
@@ -204,21 +206,39 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
       }
       v = _mm_or_si128(_mm_and_si128(tp.mask[r], in), _mm_andnot_si128(tp.mask[r], v));
     }
-    _mm_store_si128(reinterpret_cast<__m128i*>(row), v);
-    return true;
+    return v;
   };
-#endif
+  const __m128i flip_vec = _mm_set1_epi8(static_cast<char>(flip_));
+  const bool whole_rows = pointwise && count == kQgemmNR;
+  alignas(16) uint8_t row[kQgemmNR];
+  int64_t c = 0, tap = 0;  // of row k, advanced without divisions
+  for (int64_t q = 0; q < quads; ++q) {
+    __m128i v[4];
+    for (int i = 0; i < 4; ++i) {
+      const int64_t k = q * 4 + i;
+      if (k >= K) {
+        v[i] = _mm_setzero_si128();  // meets zero weights
+      } else if (whole_rows) {
+        v[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x_ + k * plane + j0));
+      } else if (planned && plan[tap].n >= 0) {
+        v[i] = planned_row(c, tap);
+      } else {
+        fill_row(k, c, tap / p.kw, tap % p.kw, row);
+        v[i] = _mm_load_si128(reinterpret_cast<const __m128i*>(row));
+      }
+      if (++tap == taps) {
+        tap = 0;
+        ++c;
+      }
+    }
+    interleave4v(v[0], v[1], v[2], v[3], flip_vec, dst + q * kQgemmNR * 4);
+  }
+#else
   alignas(16) uint8_t rows[4][kQgemmNR] = {};
   int64_t c = 0, ky = 0, kx = 0;  // of row k, advanced without divisions
   for (int64_t q = 0; q < quads; ++q) {
     for (int i = 0; i < 4; ++i) {
-#if defined(__SSE2__)
-      if (!(planned && q * 4 + i < K && planned_row(c, ky * p.kw + kx, rows[i]))) {
-        fill_row(q * 4 + i, c, ky, kx, rows[i]);
-      }
-#else
       fill_row(q * 4 + i, c, ky, kx, rows[i]);
-#endif
       if (++kx == p.kw) {
         kx = 0;
         if (++ky == p.kh) {
@@ -229,6 +249,7 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
     }
     interleave4(rows[0], rows[1], rows[2], rows[3], flip_, dst + q * kQgemmNR * 4);
   }
+#endif
 }
 
 }  // namespace ef::cpu

@@ -18,22 +18,31 @@ bool cpu_has_avx_vnni() { return cpu_has_avx2() && __builtin_cpu_supports("avxvn
 
 namespace {
 
-// acc[row][16] += r * x[k][0..15] for the tile's residuals (row, k, r); x is the packed panel.
+// acc[row][16] += r * x[k][0..15] for the tile's residuals (row, k, r); x is the packed panel. Residuals are
+// sorted by row: each row's two accumulator vectors stay in registers across its entries (no store-to-load
+// dependency from one entry to the next).
 EF_QAVX2 void apply_residuals(const QTile& t, int32_t* acc) {
   const __m256i low_byte = _mm256_set1_epi32(0xFF);
-  for (int64_t e = 0; e < t.res_count; ++e) {
-    const QPackedWeights::Residual& res = t.res[e];
-    int32_t* row = acc + static_cast<int64_t>(res.row) * kQgemmNR;
-    const uint8_t* xq = t.x + (res.k / 4) * kQgemmNR * 4;
-    const __m128i shift = _mm_cvtsi32_si128((res.k % 4) * 8);
-    // x in the low 16 bits of each lane (high half zero) times r as int16: one vpmaddwd, exact.
-    const __m256i r = _mm256_set1_epi32(res.r & 0xFFFF);
-    for (int h = 0; h < 2; ++h) {
-      const __m256i v = _mm256_and_si256(
-          _mm256_srl_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(xq + h * 32)), shift), low_byte);
-      auto* a = reinterpret_cast<__m256i*>(row + h * 8);
-      _mm256_storeu_si256(a, _mm256_add_epi32(_mm256_loadu_si256(a), _mm256_madd_epi16(v, r)));
+  for (int64_t e = 0; e < t.res_count;) {
+    const int32_t row = t.res[e].row;
+    auto* a = reinterpret_cast<__m256i*>(acc + static_cast<int64_t>(row) * kQgemmNR);
+    __m256i c0 = _mm256_load_si256(a), c1 = _mm256_load_si256(a + 1);
+    for (; e < t.res_count && t.res[e].row == row; ++e) {
+      const QPackedWeights::Residual& res = t.res[e];
+      const auto k = static_cast<uint32_t>(res.k);  // k >= 0: shifts, not signed division
+      const uint8_t* xq = t.x + static_cast<size_t>(k >> 2) * (kQgemmNR * 4);
+      const __m128i shift = _mm_cvtsi32_si128(static_cast<int>((k & 3) * 8));
+      // x in the low 16 bits of each lane (high half zero) times r as int16: one vpmaddwd, exact.
+      const __m256i r = _mm256_set1_epi32(res.r & 0xFFFF);
+      const __m256i v0 = _mm256_and_si256(
+          _mm256_srl_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(xq)), shift), low_byte);
+      const __m256i v1 = _mm256_and_si256(
+          _mm256_srl_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32)), shift), low_byte);
+      c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(v0, r));
+      c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(v1, r));
     }
+    _mm256_store_si256(a, c0);
+    _mm256_store_si256(a + 1, c1);
   }
 }
 
