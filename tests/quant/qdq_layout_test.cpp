@@ -1,8 +1,9 @@
-// The QDQ layout choices that make other runtimes' fused integer kernels agree with the QDQ semantics: integer
-// Add scale ratios.
+// The QDQ layout choices that make other runtimes' fused integer kernels agree with the QDQ semantics (integer Add
+// scale ratios), and the compaction of the written file (quant/compact.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "onnx/model_io.h"
 #include "quant/quantize.h"
@@ -63,6 +64,44 @@ TEST(QuantLayout, AddInputScalesAreIntegerMultiplesOfTheOutputScale) {
   EXPECT_FALSE(integer_ratio(own.a, own.out) && integer_ratio(own.b, own.out));
   EXPECT_GE(exact.a, own.a);  // never finer than the input's own range needs
   EXPECT_GE(exact.b, own.b);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(QuantLayout, CompactFileKeepsOriginalNamesAndComputesBiasScales) {
+  auto dir = temp_dir("compact");
+  write_npy_samples(dir / "calib", 4, {1, 3, 8, 8});
+  QuantizeOptions o;
+  CalibrationSpec spec;
+  spec.dir = (dir / "calib").string();
+  o.calibration_data = spec;
+  o.config.per_channel = true;
+  Model fp = load_model_from_bytes(serialize(make_small_convnet()), "");
+  const Model q = quantize_model(fp, o).model;
+  const Graph& g = *q.graph;
+  std::set<std::string> original;
+  for (const Value& v : fp.graph->values) original.insert(v.name);
+  for (const Value& v : g.values) {
+    if (!original.count(v.name)) EXPECT_LE(v.name.size(), 4u) << v.name;
+  }
+  EXPECT_NE(g.find_value("p1"), kNoValue);  // --per-layer still matches by name
+  int bias_scale_products = 0;
+  for (const Node& n : g.nodes) {
+    EXPECT_TRUE(n.name.empty());
+    if (n.op_type != "Conv") continue;
+    const Node* bias_dq = producer(g, n.inputs[2]);
+    const Node* mul = producer(g, bias_dq->inputs[1]);
+    ASSERT_NE(mul, nullptr);
+    EXPECT_EQ(mul->op_type, "Mul");
+    ++bias_scale_products;
+  }
+  EXPECT_EQ(bias_scale_products, 2);
+  // Scalar scales and zero points are stored once per distinct value.
+  std::set<std::pair<DType, float>> seen;
+  for (const Value& v : g.values) {
+    if (!v.initializer.defined() || v.initializer.rank() != 0) continue;
+    EXPECT_TRUE(seen.insert({v.initializer.dtype(), static_cast<float>(v.initializer.value_as_double(0))}).second);
+  }
+  EXPECT_NO_THROW(export_model_bytes(q));
   std::filesystem::remove_all(dir);
 }
 

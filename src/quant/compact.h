@@ -1,0 +1,12 @@
+// Shrinking a quantized model's file without changing what it computes, in ways every runtime reads as standard
+// QDQ: constants of one repeated value made by
+// ConstantOfShape, identical scalar scales and zero points stored once, and names the original model does not have
+// shortened (original tensor names stay, so `compare --per-layer` still matches values).
+#pragma once
+#include "ir/graph.h"
+
+namespace ef {
+
+void compact_quantized_model(Model& model, const Graph& original);
+
+}  // namespace ef
