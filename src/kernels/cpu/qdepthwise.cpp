@@ -58,8 +58,8 @@ void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, bool avx2
   const int64_t mult = p.M / p.C, plane_in = p.H * p.W, plane_out = p.OH * p.OW, taps = p.kh * p.kw;
   const detail::QdwPlane g = avx2 ? detail::qdw_plane_geometry(p) : detail::QdwPlane{};
   pool.parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
-    // int32 elements either way (an int16 plane uses half of it), plus a padded byte row.
-    std::vector<int32_t> buf(static_cast<size_t>(g.rows * g.cols + g.cols + 16));
+    // The int16 plane and a padded byte row.
+    std::vector<int16_t> buf(static_cast<size_t>(g.rows * g.cols + g.cols + 32));
     std::vector<int32_t> acc(avx2 ? 0 : static_cast<size_t>(plane_out));
     for (int64_t i = b; i < e; ++i) {
       const int64_t n = i / p.C, c = i % p.C;

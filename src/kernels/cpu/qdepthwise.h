@@ -5,8 +5,9 @@
 //
 // AVX2 kernel (stride 1 or 2, dilation 1, kernel up to 16 x 16; 3x3 and 5x5 are the common ones): each input
 // plane is widened once into a padded int16 plane (x - zp, zeros in the padding); a k-adjacent tap pair of 8
-// outputs is then one vpmaddwd on int16 pairs (products <= 255 * 128, never saturating) -- for stride 2 the
-// plane's own adjacent int16s are the pairs, for stride 1 a plane of (x[c], x[c + 1]) pairs is built instead.
+// outputs is then one vpmaddwd on two adjacent int16s read as an int32 lane (products <= 255 * 128, never
+// saturating). Stride 2 reads output t's pair at column 2t; stride 1 computes even and odd outputs as two such
+// strided sets (columns 2t and 2t + 1) and interleaves their bytes.
 // Everything else (other strides, dilation, --isa below AVX2, non-x86) runs the portable loops.
 // Depends on conv_params.h, qgemm.h (requantization) and core/thread_pool.h.
 #pragma once
@@ -37,18 +38,17 @@ bool qdepthwise_use_avx2(const Conv2dParams& p);
 void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, bool avx2, ThreadPool& pool);
 
 namespace detail {
-// Geometry of the padded planes the AVX2 kernel reads (int16 for stride 2, int32 pairs for stride 1).
+// Geometry of the padded int16 plane (x - zp, zeros in the padding) the AVX2 kernel reads.
 struct QdwPlane {
   int64_t rows = 0, cols = 0;  // cols: elements per row, a multiple of 16 with slack for the last vector
 };
 QdwPlane qdw_plane_geometry(const Conv2dParams& p);
-// Fills the padded plane of one input channel (buf: rows * cols elements of int16 for stride 2, int32 for 1;
-// then cols + 16 int32 of scratch for one padded byte row).
+// Fills the padded plane of one input channel: buf holds rows * cols int16, then cols + 32 bytes of scratch.
 void qdw_build_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip, int32_t zp,
-                          void* buf);
+                          int16_t* buf);
 // One output channel with weights w [kh * kw] over the built plane, requantized (offset, scale, rq) into the
 // 8-bit plane y [OH * OW].
-void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const void* buf, const int8_t* w, int32_t offset,
+void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const int16_t* buf, const int8_t* w, int32_t offset,
                     float scale, const QRequant& rq, uint8_t* y);
 }  // namespace detail
 

@@ -27,7 +27,9 @@ __attribute__((target("avx2"))) inline Requant16 requant16_setup(float scale, co
           rq.out_signed};
 }
 
-// acc0 = sums 0-7, acc1 = sums 8-15, each already including the offset -> 16 bytes in order.
+// acc0 = sums 0-7, acc1 = sums 8-15, each already including the offset -> 16 bytes in order. kSigned: the
+// output type (must equal r.out_signed; a template so kernels need no per-block branch).
+template <bool kSigned>
 __attribute__((target("avx2"))) inline __m128i requant16(const Requant16& r, __m256i acc0, __m256i acc1) {
   __m256i q[2];
   const __m256i acc[2] = {acc0, acc1};
@@ -38,7 +40,7 @@ __attribute__((target("avx2"))) inline __m128i requant16(const Requant16& r, __m
   }
   const __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
   const __m128i lo16 = _mm256_castsi256_si128(w16), hi16 = _mm256_extracti128_si256(w16, 1);
-  return r.out_signed ? _mm_packs_epi16(lo16, hi16) : _mm_packus_epi16(lo16, hi16);
+  return kSigned ? _mm_packs_epi16(lo16, hi16) : _mm_packus_epi16(lo16, hi16);
 }
 
 }  // namespace ef::cpu::detail
