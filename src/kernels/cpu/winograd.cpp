@@ -93,7 +93,7 @@ HWY_INLINE void ForEachGroup(const Geometry& g, int64_t t0, int64_t t1, int64_t 
   }
 }
 
-// V[xi][c][t - t0] for channels [c0, c1) of the block [t0, t1); V's xi stride is g.v_xi, its c stride g.ld.
+// V[c][xi][t - t0] for channels [c0, c1) of the block [t0, t1) (row stride g.ld, channel stride g.row).
 template <int kT>
 void InputTransformT(const Geometry& g, const float* xpad, int64_t t0, int64_t t1, int64_t c0, int64_t c1,
                      float* v) {
@@ -119,12 +119,12 @@ void InputTransformT(const Geometry& g, const float* xpad, int64_t t0, int64_t t
         InputT<kT>(a, t);
         for (int k = 0; k < kIn; ++k) hn::Store(t[k], d, rows + (r * kIn + k) * L);
       }
-      float* out = v + c * g.ld + (s - t0);
+      float* out = v + c * g.row + (s - t0);
       for (int64_t k = 0; k < kIn; ++k) {
         V col[kIn], t[kIn];
         for (int64_t r = 0; r < kIn; ++r) col[r] = hn::Load(d, rows + (r * kIn + k) * L);
         InputT<kT>(col, t);
-        for (int64_t i = 0; i < kIn; ++i) hn::StoreU(t[i], d, out + (i * kIn + k) * g.v_xi);
+        for (int64_t i = 0; i < kIn; ++i) hn::StoreU(t[i], d, out + (i * kIn + k) * g.ld);
       }
     });
   }
@@ -141,11 +141,11 @@ void OutputTransformK(const Geometry& g, const float* mo, int64_t t0, int64_t t1
   for (int64_t m = m0; m < m1; ++m) {
     const V b = hn::Set(d, bias ? bias[m] : 0.0f);
     ForEachGroup(g, t0, t1, L, [&](int64_t s, int64_t seg_end, int64_t img, int64_t th, int64_t tw) HWY_ATTR {
-      const float* in = mo + m * g.ld + (s - t0);
+      const float* in = mo + m * g.row + (s - t0);
       HWY_ALIGN float cols[kT * kIn * WinogradConv::kMaxLanes];  // A^T applied down each column
       for (int64_t k = 0; k < kIn; ++k) {
         V col[kIn], o[kT];
-        for (int64_t r = 0; r < kIn; ++r) col[r] = hn::LoadU(d, in + (r * kIn + k) * g.mo_xi);
+        for (int64_t r = 0; r < kIn; ++r) col[r] = hn::LoadU(d, in + (r * kIn + k) * g.ld);
         OutputT<kT>(col, o);
         for (int64_t i = 0; i < kT; ++i) hn::Store(o[i], d, cols + (i * kIn + k) * L);
       }
@@ -290,10 +290,10 @@ WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int6
   }
   g.block = std::min(tile_block, g.tiles);
   g.ld = round_up(g.block + kMaxLanes, 16);
-  // 64 bytes between the transformed matrices: strides that are multiples of 4 KiB would put the rows a
-  // transform touches per group in one L1 set.
-  g.v_xi = round_up(p.C * g.ld, 16) + 16;
-  g.mo_xi = round_up(p.M * g.ld, 16) + 16;
+  // V and Mo are channel-major ([C or M][points][ld]): the points*ld floats one transform writes or reads per
+  // channel are contiguous (one prefetchable stream instead of `points` streams 4 KiB-multiples apart, which
+  // also shared L1 sets); each point's GEMM operand is then a matrix of row stride g.row.
+  g.row = points_ * g.ld;
 
   // U[xi] = (G g G^T)[xi] as points_ [M, C] matrices, computed in double.
   const double(*G)[3] = tile == 4 ? kG4 : kG2;
@@ -322,22 +322,22 @@ struct ScratchLayout {
   int64_t pad, v, mo;  // float offsets, each 64-byte aligned
   int64_t total;
 };
-ScratchLayout layout(const WinogradConv::Geometry& g, int64_t points) {
+ScratchLayout layout(const WinogradConv::Geometry& g) {
   ScratchLayout s;
   s.pad = 0;
   s.v = round_up(g.N * g.C * g.Hp * g.Wp, 16);
-  s.mo = s.v + points * g.v_xi;
-  s.total = s.mo + points * g.mo_xi;
+  s.mo = s.v + round_up(g.C * g.row, 16);
+  s.total = s.mo + round_up(g.M * g.row, 16);
   return s;
 }
 }  // namespace
 
-uint64_t WinogradConv::scratch_bytes() const { return static_cast<uint64_t>(layout(g_, points_).total) * sizeof(float); }
+uint64_t WinogradConv::scratch_bytes() const { return static_cast<uint64_t>(layout(g_).total) * sizeof(float); }
 
 void WinogradConv::run(const float* x, const float* bias, const float* residual, const Activation& act, float* y,
                        void* scratch, ThreadPool& pool) const {
   const Geometry& g = g_;
-  const ScratchLayout s = layout(g, points_);
+  const ScratchLayout s = layout(g);
   float* base = static_cast<float*>(scratch);
   float* xpad = base + s.pad;
   float* v = base + s.v;
@@ -353,7 +353,7 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
     // One GEMM per transform point; a nested parallel_for (inside sgemm) runs inline, so each GEMM is one thread's.
     pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) {
       for (int64_t xi = x0; xi < x1; ++xi) {
-        sgemm_packed_a(u_[static_cast<size_t>(xi)], nt, false, v + xi * g.v_xi, g.ld, mo + xi * g.mo_xi, g.ld,
+        sgemm_packed_a(u_[static_cast<size_t>(xi)], nt, false, v + xi * g.ld, g.row, mo + xi * g.ld, g.row,
                        GemmEpilogue{}, pool);
       }
     });

@@ -4,8 +4,8 @@
 // conv_params.h, activation.h and core/thread_pool.h; the transforms use Highway with runtime ISA dispatch.
 //
 // Algorithm (per block of tiles; tiles run over (image, tile row, tile column)):
-//   V[xi][c][t] = (B^T d B)[xi]   the 6x6 input window of tile t, channel c (vectorized over tiles)
-//   Mo[xi] = U[xi] x V[xi]        U[xi] = (G g G^T)[xi], [M, C], transformed in double and packed at construction
+//   V[c][xi][t] = (B^T d B)[xi]   the 6x6 input window of tile t, channel c (vectorized over tiles)
+//   Mo[.][xi] = U[xi] x V[.][xi]  U[xi] = (G g G^T)[xi], [M, C], transformed in double and packed at construction
 //                                 (36 points for 4x4 tiles, 16 for 2x2)
 //   y tile = act(A^T Mo A + bias + residual)
 // Numerics: F(4x4)'s transforms amplify rounding error (interpolation points 0, +-1, +-2, inf), so results differ
@@ -60,7 +60,7 @@ class WinogradConv {
     int64_t tiles;          // N * TH * TW
     int64_t block;          // tiles per block
     int64_t ld;             // row stride of V and Mo: block plus a vector of slack for the last group's lanes
-    int64_t v_xi, mo_xi;    // stride between the 36 matrices of V ([C, ld] each) and of Mo ([M, ld] each)
+    int64_t row;            // channel stride of V [C][points][ld] and Mo [M][points][ld]: points * ld
   };
 
  private:
