@@ -26,7 +26,8 @@ struct QuantizeFlags {
   double percentile = 99.99;
   std::string image_size, mean, std, layout;
   bool bgr = false;
-  bool per_channel = false, symmetric_activations = false, reduce_range = false, independent_add_scales = false;
+  bool per_channel = false, symmetric_activations = false, reduce_range = false, full_range = false,
+       independent_add_scales = false;
   std::string activation_type = "uint8", weight_type = "int8";
   std::vector<std::string> exclude_ops, exclude_nodes;
   double max_sqnr_drop = -1;
@@ -98,7 +99,8 @@ QuantizeOptions to_options(const QuantizeFlags& f) {
   o.config.activation_type = parse_qtype(f.activation_type, "--activation-type");
   o.config.weight_type = parse_qtype(f.weight_type, "--weight-type");
   o.config.symmetric_activations = f.symmetric_activations;
-  o.config.reduce_range = f.reduce_range;
+  EF_CHECK(!(f.full_range && f.reduce_range), kInvalidArgument, "--full-range and --reduce-range contradict each other");
+  o.config.reduce_range = !f.full_range;  // the default: see --full-range
   o.config.exact_add_scales = !f.independent_add_scales;
   o.config.exclude_ops.insert(f.exclude_ops.begin(), f.exclude_ops.end());
   o.config.exclude_nodes.insert(f.exclude_nodes.begin(), f.exclude_nodes.end());
@@ -178,6 +180,7 @@ void run_quantize(const QuantizeFlags& f) {
     j["output"] = f.output;
     j["mode"] = f.mode;
     j["per_channel"] = f.per_channel;
+    j["weight_bits"] = f.full_range ? 8 : 7;
     j["activation_type"] = f.activation_type;
     j["weight_type"] = f.weight_type;
     j["opset"] = {{"before", r.prepare.opset_before}, {"after", r.prepare.opset_after}};
@@ -207,8 +210,8 @@ void run_quantize(const QuantizeFlags& f) {
     std::cout << j.dump(2) << "\n";
     return;
   }
-  std::cout << fmt::format("quantized {} -> {} ({}{}, {:.1f} s)\n", f.model, f.output, f.mode,
-                           f.per_channel ? ", per-channel" : "", seconds);
+  std::cout << fmt::format("quantized {} -> {} ({}{}, {}-bit weights, {:.1f} s)\n", f.model, f.output, f.mode,
+                           f.per_channel ? ", per-channel" : "", f.full_range ? 8 : 7, seconds);
   if (r.prepare.opset_before != r.prepare.opset_after) {
     std::cout << fmt::format("opset        {:>10} -> {} (ONNX version converter)\n", r.prepare.opset_before,
                              r.prepare.opset_after);
@@ -274,7 +277,11 @@ CLI::App* add_quantize(CLI::App& app) {
   cmd->add_option("--weight-type", f->weight_type, "int8 (symmetric) or uint8 (asymmetric)")->default_val("int8");
   cmd->add_flag("--symmetric-activations", f->symmetric_activations, "Activation zero point 0 (int8) / 128 (uint8)");
   cmd->add_flag("--reduce-range", f->reduce_range,
-                "7-bit weights: ONNX Runtime's int8 kernels on CPUs without VNNI then never saturate (costs 1 bit)");
+                                "7-bit weights (the default): ONNX Runtime's u8 x s8 kernels on x86 CPUs without VNNI "
+                                "then never saturate; costs 1 bit of weight precision");
+  cmd->add_flag("--full-range", f->full_range,
+                "8-bit weights in [-127, 127]: for EdgeForge, VNNI or ARM targets (other runtimes' AVX2 int8 kernels "
+                "saturate on them)");
   cmd->add_flag("--independent-add-scales", f->independent_add_scales,
                 "Add inputs keep their own scales (default: integer multiples of the output's, so integer Adds are exact)");
   cmd->add_option("--exclude-op", f->exclude_ops, "Leave every node of this op type in float (repeatable)");
