@@ -313,54 +313,79 @@ WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int6
       }
     }
   }
+  // Blocks in flight at once when the pool has threads to spare (scratch for each): at most one per core.
+  slots_ = std::max<int64_t>(1, std::min<int64_t>(ceil_div(g.tiles, g.block), physical_core_count()));
   u_.reserve(static_cast<size_t>(points_));
   for (int64_t xi = 0; xi < points_; ++xi) u_.push_back(pack_a(false, p.M, p.C, u.data() + xi * p.M * p.C, p.C));
 }
 
 namespace {
+// Scratch: the padded input, then per slot (a block in flight) its V and Mo.
 struct ScratchLayout {
-  int64_t pad, v, mo;  // float offsets, each 64-byte aligned
+  int64_t v, mo;  // float offsets of slot 0's V and Mo, 64-byte aligned
+  int64_t slot;   // floats per slot
   int64_t total;
 };
-ScratchLayout layout(const WinogradConv::Geometry& g) {
+ScratchLayout layout(const WinogradConv::Geometry& g, int64_t slots) {
   ScratchLayout s;
-  s.pad = 0;
   s.v = round_up(g.N * g.C * g.Hp * g.Wp, 16);
   s.mo = s.v + round_up(g.C * g.row, 16);
-  s.total = s.mo + round_up(g.M * g.row, 16);
+  s.slot = round_up(g.C * g.row, 16) + round_up(g.M * g.row, 16);
+  s.total = s.v + slots * s.slot;
   return s;
 }
 }  // namespace
 
-uint64_t WinogradConv::scratch_bytes() const { return static_cast<uint64_t>(layout(g_).total) * sizeof(float); }
+uint64_t WinogradConv::scratch_bytes() const {
+  return static_cast<uint64_t>(layout(g_, slots_).total) * sizeof(float);
+}
+
+void WinogradConv::run_block(int64_t t0, float* v, float* mo, const float* xpad, const float* bias,
+                             const float* residual, const Activation& act, float* y, ThreadPool& pool) const {
+  const Geometry& g = g_;
+  const int64_t t1 = std::min(g.tiles, t0 + g.block), nt = t1 - t0;
+  pool.parallel_for(g.C, 1, [&](int64_t c0, int64_t c1) {
+    HWY_DYNAMIC_DISPATCH(InputTransform)(g, xpad, t0, t1, c0, c1, v);
+  });
+  // One GEMM per transform point; a nested parallel_for (inside sgemm) runs inline, so each GEMM is one thread's.
+  pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) {
+    for (int64_t xi = x0; xi < x1; ++xi) {
+      sgemm_packed_a(u_[static_cast<size_t>(xi)], nt, false, v + xi * g.ld, g.row, mo + xi * g.ld, g.row,
+                     GemmEpilogue{}, pool);
+    }
+  });
+  pool.parallel_for(g.M, 1, [&](int64_t m0, int64_t m1) {
+    HWY_DYNAMIC_DISPATCH(OutputTransform)(g, mo, t0, t1, m0, m1, bias, residual, act, y);
+  });
+}
 
 void WinogradConv::run(const float* x, const float* bias, const float* residual, const Activation& act, float* y,
                        void* scratch, ThreadPool& pool) const {
   const Geometry& g = g_;
-  const ScratchLayout s = layout(g);
+  const ScratchLayout s = layout(g, slots_);
   float* base = static_cast<float*>(scratch);
-  float* xpad = base + s.pad;
-  float* v = base + s.v;
-  float* mo = base + s.mo;
   const int64_t plane_work = std::max<int64_t>(1, g.Hp * g.Wp);
   pool.parallel_for(g.N * g.C, std::max<int64_t>(1, (int64_t{1} << 14) / plane_work),
-                    [&](int64_t p0, int64_t p1) { pad_planes(p_, g, x, xpad, p0, p1); });
-  for (int64_t t0 = 0; t0 < g.tiles; t0 += g.block) {
-    const int64_t t1 = std::min(g.tiles, t0 + g.block), nt = t1 - t0;
-    pool.parallel_for(g.C, 1, [&](int64_t c0, int64_t c1) {
-      HWY_DYNAMIC_DISPATCH(InputTransform)(g, xpad, t0, t1, c0, c1, v);
-    });
-    // One GEMM per transform point; a nested parallel_for (inside sgemm) runs inline, so each GEMM is one thread's.
-    pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) {
-      for (int64_t xi = x0; xi < x1; ++xi) {
-        sgemm_packed_a(u_[static_cast<size_t>(xi)], nt, false, v + xi * g.ld, g.row, mo + xi * g.ld, g.row,
-                       GemmEpilogue{}, pool);
-      }
-    });
-    pool.parallel_for(g.M, 1, [&](int64_t m0, int64_t m1) {
-      HWY_DYNAMIC_DISPATCH(OutputTransform)(g, mo, t0, t1, m0, m1, bias, residual, act, y);
-    });
+                    [&](int64_t p0, int64_t p1) { pad_planes(p_, g, x, base, p0, p1); });
+  const int64_t blocks = ceil_div(g.tiles, g.block);
+  const int64_t used = std::min<int64_t>({slots_, pool.num_threads(), blocks});
+  if (used <= 1) {
+    // One block at a time, each phase split among the threads (three joins per block).
+    for (int64_t b = 0; b < blocks; ++b) {
+      run_block(b * g.block, base + s.v, base + s.mo, base, bias, residual, act, y, pool);
+    }
+    return;
   }
+  // Whole blocks per thread, no joins inside: slot k runs blocks k, k + used, ... in its own V / Mo (the phases'
+  // parallel_for calls run inline there). A block's results do not depend on its slot.
+  pool.parallel_for(used, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      for (int64_t b = k; b < blocks; b += used) {
+        run_block(b * g.block, base + s.v + k * s.slot, base + s.mo + k * s.slot, base, bias, residual, act, y,
+                  pool);
+      }
+    }
+  });
 }
 
 }  // namespace ef::cpu

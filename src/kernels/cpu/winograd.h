@@ -12,7 +12,9 @@
 // from direct convolution by about 1e-6 of the magnitude of the summed terms rather than 1e-7 (F(2x2): points
 // 0, +-1, inf, about 1e-7) (measured and bounded
 // in tests/kernels/cpu/winograd_test.cpp and docs/performance.md). Results do not depend on the thread count:
-// every output element goes through the same operations in the same order whatever the pool size.
+// every output element goes through the same operations in the same order whatever the pool size. Threads take
+// whole tile blocks when there are several (up to one block in flight per physical core, scratch sized at
+// construction), else split each block's phases.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -64,9 +66,14 @@ class WinogradConv {
   };
 
  private:
+  // Input transform, GEMMs and output transform of the tiles [t0, t0 + block) with V and Mo at v and mo.
+  void run_block(int64_t t0, float* v, float* mo, const float* xpad, const float* bias, const float* residual,
+                 const Activation& act, float* y, ThreadPool& pool) const;
+
   Conv2dParams p_;
   Geometry g_;
   int64_t points_ = 0;           // (tile + 2)^2
+  int64_t slots_ = 1;            // blocks that may run at once, each on its own thread with its own V and Mo
   std::vector<PackedMatrix> u_;  // points_ packed [M, C] matrices
 };
 
