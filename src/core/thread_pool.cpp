@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
@@ -20,9 +21,17 @@
 namespace ef {
 namespace {
 
-// Workers spin this many rounds for the next job before sleeping: kernels of one model run back to back, and a
-// futex wake-up per op costs more than a typical small op takes.
-constexpr int kSpinRounds = 4000;
+// Workers spin this long for the next job before sleeping: the nodes of a model run back to back, and a futex
+// wake-up (an inter-processor interrupt, a VM exit under a hypervisor) costs more than most nodes take.
+constexpr std::chrono::microseconds kSpinTime{250};
+// The caller spins this many rounds for chunks other threads are running, then yields its core: a thread that
+// holds a chunk but was preempted needs a core to finish it.
+constexpr int kWaitSpinRounds = 20000;
+
+constexpr int kMaxChunks = 0xFFFF;
+uint64_t generation_of(uint64_t s) { return s >> 32; }
+int chunks_of(uint64_t s) { return static_cast<int>((s >> 16) & 0xFFFF); }
+int next_of(uint64_t s) { return static_cast<int>(s & 0xFFFF); }
 
 thread_local bool t_inside_parallel_for = false;
 
@@ -51,14 +60,14 @@ int physical_core_count() {
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads <= 0) num_threads = physical_core_count();
   num_threads_ = num_threads;
-  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
+  stop_.store(true, std::memory_order_seq_cst);
+  state_.store((generation_of(state_.load()) + 1) << 32, std::memory_order_seq_cst);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-    ++generation_;
+    std::lock_guard<std::mutex> lock(sleep_mutex_);
   }
   wake_.notify_all();
   for (std::thread& t : workers_) t.join();
@@ -71,83 +80,101 @@ ThreadPool& ThreadPool::inline_pool() {
 
 int ThreadPool::num_chunks(int64_t n, int64_t grain) const {
   if (n <= 0) return 0;
-  grain = std::max<int64_t>(grain, 1);
-  int64_t by_grain = (n + grain - 1) / grain;
-  return static_cast<int>(std::min<int64_t>(by_grain, num_threads_));
+  if (num_threads_ == 1) return 1;
+  const int64_t by_grain = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
+  const int64_t limit = std::min<int64_t>(static_cast<int64_t>(num_threads_) * kChunksPerThread, kMaxChunks);
+  return static_cast<int>(std::min(by_grain, limit));
 }
 
-namespace {
-
-void run_chunk(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int chunks, int c) {
-  int64_t begin = n * c / chunks, end = n * (c + 1) / chunks;
-  if (begin < end) fn(begin, end);
+bool ThreadPool::run_chunks(uint64_t s) {
+  // Read before the claim: a claim that succeeds proves the job was not replaced in between, because the caller
+  // publishes a new job only after every chunk of this one was claimed and finished.
+  const auto* fn = job_.load(std::memory_order_relaxed);
+  const int64_t n = job_n_.load(std::memory_order_relaxed);
+  const uint64_t generation = generation_of(s);
+  for (;;) {
+    const int chunks = chunks_of(s), c = next_of(s);
+    if (c >= chunks) return true;
+    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (generation_of(s) != generation) return false;
+      continue;
+    }
+    ++s;
+    // Chunk sizes differ by at most one; computed without n * c, which could overflow.
+    const int64_t q = n / chunks, r = n % chunks;
+    const int64_t begin = c * q + std::min<int64_t>(c, r), end = begin + q + (c < r ? 1 : 0);
+    try {
+      if (begin < end) (*fn)(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    finished_.fetch_add(1, std::memory_order_acq_rel);
+  }
 }
-
-}  // namespace
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
-  int chunks = num_chunks(n, grain);
+  const int chunks = num_chunks(n, grain);
   if (chunks == 0) return;
   if (chunks == 1 || t_inside_parallel_for) {
     fn(0, n);
     return;
   }
   std::lock_guard<std::mutex> call_lock(call_mutex_);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    job_ = &fn;
-    job_n_ = n;
-    job_chunks_ = chunks;
-    next_chunk_.store(0, std::memory_order_relaxed);
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-    error_ = nullptr;
-    ++generation_;
+  job_.store(&fn, std::memory_order_relaxed);
+  job_n_.store(n, std::memory_order_relaxed);
+  finished_.store(0, std::memory_order_relaxed);
+  const uint64_t s = ((generation_of(state_.load(std::memory_order_relaxed)) + 1) << 32) |
+                     (static_cast<uint64_t>(chunks) << 16);
+  state_.store(s, std::memory_order_seq_cst);
+  // Pairs with the sleeper's increment-then-check: either it sees the new job or we see it asleep.
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+    { std::lock_guard<std::mutex> lock(sleep_mutex_); }
+    wake_.notify_all();
   }
-  wake_.notify_all();
   t_inside_parallel_for = true;
-  std::exception_ptr mine;
-  for (int c; (c = next_chunk_.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
-    try {
-      run_chunk(fn, n, chunks, c);
-    } catch (...) {
-      if (!mine) mine = std::current_exception();
+  run_chunks(s);
+  t_inside_parallel_for = false;
+  for (int r = 0; finished_.load(std::memory_order_acquire) < chunks; ++r) {
+    if (r < kWaitSpinRounds) {
+      EF_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
     }
   }
-  t_inside_parallel_for = false;
-  for (int r = 0; r < kSpinRounds && pending_.load(std::memory_order_acquire) != 0; ++r) EF_CPU_RELAX();
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
-  job_ = nullptr;
-  std::exception_ptr err = mine ? mine : error_;
-  lock.unlock();
+  std::exception_ptr err;
+  {
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    std::swap(err, error_);
+  }
   if (err) std::rethrow_exception(err);
 }
 
-void ThreadPool::worker_loop(int /*index*/) {
+void ThreadPool::worker_loop() {
   t_inside_parallel_for = true;
-  uint64_t seen = 0;
+  uint64_t seen = 0;  // the generation before the first job (a worker may start after jobs were published)
   for (;;) {
-    // Spin briefly on the generation counter, then sleep.
-    for (int r = 0; r < kSpinRounds && generation_.load(std::memory_order_acquire) == seen; ++r) EF_CPU_RELAX();
-    std::unique_lock<std::mutex> lock(mutex_);
-    wake_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
-    seen = generation_.load(std::memory_order_relaxed);
-    if (stop_) return;
-    const auto* fn = job_;
-    int64_t n = job_n_;
-    int chunks = job_chunks_;
-    lock.unlock();
-    std::exception_ptr err;
-    for (int c; (c = next_chunk_.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
-      try {
-        run_chunk(*fn, n, chunks, c);
-      } catch (...) {
-        if (!err) err = std::current_exception();
+    uint64_t s = state_.load(std::memory_order_acquire);
+    if (generation_of(s) == seen) {
+      const auto spin_until = std::chrono::steady_clock::now() + kSpinTime;
+      for (int r = 1; generation_of(s) == seen; ++r) {
+        EF_CPU_RELAX();
+        s = state_.load(std::memory_order_acquire);
+        if (r % 256 == 0 && std::chrono::steady_clock::now() > spin_until) break;
+      }
+      if (generation_of(s) == seen) {
+        std::unique_lock<std::mutex> lock(sleep_mutex_);
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        wake_.wait(lock, [&] {
+          s = state_.load(std::memory_order_seq_cst);
+          return generation_of(s) != seen || stop_.load(std::memory_order_acquire);
+        });
+        sleepers_.fetch_sub(1, std::memory_order_relaxed);
       }
     }
-    lock.lock();
-    if (err && !error_) error_ = err;
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.notify_one();
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = generation_of(s);
+    run_chunks(s);
   }
 }
 

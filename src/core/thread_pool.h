@@ -1,6 +1,13 @@
 // A small fork-join thread pool for intra-op parallelism. The calling thread takes part in every parallel_for,
 // so a pool of N threads starts N-1 workers, and a pool of 1 runs everything inline (no thread, no locking).
 //
+// Scheduling: a parallel_for publishes its job with one atomic store and workers claim chunks with a
+// compare-and-swap on one word (generation, chunk count, next chunk), so starting a job takes no lock and no
+// system call while the workers spin, and the caller never waits for a worker to wake up: a worker that is late
+// (asleep, or preempted on a busy machine) finds the chunks already taken. The caller only waits for chunks
+// that another thread has started. Workers spin for a while between jobs (the nodes of a model run back to
+// back) and then sleep; the caller wakes sleepers only when there are any.
+//
 // Determinism: parallel_for splits [0, n) into the same contiguous chunks for the same (n, grain, num_threads),
 // and kernels partition over *outputs* (each output element written by exactly one chunk with a fixed reduction
 // order), so results do not depend on which thread ran which chunk. Nested parallel_for calls run inline.
@@ -9,6 +16,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -23,6 +31,10 @@ int physical_core_count();
 
 class ThreadPool {
  public:
+  // Chunks per thread a parallel_for makes when the range holds enough grains: a thread that starts late or is
+  // preempted then costs a fraction of its share, not all of it.
+  static constexpr int kChunksPerThread = 4;
+
   // num_threads <= 0: physical_core_count().
   explicit ThreadPool(int num_threads);
   ~ThreadPool();
@@ -31,33 +43,40 @@ class ThreadPool {
 
   int num_threads() const { return num_threads_; }
 
-  // Calls fn(begin, end) over disjoint chunks covering [0, n), each at least `grain` long (except possibly the
-  // last), at most one chunk per thread; returns when all have finished. Exceptions thrown by fn are rethrown
-  // here (the first one wins). Safe to call from several threads at once: calls are serialized.
+  // Calls fn(begin, end) over disjoint contiguous chunks covering [0, n), each at least `grain` long (except when
+  // n < grain), at most kChunksPerThread per thread, claimed by whichever thread is free; returns when all have
+  // finished. Exceptions thrown by fn are rethrown here (the first one wins). Safe to call from several threads at
+  // once: calls are serialized.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-  // How parallel_for would split [0, n): the number of chunks (1..num_threads).
+  // How parallel_for would split [0, n): the number of chunks (0 for an empty range).
   int num_chunks(int64_t n, int64_t grain) const;
 
   // A process-wide pool of single-thread size, for callers that have none.
   static ThreadPool& inline_pool();
 
  private:
-  void worker_loop(int index);
+  void worker_loop();
+  // Claims and runs chunks of the job published in `state` until none is left; false if the job changed first.
+  bool run_chunks(uint64_t state);
 
   int num_threads_;
   std::vector<std::thread> workers_;
   std::mutex call_mutex_;  // one parallel_for at a time
 
-  std::mutex mutex_;
-  std::condition_variable wake_, done_;
-  std::atomic<uint64_t> generation_{0};
-  bool stop_ = false;
-  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
-  int64_t job_n_ = 0;
-  int job_chunks_ = 0;
-  std::atomic<int> next_chunk_{0};
-  std::atomic<int> pending_{0};
+  // The job. Written by the caller before it publishes the job in state_, read by workers after they see it there.
+  std::atomic<const std::function<void(int64_t, int64_t)>*> job_{nullptr};
+  std::atomic<int64_t> job_n_{0};
+  // generation (bits 32..63) | chunk count (bits 16..31) | next unclaimed chunk (bits 0..15).
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int> finished_{0};  // chunks of the current job done
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> stop_{false};
+
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_;
+
+  std::mutex error_mutex_;
   std::exception_ptr error_;
 };
 

@@ -171,5 +171,38 @@ TEST(CpuProviderPool, MaxAverageAndGlobal) {
   }
 }
 
+// ReduceMean over trailing axes (size-1 axes anywhere) runs on the global-average kernel; other axis sets, and
+// axes the reference kernel rejects, stay on the reference kernel.
+TEST(CpuProviderPool, ReduceMeanOverTrailingAxes) {
+  struct Case {
+    std::vector<int64_t> x, axes;
+    int keepdims;
+    bool fast;
+  };
+  const std::vector<Case> cases{
+      {{2, 7, 5, 9}, {2, 3}, 1, true},    {{2, 7, 5, 9}, {-1, -2}, 0, true}, {{1, 3, 1, 13}, {3}, 1, true},
+      {{3, 1, 4, 1, 5}, {1, 2, 4}, 0, true}, {{4, 6}, {}, 1, true},          {{1, 1, 5}, {0, 2}, 1, true},
+      {{2, 7, 5, 9}, {1}, 1, false},      {{2, 7, 5, 9}, {1, 3}, 0, false},
+  };
+  uint32_t seed = 200;
+  for (const Case& c : cases) {
+    for (int threads : {1, 3}) {
+      onnx::ModelProto m = make_model(13);
+      auto* g = m.mutable_graph();
+      add_io(g, true, "x", onnx::TensorProto::FLOAT, c.x);
+      auto* out = g->add_output();
+      out->set_name("y");
+      out->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+      auto* n = add_node(g, "ReduceMean", {"x"}, {"y"});
+      if (!c.axes.empty()) set_ints(n, "axes", c.axes);
+      set_int(n, "keepdims", c.keepdims);
+      SCOPED_TRACE(::testing::Message() << "axes " << c.axes.size() << " threads " << threads << " x rank " << c.x.size());
+      auto r = compare_fast_to_reference(m, {{"x", random_float_tensor(c.x, ++seed)}}, threads);
+      ASSERT_FALSE(r.kernels.empty());
+      EXPECT_EQ(r.kernels.back() == "reduce.mean_trailing", c.fast) << r.kernels.back();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ef::test

@@ -206,6 +206,16 @@ void run(const Problem& p, ThreadPool& pool) {
     if (best < 0 || cost < best) best = cost, tm = cm, tn = cn;
   }
   if (tm * tn <= 1) return run_block(p, 0, p.M, 0, p.N);
+  // Along the dimension whose operand is packed per block anyway (N with A pre-packed, M with B pre-packed), more
+  // blocks than threads cost no extra packing, and the pool hands them to whichever thread is free: a thread that
+  // starts late or is preempted delays only a small block.
+  const int64_t fine_tasks = std::min<int64_t>(pool.num_threads() * ThreadPool::kChunksPerThread,
+                                               static_cast<int64_t>(flops / kMinFlopsPerTask));
+  if (tm == 1 && p.a.packed) {
+    tn = std::max(tn, std::min(n_tiles, fine_tasks));
+  } else if (tn == 1 && p.b.packed) {
+    tm = std::max(tm, std::min(m_tiles, fine_tasks));
+  }
   // The job captures one pointer, small enough for std::function to hold without allocating.
   struct Split {
     const Problem* p;

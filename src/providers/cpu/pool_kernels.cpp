@@ -1,5 +1,7 @@
 // MaxPool (values only), AveragePool, GlobalAveragePool and GlobalMaxPool over float32 NCHW (1-D and 2-D windows;
-// global pools any rank) on the vectorized pooling kernels; MaxPool also over uint8 / int8 (kernels/cpu/qpool.h).
+// global pools any rank) on the vectorized pooling kernels; MaxPool also over uint8 / int8 (kernels/cpu/qpool.h);
+// ReduceMean over trailing axes (a global average pool spelled as a reduction, as in shufflenet's head) on the
+// global-average kernel.
 #include "core/thread_pool.h"
 #include "kernels/cpu/conv_params.h"
 #include "kernels/cpu/pool.h"
@@ -82,12 +84,48 @@ std::unique_ptr<PreparedKernel> prepare_pool(const NodeSignature& sig) {
   });
 }
 
+// ReduceMean (axes as an attribute) whose reduced axes all lie after its kept ones, ignoring axes of size 1: each
+// output is then the mean of one contiguous run of the input. Anything else (and bad axes, for the reference
+// kernel's error) stays on the reference kernel.
+std::unique_ptr<PreparedKernel> prepare_reduce_mean(const NodeSignature& sig) {
+  const Node& n = *sig.node;
+  if (n.version >= 18 || sig.node->inputs.size() != 1 || !sig.has_input(0) || sig.output_types.size() != 1 ||
+      sig.output_types[0] == nullptr || !all_float32(sig)) {
+    return nullptr;
+  }
+  const Shape x = sig.input_shape(0), y = sig.output_shape(0);
+  const int64_t rank = static_cast<int64_t>(x.size());
+  std::vector<int64_t> axes = n.attr_ints("axes");
+  std::vector<bool> reduced(x.size(), axes.empty());
+  for (int64_t a : axes) {
+    if (a < 0) a += rank;
+    if (a < 0 || a >= rank || reduced[static_cast<size_t>(a)]) return nullptr;
+    reduced[static_cast<size_t>(a)] = true;
+  }
+  bool seen_reduced = false;
+  for (size_t d = 0; d < x.size(); ++d) {
+    if (x[d] == 1) continue;
+    if (reduced[d]) {
+      seen_reduced = true;
+    } else if (seen_reduced) {
+      return nullptr;
+    }
+  }
+  const int64_t outer = shape_numel(y), total = shape_numel(x);
+  if (outer == 0 || total == 0 || total % outer != 0) return nullptr;
+  const int64_t inner = total / outer;
+  return make_kernel("reduce.mean_trailing", [=](const KernelArgs& args) {
+    cpu::global_average_pool(outer, inner, args.input(0).data<float>(), args.output(0).data<float>(), *args.pool);
+  });
+}
+
 }  // namespace
 
 void add_pool_kernels(KernelTable& table) {
   for (const char* op : {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}) {
     table.add("", op, prepare_pool);
   }
+  table.add("", "ReduceMean", prepare_reduce_mean);
 }
 
 }  // namespace ef::cpu_provider
