@@ -39,16 +39,21 @@ std::vector<Tensor> execute_graph(const Graph& graph, const Plan* plan, const st
            graph.inputs.size(), inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) values[static_cast<size_t>(graph.inputs[i])] = inputs[i];
 
-  // Heap-allocated intermediates are released after their last reader (arena slots are simply reused).
-  const std::vector<int> last_use = plan != nullptr ? plan->last_use : graph.last_uses();
-  std::vector<bool> keep(graph.values.size(), false);
-  for (int v : graph.outputs) keep[static_cast<size_t>(v)] = true;
-  std::vector<std::vector<size_t>> release_after(graph.nodes.size());
-  for (size_t v = 0; v < values.size(); ++v) {
-    if (last_use[v] >= 0 && !keep[v] && graph.values[v].producer >= 0) {
-      release_after[static_cast<size_t>(last_use[v])].push_back(v);
+  // Heap-allocated intermediates are released after their last reader (arena slots are simply reused); a plan
+  // has the lists ready, a subgraph run makes them here.
+  std::vector<std::vector<int>> own_release_after;
+  if (plan == nullptr) {
+    const std::vector<int> last_use = graph.last_uses();
+    std::vector<bool> keep(graph.values.size(), false);
+    for (int v : graph.outputs) keep[static_cast<size_t>(v)] = true;
+    own_release_after.resize(graph.nodes.size());
+    for (size_t v = 0; v < values.size(); ++v) {
+      if (last_use[v] >= 0 && !keep[v] && graph.values[v].producer >= 0) {
+        own_release_after[static_cast<size_t>(last_use[v])].push_back(static_cast<int>(v));
+      }
     }
   }
+  const std::vector<std::vector<int>>& release_after = plan != nullptr ? plan->release_after : own_release_after;
 
   SubgraphRunner run_subgraph = [&scope, &options](const Graph& sub, const std::vector<Tensor>& sub_inputs) {
     ExecOptions sub_options;
@@ -82,10 +87,10 @@ std::vector<Tensor> execute_graph(const Graph& graph, const Plan* plan, const st
         for (size_t k = 0; k < node.outputs.size(); ++k) {
           int v = node.outputs[k];
           if (v == kNoValue) continue;
-          const ValueType& t = plan->types[static_cast<size_t>(v)];
+          const DType dtype = plan->types[static_cast<size_t>(v)].dtype;
+          const Shape& shape = plan->shapes[static_cast<size_t>(v)];
           int64_t offset = plan->arena_offset[static_cast<size_t>(v)];
-          outs[k] = offset >= 0 ? Tensor::borrow(t.dtype, *t.concrete_shape(), arena + offset)
-                                : Tensor::zeros(t.dtype, *t.concrete_shape());
+          outs[k] = offset >= 0 ? Tensor::borrow(dtype, shape, arena + offset) : Tensor::zeros(dtype, shape);
         }
         KernelArgs args;
         args.inputs = in_ptrs.data();
@@ -116,7 +121,7 @@ std::vector<Tensor> execute_graph(const Graph& graph, const Plan* plan, const st
     for (size_t k = 0; k < node.outputs.size(); ++k) {
       if (node.outputs[k] != kNoValue) values[static_cast<size_t>(node.outputs[k])] = std::move(outs[k]);
     }
-    for (size_t v : release_after[ni]) values[v] = Tensor();
+    for (int v : release_after[ni]) values[static_cast<size_t>(v)] = Tensor();
     if (options.node_seconds != nullptr) {
       (*options.node_seconds)[ni] += std::chrono::duration<double>(Clock::now() - start).count();
     }

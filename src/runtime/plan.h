@@ -22,6 +22,10 @@ struct Plan {
   uint64_t arena_bytes = 0;
   uint64_t total_activation_bytes = 0;  // what the values would need without reuse
   std::vector<int> last_use;           // per value: index of the last node reading it (-1: none / graph output)
+  // Per node: the intermediates whose last reader it is (released after it runs), and per value: its concrete
+  // shape where inference gave one. Kept here so a run does no per-node bookkeeping or shape copies of its own.
+  std::vector<std::vector<int>> release_after;
+  std::vector<Shape> shapes;
   // Per node: the provider kernel chosen for it (nullptr: the op's reference kernel runs it), and the arena
   // offset of its private scratch (-1: none).
   std::vector<std::shared_ptr<const PreparedKernel>> kernels;

@@ -222,6 +222,19 @@ void plan_arena(const Graph& graph, Plan& p, const PlanOptions& options) {
            options.weight_bytes, activations, options.max_memory_bytes);
 }
 
+void plan_run_bookkeeping(const Graph& graph, Plan& p) {
+  std::vector<bool> keep(graph.values.size(), false);
+  for (int v : graph.outputs) keep[static_cast<size_t>(v)] = true;
+  p.release_after.assign(graph.nodes.size(), {});
+  p.shapes.assign(graph.values.size(), Shape());
+  for (size_t v = 0; v < graph.values.size(); ++v) {
+    if (p.last_use[v] >= 0 && !keep[v] && graph.values[v].producer >= 0) {
+      p.release_after[static_cast<size_t>(p.last_use[v])].push_back(static_cast<int>(v));
+    }
+    if (auto shape = p.types[v].concrete_shape()) p.shapes[v] = std::move(*shape);
+  }
+}
+
 }  // namespace
 
 Plan build_plan(const Graph& graph, const std::vector<ValueType>& input_types, const PlanOptions& options) {
@@ -244,6 +257,7 @@ Plan build_plan(const Graph& graph, const std::vector<ValueType>& input_types, c
   infer_and_fold(graph, p, options);
   choose_kernels(graph, p, options);
   plan_arena(graph, p, options);
+  plan_run_bookkeeping(graph, p);
   return p;
 }
 

@@ -9,6 +9,7 @@
 #include "kernels/cpu/depthwise_conv.h"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
@@ -296,6 +297,21 @@ void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_p
   }
 }
 
+// The padded-plane buffer of this thread. Its padding is zeroed only when the geometry changes: planes of the same
+// geometry write the same input region, so the padding stays zero, and a call (or chunk) neither allocates nor
+// clears a plane-sized buffer.
+float* padded_buffer(const Conv2dParams& p, const PaddedShape& ps) {
+  thread_local std::vector<float> buf;
+  thread_local std::array<int64_t, 7> geometry{-1, -1, -1, -1, -1, -1, -1};
+  const std::array<int64_t, 7> g{ps.rows, ps.cols, ps.ow_v, p.pad_top, p.pad_left, p.H, p.W};
+  const size_t need = static_cast<size_t>(ps.rows * ps.cols + kBlockRows * ps.ow_v);
+  if (g != geometry || buf.size() < need) {
+    buf.assign(need, 0.0f);
+    geometry = g;
+  }
+  return buf.data();
+}
+
 // Output planes [begin, end) of the flattened (n, m) range.
 void DepthwisePlanes(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                      const float* residual, const Activation& act, float* y, int64_t begin, int64_t end) {
@@ -303,7 +319,8 @@ void DepthwisePlanes(const Conv2dParams& p, const float* x, const float* w, cons
   const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
   const bool padded = p.stride_w == 1 || p.stride_w == 2;
   const PaddedShape ps = padded_shape(p);
-  std::vector<float> buf(static_cast<size_t>(padded ? ps.rows * ps.cols + kBlockRows * ps.ow_v : residual ? p.OW : 0));
+  std::vector<float> row_buf(static_cast<size_t>(!padded && residual ? p.OW : 0));
+  float* buf = padded ? padded_buffer(p, ps) : row_buf.data();
   for (int64_t plane = begin; plane < end; ++plane) {
     const int64_t img = plane / p.M, m = plane % p.M;
     const float* xp = x + (img * p.C + m / multiplier) * in_plane;
@@ -311,9 +328,9 @@ void DepthwisePlanes(const Conv2dParams& p, const float* x, const float* w, cons
     const float b = bias ? bias[m] : 0.0f;
     const float* rp = residual ? residual + plane * out_plane : nullptr;
     if (padded) {
-      padded_plane(p, ps, xp, wp, b, rp, act, y + plane * out_plane, buf.data());
+      padded_plane(p, ps, xp, wp, b, rp, act, y + plane * out_plane, buf);
     } else {
-      strided_plane(p, xp, wp, b, rp, act, y + plane * out_plane, buf.data());
+      strided_plane(p, xp, wp, b, rp, act, y + plane * out_plane, buf);
     }
   }
 }
