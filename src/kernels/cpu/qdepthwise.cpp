@@ -19,15 +19,15 @@ void plane_scalar(const Conv2dParams& p, const uint8_t* x, uint8_t flip, int32_t
     for (int64_t ow = 0; ow < p.OW; ++ow) {
       const int64_t w0 = ow * p.stride_w - p.pad_left;
       const TapRange cols = valid_taps(w0, p.W, p.kw, p.dilation_w);
-      int32_t sum = 0;
+      uint32_t sum = 0;  // wraps modulo 2^32 like the reference's int32 accumulator (huge kernels), no UB
       for (int64_t i = rows.first; i < rows.last; ++i) {
         const uint8_t* xr = x + (h0 + i * p.dilation_h) * p.W + w0;
         const int8_t* wr = w + i * p.kw;
         for (int64_t j = cols.first; j < cols.last; ++j) {
-          sum += (static_cast<int32_t>(xr[j * p.dilation_w] ^ flip) - zp) * wr[j];
+          sum += static_cast<uint32_t>((static_cast<int32_t>(xr[j * p.dilation_w] ^ flip) - zp) * wr[j]);
         }
       }
-      acc[oh * p.OW + ow] = sum;
+      acc[oh * p.OW + ow] = static_cast<int32_t>(sum);
     }
   }
 }
