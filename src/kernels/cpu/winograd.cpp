@@ -262,10 +262,16 @@ int winograd_preferred_tile(const Conv2dParams& p) {
   // >= 16 tiles (13x13 and 14x14 planes: 1.5-1.8x); with 4 tiles (7x7, 8x8 planes) it loses 1.5x (GEMMs 4
   // columns wide, 7x7 padded to 8x8, 4x the weight bytes read for little work). F(2x2) wins there instead
   // (7x7 with 256 / 512 channels, 8x8 with 64: 1.6-1.8x).
+  // The padded planes carry a vector of tiles of slack per row: on very narrow images that would be many times
+  // the input (a [4096, 3] plane pads to ~24x), so those stay on im2col.
+  auto fits = [&](int64_t t) {
+    const int64_t hp = t * ceil_div(p.OH, t) + 2, wp = t * ceil_div(p.OW, t) + t * WinogradConv::kMaxLanes + 2;
+    return hp * wp <= 4 * p.H * p.W + 4096;
+  };
   const int64_t tiles4 = p.N * ceil_div(p.OH, 4) * ceil_div(p.OW, 4);
-  if (tiles4 >= 16) return 4;
+  if (tiles4 >= 16) return fits(4) ? 4 : 0;
   const int64_t tiles2 = p.N * ceil_div(p.OH, 2) * ceil_div(p.OW, 2);
-  return tiles2 >= 16 && p.C >= 16 && p.M >= 16 ? 2 : 0;
+  return tiles2 >= 16 && p.C >= 16 && p.M >= 16 && fits(2) ? 2 : 0;
 }
 
 WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int64_t tile_block) : p_(p) {

@@ -175,6 +175,8 @@ TEST(CpuWinograd, Applicability) {
   EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 64, 64, 56, 56, 1, 1, 1, 1)), 4);
   EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 512, 512, 7, 7, 1, 1, 1, 1)), 2);
   EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 4, 64, 56, 56, 1, 1, 1, 1)), 0);
+  EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 64, 64, 4096, 3, 1, 1, 1, 1)), 0);  // padded plane ~24x the input
+  EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 64, 64, 320, 320, 1, 1, 1, 1)), 4);
 }
 
 TEST(CpuWinograd, RandomGeometryMatchesReference) {
