@@ -130,9 +130,11 @@ std::string base36(size_t n) {
 // Names the original model does not have (Q/DQ values, quantized initializers, the optimizer's derived tensors)
 // become short ones, and nodes lose theirs (optional in ONNX; readers number them). Each Q/DQ pair repeats its names about ten
 // times in the file, and exporters' scope paths are 40-80 characters long.
-void shorten_generated_names(Graph& g, const Graph& original) {
+void shorten_generated_names(Graph& g, const Graph& original, bool strip_names) {
   std::set<std::string> keep;
-  for (const Value& v : original.values) keep.insert(v.name);
+  if (!strip_names) {
+    for (const Value& v : original.values) keep.insert(v.name);
+  }
   for (int v : g.inputs) keep.insert(g.values[static_cast<size_t>(v)].name);
   for (int v : g.outputs) keep.insert(g.values[static_cast<size_t>(v)].name);
   const std::vector<bool> captured = captured_mask(g);
@@ -156,13 +158,14 @@ void shorten_generated_names(Graph& g, const Graph& original) {
 
 }  // namespace
 
-void compact_quantized_model(Model& model, const Graph& original) {
+void compact_quantized_model(Model& model, const Graph& original, bool strip_names) {
   Graph& g = *model.graph;
+  share_identical_initializers(g);  // first, so that equal constants become one ConstantOfShape
   splat_constants_from_shape(g);
-  share_identical_initializers(g);
+  share_identical_initializers(g);  // the shape vectors just made
   bias_scales_as_products(g);
   drop_unused_values(g);
-  shorten_generated_names(g, original);
+  shorten_generated_names(g, original, strip_names);
 }
 
 }  // namespace ef

@@ -61,7 +61,7 @@ QuantizeResult quantize_static(const Model& model, const QuantizeOptions& option
     result.model = quantize_with_config(prepared, result.ranges, options.config, &result.qdq);
   }
   result.excluded = plan.excluded;
-  compact_quantized_model(result.model, *model.graph);
+  compact_quantized_model(result.model, *model.graph, options.strip_names);
   return result;
 }
 
@@ -98,7 +98,7 @@ QuantizeResult quantize_model(const Model& model, const QuantizeOptions& options
   result.excluded = report.excluded;
   drop_unused_values(*prepared.graph);
   result.model = std::move(prepared);
-  compact_quantized_model(result.model, *model.graph);
+  compact_quantized_model(result.model, *model.graph, options.strip_names);
   return result;
 }
 

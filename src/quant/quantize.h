@@ -26,6 +26,7 @@ struct QuantizeOptions {
   std::string ranges_file;       // reuse ranges saved by an earlier run
   std::string save_ranges_file;  // write the ranges used
   std::optional<AccuracyOptions> accuracy;  // static: keep the most sensitive layers float (accuracy.h)
+  bool strip_names = false;  // shorten the original tensor names too (compact.h), not only generated ones
 };
 
 struct QuantizeResult {

@@ -102,6 +102,13 @@ TEST(QuantLayout, CompactFileKeepsOriginalNamesAndComputesBiasScales) {
     EXPECT_TRUE(seen.insert({v.initializer.dtype(), static_cast<float>(v.initializer.value_as_double(0))}).second);
   }
   EXPECT_NO_THROW(export_model_bytes(q));
+  // --strip-names: only the graph inputs and outputs keep their names.
+  o.strip_names = true;
+  const Model stripped = quantize_model(fp, o).model;
+  for (const Value& v : stripped.graph->values) {
+    if (v.name != "x" && v.name != "y") EXPECT_EQ(v.name[0], '_') << v.name;
+  }
+  EXPECT_EQ(stripped.graph->find_value("p1"), kNoValue);
   std::filesystem::remove_all(dir);
 }
 

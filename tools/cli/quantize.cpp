@@ -27,7 +27,7 @@ struct QuantizeFlags {
   std::string image_size, mean, std, layout;
   bool bgr = false;
   bool per_channel = false, symmetric_activations = false, reduce_range = false, full_range = false,
-       independent_add_scales = false;
+       independent_add_scales = false, strip_names = false;
   std::string activation_type = "uint8", weight_type = "int8";
   std::vector<std::string> exclude_ops, exclude_nodes;
   double max_sqnr_drop = -1;
@@ -105,6 +105,7 @@ QuantizeOptions to_options(const QuantizeFlags& f) {
   o.config.exclude_ops.insert(f.exclude_ops.begin(), f.exclude_ops.end());
   o.config.exclude_nodes.insert(f.exclude_nodes.begin(), f.exclude_nodes.end());
   o.ranges_file = f.ranges;
+  o.strip_names = f.strip_names;
   o.save_ranges_file = f.save_ranges;
   o.calibration.num_threads = f.threads;
   o.calibration.percentile = f.percentile;
@@ -282,6 +283,9 @@ CLI::App* add_quantize(CLI::App& app) {
   cmd->add_flag("--full-range", f->full_range,
                 "8-bit weights in [-127, 127]: for EdgeForge, VNNI or ARM targets (other runtimes' AVX2 int8 kernels "
                 "saturate on them)");
+  cmd->add_flag("--strip-names", f->strip_names,
+                "Short names for every tensor but the graph inputs and outputs (smaller file; compare --per-layer then "
+                "matches nothing)");
   cmd->add_flag("--independent-add-scales", f->independent_add_scales,
                 "Add inputs keep their own scales (default: integer multiples of the output's, so integer Adds are exact)");
   cmd->add_option("--exclude-op", f->exclude_ops, "Leave every node of this op type in float (repeatable)");
