@@ -243,7 +243,7 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
             t.valid_rows = valid;
             t.cols = count;
             t.offset = rq.offset + m0;
-            t.scale = rq.scale + m0;
+            t.scale = rq.scale == nullptr ? nullptr : rq.scale + m0;  // int32 outputs have none
             t.rq = &rq;
             t.y = static_cast<uint8_t*>(y) + m0 * y_row + j0;
             t.y_row = y_row;

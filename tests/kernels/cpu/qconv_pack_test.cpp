@@ -1,0 +1,99 @@
+// ef::cpu::QConvPanels and QRowPanels against a naive im2col / transpose: every byte of every panel, on random
+// geometries (strides 1-3, dilations, asymmetric padding, groups, widths not a multiple of 16, panels spanning
+// several output rows) with the input in a buffer of exactly its size, so a read past it shows under ASan.
+#include "kernels/cpu/qconv_pack.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+namespace ef::cpu {
+namespace {
+
+void check_conv_panels(const Conv2dParams& p, uint8_t flip, uint8_t pad, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int64_t channels = p.C / p.group, plane = p.H * p.W;
+  const int64_t K = channels * p.kh * p.kw, quads = (K + 3) / 4, N = p.OH * p.OW;
+  for (int64_t g = 0; g < p.group; ++g) {
+    std::vector<uint8_t> x(static_cast<size_t>(channels * plane));  // this group's input, exactly
+    for (uint8_t& v : x) v = static_cast<uint8_t>(rng());
+    const QConvPanels panels(p, x.data(), flip, pad);
+    std::vector<uint8_t> dst(static_cast<size_t>(quads * kQgemmNR * 4));
+    for (int64_t j0 = 0; j0 < N; j0 += kQgemmNR) {
+      const int64_t j1 = std::min(N, j0 + kQgemmNR);
+      panels.pack(j0, j1, dst.data());
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t c = k / (p.kh * p.kw), ky = k / p.kw % p.kh, kx = k % p.kw;
+        for (int64_t j = 0; j < j1 - j0; ++j) {
+          const int64_t oy = (j0 + j) / p.OW, ox = (j0 + j) % p.OW;
+          const int64_t iy = oy * p.stride_h - p.pad_top + ky * p.dilation_h;
+          const int64_t ix = ox * p.stride_w - p.pad_left + kx * p.dilation_w;
+          const bool inside = iy >= 0 && iy < p.H && ix >= 0 && ix < p.W;
+          const int want = inside ? x[static_cast<size_t>(c * plane + iy * p.W + ix)] ^ flip : pad;
+          ASSERT_EQ(dst[static_cast<size_t>(((k / 4) * kQgemmNR + j) * 4 + k % 4)], want)
+              << "k " << k << " column " << j0 + j << " group " << g;
+        }
+      }
+    }
+  }
+}
+
+TEST(QConvPanels, MatchNaiveIm2colOnRandomGeometries) {
+  std::mt19937 rng(99);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int i = 0; i < 60; ++i) {
+    Conv2dParams p;
+    p.group = pick(1, 2);
+    p.C = p.group * pick(1, 5);
+    p.M = p.group;
+    p.H = pick(1, 12);
+    p.W = pick(1, 40);
+    p.kh = pick(1, 4);
+    p.kw = pick(1, 4);
+    p.stride_h = pick(1, 3);
+    p.stride_w = i % 3 == 0 ? 2 : pick(1, 3);
+    p.dilation_h = pick(1, 2);
+    p.dilation_w = pick(1, 2);
+    p.pad_top = pick(0, 2);
+    p.pad_left = pick(0, 2);
+    p.pad_bottom = pick(0, 2);
+    p.pad_right = pick(0, 2);
+    p.with_output_size();
+    if (p.OH < 1 || p.OW < 1) continue;
+    SCOPED_TRACE(testing::Message() << "case " << i);
+    check_conv_panels(p, i % 2 ? 0x80 : 0, static_cast<uint8_t>(pick(0, 255)), static_cast<uint32_t>(i));
+  }
+  Conv2dParams pointwise;  // read as whole input rows
+  pointwise.C = 9;
+  pointwise.H = 3;
+  pointwise.W = 21;
+  pointwise.with_output_size();
+  check_conv_panels(pointwise, 0x80, 0, 7);
+}
+
+TEST(QRowPanels, MatchTheTransposedRows) {
+  for (int64_t K : {1, 4, 7, 33}) {
+    for (int64_t rows : {1, 16, 21}) {
+      std::vector<uint8_t> a(static_cast<size_t>(rows * K));
+      std::mt19937 rng(static_cast<uint32_t>(K * 100 + rows));
+      for (uint8_t& v : a) v = static_cast<uint8_t>(rng());
+      const QRowPanels panels(a.data(), K, 0x80);
+      const int64_t quads = (K + 3) / 4;
+      std::vector<uint8_t> dst(static_cast<size_t>(quads * kQgemmNR * 4));
+      for (int64_t j0 = 0; j0 < rows; j0 += kQgemmNR) {
+        const int64_t j1 = std::min(rows, j0 + kQgemmNR);
+        panels.pack(j0, j1, dst.data());
+        for (int64_t k = 0; k < quads * 4; ++k) {
+          for (int64_t j = 0; j < j1 - j0; ++j) {
+            const int want = k < K ? a[static_cast<size_t>((j0 + j) * K + k)] ^ 0x80 : 0;
+            ASSERT_EQ(dst[static_cast<size_t>(((k / 4) * kQgemmNR + j) * 4 + k % 4)], want) << k << " " << j;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ef::cpu
