@@ -1,6 +1,7 @@
 // Shrinking a quantized model's file without changing what it computes (see compact.h).
 #include "quant/compact.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
@@ -42,9 +43,15 @@ void splat_constants_from_shape(Graph& g) {
   for (size_t v = 0; v < g.values.size(); ++v) {
     const Tensor t = g.values[v].initializer;
     if (!t.defined() || t.numel() < kMinElements || is_output[v] || readers[v].empty() || !splat(t)) continue;
-    bool dq_only = true;
-    for (int r : readers[v]) dq_only &= g.nodes[static_cast<size_t>(r)].op_type == "DequantizeLinear";
-    if (!dq_only) continue;
+    // Only as the data input: scales and zero points stay initializers, which is what lets the planner fold the
+    // DequantizeLinear of a weight (and pack it) once.
+    bool dq_data_only = true;
+    for (int r : readers[v]) {
+      const Node& reader = g.nodes[static_cast<size_t>(r)];
+      dq_data_only &= reader.op_type == "DequantizeLinear" && reader.inputs[0] == static_cast<int>(v) &&
+                      std::count(reader.inputs.begin(), reader.inputs.end(), static_cast<int>(v)) == 1;
+    }
+    if (!dq_data_only) continue;
     std::vector<int64_t> dims(t.shape().begin(), t.shape().end());
     const int shape = add_initializer(g, "shape", Tensor::from_vector(DType::kInt64, {static_cast<int64_t>(dims.size())}, dims));
     Attribute value;
