@@ -37,6 +37,27 @@ std::optional<Shape> ValueType::concrete_shape() const {
 
 std::string ValueType::str() const { return dtype_name(dtype) + (dims ? dims_str(*dims) : "[...]"); }
 
+Attribute Attribute::of_int(int64_t v) {
+  Attribute a;
+  a.kind = Kind::kInt;
+  a.i = v;
+  return a;
+}
+
+Attribute Attribute::of_float(float v) {
+  Attribute a;
+  a.kind = Kind::kFloat;
+  a.f = v;
+  return a;
+}
+
+Attribute Attribute::of_ints(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
 const char* attribute_kind_name(Attribute::Kind kind) {
   switch (kind) {
     case Attribute::Kind::kFloat: return "float";

@@ -63,6 +63,11 @@ struct Attribute {
   std::vector<std::string> strings;
   std::vector<Tensor> tensors;
   std::vector<std::shared_ptr<Graph>> graphs;
+
+  // The attribute kinds rewrites create.
+  static Attribute of_int(int64_t v);
+  static Attribute of_float(float v);
+  static Attribute of_ints(std::vector<int64_t> v);
 };
 const char* attribute_kind_name(Attribute::Kind kind);
 

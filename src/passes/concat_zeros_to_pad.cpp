@@ -71,10 +71,7 @@ class ConcatZerosToPad : public Pass {
           pad = make_node(base + "_pad", "Pad", pad_version, {x, pv}, outs);
         } else {
           pad = make_node(base + "_pad", "Pad", pad_version, {x}, outs);
-          Attribute a;
-          a.kind = Attribute::Kind::kInts;
-          a.ints = pads;
-          pad.attrs["pads"] = std::move(a);
+          pad.attrs["pads"] = Attribute::of_ints(pads);
         }
         g.nodes[ci] = std::move(pad);
         removed[static_cast<size_t>(zi)] = true;

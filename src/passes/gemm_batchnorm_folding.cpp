@@ -8,13 +8,6 @@
 namespace ef {
 namespace {
 
-Attribute float_attribute(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-
 class GemmBatchNormFolding : public Pass {
  public:
   const char* name() const override { return "gemm-batchnorm-folding"; }
@@ -65,7 +58,7 @@ class GemmBatchNormFolding : public Pass {
         new_c.data<float>()[j] =
             static_cast<float>(c0 * a->scale[static_cast<size_t>(j)] + a->shift[static_cast<size_t>(j)]);
       }
-      g.nodes[static_cast<size_t>(gi)].attrs["beta"] = float_attribute(1.0f);
+      g.nodes[static_cast<size_t>(gi)].attrs["beta"] = Attribute::of_float(1.0f);
       replace_batchnorm_with_folded(g, bi, gi, removed, "_bn_folded_B", std::move(new_b), "_bn_folded_C",
                                     std::move(new_c));
       ++count;

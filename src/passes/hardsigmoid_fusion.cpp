@@ -13,13 +13,6 @@
 namespace ef {
 namespace {
 
-Attribute float_attribute(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-
 // The one-element float32 constant operand of a binary node on `data`, when it cannot broadcast `data` to a higher
 // rank (a [1, 1, 1] "scalar" would).
 std::optional<float> scalar_operand(const Graph& g, int c, int data) {
@@ -147,8 +140,8 @@ class HardSigmoidFusion : public Pass {
       const std::string base = clip.name.empty() ? g.values[static_cast<size_t>(y)].name : clip.name;
       const int mul_version = standard_version("Mul", ctx.opset);
       Node hs = make_node(base, "HardSigmoid", version, {x}, g.nodes[last].outputs);
-      hs.attrs["alpha"] = float_attribute(static_cast<float>(a * s));
-      hs.attrs["beta"] = float_attribute(static_cast<float>(b * s));
+      hs.attrs["alpha"] = Attribute::of_float(static_cast<float>(a * s));
+      hs.attrs["beta"] = Attribute::of_float(static_cast<float>(b * s));
       for (size_t k : chain) removed[k] = true;
       if (gate_mul != ci) {
         const int gate = add_intermediate(g, base + "_gate", DType::kFloat32);

@@ -14,19 +14,6 @@
 namespace ef {
 namespace {
 
-Attribute int_attribute(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute float_attribute(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-
 class Matcher {
  public:
   Matcher(const Graph& g, const std::vector<int>& readers, const std::vector<bool>& removed)
@@ -172,8 +159,8 @@ class LayerNormFusion : public Pass {
       const bool standard = standard_version("LayerNormalization", ctx.opset) == 17;
       Node ln = make_node(base + "_layernorm", "LayerNormalization", standard ? 17 : kEdgeForgeOpset, ins, outs,
                           standard ? "" : kEdgeForgeDomain);
-      ln.attrs["axis"] = int_attribute(*axis);
-      ln.attrs["epsilon"] = float_attribute(*eps);
+      ln.attrs["axis"] = Attribute::of_int(*axis);
+      ln.attrs["epsilon"] = Attribute::of_float(*eps);
       for (size_t k : m.nodes) removed[k] = true;
       removed[last] = false;
       g.nodes[last] = std::move(ln);

@@ -117,10 +117,7 @@ class PadFolding : public Pass {
         own[i] += (*pads)[2 + i];
         own[nd + i] += (*pads)[rank + 2 + i];
       }
-      Attribute a;
-      a.kind = Attribute::Kind::kInts;
-      a.ints = std::move(own);
-      n.attrs["pads"] = std::move(a);
+      n.attrs["pads"] = Attribute::of_ints(std::move(own));
       n.attrs.erase("auto_pad");
       n.inputs[0] = g.nodes[static_cast<size_t>(pi)].inputs[0];
       ++count;

@@ -54,10 +54,7 @@ class TransposeMerging : public Pass {
       if (!ctx.allow_rewrite()) break;
       std::vector<int64_t> composed(p1->size());
       for (size_t i = 0; i < composed.size(); ++i) composed[i] = (*p1)[static_cast<size_t>((*p2)[i])];
-      Attribute perm;
-      perm.kind = Attribute::Kind::kInts;
-      perm.ints = std::move(composed);
-      second.attrs["perm"] = std::move(perm);
+      second.attrs["perm"] = Attribute::of_ints(std::move(composed));
       second.inputs[0] = first.inputs[0];
       ++count;
     }

@@ -30,18 +30,8 @@ class Expander {
   int scalar(const std::string& what, float v) {
     return add_initializer(g_, base_ + "_" + what, Tensor::scalar(DType::kFloat32, v));
   }
-  void float_attr(const char* key, float v) {
-    Attribute a;
-    a.kind = Attribute::Kind::kFloat;
-    a.f = v;
-    last().attrs[key] = a;
-  }
-  void ints_attr(const char* key, std::vector<int64_t> v) {
-    Attribute a;
-    a.kind = Attribute::Kind::kInts;
-    a.ints = std::move(v);
-    last().attrs[key] = a;
-  }
+  void float_attr(const char* key, float v) { last().attrs[key] = Attribute::of_float(v); }
+  void ints_attr(const char* key, std::vector<int64_t> v) { last().attrs[key] = Attribute::of_ints(std::move(v)); }
   int64_t opset() const { return opset_; }
   std::vector<Node> take() { return std::move(nodes_); }
 

@@ -19,10 +19,10 @@ struct OpCall {
   std::string domain = "";
 };
 
-inline Attribute attr_int(int64_t v) { Attribute a; a.kind = Attribute::Kind::kInt; a.i = v; return a; }
-inline Attribute attr_float(float v) { Attribute a; a.kind = Attribute::Kind::kFloat; a.f = v; return a; }
+inline Attribute attr_int(int64_t v) { return Attribute::of_int(v); }
+inline Attribute attr_float(float v) { return Attribute::of_float(v); }
 inline Attribute attr_string(std::string v) { Attribute a; a.kind = Attribute::Kind::kString; a.s = std::move(v); return a; }
-inline Attribute attr_ints(std::vector<int64_t> v) { Attribute a; a.kind = Attribute::Kind::kInts; a.ints = std::move(v); return a; }
+inline Attribute attr_ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
 inline Attribute attr_floats(std::vector<float> v) { Attribute a; a.kind = Attribute::Kind::kFloats; a.floats = std::move(v); return a; }
 
 // Runs the op on `inputs` (an undefined Tensor marks an omitted optional input) producing `num_outputs` outputs.

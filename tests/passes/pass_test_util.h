@@ -14,24 +14,9 @@
 
 namespace ef::test {
 
-inline Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-inline Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-inline Attribute float_attr(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
+inline Attribute int_attr(int64_t v) { return Attribute::of_int(v); }
+inline Attribute ints_attr(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+inline Attribute float_attr(float v) { return Attribute::of_float(v); }
 inline Attribute tensor_attr(Tensor t) {
   Attribute a;
   a.kind = Attribute::Kind::kTensor;
