@@ -144,8 +144,8 @@ EF_QAVXVNNI void qgemm_micro_avx_vnni(const QTile& t) {
 
 EF_QAVX2 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq,
                                void* y) {
-  requant16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc)),
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + 8)), offset, scale, rq, count, y);
+  requant_row16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc)),
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + 8)), offset, scale, rq, count, y);
 }
 
 #else

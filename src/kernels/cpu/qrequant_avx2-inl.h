@@ -1,7 +1,7 @@
 // The int8 kernels' requantization epilogue (qgemm.h's formula: y = clamp(round_half_even(float(acc + offset) *
 // scale) + zero_point, lo, hi), the float product clamped to +-65536 before converting) for 16 int32 sums held in
 // two AVX2 registers, so a kernel can requantize in registers instead of storing int32 rows first. Results are
-// bit-identical to qgemm's requant_row_avx2 / requantize_rows (see Requant16). Only for
+// bit-identical to requantize_rows (see Requant16); qgemm_x86-inl.h builds its tile epilogue on it. Only for
 // functions compiled with target("avx2") and called after the run-time CPU check. Header-only.
 #pragma once
 #if defined(__x86_64__) || defined(__i386__)
