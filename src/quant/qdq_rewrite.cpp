@@ -241,12 +241,7 @@ class Rewriter {
     const ValueType type = g_.values[static_cast<size_t>(data)].type;
     const int dq = add_value(name + "_dq", DType::kFloat32, type);
     Node node = make_node(node_name(name + "_DQ"), "DequantizeLinear", qdq_version_, inputs, {dq});
-    if (!scalar) {
-      Attribute a;
-      a.kind = Attribute::Kind::kInt;
-      a.i = q.params.axis;
-      node.attrs["axis"] = a;
-    }
+    if (!scalar) node.attrs["axis"] = Attribute::of_int(q.params.axis);
     g_.nodes.push_back(std::move(node));
     return dq;
   }
