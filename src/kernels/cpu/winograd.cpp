@@ -7,6 +7,7 @@
 #include "kernels/cpu/winograd.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 
@@ -382,11 +383,14 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
     }
     return;
   }
-  // Whole blocks per thread, no joins inside: slot k runs blocks k, k + used, ... in its own V / Mo (the phases'
-  // parallel_for calls run inline there). A block's results do not depend on its slot.
+  // Whole blocks per thread, no joins inside: slot k claims the next unclaimed block until none is left and runs
+  // it in its own V / Mo (the phases' parallel_for calls run inline there). Claiming instead of a fixed
+  // round-robin lets a thread that starts late or is preempted on a shared machine cost one block, not its share.
+  // A block's results do not depend on its slot or on which thread ran it.
+  std::atomic<int64_t> next{0};
   pool.parallel_for(used, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
-      for (int64_t b = k; b < blocks; b += used) {
+      for (int64_t b; (b = next.fetch_add(1, std::memory_order_relaxed)) < blocks;) {
         run_block(b * g.block, base + s.v + k * s.slot, base + s.mo + k * s.slot, base, bias, residual, act, y,
                   pool);
       }
