@@ -236,6 +236,26 @@ TEST(CpuWinograd, ResultsDoNotDependOnThreadCount) {
   }
 }
 
+// The default blocking evens out the blocks (squeezenet's fire2 expand: 196 tiles as 56+56+56+28, a last
+// block ending mid-row; 3 x 64 tiles as 4 x 48); results still match the reference and do not depend on the thread count.
+TEST(CpuWinograd, DefaultBlocksAreEvenAndThreadCountIndependent) {
+  std::mt19937 rng(55);
+  for (auto [n, c, m, hw] : {std::array<int64_t, 4>{1, 16, 64, 55}, {3, 24, 48, 30}, {1, 32, 128, 27}}) {
+    Problem pr;
+    pr.p = conv3x3(n, c, m, hw, hw, 1, 1, 1, 1);
+    pr.use_residual = true;
+    pr.act = {ActKind::kRelu, 0, 0};
+    pr.fill(rng);
+    ThreadPool pool2(2), pool3(3);
+    expect_matches_reference(pr, pool2);
+    const std::vector<float> one = pr.run(ThreadPool::inline_pool());
+    const std::vector<float> two = pr.run(pool2), three = pr.run(pool3);
+    EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)), 0);
+    if (HasFailure()) return;
+  }
+}
+
 // The residual may be the output buffer itself (in-place accumulate).
 TEST(CpuWinograd, ResidualMayAliasOutput) {
   std::mt19937 rng(3);
