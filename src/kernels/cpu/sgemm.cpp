@@ -185,7 +185,9 @@ constexpr double kMinFlopsPerTask = 1 << 19;
 
 // Splits C into tm x tn blocks on the tile grid, one per task, by a rough cost: the largest block's multiply-adds
 // plus the packing every block repeats for the operands that are not pre-packed (a packed float costs about as
-// much as 8 multiply-adds). Results do not depend on the split, only speed does.
+// much as 8 multiply-adds) plus the pre-packed A rows every block streams again (half that: read, not written;
+// on thin-N layers with large weights, e.g. resnet18's 7x7 stage, a split along N had each thread stream all of
+// A). Results do not depend on the split, only speed does.
 void run(const Problem& p, ThreadPool& pool) {
   if (p.M == 0 || p.N == 0) return;
   if (p.K == 0) return epilogue_only(p);
@@ -201,20 +203,27 @@ void run(const Problem& p, ThreadPool& pool) {
     const double cols = static_cast<double>((n_tiles + cn - 1) / cn * k.nr);
     const double col_passes = static_cast<double>((static_cast<int64_t>(cols) + k.nc - 1) / k.nc);
     double cost = rows * cols;
-    if (!p.a.packed) cost += 8 * rows * col_passes;
+    cost += (p.a.packed ? 4 : 8) * rows * col_passes;
     if (!p.b.packed) cost += 8 * cols;
     if (best < 0 || cost < best) best = cost, tm = cm, tn = cn;
   }
   if (tm * tn <= 1) return run_block(p, 0, p.M, 0, p.N);
   // Along the dimension whose operand is packed per block anyway (N with A pre-packed, M with B pre-packed), more
   // blocks than threads cost no extra packing, and the pool hands them to whichever thread is free: a thread that
-  // starts late or is preempted delays only a small block.
+  // starts late or is preempted delays only a small block. Each block still reads all of the other operand, so
+  // blocks keep kMinFineTiles tiles to amortize that read, and their count is a multiple of the threads (3 blocks
+  // on 2 threads would leave one thread with twice the other's work).
+  constexpr int64_t kMinFineTiles = 4;
   const int64_t fine_tasks = std::min<int64_t>(pool.num_threads() * ThreadPool::kChunksPerThread,
                                                static_cast<int64_t>(flops / kMinFlopsPerTask));
+  auto fine = [&](int64_t tiles) {
+    const int64_t f = std::min(tiles / kMinFineTiles, fine_tasks);
+    return f - f % pool.num_threads();
+  };
   if (tm == 1 && p.a.packed) {
-    tn = std::max(tn, std::min(n_tiles, fine_tasks));
+    tn = std::max(tn, fine(n_tiles));
   } else if (tn == 1 && p.b.packed) {
-    tm = std::max(tm, std::min(m_tiles, fine_tasks));
+    tm = std::max(tm, fine(m_tiles));
   }
   // The job captures one pointer, small enough for std::function to hold without allocating.
   struct Split {
