@@ -178,6 +178,27 @@ TEST(CpuDepthwise, FastPathsMatchReference) {
   }
 }
 
+// Input rows enter the padded buffer just ahead of the output rows that read them: tall planes (many row blocks,
+// odd heights) after planes of the same geometry, so a row read before it is copied would see the last plane's.
+TEST(CpuDepthwise, TallPlanesCopiedRowByRowMatchReference) {
+  std::mt19937 rng(77);
+  ThreadPool pool(3);
+  for (int64_t k : {3, 5}) {
+    for (int64_t s : {1, 2}) {
+      for (int64_t h : {29, 46, 63}) {
+        Problem pr;
+        pr.p = square(2, 3, h, 11 + h % 7, k, s, (h + k) % 4);
+        pr.p.pad_bottom = 0;
+        pr.p.with_output_size();
+        pr.use_residual = h == 46;
+        pr.fill(rng);
+        expect_matches_reference(pr, pool);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
 TEST(CpuDepthwise, AsymmetricPadsAndTinyImages) {
   std::mt19937 rng(5);
   ThreadPool& pool = ThreadPool::inline_pool();
