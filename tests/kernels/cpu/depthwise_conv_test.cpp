@@ -16,6 +16,7 @@
 
 #include "hwy/targets.h"
 #include "kernels/reference/conv.h"
+#include "kernels/cpu/conv_test_util.h"
 
 namespace ef::cpu {
 namespace {
@@ -25,19 +26,6 @@ double thread_cpu_ms() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
-}
-
-ConvParams to_reference(const Conv2dParams& p) {
-  ConvParams r;
-  r.batch = p.N;
-  r.in_channels = p.C;
-  r.out_channels = p.M;
-  r.group = p.group;
-  r.in_spatial = {p.H, p.W};
-  r.out_spatial = {p.OH, p.OW};
-  r.axes = {WindowAxis{p.kh, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom},
-            WindowAxis{p.kw, p.stride_w, p.dilation_w, p.pad_left, p.pad_right}};
-  return r;
 }
 
 std::vector<float> random_floats(size_t n, std::mt19937& rng) {

@@ -14,6 +14,7 @@
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/sgemm.h"
 #include "kernels/reference/conv.h"
+#include "kernels/cpu/conv_test_util.h"
 
 namespace ef::cpu {
 namespace {
@@ -189,19 +190,6 @@ class Im2colPanels final : public BPanelPacker {
   const Conv2dParams& p_;
   const float* x_group_;
 };
-
-ConvParams to_reference(const Conv2dParams& p) {
-  ConvParams r;
-  r.batch = p.N;
-  r.in_channels = p.C;
-  r.out_channels = p.M;
-  r.group = p.group;
-  r.in_spatial = {p.H, p.W};
-  r.out_spatial = {p.OH, p.OW};
-  r.axes = {WindowAxis{p.kh, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom},
-            WindowAxis{p.kw, p.stride_w, p.dilation_w, p.pad_left, p.pad_right}};
-  return r;
-}
 
 // The convolution as GemmConv runs it: equal to im2col + sgemm_packed_a bit for bit, and to the reference within
 // float rounding, for any thread count.

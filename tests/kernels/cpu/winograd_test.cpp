@@ -23,24 +23,12 @@
 
 #include "hwy/targets.h"
 #include "kernels/reference/conv.h"
+#include "kernels/cpu/conv_test_util.h"
 
 namespace ef::cpu {
 namespace {
 
 constexpr double kRelTol = 1e-5;
-
-ConvParams to_reference(const Conv2dParams& p) {
-  ConvParams r;
-  r.batch = p.N;
-  r.in_channels = p.C;
-  r.out_channels = p.M;
-  r.group = p.group;
-  r.in_spatial = {p.H, p.W};
-  r.out_spatial = {p.OH, p.OW};
-  r.axes = {WindowAxis{p.kh, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom},
-            WindowAxis{p.kw, p.stride_w, p.dilation_w, p.pad_left, p.pad_right}};
-  return r;
-}
 
 std::vector<float> random_floats(size_t n, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f) {
   std::uniform_real_distribution<float> dist(lo, hi);
