@@ -102,7 +102,7 @@ TEST(QdqFusionInt8Ops, LeftAloneWhereNotExact) {
   Model rescaled = int8_ops_model(false, 110, 0.05f);
   EXPECT_EQ(run_pass(rescaled, make_qdq_fusion()), 3);
   for (const Node& n : rescaled.graph->nodes) {
-    if (n.op_type == "MaxPool") EXPECT_EQ(rescaled.graph->values[static_cast<size_t>(n.inputs[0])].type.dtype, DType::kFloat32);
+    if (n.op_type == "MaxPool") { EXPECT_EQ(rescaled.graph->values[static_cast<size_t>(n.inputs[0])].type.dtype, DType::kFloat32); }
   }
 }
 

@@ -80,7 +80,7 @@ TEST(Unfuse, KeepFusedModelLoadsBackThroughOurRegistry) {
   EXPECT_EQ(reloaded.opset(kEdgeForgeDomain), kEdgeForgeOpset);
   EXPECT_EQ(count_domain(*reloaded.graph, kEdgeForgeDomain), 3u);
   for (const Node& n : reloaded.graph->nodes) {
-    if (n.domain == kEdgeForgeDomain) EXPECT_EQ(n.version, kEdgeForgeOpset);
+    if (n.domain == kEdgeForgeDomain) { EXPECT_EQ(n.version, kEdgeForgeOpset); }
   }
   expect_same_outputs(before, reloaded);
 }

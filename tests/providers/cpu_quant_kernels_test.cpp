@@ -130,7 +130,7 @@ void check_case(const QConvCase& c, uint32_t seed, int threads, const std::strin
     spread += b != element(want[0], 0);
   }
   EXPECT_GE(static_cast<double>(exact), 0.99 * static_cast<double>(got[0].numel()));
-  if (got[0].numel() > 16) EXPECT_GT(spread, 0) << "outputs all equal: the case tests nothing";
+  if (got[0].numel() > 16) { EXPECT_GT(spread, 0) << "outputs all equal: the case tests nothing"; }
 }
 
 TEST(CpuProviderQLinearConv, RandomizedGeometries) {

@@ -81,7 +81,7 @@ TEST(QuantLayout, CompactFileKeepsOriginalNamesAndComputesBiasScales) {
   std::set<std::string> original;
   for (const Value& v : fp.graph->values) original.insert(v.name);
   for (const Value& v : g.values) {
-    if (!original.count(v.name)) EXPECT_LE(v.name.size(), 4u) << v.name;
+    if (!original.count(v.name)) { EXPECT_LE(v.name.size(), 4u) << v.name; }
   }
   EXPECT_NE(g.find_value("p1"), kNoValue);  // --per-layer still matches by name
   int bias_scale_products = 0;
@@ -106,7 +106,7 @@ TEST(QuantLayout, CompactFileKeepsOriginalNamesAndComputesBiasScales) {
   o.strip_names = true;
   const Model stripped = quantize_model(fp, o).model;
   for (const Value& v : stripped.graph->values) {
-    if (v.name != "x" && v.name != "y") EXPECT_EQ(v.name[0], '_') << v.name;
+    if (v.name != "x" && v.name != "y") { EXPECT_EQ(v.name[0], '_') << v.name; }
   }
   EXPECT_EQ(stripped.graph->find_value("p1"), kNoValue);
   std::filesystem::remove_all(dir);

@@ -30,7 +30,9 @@ TEST(Session, RunsWithDynamicBatch) {
     EXPECT_EQ(out[0].data<float>()[0], 0.0f);  // relu(-1 + 1)
     EXPECT_EQ(out[0].data<float>()[1], 0.0f);  // relu(0 - 2)
     EXPECT_EQ(out[0].data<float>()[2], 1.5f);  // relu(1 + 0.5)
-    if (n > 1) EXPECT_EQ(out[0].data<float>()[5], 4.5f);  // relu(4 + 0.5)
+    if (n > 1) {
+      EXPECT_EQ(out[0].data<float>()[5], 4.5f);  // relu(4 + 0.5)
+    }
   }
 }
 
@@ -78,7 +80,7 @@ TEST(MemoryPlanner, NeverOverlapsLiveBuffers) {
         bool live_together = reqs[a].first_use <= reqs[b].last_use && reqs[b].first_use <= reqs[a].last_use;
         bool disjoint = plan.offsets[a] + reqs[a].bytes <= plan.offsets[b] ||
                         plan.offsets[b] + reqs[b].bytes <= plan.offsets[a];
-        if (live_together) EXPECT_TRUE(disjoint) << "buffers " << a << " and " << b;
+        if (live_together) { EXPECT_TRUE(disjoint) << "buffers " << a << " and " << b; }
       }
     }
   }

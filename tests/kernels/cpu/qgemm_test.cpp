@@ -60,9 +60,9 @@ void check(int64_t M, int64_t N, int64_t K, int weight_limit, QKernel kernel, bo
   // kAvx2 takes weights whose k pairs do not fit vpmaddubsw through residuals, unless there are too many
   // (uniform full-range weights): then the int16 kernel.
   if (kernel == QKernel::kAvx2 && weight_limit == 127) {
-    if (M * K > 64) EXPECT_EQ(packed.kernel, QKernel::kAvx2Int16);
+    if (M * K > 64) { EXPECT_EQ(packed.kernel, QKernel::kAvx2Int16); }
   } else if (kernel == QKernel::kAvx2 && weight_limit == 0) {
-    if (M * K > 64) EXPECT_FALSE(packed.residuals.empty());
+    if (M * K > 64) { EXPECT_FALSE(packed.residuals.empty()); }
   } else {
     EXPECT_EQ(packed.kernel, kernel);
     EXPECT_TRUE(packed.residuals.empty());
@@ -151,9 +151,9 @@ TEST(QGemm, KernelChoiceFollowsTheWeights) {
   EXPECT_EQ(chosen, best == QKernel::kAvx2 ? QKernel::kAvx2Int16 : best);
   w[0] = 127;  // one pair too large: one residual
   for (size_t i = 1; i < w.size(); ++i) w[i] = 1;
-  if (best == QKernel::kAvx2) EXPECT_EQ(qpack_weights(4, 16, w.data(), 16).residuals.size(), 0u);
+  if (best == QKernel::kAvx2) { EXPECT_EQ(qpack_weights(4, 16, w.data(), 16).residuals.size(), 0u); }
   w[1] = 2;
-  if (best == QKernel::kAvx2) EXPECT_STREQ(qpack_weights(4, 16, w.data(), 16).kernel_name(), "avx2_residual");
+  if (best == QKernel::kAvx2) { EXPECT_STREQ(qpack_weights(4, 16, w.data(), 16).kernel_name(), "avx2_residual"); }
   EXPECT_EQ(qpack_weights(4, 16, w.data(), 16, QKernel::kScalar).kernel, QKernel::kScalar);
   EXPECT_EQ(qgemm_kernels_available().back(), QKernel::kScalar);
 }
