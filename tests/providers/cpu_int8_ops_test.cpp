@@ -21,18 +21,7 @@ Tensor random_bytes(DType t, const Shape& shape, uint32_t seed) {
 
 // Runs `m` on the fast and the reference kernels; expects identical bytes; returns the fast kernels' names.
 std::vector<std::string> expect_same_bytes(const onnx::ModelProto& m, const NamedTensors& inputs) {
-  std::string bytes;
-  m.SerializeToString(&bytes);
-  SessionOptions fast_opts;
-  fast_opts.num_threads = 2;
-  fast_opts.optimization_level = 0;
-  SessionOptions ref_opts = fast_opts;
-  ref_opts.reference_kernels = true;
-  auto fast = Session::from_model(load_model_from_bytes(bytes, "."), fast_opts);
-  auto ref = Session::from_model(load_model_from_bytes(bytes, "."), ref_opts);
-  std::vector<NodeProfile> profile;
-  std::vector<Tensor> got = fast->run_profiled(inputs, profile);
-  std::vector<Tensor> want = ref->run(inputs);
+  auto [got, want, profile] = run_fast_and_reference(m, inputs, 2, 2);
   EXPECT_EQ(got.size(), want.size());
   for (size_t o = 0; o < got.size() && o < want.size(); ++o) {
     EXPECT_EQ(got[o].shape(), want[o].shape());

@@ -106,18 +106,7 @@ void check_case(const QConvCase& c, uint32_t seed, int threads, const std::strin
   SCOPED_TRACE(testing::Message() << "seed " << seed << " threads " << threads << " C " << c.C << " M " << c.M
                                   << " group " << c.group << " x_signed " << c.x_signed << " y_signed "
                                   << c.y_signed);
-  std::string bytes;
-  m.SerializeToString(&bytes);
-  SessionOptions fast_opts;
-  fast_opts.num_threads = threads;
-  fast_opts.optimization_level = 0;
-  SessionOptions ref_opts = fast_opts;
-  ref_opts.reference_kernels = true;
-  auto fast = Session::from_model(load_model_from_bytes(bytes, "."), fast_opts);
-  auto ref = Session::from_model(load_model_from_bytes(bytes, "."), ref_opts);
-  std::vector<NodeProfile> profile;
-  std::vector<Tensor> got = fast->run_profiled({{"x", x}}, profile);
-  std::vector<Tensor> want = ref->run({{"x", x}});
+  auto [got, want, profile] = run_fast_and_reference(m, {{"x", x}}, threads, threads);
   ASSERT_EQ(profile.size(), 1u);
   EXPECT_EQ(profile[0].kernel.rfind(expect_prefix, 0), 0u) << profile[0].kernel;
   ASSERT_EQ(got[0].shape(), want[0].shape());
@@ -271,18 +260,7 @@ void check_matmul(const QMatMulCase& c, uint32_t seed, int threads, const std::s
     add_node(g, "MatMulInteger", {"a", "b", "azp", "bzp"}, {"y"});
   }
   SCOPED_TRACE(testing::Message() << "seed " << seed << " threads " << threads << " K " << K << " N " << N);
-  std::string bytes;
-  m.SerializeToString(&bytes);
-  SessionOptions fast_opts;
-  fast_opts.num_threads = threads;
-  fast_opts.optimization_level = 0;
-  SessionOptions ref_opts = fast_opts;
-  ref_opts.reference_kernels = true;
-  auto fast = Session::from_model(load_model_from_bytes(bytes, "."), fast_opts);
-  auto ref = Session::from_model(load_model_from_bytes(bytes, "."), ref_opts);
-  std::vector<NodeProfile> profile;
-  std::vector<Tensor> got = fast->run_profiled(inputs, profile);
-  std::vector<Tensor> want = ref->run(inputs);
+  auto [got, want, profile] = run_fast_and_reference(m, inputs, threads, threads);
   ASSERT_EQ(profile.size(), 1u);
   EXPECT_EQ(profile[0].kernel.rfind(expect_prefix, 0), 0u) << profile[0].kernel;
   ASSERT_EQ(got[0].shape(), want[0].shape());

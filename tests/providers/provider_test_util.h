@@ -29,26 +29,36 @@ struct FastVsReference {
   double max_rel_diff = 0;
 };
 
+// The outputs of `proto` on the fast kernels (at `threads`, with the per-node profile) and on the reference kernels
+// (at `reference_threads`), both unoptimized so the fast session runs exactly the nodes as written.
+struct FastAndReferenceRun {
+  std::vector<Tensor> got, want;
+  std::vector<NodeProfile> profile;
+};
+inline FastAndReferenceRun run_fast_and_reference(const onnx::ModelProto& proto, const NamedTensors& inputs,
+                                                  int threads, int reference_threads) {
+  std::string bytes;
+  proto.SerializeToString(&bytes);
+  SessionOptions fast_opts;
+  fast_opts.num_threads = threads;
+  fast_opts.optimization_level = 0;
+  SessionOptions ref_opts = fast_opts;
+  ref_opts.num_threads = reference_threads;
+  ref_opts.reference_kernels = true;
+  auto fast = Session::from_model(load_model_from_bytes(bytes, "."), fast_opts);
+  auto ref = Session::from_model(load_model_from_bytes(bytes, "."), ref_opts);
+  FastAndReferenceRun r;
+  r.got = fast->run_profiled(inputs, r.profile);
+  r.want = ref->run(inputs);
+  return r;
+}
+
 // Runs `model` with `inputs` on the fast path (at `threads`) and the reference path; EXPECTs every output to match
 // within rtol * max(1, |ref|).
 inline FastVsReference compare_fast_to_reference(const onnx::ModelProto& proto, const NamedTensors& inputs,
                                                  int threads = 1, double rtol = 1e-5) {
   FastVsReference result;
-  std::string bytes;
-  proto.SerializeToString(&bytes);
-  // Both unoptimized, so the fast session runs exactly the nodes as written.
-  SessionOptions fast_opts;
-  fast_opts.num_threads = threads;
-  fast_opts.optimization_level = 0;
-  SessionOptions ref_opts;
-  ref_opts.num_threads = 1;
-  ref_opts.optimization_level = 0;
-  ref_opts.reference_kernels = true;
-  auto fast = Session::from_model(load_model_from_bytes(bytes, "."), fast_opts);
-  auto ref = Session::from_model(load_model_from_bytes(bytes, "."), ref_opts);
-  std::vector<NodeProfile> profile;
-  std::vector<Tensor> got = fast->run_profiled(inputs, profile);
-  std::vector<Tensor> want = ref->run(inputs);
+  auto [got, want, profile] = run_fast_and_reference(proto, inputs, threads, 1);
   for (const NodeProfile& p : profile) result.kernels.push_back(p.kernel);
   EXPECT_EQ(got.size(), want.size());
   for (size_t o = 0; o < got.size() && o < want.size(); ++o) {
