@@ -1,9 +1,10 @@
-// Pooling kernels. MaxPool/AveragePool with stride 1 or 2 copy each input plane into a buffer padded with the
-// lowest float (max) or zeros (average), so every output is computed by interior loops vectorized along the
-// output width with no bounds checks; the copy also scans for NaN and infinities, since vector max instructions
-// do not propagate NaN the way the definition does, and such planes take the exact scalar loop. Larger strides
-// use a scalar border/interior split. Global pools reduce each plane with several vector accumulators. Depends on
-// conv_params.h, core/thread_pool.h and Highway (per-target code, run-time pick).
+// Pooling kernels. MaxPool/AveragePool reduce each window in two passes: over its in-input rows (element-wise
+// along the whole input row, vectorized, no bounds checks, no shuffles) into a row buffer padded with the lowest
+// float (max) or zeros (average), then along that row (vectorized for strides 1 and 2, a deinterleaving load per
+// tap for stride 2; scalar taps for larger strides). MaxPool first scans each plane for NaN and infinities, since
+// vector max instructions do not propagate NaN the way the definition does; such planes take the exact scalar
+// loop. Global pools reduce each plane with several vector accumulators. Depends on conv_params.h,
+// core/thread_pool.h and Highway (per-target code, run-time pick).
 #include "kernels/cpu/pool.h"
 
 #include <algorithm>
@@ -21,28 +22,13 @@ namespace ef::cpu {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// One output row after clipping to the vertical padding: `nrows` (>= 1) input rows from `in` (column 0),
-// `row_step` floats apart.
-struct PoolRow {
-  const float* in;
-  int64_t row_step;
-  int64_t nrows;
-  int64_t kw, dw, sw;
-  int64_t col0;  // input column of tap 0 for output column 0 (= -pad_left)
-};
-
-// Max or sum over taps [t0, t1) (non-empty) of every row, for the window starting at input column `start`.
-template <bool kAvg>
-HWY_INLINE float window_scalar(const PoolRow& j, int64_t start, int64_t t0, int64_t t1) {
-  const float* r = j.in;
-  float acc = kAvg ? 0.0f : r[start + t0 * j.dw];
-  for (int64_t i = 0; i < j.nrows; ++i, r += j.row_step) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const float v = r[start + t * j.dw];
-      acc = kAvg ? acc + v : (acc < v ? v : acc);
-    }
+template <bool kAvg, class V>
+HWY_INLINE V combine(V a, V b) {
+  if constexpr (kAvg) {
+    return hn::Add(a, b);
+  } else {
+    return hn::Max(a, b);
   }
-  return acc;
 }
 
 template <int S, class D>
@@ -56,108 +42,6 @@ HWY_INLINE hn::Vec<D> load_strided(D d, const float* p) {
     return hn::ConcatEven(d, hn::LoadU(d, p + hn::Lanes(d)), hn::LoadU(d, p));
   }
 #endif
-}
-
-template <bool kAvg, class V>
-HWY_INLINE V combine(V a, V b) {
-  if constexpr (kAvg) {
-    return hn::Add(a, b);
-  } else {
-    return hn::Max(a, b);
-  }
-}
-
-// One vector of outputs: each kernel row reduces on its own, then the rows combine, so the dependency chain is
-// about kw + kh long instead of kw * kh. KH/KW = 0: from the job at run time; a nonzero KW implies dilation 1.
-template <bool kAvg, int KH, int KW, int S, class D>
-HWY_INLINE hn::Vec<D> window_vec(D d, const PoolRow& j, int64_t ow) {
-  const int64_t nrows = KH ? KH : j.nrows;
-  const int64_t kw = KW ? KW : j.kw;
-  const int64_t dw = KW ? 1 : j.dw;
-  const float* r = j.in + (ow * S + j.col0);
-  hn::Vec<D> acc;
-  HWY_UNROLL(8) for (int64_t i = 0; i < nrows; ++i, r += j.row_step) {
-    auto row = load_strided<S>(d, r);
-    HWY_UNROLL(8) for (int64_t t = 1; t < kw; ++t) row = combine<kAvg>(row, load_strided<S>(d, r + t * dw));
-    acc = i == 0 ? row : combine<kAvg>(acc, row);
-  }
-  return acc;
-}
-
-template <bool kAvg, class V>
-HWY_INLINE V finish(V v, V scale) {
-  if constexpr (kAvg) {
-    return hn::Mul(v, scale);
-  } else {
-    return v;
-  }
-}
-
-// Interior columns [begin, end); averages are scaled by `scale` (1 / divisor, the same for every interior
-// column of a row). Overlapping last vector as in the depthwise kernel.
-template <bool kAvg, int KH, int KW, int S>
-void interior_row(const PoolRow& j, int64_t begin, int64_t end, float scale, float* out) {
-  const hn::ScalableTag<float> d;
-  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  if (end - begin < n) {
-    for (int64_t ow = begin; ow < end; ++ow) {
-      const float v = window_scalar<kAvg>(j, ow * S + j.col0, 0, j.kw);
-      out[ow] = kAvg ? v * scale : v;
-    }
-    return;
-  }
-  const auto vscale = hn::Set(d, scale);
-  int64_t ow = begin;
-  for (; ow + 2 * n <= end; ow += 2 * n) {
-    const auto a = window_vec<kAvg, KH, KW, S>(d, j, ow);
-    const auto b = window_vec<kAvg, KH, KW, S>(d, j, ow + n);
-    hn::StoreU(finish<kAvg>(a, vscale), d, out + ow);
-    hn::StoreU(finish<kAvg>(b, vscale), d, out + ow + n);
-  }
-  if (ow + n <= end) {
-    hn::StoreU(finish<kAvg>(window_vec<kAvg, KH, KW, S>(d, j, ow), vscale), d, out + ow);
-    ow += n;
-  }
-  if (ow < end) hn::StoreU(finish<kAvg>(window_vec<kAvg, KH, KW, S>(d, j, end - n), vscale), d, out + end - n);
-}
-
-template <bool kAvg, int K, int S>
-void interior_row_fixed(const PoolRow& j, int64_t begin, int64_t end, float scale, float* out) {
-  if (j.nrows == K) {
-    interior_row<kAvg, K, K, S>(j, begin, end, scale, out);
-  } else {
-    interior_row<kAvg, 0, K, S>(j, begin, end, scale, out);
-  }
-}
-
-using RowFn = void (*)(const PoolRow&, int64_t, int64_t, float, float*);
-
-template <bool kAvg, int S>
-RowFn pick_row_fn(int64_t kh, int64_t kw, int64_t dw) {
-  if (dw == 1 && kh == 2 && kw == 2) return &interior_row_fixed<kAvg, 2, S>;
-  if (dw == 1 && kh == 3 && kw == 3) return &interior_row_fixed<kAvg, 3, S>;
-  return &interior_row<kAvg, 0, 0, S>;
-}
-
-// Taps of a window inside the padded extent [-pad_begin, in + pad_end): AveragePool's count_include_pad divisor.
-HWY_INLINE int64_t padded_taps(int64_t start, int64_t in, int64_t kernel, int64_t dilation, int64_t pad_begin,
-                               int64_t pad_end) {
-  const TapRange r = valid_taps(start + pad_begin, in + pad_begin + pad_end, kernel, dilation);
-  return r.last - r.first;
-}
-
-// A column whose window overlaps the left/right padding; `row_count` is the row's share of the divisor.
-template <bool kAvg>
-HWY_INLINE float border_column(const Conv2dParams& p, const PoolRow& j, bool count_include_pad, int64_t row_count,
-                               int64_t ow) {
-  const int64_t start = ow * p.stride_w + j.col0;
-  const TapRange taps = valid_taps(start, p.W, p.kw, p.dilation_w);
-  if (taps.last == taps.first) return kAvg ? 0.0f : std::numeric_limits<float>::lowest();
-  const float v = window_scalar<kAvg>(j, start, taps.first, taps.last);
-  if (!kAvg) return v;
-  const int64_t col_count = count_include_pad ? padded_taps(start, p.W, p.kw, p.dilation_w, p.pad_left, p.pad_right)
-                                              : taps.last - taps.first;
-  return v / static_cast<float>(row_count * col_count);
 }
 
 // Exact definition for planes holding NaN or infinity: the first NaN met wins.
@@ -205,63 +89,134 @@ bool has_non_finite(const float* x, int64_t count) {
   return tail || any_non_finite(d, acc);
 }
 
-// Copies `count` floats; returns whether any of them is NaN or infinite (checked only when `check`).
-HWY_INLINE bool copy_row(const float* src, float* dst, int64_t count, bool check) {
-  const hn::ScalableTag<float> d;
-  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  auto acc = hn::Zero(d);
-  int64_t i = 0;
-  for (; i + n <= count; i += n) {
-    const auto v = hn::LoadU(d, src + i);
-    if (check) acc = hn::Or(acc, hn::Sub(v, v));
-    hn::StoreU(v, d, dst + i);
-  }
-  bool tail = false;
-  for (; i < count; ++i) {
-    dst[i] = src[i];
-    tail = tail || (check && !std::isfinite(src[i]));
-  }
-  return check && (tail || any_non_finite(d, acc));
+// Row geometry shared by every plane of one call. A window is reduced in two passes: first over its rows
+// (vertical: the `nrows` in-input rows combined element by element into one row, vectorized along the full
+// input width, no shuffles), then along that row (horizontal: kw taps at stride S). The row buffer holds the
+// vertical result at [pad_left, pad_left + W), with the lowest float (max) or 0 (average) on both sides, so the
+// horizontal pass needs no bounds checks; it is `len` floats long so whole vectors over [0, ow_v) stay inside
+// (stride 2 loads one column past its last tap). Each input row is loaded once per window row it belongs to
+// (1.5 times per output for 3x3 stride 2) instead of kw times with a deinterleave per tap.
+struct RowShape {
+  int64_t len;   // row buffer floats
+  int64_t ow_v;  // outputs computed per row by the vector pass: max(OW, lanes) (stride 1 or 2)
+};
+
+HWY_INLINE RowShape row_shape(const Conv2dParams& p) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
+  const bool vec = p.stride_w == 1 || p.stride_w == 2;
+  const int64_t ow_v = vec ? std::max(p.OW, n) : p.OW;
+  const int64_t reach = (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + (vec ? p.stride_w : 1);
+  return {std::max(p.W + p.pad_left, reach), ow_v};
 }
 
-// Strides of 3 and more: no vector loads; border columns clip their taps, interior columns run unchecked.
+// row[0, W) = combine of the `nrows` rows at `in`, `step` floats apart. MaxPool also returns whether any of
+// those rows holds a NaN or an infinity: the rows' sum is then NaN or infinite, and s - s is NaN exactly for
+// those (a finite sum that overflows only sends the plane to the exact loop too). Checking here, on values
+// already in registers, costs a few adds; a separate scan of the plane was 40% of the kernel (first touch of
+// a plane that the previous node left in L3).
 template <bool kAvg>
-void strided_plane(const Conv2dParams& p, bool count_include_pad, const float* x_plane, float* y_plane) {
-  if (!kAvg && has_non_finite(x_plane, p.H * p.W)) {
-    max_plane_exact(p, x_plane, y_plane);
-    return;
-  }
-  const OutRange cols = interior_range(p.W, p.OW, p.kw, p.stride_w, p.dilation_w, p.pad_left);
-  const float empty = kAvg ? 0.0f : std::numeric_limits<float>::lowest();
-
-  for (int64_t oh = 0; oh < p.OH; ++oh) {
-    float* out = y_plane + oh * p.OW;
-    const int64_t start_h = oh * p.stride_h - p.pad_top;
-    const TapRange rows = valid_taps(start_h, p.H, p.kh, p.dilation_h);
-    const int64_t nrows = rows.last - rows.first;
-    if (nrows == 0) {
-      std::fill(out, out + p.OW, empty);
-      continue;
+bool vertical_pass(const float* in, int64_t step, int64_t nrows, int64_t W, float* row) {
+  const hn::ScalableTag<float> d;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  auto bad = hn::Zero(d);
+  auto check = [&](auto sum) {
+    if constexpr (!kAvg) bad = hn::Or(bad, hn::Sub(sum, sum));
+  };
+  // Columns [c, c + n); the last vector overlaps the one before when W is not a multiple of the lanes (the
+  // overlapped columns get the same values again).
+  auto columns = [&](int64_t c) {
+    if (nrows == 3) {  // 3x3 windows: the common case, unrolled
+      const auto a = hn::LoadU(d, in + c), b = hn::LoadU(d, in + step + c), e = hn::LoadU(d, in + 2 * step + c);
+      hn::StoreU(combine<kAvg>(combine<kAvg>(a, b), e), d, row + c);
+      check(hn::Add(hn::Add(a, b), e));
+      return;
     }
-    const PoolRow j{x_plane + (start_h + rows.first * p.dilation_h) * p.W,
-                    p.dilation_h * p.W,
-                    nrows,
-                    p.kw,
-                    p.dilation_w,
-                    p.stride_w,
-                    -p.pad_left};
-    const int64_t row_count =
-        count_include_pad ? padded_taps(start_h, p.H, p.kh, p.dilation_h, p.pad_top, p.pad_bottom) : nrows;
-
-    const float scale = 1.0f / static_cast<float>(row_count * p.kw);
-
-    for (int64_t ow = 0; ow < cols.begin; ++ow) out[ow] = border_column<kAvg>(p, j, count_include_pad, row_count, ow);
-    for (int64_t ow = cols.begin; ow < cols.end; ++ow) {
-      const float v = window_scalar<kAvg>(j, ow * p.stride_w + j.col0, 0, p.kw);
-      out[ow] = kAvg ? v * scale : v;
+    auto acc = hn::LoadU(d, in + c), sum = acc;
+    for (int64_t i = 1; i < nrows; ++i) {
+      const auto v = hn::LoadU(d, in + i * step + c);
+      acc = combine<kAvg>(acc, v);
+      if constexpr (!kAvg) sum = hn::Add(sum, v);
     }
-    for (int64_t ow = cols.end; ow < p.OW; ++ow) out[ow] = border_column<kAvg>(p, j, count_include_pad, row_count, ow);
+    hn::StoreU(acc, d, row + c);
+    check(sum);
+  };
+  int64_t c = 0;
+  if (W >= n) {
+    for (; c + n <= W; c += n) columns(c);
+    if (c < W) columns(W - n);
+    c = W;
   }
+  bool tail_bad = false;
+  for (; c < W; ++c) {  // rows narrower than a vector
+    float acc = in[c];
+    tail_bad = tail_bad || !std::isfinite(in[c]);
+    for (int64_t i = 1; i < nrows; ++i) {
+      const float v = in[i * step + c];
+      acc = kAvg ? acc + v : (acc < v ? v : acc);
+      tail_bad = tail_bad || !std::isfinite(v);
+    }
+    row[c] = acc;
+  }
+  if constexpr (kAvg) {
+    return false;
+  } else {
+    return tail_bad || any_non_finite(d, bad);
+  }
+}
+
+// out[ow] = combine of row[ow S + t dw], t < kw, for ow in [0, ow_v) (vectors; the last one overlaps when
+// ow_v is not a multiple of the lanes). KW = 0: kw and dw from the arguments; a nonzero KW implies dw = 1.
+template <bool kAvg, int KW, int S>
+void horizontal_vec(const float* row, int64_t kw_rt, int64_t dw_rt, int64_t ow_v, float* out) {
+  const hn::ScalableTag<float> d;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t kw = KW ? KW : kw_rt, dw = KW ? 1 : dw_rt;
+  auto one = [&](int64_t ow) {
+    const float* r = row + ow * S;
+    auto acc = load_strided<S>(d, r);
+    HWY_UNROLL(4) for (int64_t t = 1; t < kw; ++t) acc = combine<kAvg>(acc, load_strided<S>(d, r + t * dw));
+    hn::StoreU(acc, d, out + ow);
+  };
+  int64_t ow = 0;
+  for (; ow + n <= ow_v; ow += n) one(ow);
+  if (ow < ow_v) one(ow_v - n);
+}
+
+// Strides of 3 and more: scalar taps (no cheap vector gather on these targets).
+template <bool kAvg>
+void horizontal_scalar(const float* row, const Conv2dParams& p, float* out) {
+  for (int64_t ow = 0; ow < p.OW; ++ow) {
+    const float* r = row + ow * p.stride_w;
+    float acc = r[0];
+    for (int64_t t = 1; t < p.kw; ++t) {
+      const float v = r[t * p.dilation_w];
+      acc = kAvg ? acc + v : (acc < v ? v : acc);
+    }
+    out[ow] = acc;
+  }
+}
+
+using HorizontalFn = void (*)(const float*, int64_t, int64_t, int64_t, float*);
+
+template <bool kAvg>
+HorizontalFn pick_horizontal(const Conv2dParams& p) {
+  const bool fixed = p.dilation_w == 1 && (p.kw == 2 || p.kw == 3);
+  if (p.stride_w == 1) {
+    if (fixed) return p.kw == 2 ? &horizontal_vec<kAvg, 2, 1> : &horizontal_vec<kAvg, 3, 1>;
+    return &horizontal_vec<kAvg, 0, 1>;
+  }
+  if (p.stride_w == 2) {
+    if (fixed) return p.kw == 2 ? &horizontal_vec<kAvg, 2, 2> : &horizontal_vec<kAvg, 3, 2>;
+    return &horizontal_vec<kAvg, 0, 2>;
+  }
+  return nullptr;
+}
+
+// Taps of a window inside the padded extent [-pad_begin, in + pad_end): AveragePool's count_include_pad divisor.
+HWY_INLINE int64_t padded_taps(int64_t start, int64_t in, int64_t kernel, int64_t dilation, int64_t pad_begin,
+                               int64_t pad_end) {
+  const TapRange r = valid_taps(start + pad_begin, in + pad_begin + pad_end, kernel, dilation);
+  return r.last - r.first;
 }
 
 // out[i] = sums[i] * inv_col[i] * inv_row (in place allowed).
@@ -276,52 +231,39 @@ HWY_INLINE void scale_row(const float* sums, const float* inv_col, float inv_row
   for (; i < count; ++i) out[i] = sums[i] * inv_col[i] * inv_row;
 }
 
-// Padded-buffer geometry shared by every plane of one call: rows x cols of the padded input copy, wide enough
-// that whole vectors over [0, max(OW, lanes)) never leave it (stride 2 reads one column past its last tap).
-struct PaddedShape {
-  int64_t rows, cols, ow_v;
-};
-
-HWY_INLINE PaddedShape padded_shape(const Conv2dParams& p) {
-  const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
-  const int64_t ow_v = std::max(p.OW, n);
-  return {std::max(p.H + p.pad_top, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1),
-          std::max(p.W + p.pad_left, (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + p.stride_w), ow_v};
-}
-
-// Stride 1 or 2: the plane is copied into a buffer padded with the lowest float (max) or zeros (average) and
-// every output row goes through the interior kernels; scalar border columns would cost about as much as the
-// whole vectorized interior. The copy doubles as MaxPool's NaN/infinity scan. `padded` has its padding already
-// filled (only the input region is ever written); `tmp` holds ow_v floats. Average divisors factor into a row
-// count times a column count and are applied after the sums as reciprocals (`inv_col_count` per output column,
+// One plane. `row` is the RowShape buffer with its padding already filled (only [pad_left, pad_left + W) is
+// written here), `tmp` holds ow_v floats. MaxPool planes holding NaN or infinity take the exact loop, since
+// vector max instructions do not propagate NaN the way the definition does. Average divisors factor into a
+// row count times a column count and are applied after the sums as reciprocals (`inv_col` per output column,
 // 0 where no tap counts: such windows sum to exactly 0).
 template <bool kAvg>
-void padded_pool_plane(const Conv2dParams& p, const PaddedShape& ps, bool count_include_pad,
-                       const float* inv_col_count, const float* x_plane, float* y_plane, float* padded,
-                       float* tmp) {
-  bool non_finite = false;
-  for (int64_t ih = 0; ih < p.H; ++ih) {
-    non_finite |= copy_row(x_plane + ih * p.W, padded + (ih + p.pad_top) * ps.cols + p.pad_left, p.W, !kAvg);
-  }
-  if (non_finite) {
-    max_plane_exact(p, x_plane, y_plane);
-    return;
-  }
-  const RowFn vec_fn = p.stride_w == 1 ? pick_row_fn<kAvg, 1>(p.kh, p.kw, p.dilation_w)
-                                       : pick_row_fn<kAvg, 2>(p.kh, p.kw, p.dilation_w);
+void pool_plane(const Conv2dParams& p, const RowShape& rs, HorizontalFn hfn, bool count_include_pad,
+                const float* inv_col, const float* x_plane, float* y_plane, float* row, float* tmp) {
+  const float empty = kAvg ? 0.0f : std::numeric_limits<float>::lowest();
   for (int64_t oh = 0; oh < p.OH; ++oh) {
     float* out = y_plane + oh * p.OW;
-    float* dst = ps.ow_v == p.OW ? out : tmp;
-    const PoolRow j{padded + oh * p.stride_h * ps.cols, p.dilation_h * ps.cols, p.kh, p.kw, p.dilation_w,
-                    p.stride_w, 0};
-    vec_fn(j, 0, ps.ow_v, 1.0f, dst);
+    const int64_t start = oh * p.stride_h - p.pad_top;
+    const TapRange rows = valid_taps(start, p.H, p.kh, p.dilation_h);
+    const int64_t nrows = rows.last - rows.first;
+    if (nrows == 0) {  // the window lies wholly in the vertical padding
+      std::fill(out, out + p.OW, empty);
+      continue;
+    }
+    if (vertical_pass<kAvg>(x_plane + (start + rows.first * p.dilation_h) * p.W, p.dilation_h * p.W, nrows, p.W,
+                            row + p.pad_left)) {
+      max_plane_exact(p, x_plane, y_plane);  // NaN or infinity among this plane's window rows
+      return;
+    }
+    float* dst = hfn != nullptr && rs.ow_v != p.OW ? tmp : out;
+    if (hfn != nullptr) {
+      hfn(row, p.kw, p.dilation_w, rs.ow_v, dst);
+    } else {
+      horizontal_scalar<kAvg>(row, p, dst);
+    }
     if (kAvg) {
-      const int64_t start = oh * p.stride_h - p.pad_top;
-      const TapRange rows = valid_taps(start, p.H, p.kh, p.dilation_h);
-      const int64_t row_count = count_include_pad
-                                    ? padded_taps(start, p.H, p.kh, p.dilation_h, p.pad_top, p.pad_bottom)
-                                    : rows.last - rows.first;
-      scale_row(dst, inv_col_count, row_count == 0 ? 0.0f : 1.0f / static_cast<float>(row_count), p.OW, out);
+      const int64_t row_count =
+          count_include_pad ? padded_taps(start, p.H, p.kh, p.dilation_h, p.pad_top, p.pad_bottom) : nrows;
+      scale_row(dst, inv_col, 1.0f / static_cast<float>(row_count), p.OW, out);
     } else if (dst != out) {
       std::copy(dst, dst + p.OW, out);
     }
@@ -332,27 +274,29 @@ template <bool kAvg>
 void pool_planes(const Conv2dParams& p, bool count_include_pad, const float* x, float* y, int64_t begin,
                  int64_t end) {
   const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
-  if (p.stride_w != 1 && p.stride_w != 2) {
-    for (int64_t c = begin; c < end; ++c) strided_plane<kAvg>(p, count_include_pad, x + c * in_plane, y + c * out_plane);
-    return;
-  }
-  const PaddedShape ps = padded_shape(p);
-  std::vector<float> buf(static_cast<size_t>(ps.rows * ps.cols + 2 * ps.ow_v),
-                         kAvg ? 0.0f : std::numeric_limits<float>::lowest());
-  float* tmp = buf.data() + ps.rows * ps.cols;
-  float* inv_col_count = tmp + ps.ow_v;
+  const RowShape rs = row_shape(p);
+  // Per-thread buffer, grown only when a larger geometry comes: no allocation per run once warm.
+  thread_local std::vector<float> buf;
+  const size_t need = static_cast<size_t>(rs.len + rs.ow_v + p.OW);
+  if (buf.size() < need) buf.resize(need);
+  float* row = buf.data();
+  float* tmp = row + rs.len;
+  float* inv_col = tmp + rs.ow_v;
+  const float empty = kAvg ? 0.0f : std::numeric_limits<float>::lowest();
+  std::fill(row, row + p.pad_left, empty);
+  std::fill(row + p.pad_left + p.W, row + rs.len, empty);
   if (kAvg) {
     for (int64_t ow = 0; ow < p.OW; ++ow) {
       const int64_t start = ow * p.stride_w - p.pad_left;
       const TapRange taps = valid_taps(start, p.W, p.kw, p.dilation_w);
       const int64_t count = count_include_pad ? padded_taps(start, p.W, p.kw, p.dilation_w, p.pad_left, p.pad_right)
                                               : taps.last - taps.first;
-      inv_col_count[ow] = count == 0 ? 0.0f : 1.0f / static_cast<float>(count);
+      inv_col[ow] = count == 0 ? 0.0f : 1.0f / static_cast<float>(count);
     }
   }
+  const HorizontalFn hfn = pick_horizontal<kAvg>(p);
   for (int64_t c = begin; c < end; ++c) {
-    padded_pool_plane<kAvg>(p, ps, count_include_pad, inv_col_count, x + c * in_plane, y + c * out_plane, buf.data(),
-                            tmp);
+    pool_plane<kAvg>(p, rs, hfn, count_include_pad, inv_col, x + c * in_plane, y + c * out_plane, row, tmp);
   }
 }
 

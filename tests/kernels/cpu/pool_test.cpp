@@ -161,24 +161,32 @@ TEST(CpuPool, FastPathsMatchReference) {
 
 TEST(CpuPool, MaxPropagatesNanAndInfinity) {
   std::mt19937 rng(24);
-  for (int64_t width : {20, 70}) {  // narrow (padded copy) and wide (border/interior) planes
-    Conv2dParams p;
-    p.N = 1, p.C = 3, p.H = 9, p.W = width, p.kh = p.kw = 3, p.stride_h = p.stride_w = 2;
-    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
-    ASSERT_TRUE(set_output_size(p, false));
-    auto x = random_floats(static_cast<size_t>(p.N * p.C * p.H * p.W), rng);
-    auto at = [&](int64_t c, int64_t h, int64_t w) -> float& { return x[static_cast<size_t>((c * p.H + h) * p.W + w)]; };
-    at(0, 0, 5) = std::numeric_limits<float>::quiet_NaN();  // border row
-    at(1, 4, 9) = std::numeric_limits<float>::infinity();   // interior
-    at(2, 3, 10) = -std::numeric_limits<float>::infinity();
-    at(2, 7, 11) = std::numeric_limits<float>::quiet_NaN();
-    check_max(p, x, ThreadPool::inline_pool());
+  // Rows narrower than a vector, with a partial last vector, and wide; strides 2 (vector) and 3 (scalar taps).
+  for (int64_t width : {5, 13, 20, 70}) {
+    for (int64_t stride : {2, 3}) {
+      Conv2dParams p;
+      p.N = 1, p.C = 4, p.H = 9, p.W = width, p.kh = p.kw = 3, p.stride_h = p.stride_w = stride;
+      p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+      ASSERT_TRUE(set_output_size(p, false));
+      auto x = random_floats(static_cast<size_t>(p.N * p.C * p.H * p.W), rng);
+      auto at = [&](int64_t c, int64_t h, int64_t w) -> float& {
+        return x[static_cast<size_t>((c * p.H + h) * p.W + w % width)];
+      };
+      at(0, 0, 5) = std::numeric_limits<float>::quiet_NaN();  // border row
+      at(1, 4, 9) = std::numeric_limits<float>::infinity();   // interior
+      at(2, 3, 10) = -std::numeric_limits<float>::infinity();
+      at(2, 7, 11) = std::numeric_limits<float>::quiet_NaN();
+      at(3, 8, width - 1) = std::numeric_limits<float>::quiet_NaN();  // last row, last column (vector tail)
+      check_max(p, x, ThreadPool::inline_pool());
+      if (HasFatalFailure()) return;
 
-    std::vector<float> g(3);
-    global_max_pool(3, p.H * p.W, x.data(), g.data(), ThreadPool::inline_pool());
-    EXPECT_TRUE(std::isnan(g[0]));
-    EXPECT_EQ(g[1], std::numeric_limits<float>::infinity());
-    EXPECT_TRUE(std::isnan(g[2]));
+      std::vector<float> g(4);
+      global_max_pool(4, p.H * p.W, x.data(), g.data(), ThreadPool::inline_pool());
+      EXPECT_TRUE(std::isnan(g[0]));
+      EXPECT_EQ(g[1], std::numeric_limits<float>::infinity());
+      EXPECT_TRUE(std::isnan(g[2]));
+      EXPECT_TRUE(std::isnan(g[3]));
+    }
   }
 }
 
