@@ -58,8 +58,11 @@ void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, bool avx2
   const int64_t mult = p.M / p.C, plane_in = p.H * p.W, plane_out = p.OH * p.OW, taps = p.kh * p.kw;
   const detail::QdwPlane g = avx2 ? detail::qdw_plane_geometry(p) : detail::QdwPlane{};
   pool.parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
-    // The int16 plane and a padded byte row.
-    std::vector<int16_t> buf(static_cast<size_t>(g.rows * g.cols + g.cols + 32));
+    // The int16 plane and a padded byte row, per thread and kept between calls (pool workers outlive them): no
+    // allocation per call after the first run; qdw_build_plane_avx2 writes every element the plane kernel reads.
+    thread_local std::vector<int16_t> buf;
+    const auto need = static_cast<size_t>(g.rows * g.cols + g.cols + 32);
+    if (buf.size() < need) buf.resize(need);
     std::vector<int32_t> acc(avx2 ? 0 : static_cast<size_t>(plane_out));
     for (int64_t i = b; i < e; ++i) {
       const int64_t n = i / p.C, c = i % p.C;

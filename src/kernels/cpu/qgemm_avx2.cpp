@@ -56,23 +56,29 @@ EF_QAVX2 void apply_residuals(const QTile& t, int32_t* acc) {
 
 }  // namespace
 
-// The end of a 4 x 16 tile: accumulators stored once (named registers in the loops keep GCC from spilling and
-// shuffling an accumulator array every k quad), residuals applied, then the epilogue per row.
-static EF_QAVX2 void finish_tile4(const QTile& t, int32_t (*acc)[kQgemmNR]) {
-  if (t.res_count > 0) apply_residuals(t, &acc[0][0]);
-  for (int64_t r = 0; r < kQgemmMR; ++r) {
-    finish_row(t, r, _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][0])),
-               _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][8])));
-  }
-}
-
-#define EF_QSTORE_TILE4(acc)                                             \
-  do {                                                                   \
-    const __m256i all[8] = {c00, c01, c10, c11, c20, c21, c30, c31};     \
-    for (int i = 0; i < 8; ++i) {                                        \
-      auto* at = reinterpret_cast<__m256i*>(&(acc)[i / 2][(i % 2) * 8]); \
-      _mm256_store_si256(at, all[i]);                                    \
-    }                                                                    \
+// The end of a 4 x 16 tile from the named accumulator registers (named registers in the loops keep GCC from
+// spilling and shuffling an accumulator array every k quad). Without residuals the epilogue works on the
+// registers directly; with them, the accumulators go through memory once so the sparse updates can index rows.
+#define EF_QFINISH_TILE4(t)                                                                     \
+  do {                                                                                          \
+    TileOut o = tile_out(t);                                                                    \
+    if ((t).res_count == 0) {                                                                   \
+      finish_row(o, 0, c00, c01);                                                               \
+      finish_row(o, 1, c10, c11);                                                               \
+      finish_row(o, 2, c20, c21);                                                               \
+      finish_row(o, 3, c30, c31);                                                               \
+      break;                                                                                    \
+    }                                                                                           \
+    alignas(32) int32_t acc[kQgemmMR][kQgemmNR];                                                \
+    const __m256i all[8] = {c00, c01, c10, c11, c20, c21, c30, c31};                            \
+    for (int i = 0; i < 8; ++i) {                                                               \
+      _mm256_store_si256(reinterpret_cast<__m256i*>(&acc[i / 2][(i % 2) * 8]), all[i]);         \
+    }                                                                                           \
+    apply_residuals(t, &acc[0][0]);                                                             \
+    for (int64_t r = 0; r < kQgemmMR; ++r) {                                                    \
+      finish_row(o, r, _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][0])),         \
+                 _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][8])));              \
+    }                                                                                           \
   } while (0)
 
 // 4 rows x 16 columns: per k quad two panel loads, four weight broadcasts, 8 vpmaddubsw + 8 vpmaddwd.
@@ -94,9 +100,7 @@ EF_QAVX2 void qgemm_micro_avx2(const QTile& t) {
     EF_QSTEP(0, c00, c01) EF_QSTEP(1, c10, c11) EF_QSTEP(2, c20, c21) EF_QSTEP(3, c30, c31)
   }
 #undef EF_QSTEP
-  alignas(32) int32_t acc[kQgemmMR][kQgemmNR];
-  EF_QSTORE_TILE4(acc);
-  finish_tile4(t, acc);
+  EF_QFINISH_TILE4(t);
 }
 
 // 4 rows x 8 columns, run for both halves of the panel: activations zero-extended to int16 while loading, int16
@@ -122,8 +126,9 @@ EF_QAVX2 void qgemm_micro_avx2_int16(const QTile& t) {
       _mm256_store_si256(reinterpret_cast<__m256i*>(&sums[r][half * 8]), sum_lane_pairs(c[r][0], c[r][1]));
     }
   }
+  TileOut o = tile_out(t);
   for (int64_t r = 0; r < kQgemmMR; ++r) {
-    finish_row(t, r, _mm256_load_si256(reinterpret_cast<const __m256i*>(&sums[r][0])),
+    finish_row(o, r, _mm256_load_si256(reinterpret_cast<const __m256i*>(&sums[r][0])),
                _mm256_load_si256(reinterpret_cast<const __m256i*>(&sums[r][8])));
   }
 }
@@ -145,15 +150,14 @@ EF_QAVXVNNI void qgemm_micro_avx_vnni(const QTile& t) {
     EF_QSTEP(0, c00, c01) EF_QSTEP(1, c10, c11) EF_QSTEP(2, c20, c21) EF_QSTEP(3, c30, c31)
   }
 #undef EF_QSTEP
-  alignas(32) int32_t acc[kQgemmMR][kQgemmNR];
-  EF_QSTORE_TILE4(acc);
-  finish_tile4(t, acc);
+  EF_QFINISH_TILE4(t);
 }
 
 EF_QAVX2 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq,
                                void* y) {
-  requant_row16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc)),
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + 8)), offset, scale, rq, count, y);
+  Requant16 r = requant16_setup(scale, rq);
+  requant_row16(r, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc)),
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + 8)), offset, count, y);
 }
 
 #else

@@ -41,9 +41,10 @@ EF_QAVX512VNNI void qgemm_micro_avx512_vnni(const QTile& t) {
       c[r] = _mm512_dpbusd_epi32(c[r], xv, _mm512_set1_epi32(bits));
     }
   }
+  TileOut o = tile_out(t);
 #pragma GCC unroll 16
   for (int64_t r = 0; r < kRows; ++r) {
-    finish_row(t, r, half(c[r], 0), half(c[r], 1));
+    finish_row(o, r, half(c[r], 0), half(c[r], 1));
   }
 }
 
@@ -66,9 +67,10 @@ EF_QAVX512BW void qgemm_micro_avx512bw(const QTile& t) {
       c[r][1] = _mm512_add_epi32(c[r][1], _mm512_madd_epi16(x1, wv));
     }
   }
+  TileOut o = tile_out(t);
 #pragma GCC unroll 8
   for (int64_t r = 0; r < kRows; ++r) {
-    finish_row(t, r, sum_lane_pairs(half(c[r][0], 0), half(c[r][0], 1)),
+    finish_row(o, r, sum_lane_pairs(half(c[r][0], 0), half(c[r][0], 1)),
                sum_lane_pairs(half(c[r][1], 0), half(c[r][1], 1)));
   }
 }

@@ -13,15 +13,15 @@
 
 namespace ef::cpu::detail {
 
-// 16 int32 accumulators of one row (columns 0-7, 8-15) -> `count` 8-bit results at y per the epilogue formula
-// (the register form shared with the depthwise kernel: qrequant_avx2-inl.h).
-EF_QAVX2 inline void requant_row16(__m256i a0, __m256i a1, int32_t offset, float scale, const QRequant& rq,
-                                   int64_t count, void* y) {
-  const Requant16 r = requant16_setup(scale, rq);
+// 16 int32 accumulators of one row (columns 0-7, 8-15, offset not yet added) -> `count` 8-bit results at y per
+// the epilogue formula (the register form shared with the depthwise kernel: qrequant_avx2-inl.h). Always
+// inlined: as a call per row it cost as much as a small-K tile's multiply loop (mobilenet_v2's pointwise convs).
+EF_QAVX2 __attribute__((always_inline)) inline void requant_row16(const Requant16& r, __m256i a0, __m256i a1,
+                                                                  int32_t offset, int64_t count, void* y) {
   const __m256i off = _mm256_set1_epi32(offset);
   a0 = _mm256_add_epi32(a0, off);
   a1 = _mm256_add_epi32(a1, off);
-  const __m128i bytes = rq.out_signed ? requant16<true>(r, a0, a1) : requant16<false>(r, a0, a1);
+  const __m128i bytes = r.out_signed ? requant16<true>(r, a0, a1) : requant16<false>(r, a0, a1);
   if (count == kQgemmNR) {
     _mm_storeu_si128(static_cast<__m128i*>(y), bytes);
   } else {
@@ -31,13 +31,38 @@ EF_QAVX2 inline void requant_row16(__m256i a0, __m256i a1, int32_t offset, float
   }
 }
 
-// Row r of a finished tile: requantized into y, or stored raw into t.acc.
-EF_QAVX2 inline void finish_row(const QTile& t, int64_t r, __m256i a0, __m256i a1) {
-  if (t.acc != nullptr) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(t.acc + r * kQgemmNR), a0);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(t.acc + r * kQgemmNR + 8), a1);
-  } else if (r < t.valid_rows) {
-    requant_row16(a0, a1, t.offset[r], t.scale[r], *t.rq, t.cols, t.y + r * t.y_row);
+// A tile's epilogue state, read from the QTile once per tile: local copies, because the byte stores of one row
+// may alias anything behind a pointer and would make the compiler reload them for the next row.
+struct TileOut {
+  Requant16 r;  // r.scale is set per row
+  const int32_t* offset;
+  const float* scale;
+  uint8_t* y;
+  int64_t y_row, cols, valid_rows;
+  int32_t* acc;
+};
+
+EF_QAVX2 inline TileOut tile_out(const QTile& t) {
+  TileOut o{};
+  if (t.acc == nullptr) o.r = requant16_setup(1.0f, *t.rq);
+  o.offset = t.offset;
+  o.scale = t.scale;
+  o.y = t.y;
+  o.y_row = t.y_row;
+  o.cols = t.cols;
+  o.valid_rows = t.valid_rows;
+  o.acc = t.acc;
+  return o;
+}
+
+// Row r of a finished tile: requantized into y, or stored raw into acc.
+EF_QAVX2 __attribute__((always_inline)) inline void finish_row(TileOut& o, int64_t r, __m256i a0, __m256i a1) {
+  if (o.acc != nullptr) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.acc + r * kQgemmNR), a0);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.acc + r * kQgemmNR + 8), a1);
+  } else if (r < o.valid_rows) {
+    o.r.scale = _mm256_set1_ps(o.scale[r]);
+    requant_row16(o.r, a0, a1, o.offset[r], o.cols, o.y + r * o.y_row);
   }
 }
 
