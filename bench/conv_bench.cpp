@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/conv_direct_smallc.h"
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/pool.h"
@@ -223,6 +224,31 @@ void BM_ConvWinograd(benchmark::State& state) {
   report(state, p.M * p.C * 9 * p.OH * p.OW, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
 }
 
+// Args: C, H = W, M, kernel, stride. The few-input-channel direct kernel (conv_direct_smallc.h) on the stem shapes
+// that conv_gemm also runs: one image, 'same' padding, bias + ReLU.
+void BM_ConvDirectSmallC(benchmark::State& state) {
+  cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(3), state.range(4));
+  p.M = state.range(2);
+  p.group = 1;
+  p.with_output_size();
+  const int64_t K = p.C * p.kh * p.kw;
+  const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * K), b = random_floats(p.M);
+  const cpu::DirectSmallCConv conv(p, w.data(), b.data());
+  std::vector<float> scratch(conv.scratch_bytes() / sizeof(float)), y(static_cast<size_t>(p.M * p.OH * p.OW));
+  const cpu::Activation relu{cpu::ActKind::kRelu, 0, 0};
+  for (auto _ : state) {
+    conv.run(x.data(), nullptr, relu, y.data(), scratch.data(), pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  report(state, p.M * K * p.OH * p.OW, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
+}
+
+// Stem convs (C, HW, M, k, s): blazeface, mobilenet_v3_small, efficientnet_b0 / mobilenet_v2, squeezenet1_1,
+// resnet18, and stride-1 / 1-channel ones for the crossover with im2col + GEMM.
+constexpr int64_t kStemShapes[][5] = {{3, 256, 24, 5, 2}, {3, 224, 16, 3, 2}, {3, 224, 32, 3, 2},
+                                      {3, 224, 64, 3, 2}, {3, 224, 64, 7, 2}, {3, 128, 24, 3, 2},
+                                      {3, 64, 32, 3, 1},  {1, 64, 16, 3, 1},  {4, 112, 64, 3, 2}};
+
 // Single-threaded runs are timed in CPU time: robust on a shared machine; with --threads=N they use wall time.
 benchmark::internal::Benchmark* timed(benchmark::internal::Benchmark* b) {
   return g_threads > 1 ? b->UseRealTime() : b;
@@ -259,10 +285,14 @@ void register_all() {
   // blazeface's first conv (3 -> 24, 5x5 stride 2 on 256x256: M=24, K=75, N=16384); a ResNet-style 3x3.
   conv->ArgNames({"C", "HW", "M", "k", "s", "implicit"});
   for (int implicit : {0, 1}) conv->Args({3, 256, 24, 5, 2, implicit})->Args({64, 56, 64, 3, 1, implicit});
-  conv->Args({3, 224, 16, 3, 2, 1})->Args({3, 224, 32, 3, 2, 1});  // mobilenet_v3 / efficientnet stems
+  for (auto [c, hw, m, k, s] : kStemShapes) conv->Args({c, hw, m, k, s, 1});  // vs conv_direct_smallc
   // The Winograd shapes below on the implicit-im2col path, for the crossover.
   for (auto [c, hw, m] : kWinogradShapes) conv->Args({c, hw, m, 3, 1, 1});
   timed(conv);
+  auto* direct = benchmark::RegisterBenchmark("conv_direct_smallc", BM_ConvDirectSmallC);
+  direct->ArgNames({"C", "HW", "M", "k", "s"});
+  for (auto [c, hw, m, k, s] : kStemShapes) direct->Args({c, hw, m, k, s});
+  timed(direct);
   auto* wino = benchmark::RegisterBenchmark("conv_winograd", BM_ConvWinograd);
   wino->ArgNames({"C", "HW", "M", "tile", "block"});
   for (int64_t tile : {4, 2}) {

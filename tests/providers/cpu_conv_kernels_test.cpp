@@ -114,8 +114,10 @@ TEST(CpuProviderConv, DepthwiseFastShapesAndPointwise) {
   }
   ConvCase pw{2, 17, 9, 1, {7, 11}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, true, "", true};
   check_case(pw, 99, 2, "conv.pointwise_gemm");
-  ConvCase general{1, 3, 16, 1, {31, 29}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, "Silu"};
-  check_case(general, 98, 1, "conv.im2col_gemm");
+  ConvCase stem{1, 3, 16, 1, {31, 29}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, "Silu"};  // few channels
+  check_case(stem, 98, 1, "conv.direct_smallc");
+  ConvCase general{1, 5, 16, 1, {31, 29}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, "Silu"};
+  check_case(general, 97, 2, "conv.im2col_gemm");
 }
 
 // Dense 3x3 stride-1 layers with enough channels and tiles take Winograd F(4x4, 3x3) (small planes F(2x2, 3x3));
@@ -127,7 +129,7 @@ TEST(CpuProviderConv, Winograd3x3) {
   ConvCase valid{1, 40, 24, 1, {19, 18}, {3, 3}, {1, 1}, {1, 1}, {0, 2, 1, 0}, false, "HardSwish"};
   check_case(valid, 72, 1, "conv.winograd", 2e-4);
   ConvCase thin{1, 4, 24, 1, {19, 18}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, ""};  // too few channels
-  check_case(thin, 73, 1, "conv.im2col_gemm");
+  check_case(thin, 73, 1, "conv.direct_smallc");
   ConvCase small{2, 24, 20, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, "Relu", true};  // 2x2 tiles
   check_case(small, 74, 2, "conv.winograd_f2x2", 2e-4);
   ConvCase tiny{1, 64, 64, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, ""};  // 4 2x2 tiles: too few

@@ -3,6 +3,7 @@
 //   - pointwise (1x1, stride 1, no padding): GEMM straight on the input, no im2col;
 //   - dense 3x3 stride 1 with enough channels and output tiles (cpu::winograd_preferred_tile): Winograd F(4x4, 3x3)
 //     or, on small planes, F(2x2, 3x3);
+//   - few input channels (stem convs, C <= 4): direct kernel over phase-split padded rows (conv_direct_smallc.h);
 //   - everything else: GEMM whose B panels are packed straight from the input windows (im2col_pack_panel), so
 //     the column matrix is never written.
 // GEMM paths pre-pack each group's weights once at plan time. Bias, the FusedConv residual Z and its activation
@@ -13,6 +14,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/col2im.h"
+#include "kernels/cpu/conv_direct_smallc.h"
 #include "kernels/cpu/conv_params.h"
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
@@ -53,6 +55,22 @@ class DepthwiseConv final : public PreparedKernel {
  private:
   ConvSetup s_;
   Tensor w_;
+};
+
+class DirectSmallCKernel final : public PreparedKernel {
+ public:
+  DirectSmallCKernel(ConvSetup s, const float* w)
+      : s_(std::move(s)), conv_(s_.p, w, s_.bias.empty() ? nullptr : s_.bias.data()) {}
+  std::string name() const override { return "conv.direct_smallc"; }
+  uint64_t scratch_bytes() const override { return conv_.scratch_bytes(); }
+  void run(const KernelArgs& args) const override {
+    const float* z = s_.has_residual ? args.input(3).data<float>() : nullptr;
+    conv_.run(args.input(0).data<float>(), z, s_.act, args.output(0).data<float>(), args.scratch, *args.pool);
+  }
+
+ private:
+  ConvSetup s_;
+  cpu::DirectSmallCConv conv_;
 };
 
 class WinogradConvKernel final : public PreparedKernel {
@@ -223,6 +241,7 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
     }
   }
   if (cpu::is_depthwise(s.p)) return std::make_unique<DepthwiseConv>(std::move(s), *w);
+  if (cpu::direct_smallc_preferred(s.p)) return std::make_unique<DirectSmallCKernel>(std::move(s), w->data<float>());
   if (const int tile = cpu::winograd_preferred_tile(s.p)) {
     return std::make_unique<WinogradConvKernel>(std::move(s), w->data<float>(), tile);
   }
