@@ -212,7 +212,19 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
   const bool whole_rows = pointwise && count == kQgemmNR;
   alignas(16) uint8_t row[kQgemmNR];
   int64_t c = 0, tap = 0;  // of row k, advanced without divisions
-  for (int64_t q = 0; q < quads; ++q) {
+  int64_t q = 0;
+  if (whole_rows) {
+    // Pointwise panels of 16 columns, quads wholly inside K: four plain loads per quad, no per-row dispatch.
+    for (const uint8_t* xk = x_ + j0; q < K / 4; ++q, xk += 4 * plane) {
+      interleave4v(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xk)),
+                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(xk + plane)),
+                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(xk + 2 * plane)),
+                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(xk + 3 * plane)), flip_vec,
+                   dst + q * kQgemmNR * 4);
+    }
+    c = q * 4;  // taps == 1: row k is channel k
+  }
+  for (; q < quads; ++q) {
     __m128i v[4];
     for (int i = 0; i < 4; ++i) {
       const int64_t k = q * 4 + i;
