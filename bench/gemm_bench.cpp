@@ -158,6 +158,17 @@ const std::vector<std::vector<int64_t>> kConv = {
     {1000, 169, 512},   // squeezenet classifier 1x1 at 13x13
     {1000, 1, 1280},    // classifier as a 1x1 conv
 };
+// 1x1 convolutions of the mobile nets as the CPU provider runs them ({M, N, K}: out channels, pixels, in channels).
+const std::vector<std::vector<int64_t>> kPointwise = {
+    {16, 12544, 32},   // mobilenet_v2 features.1 project at 112x112
+    {144, 3136, 24},   // mobilenet_v2 expand at 56x56
+    {24, 3136, 144},   // mobilenet_v2 project at 56x56
+    {192, 784, 32},    // mobilenet_v2 expand at 28x28
+    {384, 196, 64},    // mobilenet_v2 expand at 14x14
+    {64, 196, 384},    // mobilenet_v2 project at 14x14
+    {320, 49, 960},    // mobilenet_v2 features.17 project at 7x7
+    {24, 16384, 24},   // blazeface 1x1 at 128x128
+};
 const std::vector<std::vector<int64_t>> kMatMul = {
     {1, 1000, 1280},  // classifier Gemm, batch 1
     {8, 1024, 1024},  // small-batch fully connected
@@ -176,15 +187,15 @@ namespace {
 
 void register_all() {
   timed(benchmark::RegisterBenchmark("PeakFma", BM_PeakFma));
-  for (const auto* shapes : {&kSquare, &kConv, &kMatMul}) {
+  for (const auto* shapes : {&kSquare, &kConv, &kPointwise, &kMatMul}) {
     for (const auto& s : *shapes) {
       timed(benchmark::RegisterBenchmark("EfSgemm", BM_EfSgemm)->Args(s)->ArgNames({"M", "N", "K"}));
       if (shapes == &kMatMul) {
         timed(benchmark::RegisterBenchmark("EfSgemmPackedB", BM_EfSgemmPackedB)->Args(s)->ArgNames({"M", "N", "K"}));
       }
-      if (shapes == &kConv) {
+      if (shapes == &kConv || shapes == &kPointwise) {
         timed(benchmark::RegisterBenchmark("EfSgemmPackedA", BM_EfSgemmPackedA)->Args(s)->ArgNames({"M", "N", "K"}));
-        register_qgemm(s, &pool(), g_threads > 1);
+        if (shapes == &kConv) register_qgemm(s, &pool(), g_threads > 1);
       }
 #ifdef EF_HAVE_DNNL
       timed(benchmark::RegisterBenchmark("DnnlSgemm", BM_DnnlSgemm)->Args(s)->ArgNames({"M", "N", "K"}));

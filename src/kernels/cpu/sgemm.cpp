@@ -124,22 +124,53 @@ void run_column(const Problem& p, int64_t m0, int64_t m1) {
   }
 }
 
+// run_block's row-tile-outer order: up to this K (gemm_bench, 1 thread, AVX2: 1.01-1.22x on the 1x1 shapes of
+// the mobile nets up to K = 144; neutral at K = 64..384 on 14x14 planes), with a column block whose B panels take
+// this many bytes (half of a 512 KiB L2, leaving room for C's lines on their way out).
+constexpr int64_t kRowsOuterMaxK = 160;
+constexpr int64_t kRowsOuterBBytes = 256 << 10;
+
 // Computes C[m0:m1, n0:n1] (m0 a multiple of mr, n0 of nr). Each operand panel not pre-packed is packed right
 // before its first use, so a block with a single row (column) pass consumes its B (A) panels from L1.
 void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   if (p.N == 1) return run_column(p, m0, m1);
   const GemmKernel& k = *p.kernel;
   const int64_t mr = k.mr, nr = k.nr, half = k.nr / 2;
+  // Short K (1x1 convolutions with few input channels) with A pre-packed: the tile's K loop is so short that
+  // writing C is a large part of its cost. The usual order (column panel outer, row tiles inner) writes one
+  // 2-vector piece of each of the block's M rows in turn: M streams over M pages, more than the prefetchers and
+  // the TLB follow. Here each row tile instead sweeps the whole column block (6 or 12 write streams, one page
+  // each), reading the block's B panels from L2, which the column block is sized for, and its A panel from L1.
+  // Same tiles, same K order: results are bit-identical to the usual order.
+  const bool rows_outer = p.a.packed && p.K <= kRowsOuterMaxK && m1 - m0 > mr;
+  const int64_t nc_max =
+      rows_outer ? std::max<int64_t>(nr, kRowsOuterBBytes / static_cast<int64_t>(sizeof(float) * p.K) / nr * nr)
+                 : k.nc;
   Scratch& s = t_scratch;
   float* a_buf = p.a.packed ? nullptr : s.a.get(buffer_floats(m1 - m0, k.mc, mr, k.kc));
-  float* b_buf = p.b.packed ? nullptr : s.b.get(buffer_floats(n1 - n0, k.nc, nr, k.kc));
+  float* b_buf = p.b.packed ? nullptr : s.b.get(buffer_floats(n1 - n0, nc_max, nr, k.kc));
 
-  for (int64_t jc = n0; jc < n1; jc += k.nc) {
-    const int64_t nc = std::min<int64_t>(k.nc, n1 - jc);
+  for (int64_t jc = n0; jc < n1; jc += nc_max) {
+    const int64_t nc = std::min<int64_t>(nc_max, n1 - jc);
     for (int64_t pc = 0; pc < p.K; pc += k.kc) {
       const int64_t kc = std::min<int64_t>(k.kc, p.K - pc);
       const bool accumulate = pc > 0, last = pc + kc == p.K;
       const float* b_block = p.b.packed ? p.b.packed + pc * p.b.padded + jc * kc : b_buf;
+      if (rows_outer) {
+        if (!p.b.packed) pack_b_block(k, p.b, pc, kc, jc, nc, b_buf);
+        for (int64_t i = m0; i < m1; i += mr) {
+          const int64_t rows = std::min<int64_t>(mr, m1 - i);
+          const float* a_panel = p.a.packed + pc * p.a.padded + i * kc;
+          for (int64_t jr = 0; jr < nc; jr += nr) {
+            const int64_t cols = std::min<int64_t>(nr, nc - jr), j = jc + jr;
+            TileEpilogue te;
+            const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, j, te) : nullptr;
+            k.tile[rows - 1][cols > half ? 1 : 0](kc, a_panel, b_block + jr * kc, p.C + i * p.ldc + j, p.ldc, cols,
+                                                  accumulate, ep);
+          }
+        }
+        continue;
+      }
       for (int64_t ic = m0; ic < m1; ic += k.mc) {
         const int64_t mc = std::min<int64_t>(k.mc, m1 - ic);
         const float* a_block = p.a.packed ? p.a.packed + pc * p.a.padded + ic * kc : a_buf;

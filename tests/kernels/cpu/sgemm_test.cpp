@@ -274,6 +274,26 @@ TEST(Sgemm, PackedOperandsEveryTarget) {
   });
 }
 
+// Short K with pre-packed A (1x1 convolutions with few input channels) runs the row-tile-outer order, whose column
+// blocks are sized by K: odd M, N spanning several such blocks and ending in partial tiles, all epilogues.
+TEST(Sgemm, ShortKPackedAEveryTarget) {
+  ThreadPool& pool = ThreadPool::inline_pool();
+  std::mt19937 rng(11);
+  for_each_target([&] {
+    const int64_t ks[] = {1, 3, 16, 27, 63, 64, 65};
+    for (int i = 0; i < 14; ++i) {
+      Case c;
+      c.path = Path::kPackedA;
+      c.K = ks[i % 7];
+      c.M = 7 + static_cast<int64_t>(rng() % 90);
+      c.N = (i % 3 == 0 ? 2100 : 1) + static_cast<int64_t>(rng() % 300);
+      c.tb = i % 4 == 3, c.pad_b = i % 2, c.pad_c = (i + 1) % 3;
+      c.bias = static_cast<Bias>(i % 3), c.residual = i % 2 == 1, c.act = kActs[i % 10];
+      check_case(c, pool, static_cast<uint32_t>(i));
+    }
+  });
+}
+
 // A matrix packed under one target keeps working (with that target's kernel) after the target changes.
 TEST(Sgemm, PackedMatrixKeepsItsTarget) {
   const std::vector<std::string> targets = sgemm_targets();
@@ -293,7 +313,8 @@ TEST(Sgemm, PackedMatrixKeepsItsTarget) {
 
 TEST(Sgemm, BitIdenticalForAnyThreadCount) {
   ThreadPool one(1), two(2), three(3);
-  const int64_t shapes[][3] = {{200, 300, 100}, {1000, 1, 1280}, {16, 3000, 27}, {64, 49, 1152}, {1, 1000, 512}};
+  const int64_t shapes[][3] = {{200, 300, 100}, {1000, 1, 1280}, {16, 3000, 27}, {64, 49, 1152}, {1, 1000, 512},
+                                {95, 2500, 16}};
   for (const auto& s : shapes) {
     for (Path path : {Path::kPlain, Path::kPackedA, Path::kPackedB}) {
       Case c;
