@@ -301,6 +301,9 @@ void register_all() {
   for (int64_t block : {16, 64, 256}) {  // the tile-block trade-off (L2 residency vs GEMM width)
     wino->Args({64, 56, 64, 4, block})->Args({128, 28, 128, 4, block});
   }
+  for (int64_t block : {24, 32, 48, 56, 64, 96}) {  // squeezenet's small-C expand convs (C = 16..64)
+    wino->Args({16, 55, 64, 4, block})->Args({32, 27, 128, 4, block})->Args({64, 13, 256, 4, block});
+  }
   timed(wino);
 }
 

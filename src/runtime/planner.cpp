@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <optional>
 
 #include <fmt/format.h>
@@ -144,6 +145,64 @@ void choose_kernels(const Graph& graph, Plan& p, const PlanOptions& options) {
   }
 }
 
+// Concat along an axis with only size-1 dimensions before it (a fire module's channel concat at batch 1): each
+// input is one contiguous byte range of the output, so an input that nothing reads after the Concat is given
+// that range of the output's buffer instead of a buffer of its own. Its producer then writes straight into the
+// output and the Concat kernel skips the copy (it compares the pointers). Only for the CPU concat kernel
+// ("concat.strided"): a reference kernel's outputs are zeroed before it runs, which would wipe the inputs. An
+// input's request (its in-place chain included) moves whole, so its lifetime must end at the Concat; the
+// output's request then starts at the first producer. Returns, per request, the request it lies in and the byte
+// offset there ({-1, 0}: a buffer of its own); nested requests keep 0 bytes for the greedy planner.
+std::vector<std::pair<int, uint64_t>> nest_concat_inputs(const Graph& graph, const Plan& p,
+                                                         std::vector<BufferRequest>& requests,
+                                                         const std::vector<int>& request_of) {
+  std::vector<std::pair<int, uint64_t>> parent(requests.size(), {-1, 0});
+  std::vector<bool> is_parent(requests.size(), false);
+  for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
+    const Node& node = graph.nodes[ni];
+    if (p.folded[ni] || node.op_type != "Concat" || p.kernels[ni] == nullptr ||
+        p.kernels[ni]->name() != "concat.strided" || node.outputs.size() != 1 || node.outputs[0] == kNoValue) {
+      continue;
+    }
+    const int out = node.outputs[0];
+    const int rc = request_of[static_cast<size_t>(out)];
+    if (rc < 0 || parent[static_cast<size_t>(rc)].first >= 0) continue;
+    const std::optional<Shape> out_shape = p.types[static_cast<size_t>(out)].concrete_shape();
+    if (!out_shape) continue;
+    const Shape& y = *out_shape;
+    int64_t axis = node.attr_int("axis", 0);
+    if (axis < 0) axis += static_cast<int64_t>(y.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(y.size())) continue;
+    int64_t outer = 1;
+    for (int64_t d = 0; d < axis; ++d) outer *= y[static_cast<size_t>(d)];
+    if (outer != 1) continue;
+    const DType dtype = p.types[static_cast<size_t>(out)].dtype;
+    uint64_t offset = 0;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const int v = node.inputs[i];
+      if (v == kNoValue) continue;
+      const auto shape = p.types[static_cast<size_t>(v)].concrete_shape();
+      if (!shape) break;  // cannot place what follows
+      const uint64_t bytes = static_cast<uint64_t>(shape_numel(*shape)) * dtype_size(dtype);
+      const int r = request_of[static_cast<size_t>(v)];
+      const bool once = std::count(node.inputs.begin(), node.inputs.end(), v) == 1;
+      if (r >= 0 && r != rc && once && p.types[static_cast<size_t>(v)].dtype == dtype &&
+          parent[static_cast<size_t>(r)].first < 0 && !is_parent[static_cast<size_t>(r)] &&
+          requests[static_cast<size_t>(r)].bytes == bytes && p.last_use[static_cast<size_t>(v)] == static_cast<int>(ni) &&
+          requests[static_cast<size_t>(r)].last_use == static_cast<int>(ni) && offset % kArenaAlignment == 0) {
+        BufferRequest& in = requests[static_cast<size_t>(r)];
+        BufferRequest& whole = requests[static_cast<size_t>(rc)];
+        whole.first_use = std::min(whole.first_use, in.first_use);
+        in.bytes = 0;
+        parent[static_cast<size_t>(r)] = {rc, offset};
+        is_parent[static_cast<size_t>(rc)] = true;
+      }
+      offset += bytes;
+    }
+  }
+  return parent;
+}
+
 void plan_arena(const Graph& graph, Plan& p, const PlanOptions& options) {
   size_t nv = graph.values.size();
   p.last_use = graph.last_uses();
@@ -184,6 +243,7 @@ void plan_arena(const Graph& graph, Plan& p, const PlanOptions& options) {
       requests.push_back({bytes, static_cast<int>(ni), last});
     }
   }
+  const std::vector<std::pair<int, uint64_t>> nested = nest_concat_inputs(graph, p, requests, request_of);
   const size_t value_requests = requests.size();
   std::vector<size_t> scratch_node;
   for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
@@ -193,6 +253,9 @@ void plan_arena(const Graph& graph, Plan& p, const PlanOptions& options) {
     scratch_node.push_back(ni);
   }
   MemoryPlan mp = plan_memory_greedy(requests);
+  for (size_t r = 0; r < nested.size(); ++r) {
+    if (nested[r].first >= 0) mp.offsets[r] = mp.offsets[static_cast<size_t>(nested[r].first)] + nested[r].second;
+  }
   p.arena_offset.assign(nv, -1);
   for (size_t v = 0; v < nv; ++v) {
     if (request_of[v] >= 0) p.arena_offset[v] = static_cast<int64_t>(mp.offsets[static_cast<size_t>(request_of[v])]);

@@ -78,6 +78,62 @@ TEST(CpuProviderDataMovement, ConcatOnEveryAxis) {
   }
 }
 
+// The planner lets a Concat's inputs live in their slices of its output when the axis has only size-1 dims
+// before it and nothing reads the input afterwards (runtime/planner.cpp, nest_concat_inputs). Each graph mixes
+// inputs that qualify with ones that must still be copied: a graph input, an input read again after the
+// Concat, the same value twice, an in-place chain (Relu over an Add), a Concat of a Concat, slices not on the
+// 64-byte arena alignment, batch 2. Results must match the reference kernels (to the activations' last bits: the copies are exact).
+TEST(CpuProviderDataMovement, ConcatInputsPlannedInPlace) {
+  uint32_t seed = 90;
+  struct Case {
+    Shape x;
+    int64_t axis;
+  };
+  for (const Case& c : {Case{{1, 16, 4, 4}, 1}, Case{{1, 5, 3, 3}, 1}, Case{{2, 16, 4, 4}, 1},
+                        Case{{1, 1, 16, 16}, 2}, Case{{1, 16, 4, 4}, -1}}) {
+    onnx::ModelProto m = make_model(13);
+    auto* g = m.mutable_graph();
+    add_io(g, true, "x", onnx::TensorProto::FLOAT, c.x);
+    add_untyped_output(g, "y");
+    add_untyped_output(g, "z");
+    add_node(g, "Relu", {"x"}, {"a"});
+    add_node(g, "Sigmoid", {"x"}, {"b"});
+    add_node(g, "Add", {"x", "x"}, {"s"});
+    add_node(g, "Relu", {"s"}, {"e"});  // may run in place over s: the chain moves into the concat whole
+    add_node(g, "Neg", {"x"}, {"f"});
+    set_int(add_node(g, "Concat", {"a", "e", "b", "x", "f", "f"}, {"c1"}), "axis", c.axis);
+    add_node(g, "Add", {"c1", "c1"}, {"r"});  // in place over c1: would clobber any input still needed
+    auto* mean = add_node(g, "ReduceMean", {"r"}, {"rm"});
+    set_ints(mean, "axes", {c.axis});
+    set_int(mean, "keepdims", 1);
+    add_node(g, "Add", {"b", "rm"}, {"t"});  // b is read after the Concat (and after r): keeps its own buffer
+    set_int(add_node(g, "Concat", {"r", "t"}, {"c2"}), "axis", c.axis);
+    add_node(g, "Abs", {"c2"}, {"y"});
+    add_node(g, "Add", {"a", "rm"}, {"z"});  // likewise a
+    auto r = compare_fast_to_reference(m, {{"x", random_float_tensor(c.x, ++seed)}}, 2, 1e-5);
+    if (HasFailure()) return;
+  }
+  // Where nothing else interferes the inputs take no memory of their own: Concat(Relu(x), Sigmoid(x)) then
+  // Relu needs the Concat's output buffer only (the graph output y is not in the arena).
+  onnx::ModelProto m = make_model(13);
+  auto* g = m.mutable_graph();
+  add_io(g, true, "x", onnx::TensorProto::FLOAT, {1, 16, 4, 4});
+  add_untyped_output(g, "y");
+  add_node(g, "Relu", {"x"}, {"a"});
+  add_node(g, "Sigmoid", {"x"}, {"b"});
+  set_int(add_node(g, "Concat", {"a", "b"}, {"c"}), "axis", 1);
+  add_node(g, "Relu", {"c"}, {"y"});
+  const Tensor x = random_float_tensor({1, 16, 4, 4}, 99);
+  auto fast = compare_fast_to_reference(m, {{"x", x}}, 1, 1e-5);
+  EXPECT_EQ(fast.kernels[2], "concat.strided");
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  SessionOptions opts;
+  opts.optimization_level = 0;
+  auto session = Session::from_model(load_model_from_bytes(bytes, "."), opts);
+  EXPECT_EQ(session->prepare({{"x", {1, 16, 4, 4}}}), 2u * 256u * sizeof(float));
+}
+
 TEST(CpuProviderDataMovement, ConstantPadAndReflectFallback) {
   uint32_t seed = 60;
   for (const char* mode : {"constant", "reflect"}) {

@@ -106,7 +106,13 @@ std::unique_ptr<PreparedKernel> prepare_concat(const NodeSignature& sig) {
   if (at != y[static_cast<size_t>(axis)]) return nullptr;
   return make_kernel("concat.strided", [parts](const KernelArgs& args) {
     auto* dst = static_cast<uint8_t*>(args.output(0).raw());
-    for (const Part& p : parts) cpu::run_strided_copy(p.copy, args.input(p.input).raw(), dst + p.dst_offset, *args.pool);
+    for (const Part& p : parts) {
+      const void* src = args.input(p.input).raw();
+      // The planner may have given this input its slice of the output as its buffer (runtime/planner.cpp,
+      // nest_concat_inputs): its producer already wrote it in place.
+      if (src == dst + p.dst_offset) continue;
+      cpu::run_strided_copy(p.copy, src, dst + p.dst_offset, *args.pool);
+    }
   });
 }
 
