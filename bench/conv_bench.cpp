@@ -269,6 +269,8 @@ void register_all() {
     b->Args({144, 56, 3, 1})->Args({32, 112, 3, 1})->Args({96, 112, 3, 2})->Args({240, 28, 5, 1});
     b->Args({672, 14, 5, 2})->Args({960, 7, 3, 1})->Args({64, 56, 7, 1});
     b->Args({24, 128, 3, 1})->Args({48, 32, 3, 1});  // BlazeFace (back model) blocks
+    // The other stride-2 layers of MobileNetV2 / EfficientNet-B0 (deinterleaved padded rows).
+    b->Args({144, 56, 3, 2})->Args({144, 56, 5, 2})->Args({240, 28, 3, 2})->Args({576, 14, 3, 2});
     timed(b);
   }
   auto* pools = benchmark::RegisterBenchmark("pool", BM_Pool);

@@ -1,6 +1,7 @@
 // Depthwise convolution, one output plane at a time. For stride 1 and 2 the input plane is copied (row by row,
 // just ahead of the output rows that read it, so they are still in L1) into a zero-padded buffer (reused across
-// planes, so its padding is zeroed once), after which every output column is an interior column: vectorized along
+// planes, so its padding is zeroed once; at stride 2 with 5x5 or wide rows, even and odd columns apart so every
+// tap is one contiguous load), after which every output column is an interior column: vectorized along
 // the output width, no bounds checks, 3x3 and 5x5 unrolled with weights in registers and two output rows per step
 // sharing input-row loads. An earlier version kept the padding implicit
 // and computed border columns with clipped scalar taps; those short FMA chains are latency-bound and took more
@@ -35,6 +36,7 @@ struct RowJob {
   int64_t sw;
   int64_t col0;  // input column of tap 0 for output column 0 (= -pad_left)
   float bias;
+  int64_t half;  // padded stride-2 rows: offset of the odd columns (see load_tap); else 0
 };
 
 // Sum over taps [t0, t1) of every row for the window starting at input column `start`. Callers guarantee the
@@ -55,70 +57,75 @@ HWY_INLINE void border_column(const RowJob& j, int64_t in_width, int64_t ow, flo
   out[ow] = window_sum(j, start, taps.first, taps.last);
 }
 
-// Loads the lanes x[p], x[p + S], ... ; for S == 2 it reads one float past the last lane's position.
-template <int S, class D>
-HWY_INLINE hn::Vec<D> load_strided(D d, const float* p) {
-#if HWY_TARGET == HWY_SCALAR
-  return hn::LoadU(d, p);  // one lane: nothing to deinterleave
-#else
+// Tap column c of output columns ow, ow + 1, ... of one padded row. kSplit (stride 2 only): the row is stored
+// deinterleaved, even columns first and the odd ones from `half` on, so every tap is one contiguous load instead
+// of two loads and a two-shuffle ConcatEven; the copy deinterleaves each input float once, where the taps read it
+// about 4.5 (3x3) or 12.5 (5x5) times. Otherwise stride 2 loads 2 * Lanes floats (one past the last lane's).
+template <int S, bool kSplit, class D>
+HWY_INLINE hn::Vec<D> load_tap(D d, const float* row, int64_t ow, int64_t c, int64_t half) {
   if constexpr (S == 1) {
-    return hn::LoadU(d, p);
+    return hn::LoadU(d, row + ow + c);
+  } else if constexpr (kSplit) {
+    return hn::LoadU(d, row + (c & 1) * half + ow + (c >> 1));
   } else {
+#if HWY_TARGET == HWY_SCALAR
+    return hn::LoadU(d, row + 2 * ow + c);  // one lane: nothing to deinterleave
+#else
+    const float* p = row + 2 * ow + c;
     return hn::ConcatEven(d, hn::LoadU(d, p + hn::Lanes(d)), hn::LoadU(d, p));
-  }
 #endif
+  }
 }
 
-// Interior output columns [ow, ow + Lanes) of one row. Each kernel row accumulates on its own chain before the
-// rows are added, so the dependent FMA chain is kw long rather than kh * kw. KH/KW = 0: taken from the job at
-// run time; a nonzero KW implies dilation 1 so the tap offsets are compile-time constants.
-template <int KH, int KW, int S, class D>
+// Output columns [ow, ow + Lanes) of one padded row (col0 == 0). Each kernel row accumulates on its own chain
+// before the rows are added, so the dependent FMA chain is kw long rather than kh * kw. KH/KW = 0: taken from
+// the job at run time; a nonzero KW implies dilation 1 so the tap offsets are compile-time constants.
+template <int KH, int KW, int S, bool kSplit, class D>
 HWY_INLINE hn::Vec<D> window_vec(D d, const RowJob& j, int64_t ow) {
   const int64_t nrows = KH ? KH : j.nrows;
   const int64_t kw = KW ? KW : j.kw;
   const int64_t dw = KW ? 1 : j.dw;
   auto acc = hn::Set(d, j.bias);
-  const float* r = j.in + (ow * S + j.col0);
+  const float* r = j.in;
   const float* wr = j.w;
   for (int64_t i = 0; i < nrows; ++i, r += j.row_step, wr += kw) {
-    auto row = hn::Mul(load_strided<S>(d, r), hn::Set(d, wr[0]));
-    for (int64_t t = 1; t < kw; ++t) row = hn::MulAdd(load_strided<S>(d, r + t * dw), hn::Set(d, wr[t]), row);
+    auto row = hn::Mul(load_tap<S, kSplit>(d, r, ow, 0, j.half), hn::Set(d, wr[0]));
+    for (int64_t t = 1; t < kw; ++t) {
+      row = hn::MulAdd(load_tap<S, kSplit>(d, r, ow, t * dw, j.half), hn::Set(d, wr[t]), row);
+    }
     acc = hn::Add(acc, row);
   }
   return acc;
 }
 
-// Two vectors per step keep two independent FMA chains in flight. When the range is not a multiple of the
-// vector, the last vector is shifted back to end at `end`, recomputing a few columns with the same arithmetic.
-template <int KH, int KW, int S>
+// Padded rows only; needs end - begin >= Lanes (padded_shape makes rows at least a vector wide). Two vectors
+// per step keep two independent FMA chains in flight. When the range is not a multiple of the vector, the last
+// vector is shifted back to end at `end`, recomputing a few columns with the same arithmetic.
+template <int KH, int KW, int S, bool kSplit>
 void interior_row(const RowJob& j, int64_t begin, int64_t end, float* out) {
   const hn::ScalableTag<float> d;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  if (end - begin < n) {
-    const int64_t kw = j.kw;
-    for (int64_t ow = begin; ow < end; ++ow) out[ow] = window_sum(j, ow * S + j.col0, 0, kw);
-    return;
-  }
   int64_t ow = begin;
   for (; ow + 2 * n <= end; ow += 2 * n) {
-    const auto a = window_vec<KH, KW, S>(d, j, ow);
-    const auto b = window_vec<KH, KW, S>(d, j, ow + n);
+    const auto a = window_vec<KH, KW, S, kSplit>(d, j, ow);
+    const auto b = window_vec<KH, KW, S, kSplit>(d, j, ow + n);
     hn::StoreU(a, d, out + ow);
     hn::StoreU(b, d, out + ow + n);
   }
   if (ow + n <= end) {
-    hn::StoreU(window_vec<KH, KW, S>(d, j, ow), d, out + ow);
+    hn::StoreU(window_vec<KH, KW, S, kSplit>(d, j, ow), d, out + ow);
     ow += n;
   }
-  if (ow < end) hn::StoreU(window_vec<KH, KW, S>(d, j, end - n), d, out + end - n);
+  if (ow < end) hn::StoreU(window_vec<KH, KW, S, kSplit>(d, j, end - n), d, out + end - n);
 }
 
 // Fixed K x K windows (dilation 1) with every kernel row inside the input: weights live in registers and each
 // step computes R output rows x NV vectors as independent FMA chains. Output row r starts r * S input rows lower
 // (vertical stride == horizontal stride), so the K + (R - 1) * S input rows are loaded once and feed every
 // row's accumulators. `in` holds those input row pointers, already offset by -pad_left.
-template <int K, int S, int R, int NV, class D, class V>
-HWY_INLINE void fixed_block(D d, const float* const* in, const V* w, V bias, int64_t ow, float* const* out) {
+template <int K, int S, bool kSplit, int R, int NV, class D, class V>
+HWY_INLINE void fixed_block(D d, const float* const* in, int64_t half, const V* w, V bias, int64_t ow,
+                            float* const* out) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   V acc[R][NV];
   HWY_UNROLL(4) for (int r = 0; r < R; ++r) {
@@ -127,7 +134,7 @@ HWY_INLINE void fixed_block(D d, const float* const* in, const V* w, V bias, int
   HWY_UNROLL(8) for (int row = 0; row < K + (R - 1) * S; ++row) {
     HWY_UNROLL(8) for (int t = 0; t < K; ++t) {
       HWY_UNROLL(4) for (int v = 0; v < NV; ++v) {
-        const V x = load_strided<S>(d, in[row] + (ow + v * n) * S + t);
+        const V x = load_tap<S, kSplit>(d, in[row], ow + v * n, t, half);
         HWY_UNROLL(4) for (int r = 0; r < R; ++r) {
           if (row >= r * S && row - r * S < K) acc[r][v] = hn::MulAdd(x, w[(row - r * S) * K + t], acc[r][v]);
         }
@@ -140,7 +147,7 @@ HWY_INLINE void fixed_block(D d, const float* const* in, const V* w, V bias, int
 }
 
 // Interior columns [begin, end) of R rows (see fixed_block); needs end - begin >= Lanes.
-template <int K, int S, int R>
+template <int K, int S, bool kSplit, int R>
 void fixed_rows(const RowJob& j, int64_t begin, int64_t end, float* const* out) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
@@ -152,18 +159,18 @@ void fixed_rows(const RowJob& j, int64_t begin, int64_t end, float* const* out) 
   for (int i = 0; i < K + (R - 1) * S; ++i) in[i] = j.in + (i * j.row_step + j.col0);
   const V bias = hn::Set(d, j.bias);
   int64_t ow = begin;
-  for (; ow + kNV * n <= end; ow += kNV * n) fixed_block<K, S, R, kNV>(d, in, w, bias, ow, out);
-  for (; ow + n <= end; ow += n) fixed_block<K, S, R, 1>(d, in, w, bias, ow, out);
-  if (ow < end) fixed_block<K, S, R, 1>(d, in, w, bias, end - n, out);
+  for (; ow + kNV * n <= end; ow += kNV * n) fixed_block<K, S, kSplit, R, kNV>(d, in, j.half, w, bias, ow, out);
+  for (; ow + n <= end; ow += n) fixed_block<K, S, kSplit, R, 1>(d, in, j.half, w, bias, ow, out);
+  if (ow < end) fixed_block<K, S, kSplit, R, 1>(d, in, j.half, w, bias, end - n, out);
 }
 
-template <int K, int S>
+template <int K, int S, bool kSplit>
 void interior_row_fixed(const RowJob& j, int64_t begin, int64_t end, float* out) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
   if (j.nrows == K && end - begin >= n) {
-    fixed_rows<K, S, 1>(j, begin, end, &out);
+    fixed_rows<K, S, kSplit, 1>(j, begin, end, &out);
   } else {
-    interior_row<0, K, S>(j, begin, end, out);
+    interior_row<0, K, S, kSplit>(j, begin, end, out);
   }
 }
 
@@ -171,21 +178,21 @@ using RowFn = void (*)(const RowJob&, int64_t, int64_t, float*);
 // Several rows at once: j describes the first (all K rows valid), each next one starts S input rows lower.
 using PairFn = void (*)(const RowJob&, int64_t, int64_t, float* const*);
 
-template <int S>
+template <int S, bool kSplit>
 RowFn pick_row_fn(int64_t kh, int64_t kw, int64_t dw) {
-  if (dw == 1 && kh == 3 && kw == 3) return &interior_row_fixed<3, S>;
-  if (dw == 1 && kh == 5 && kw == 5) return &interior_row_fixed<5, S>;
-  return &interior_row<0, 0, S>;
+  if (dw == 1 && kh == 3 && kw == 3) return &interior_row_fixed<3, S, kSplit>;
+  if (dw == 1 && kh == 5 && kw == 5) return &interior_row_fixed<5, S, kSplit>;
+  return &interior_row<0, 0, S, kSplit>;
 }
 
 // R = 2 or 4 output rows per call. Four rows share more input-row loads and cut the per-call overhead (weight
 // broadcasts, pointers) that dominates small planes (7x7, 14x14); their single vector column still keeps four
 // independent FMA chains.
-template <int S, int R>
+template <int S, bool kSplit, int R>
 PairFn pick_pair_fn(const Conv2dParams& p) {
   if (p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != S || p.kh != p.kw) return nullptr;
-  if (p.kh == 3) return &fixed_rows<3, S, R>;
-  if (p.kh == 5) return &fixed_rows<5, S, R>;
+  if (p.kh == 3) return &fixed_rows<3, S, kSplit, R>;
+  if (p.kh == 5) return &fixed_rows<5, S, kSplit, R>;
   return nullptr;
 }
 
@@ -210,7 +217,8 @@ HWY_INLINE RowJob make_job(const Conv2dParams& p, const float* x_plane, const fl
                 p.dilation_w,
                 p.stride_w,
                 -p.pad_left,
-                bias};
+                bias,
+                0};
 }
 
 // Strides of 3 and more (rare for depthwise layers) have no vector loads: border columns clip their taps and
@@ -239,18 +247,71 @@ HWY_INLINE void store_row(const float* row, const float* residual_row, int64_t c
 }
 
 // Padded-buffer geometry shared by every plane of one call: rows x cols of the zero-padded input copy, wide enough
-// that whole vectors over [0, max(OW, lanes)) never leave it (stride 2 reads one column past its last tap).
+// that whole vectors over [0, max(OW, lanes)) never leave it (unsplit stride 2 reads one column past its last tap).
 constexpr int kBlockRows = 4;  // output rows per padded_plane step at most
 
 struct PaddedShape {
   int64_t rows, cols, ow_v;
+  int64_t half;  // deinterleaved stride-2 rows (load_tap's kSplit): offset of the odd columns; else 0
 };
 
 HWY_INLINE PaddedShape padded_shape(const Conv2dParams& p) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
   const int64_t ow_v = std::max(p.OW, n);
-  return {std::max(p.H + p.pad_top, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1),
-          std::max(p.W + p.pad_left, (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + p.stride_w), ow_v};
+  const int64_t rows = std::max(p.H + p.pad_top, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1);
+  int64_t cols = std::max(p.W + p.pad_left, (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + p.stride_w);
+  // Deinterleaving pays where a row feeds many taps: 5x5, or rows of at least two vectors of output. On
+  // 28x28 -> 14x14 3x3 layers the extra copy work was measured to cost more (conv bench, ~+15%) than it saves.
+  const bool split = p.stride_w == 2 && (p.kw >= 5 || p.OW >= 2 * n);
+  if (split) cols += cols & 1;
+  return {rows, cols, ow_v, split ? cols / 2 : 0};
+}
+
+// Copies one input row to padded column c0 on: as is, or deinterleaved when half != 0 (load_tap's kSplit layout).
+HWY_INLINE void copy_row(const float* src, int64_t count, int64_t c0, int64_t half, float* dst) {
+  if (half == 0) {
+    std::copy(src, src + count, dst + c0);
+    return;
+  }
+  int64_t i = 0;
+  if (c0 & 1) {  // an odd first column: after it, pairs (even, odd) start at even columns
+    dst[half + (c0 >> 1)] = src[0];
+    i = 1;
+  }
+  const int64_t first = i;  // src[first] lands on an even column
+  float* even = dst + ((c0 + i) >> 1);
+  float* odd = even + half;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::ScalableTag<float> d;
+  const hn::Half<decltype(d)> dh;
+  const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+  for (; i + 2 * n <= count; i += 2 * n, even += n, odd += n) {
+    const auto lo = hn::LoadU(d, src + i), hi = hn::LoadU(d, src + i + n);
+    hn::StoreU(hn::ConcatEven(d, hi, lo), d, even);
+    hn::StoreU(hn::ConcatOdd(d, hi, lo), d, odd);
+  }
+  // Short rows (7x7..28x28 planes) would otherwise spend more on a scalar tail than the taps do: half-vector
+  // steps, the last one shifted back by an even count so it rewrites a few columns with the same values.
+  if (count - first >= n) {
+    for (int64_t step = 0; step < 2; ++step) {
+      if (i + n > count) {
+        i = count - n - ((count - n - first) & 1);
+        even = dst + ((c0 + i) >> 1);
+        odd = even + half;
+      }
+      const auto v = hn::LoadU(d, src + i);
+      hn::StoreU(hn::LowerHalf(dh, hn::ConcatEven(d, v, v)), dh, even);
+      hn::StoreU(hn::LowerHalf(dh, hn::ConcatOdd(d, v, v)), dh, odd);
+      i += n, even += n / 2, odd += n / 2;
+      if (i + 1 >= count) break;
+    }
+  }
+#endif
+  for (; i + 1 < count; i += 2) {
+    *even++ = src[i];
+    *odd++ = src[i + 1];
+  }
+  if (i < count) *even = src[i];
 }
 
 // Stride 1 or 2: the plane is copied into a zero-padded buffer and every output goes through the interior
@@ -266,20 +327,26 @@ void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_p
   // in L1 when the kernel loads them (copying the whole plane first evicts its top rows before they are used).
   int64_t copied = 0;  // input rows [0, copied) are in the padded buffer
   const bool s1 = p.stride_w == 1;
-  const RowFn vec_fn = s1 ? pick_row_fn<1>(p.kh, p.kw, p.dilation_w) : pick_row_fn<2>(p.kh, p.kw, p.dilation_w);
-  const PairFn pair_fn = s1 ? pick_pair_fn<1, 2>(p) : pick_pair_fn<2, 2>(p);
-  const PairFn quad_fn = s1 ? pick_pair_fn<1, 4>(p) : pick_pair_fn<2, 4>(p);
+  const bool split = ps.half != 0;
+  const RowFn vec_fn = s1      ? pick_row_fn<1, false>(p.kh, p.kw, p.dilation_w)
+                       : split ? pick_row_fn<2, true>(p.kh, p.kw, p.dilation_w)
+                               : pick_row_fn<2, false>(p.kh, p.kw, p.dilation_w);
+  const PairFn pair_fn = s1      ? pick_pair_fn<1, false, 2>(p)
+                         : split ? pick_pair_fn<2, true, 2>(p)
+                                 : pick_pair_fn<2, false, 2>(p);
+  const PairFn quad_fn = s1      ? pick_pair_fn<1, false, 4>(p)
+                         : split ? pick_pair_fn<2, true, 4>(p)
+                                 : pick_pair_fn<2, false, 4>(p);
   // Rows go straight to y unless a residual must be read first (y may alias it) or the row is under a vector.
   const bool direct = !residual_plane && ps.ow_v == p.OW;
   int64_t activated = 0;  // rows [0, activated) have had the activation applied
   for (int64_t oh = 0; oh < p.OH;) {
     const RowJob j{padded + oh * p.stride_h * ps.cols, p.dilation_h * ps.cols, p.kh, w_plane, p.kw, p.dilation_w,
-                   p.stride_w, 0, bias};
+                   p.stride_w, 0, bias, ps.half};
     const int64_t nrows_out = quad_fn && oh + 3 < p.OH ? 4 : pair_fn && oh + 1 < p.OH ? 2 : 1;
     const int64_t last_row = (oh + nrows_out - 1) * p.stride_h + (p.kh - 1) * p.dilation_h - p.pad_top;
     for (const int64_t need = std::min(p.H, last_row + 1); copied < need; ++copied) {
-      const float* src = x_plane + copied * p.W;
-      std::copy(src, src + p.W, padded + (copied + p.pad_top) * ps.cols + p.pad_left);
+      copy_row(x_plane + copied * p.W, p.W, p.pad_left, ps.half, padded + (copied + p.pad_top) * ps.cols);
     }
     float* rows[kBlockRows];
     for (int r = 0; r < kBlockRows; ++r) rows[r] = direct && oh + r < p.OH ? y_plane + (oh + r) * p.OW : tmp[r];
@@ -308,8 +375,9 @@ void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_p
 // clears a plane-sized buffer.
 float* padded_buffer(const Conv2dParams& p, const PaddedShape& ps) {
   thread_local std::vector<float> buf;
-  thread_local std::array<int64_t, 7> geometry{-1, -1, -1, -1, -1, -1, -1};
-  const std::array<int64_t, 7> g{ps.rows, ps.cols, ps.ow_v, p.pad_top, p.pad_left, p.H, p.W};
+  // half is in the key: a stride-1 and a stride-2 layer of equal sizes write different positions.
+  thread_local std::array<int64_t, 8> geometry{-1, -1, -1, -1, -1, -1, -1, -1};
+  const std::array<int64_t, 8> g{ps.rows, ps.cols, ps.ow_v, ps.half, p.pad_top, p.pad_left, p.H, p.W};
   const size_t need = static_cast<size_t>(ps.rows * ps.cols + kBlockRows * ps.ow_v);
   if (g != geometry || buf.size() < need) {
     buf.assign(need, 0.0f);

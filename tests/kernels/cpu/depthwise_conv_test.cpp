@@ -187,6 +187,26 @@ TEST(CpuDepthwise, TallPlanesCopiedRowByRowMatchReference) {
   }
 }
 
+// Stride-2 5x5 padded rows are stored deinterleaved (even columns, then odd). With 8 lanes these two layers have
+// the same padded-buffer size, pads and input size (20 columns: kw 13 at stride 1, kw 5 at stride 2), so a buffer
+// reused across them must still be re-zeroed: run them alternately on one thread.
+TEST(CpuDepthwise, StrideOneAndTwoLayersSharingBufferGeometry) {
+  std::mt19937 rng(21);
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for (int round = 0; round < 3; ++round) {
+    for (int64_t s : {1, 2}) {
+      Problem pr;
+      pr.p = square(1, 2, 9, 14, 3, 1, 1);
+      pr.p.kw = s == 1 ? 13 : 5;
+      pr.p.stride_w = s;
+      pr.p.with_output_size();
+      pr.fill(rng);
+      expect_matches_reference(pr, pool);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
 TEST(CpuDepthwise, AsymmetricPadsAndTinyImages) {
   std::mt19937 rng(5);
   ThreadPool& pool = ThreadPool::inline_pool();
