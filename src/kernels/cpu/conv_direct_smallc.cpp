@@ -53,6 +53,7 @@ HWY_INLINE void Tile(DF d, const RowArgs& a, int64_t ow, int64_t valid) {
   }
   const float* in = a.in + ow;
   const float* w = a.w;
+#pragma GCC unroll 2
   for (int64_t k = 0; k < a.K; ++k, w += kMB) {
     const float* p = in + a.offset[k];
     VF x[NV];
@@ -91,6 +92,9 @@ void Row(const RowArgs& a, int64_t OW) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   int64_t ow = 0;
   for (; ow + 3 * n <= OW; ow += 3 * n) Tile<A, 3>(d, a, ow, n);
+  // Fewer than 3 vectors left: 2-vector tiles keep 8 FMA chains in flight (a 1-vector tile has 4, too few to
+  // hide the FMA latency; 112-wide rows end with 16 columns).
+  for (; ow + 2 * n <= OW; ow += 2 * n) Tile<A, 2>(d, a, ow, n);
   for (; ow + n <= OW; ow += n) Tile<A, 1>(d, a, ow, n);
   if (ow < OW) Tile<A, 1>(d, a, ow, OW - ow);
 }
