@@ -158,15 +158,29 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
       const float* b_block = p.b.packed ? p.b.packed + pc * p.b.padded + jc * kc : b_buf;
       if (rows_outer) {
         if (!p.b.packed) pack_b_block(k, p.b, pc, kc, jc, nc, b_buf);
+        // A last panel of one vector is left to a column pass, where row tiles go in pairs.
+        const int64_t last_cols = nc - (nc - 1) / nr * nr, swept = last_cols > half ? nc : nc - last_cols;
         for (int64_t i = m0; i < m1; i += mr) {
           const int64_t rows = std::min<int64_t>(mr, m1 - i);
           const float* a_panel = p.a.packed + pc * p.a.padded + i * kc;
-          for (int64_t jr = 0; jr < nc; jr += nr) {
+          for (int64_t jr = 0; jr < swept; jr += nr) {
             const int64_t cols = std::min<int64_t>(nr, nc - jr), j = jc + jr;
             TileEpilogue te;
             const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, j, te) : nullptr;
             k.tile[rows - 1][cols > half ? 1 : 0](kc, a_panel, b_block + jr * kc, p.C + i * p.ldc + j, p.ldc, cols,
                                                   accumulate, ep);
+          }
+        }
+        if (swept < nc) {
+          for (int64_t i = m0; i < m1; i += mr) {
+            const bool pair = i + 2 * mr <= m1;
+            const int64_t rows = std::min<int64_t>(mr, m1 - i), j = jc + swept;
+            TileEpilogue te;
+            const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, j, te) : nullptr;
+            (pair ? k.tile_pair : k.tile[rows - 1][0])(kc, p.a.packed + pc * p.a.padded + i * kc,
+                                                       b_block + swept * kc, p.C + i * p.ldc + j, p.ldc,
+                                                       last_cols, accumulate, ep);
+            if (pair) i += mr;
           }
         }
         continue;
@@ -182,13 +196,17 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
           if (pack_b) pack_b_block(k, p.b, pc, kc, jc + jr, cols, b_buf + jr * kc);
           const bool pack_a = !p.a.packed && jr == 0;
           for (int64_t ir = 0; ir < mc; ir += mr) {
-            const int64_t rows = std::min<int64_t>(mr, mc - ir);
+            // One-vector panels take two full row tiles at a time (GemmKernel::tile_pair).
+            const bool pair = vecs == 1 && ir + 2 * mr <= mc;
+            const int64_t rows = pair ? 2 * mr : std::min<int64_t>(mr, mc - ir);
             const int64_t i = ic + ir, j = jc + jr;
             const float* a_panel = a_block + ir * kc;
             if (pack_a) detail::pack_a_panels(k, p.a.trans, p.a.data, p.a.ld, i, rows, pc, kc, a_buf + ir * kc);
             TileEpilogue te;
             const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, j, te) : nullptr;
-            k.tile[rows - 1][vecs - 1](kc, a_panel, b_panel, p.C + i * p.ldc + j, p.ldc, cols, accumulate, ep);
+            (pair ? k.tile_pair : k.tile[rows - 1][vecs - 1])(kc, a_panel, b_panel, p.C + i * p.ldc + j, p.ldc, cols,
+                                                              accumulate, ep);
+            if (pair) ir += mr;
           }
         }
       }

@@ -186,6 +186,37 @@ HWY_NOINLINE void Tile(int64_t kc, const float* HWY_RESTRICT a, const float* HWY
   Finish(tile, R, V, c, ldc, cols, accumulate, epi);
 }
 
+// Two full row tiles by one vector (GemmKernel::tile_pair): 2 * kMR accumulators, one B load per k. Finishes
+// through Finish, as Tile's edge columns do, so each element sees Tile<kMR, 1>'s operations in its order.
+HWY_NOINLINE void TilePair(int64_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
+                           float* HWY_RESTRICT c, int64_t ldc, int64_t cols, bool accumulate,
+                           const TileEpilogue* epi) {
+  const DF d;
+  constexpr int R = 2 * kMR;
+  VF acc[R];
+#pragma GCC unroll 24
+  for (int r = 0; r < R; ++r) acc[r] = hn::Zero(d);
+  const float* HWY_RESTRICT a2 = a + kMR * kc;
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) hwy::Prefetch(c + r * ldc);
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; ++k) {
+    const VF b0 = hn::Load(d, b);
+#pragma GCC unroll 12
+    for (int r = 0; r < kMR; ++r) {
+      acc[r] = hn::MulAdd(hn::Set(d, a[r]), b0, acc[r]);
+      acc[kMR + r] = hn::MulAdd(hn::Set(d, a2[r]), b0, acc[kMR + r]);
+    }
+    a += kMR;
+    a2 += kMR;
+    b += 2 * kLanes;
+  }
+  HWY_ALIGN float tile[R * 2 * kLanes];
+#pragma GCC unroll 24
+  for (int r = 0; r < R; ++r) hn::Store(acc[r], d, tile + r * 2 * kLanes);
+  Finish(tile, R, 1, c, ldc, cols, accumulate, epi);
+}
+
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 // Transposing pack through 8 x 8 register transposes: 8 rows x 8 k in, 8 k x 8 rows out. Row groups are stored
 // last to first and k first to last, so each 8-lane store that runs past its W-lane slot (W = 6 or 12) is
@@ -321,6 +352,7 @@ constexpr GemmKernel MakeKernel() {
   k.mc = kMR == 12 ? 144 : 168;
   k.nc = 4096;
   FillTiles(k);
+  k.tile_pair = &TilePair;
   k.column = &Column;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   k.gather_a = &GatherPanel<kMR>;

@@ -45,6 +45,10 @@ struct GemmKernel {
   int mr, nr;        // register tile; nr is two vectors
   int kc, mc, nc;    // cache blocks: K per pass (B panel in L1), A rows per pass (L2), B columns per pass (L3)
   TileFn tile[kMaxMR][2];  // [rows - 1][vectors - 1]
+  // 2 * mr rows by one vector, from the two consecutive A panels at a and a + mr * kc, for the narrow last column
+  // panel of N = 49 / 196 (7x7, 14x14 planes): mr one-vector accumulators are too few to cover the FMA latency,
+  // 2 * mr are not. Same arithmetic per element as tile[mr - 1][0].
+  TileFn tile_pair;
   ColumnFn column;         // for N == 1
   GatherFn gather_a;       // W = mr; null: the portable scalar loop
   GatherFn gather_b;       // W = nr; null: the portable scalar loop

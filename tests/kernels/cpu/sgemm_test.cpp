@@ -294,6 +294,25 @@ TEST(Sgemm, ShortKPackedAEveryTarget) {
   });
 }
 
+// A last column panel of one vector runs two row tiles at a time (GemmKernel::tile_pair): 7x7 / 14x14 planes
+// (N = 49, 196), a full-vector last panel (N = 56), odd M around pairs, both loop orders (short and long K), K
+// blocks that accumulate, every path.
+TEST(Sgemm, NarrowLastPanelEveryTarget) {
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for_each_target([&] {
+    const int64_t shapes[][3] = {{12, 49, 16}, {25, 49, 300}, {37, 196, 64}, {13, 56, 40}, {30, 3, 9}};
+    int i = 0;
+    for (const auto& sh : shapes) {
+      for (Path path : {Path::kPlain, Path::kPackedA, Path::kPackedB}) {
+        Case c;
+        c.M = sh[0], c.N = sh[1], c.K = sh[2], c.path = path, c.pad_c = i % 2, c.ta = i % 3 == 1;
+        c.bias = static_cast<Bias>(i % 3), c.residual = i % 2 == 0, c.act = kActs[i % 10];
+        check_case(c, pool, static_cast<uint32_t>(i++));
+      }
+    }
+  });
+}
+
 // A matrix packed under one target keeps working (with that target's kernel) after the target changes.
 TEST(Sgemm, PackedMatrixKeepsItsTarget) {
   const std::vector<std::string> targets = sgemm_targets();
@@ -314,7 +333,7 @@ TEST(Sgemm, PackedMatrixKeepsItsTarget) {
 TEST(Sgemm, BitIdenticalForAnyThreadCount) {
   ThreadPool one(1), two(2), three(3);
   const int64_t shapes[][3] = {{200, 300, 100}, {1000, 1, 1280}, {16, 3000, 27}, {64, 49, 1152}, {1, 1000, 512},
-                                {95, 2500, 16}};
+                                {95, 2500, 16}, {37, 49, 300}, {95, 196, 64}};
   for (const auto& s : shapes) {
     for (Path path : {Path::kPlain, Path::kPackedA, Path::kPackedB}) {
       Case c;
