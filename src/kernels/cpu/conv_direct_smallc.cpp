@@ -226,21 +226,28 @@ uint64_t DirectSmallCConv::scratch_bytes() const {
 void DirectSmallCConv::run(const float* x, const float* residual, const Activation& act, float* y, void* scratch,
                            ThreadPool& pool) const {
   const Conv2dParams& p = g_.p;
-  auto* x_t = static_cast<float*>(scratch);
   const int64_t out_image = p.M * p.OH * p.OW;
   // Rows per chunk: enough multiply-adds (~64K) that a chunk is worth waking a thread for.
   const int64_t row_work = std::max<int64_t>(1, p.M * g_.K * p.OW);
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / row_work);
+  // The lambdas capture `this` and one reference (16 bytes): std::function stores them without a heap allocation.
+  struct Image {
+    const float* x;
+    const float* residual;
+    float* y;
+    float* x_t;
+    const Activation* act;
+  } im{nullptr, nullptr, nullptr, static_cast<float*>(scratch), &act};
   for (int64_t n = 0; n < p.N; ++n) {
-    const float* x_image = x + n * p.C * p.H * p.W;
-    pool.parallel_for(p.C * g_.HP, 32, [&](int64_t r0, int64_t r1) {
-      HWY_DYNAMIC_DISPATCH(SplitRows)(g_, x_image, r0, r1, x_t);
+    im.x = x + n * p.C * p.H * p.W;
+    im.residual = residual ? residual + n * out_image : nullptr;
+    im.y = y + n * out_image;
+    pool.parallel_for(p.C * g_.HP, 32, [this, &im](int64_t r0, int64_t r1) {
+      HWY_DYNAMIC_DISPATCH(SplitRows)(g_, im.x, r0, r1, im.x_t);
     });
-    const float* res = residual ? residual + n * out_image : nullptr;
-    float* y_image = y + n * out_image;
-    pool.parallel_for(p.OH, grain, [&](int64_t oh0, int64_t oh1) {
-      HWY_DYNAMIC_DISPATCH(DirectRows)(g_, x_t, w_.data(), bias_.data(), offset_.data(), res, act, y_image, oh0,
-                                       oh1);
+    pool.parallel_for(p.OH, grain, [this, &im](int64_t oh0, int64_t oh1) {
+      HWY_DYNAMIC_DISPATCH(DirectRows)(g_, im.x_t, w_.data(), bias_.data(), offset_.data(), im.residual, *im.act,
+                                       im.y, oh0, oh1);
     });
   }
 }
