@@ -13,7 +13,6 @@
 
 #include <type_traits>
 
-#include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/vec_math-inl.h"
@@ -44,8 +43,8 @@ HWY_INLINE V VecActivateK(D d, V x, float alpha, float beta) {
   if constexpr (kKind == ActKind::kHardSwish) {
     return hn::Mul(x, ClampKeepNan(d, hn::MulAdd(x, hn::Set(d, 1.0f / 6.0f), hn::Set(d, 0.5f)), zero, one));
   }
-  if constexpr (kKind == ActKind::kSilu) return hn::Div(x, hn::Add(one, VecExp(d, hn::Neg(x))));
-  if constexpr (kKind == ActKind::kTanh) return hn::Tanh(d, x);
+  if constexpr (kKind == ActKind::kSilu) return VecSilu(d, x);
+  if constexpr (kKind == ActKind::kTanh) return VecTanh(d, x);
   if constexpr (kKind == ActKind::kGelu) return VecGelu(d, x);
   return x;
 }

@@ -13,7 +13,6 @@
 #define HWY_TARGET_INCLUDE "kernels/cpu/activation.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
-#include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "kernels/cpu/activation-inl.h"
 #include "kernels/cpu/vec_math-inl.h"

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <random>
@@ -168,6 +170,104 @@ TEST(CpuActivation, EveryCompiledTargetMatchesReference) {
         }
       }
     }
+  });
+}
+
+// Error of got against the exact value want, in units in the last place of want's binade (2^-149 for subnormal
+// results). Special values must match exactly (NaN for NaN, equal infinities).
+double ulp_error(float got, double want) {
+  if (std::isnan(want)) return std::isnan(got) ? 0.0 : HUGE_VAL;
+  if (std::isinf(want) || std::isinf(got)) return static_cast<double>(got) == want ? 0.0 : HUGE_VAL;
+  const double a = std::abs(want);
+  int exponent = 0;
+  std::frexp(a, &exponent);
+  const double ulp = a < std::numeric_limits<float>::min() ? std::ldexp(1.0, -149) : std::ldexp(1.0, exponent - 24);
+  return std::abs(static_cast<double>(got) - want) / ulp;
+}
+
+// Every 8191st float bit pattern (all binades, both signs, subnormals, infinities, NaNs) plus the dense sweep.
+std::vector<float> accuracy_inputs() {
+  std::vector<float> x = sweep_inputs();
+  for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 8191) {
+    const auto b = static_cast<uint32_t>(bits);
+    float v;
+    std::memcpy(&v, &b, sizeof v);
+    x.push_back(v);
+  }
+  return x;
+}
+
+// The exp-based kernels against double precision, in ulp, on every compiled target. Bounds (worst measured on
+// AVX2 over every 61st float: sigmoid 2.3, SiLU 3.0, tanh 1.4 ulp): e = exp(-|x|) within ~1 ulp (degree-6
+// polynomial, one 2^n scale), then one rounded add and one division; tanh's odd polynomial below 0.625 keeps the
+// error relative as tanh(x) -> x. Subnormal results are counted in units of 2^-149.
+TEST(CpuActivation, ExpBasedKernelsAreWithinAFewUlpOfDouble) {
+  struct Case {
+    ActKind kind;
+    double (*exact)(double);
+    double max_ulp;
+  };
+  const Case cases[] = {
+      {ActKind::kSigmoid, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, 3.0},
+      {ActKind::kSilu, [](double v) { return v / (1.0 + std::exp(-v)); }, 4.0},
+      {ActKind::kTanh, [](double v) { return std::tanh(v); }, 2.5},
+  };
+  const std::vector<float> x = accuracy_inputs();
+  for_each_target([&](const char* target) {
+    for (const Case& c : cases) {
+      std::vector<float> y = x;
+      apply_activation({c.kind}, y.data(), y.size());
+      double worst = 0;
+      float worst_x = 0;
+      for (size_t i = 0; i < x.size(); ++i) {
+        const double err = ulp_error(y[i], c.exact(static_cast<double>(x[i])));
+        if (err > worst) {
+          worst = err;
+          worst_x = x[i];
+        }
+      }
+      std::printf("[ info ] %-6s %-7s worst %.2f ulp at x = %.9g\n", target, name_of(c.kind), worst, worst_x);
+      EXPECT_LE(worst, c.max_ulp) << target << " " << name_of(c.kind) << " at x = " << worst_x;
+    }
+  });
+}
+
+// IEEE-style limits and signed zeros of the exp-based kernels (NaN in, NaN out; SiLU(-inf) = -inf * 0 = NaN, as
+// the unfused x * Sigmoid(x) graph gives).
+TEST(CpuActivation, ExpBasedKernelsSpecialValues) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  for_each_target([&](const char* target) {
+    auto run = [](ActKind kind, std::vector<float> v) {
+      apply_activation({kind}, v.data(), v.size());
+      return v;
+    };
+    const auto s = run(ActKind::kSigmoid, {-kInf, kInf, nan, 0.0f, -0.0f, -200.0f, 200.0f, tiny});
+    EXPECT_EQ(s[0], 0.0f) << target;
+    EXPECT_EQ(s[1], 1.0f) << target;
+    EXPECT_TRUE(std::isnan(s[2])) << target;
+    EXPECT_EQ(s[3], 0.5f) << target;
+    EXPECT_EQ(s[4], 0.5f) << target;
+    EXPECT_EQ(s[5], 0.0f) << target;
+    EXPECT_EQ(s[6], 1.0f) << target;
+    EXPECT_EQ(s[7], 0.5f) << target;
+    const auto si = run(ActKind::kSilu, {-kInf, kInf, nan, -0.0f, -1e30f, 1e30f, -tiny});
+    EXPECT_TRUE(std::isnan(si[0])) << target;
+    EXPECT_EQ(si[1], kInf) << target;
+    EXPECT_TRUE(std::isnan(si[2])) << target;
+    EXPECT_TRUE(si[3] == 0.0f && std::signbit(si[3])) << target;
+    EXPECT_TRUE(si[4] == 0.0f && std::signbit(si[4])) << target;
+    EXPECT_EQ(si[5], 1e30f) << target;
+    EXPECT_EQ(si[6], 0.0f) << target;  // -tiny / 2 rounds to zero
+    const auto t = run(ActKind::kTanh, {-kInf, kInf, nan, -0.0f, tiny, -tiny, 30.0f, -30.0f});
+    EXPECT_EQ(t[0], -1.0f) << target;
+    EXPECT_EQ(t[1], 1.0f) << target;
+    EXPECT_TRUE(std::isnan(t[2])) << target;
+    EXPECT_TRUE(t[3] == 0.0f && std::signbit(t[3])) << target;
+    EXPECT_EQ(t[4], tiny) << target;
+    EXPECT_EQ(t[5], -tiny) << target;
+    EXPECT_EQ(t[6], 1.0f) << target;
+    EXPECT_EQ(t[7], -1.0f) << target;
   });
 }
 
