@@ -185,15 +185,21 @@ RowFn pick_row_fn(int64_t kh, int64_t kw, int64_t dw) {
   return &interior_row<0, 0, S, kSplit>;
 }
 
-// R = 2 or 4 output rows per call. Four rows share more input-row loads and cut the per-call overhead (weight
+// R = 2..4 output rows per call. Four rows share more input-row loads and cut the per-call overhead (weight
 // broadcasts, pointers) that dominates small planes (7x7, 14x14); their single vector column still keeps four
-// independent FMA chains.
+// independent FMA chains. R = 3 ends planes of 4k + 3 rows (7x7: 4 + 3 rows, two calls instead of three).
 template <int S, bool kSplit, int R>
 PairFn pick_pair_fn(const Conv2dParams& p) {
   if (p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != S || p.kh != p.kw) return nullptr;
   if (p.kh == 3) return &fixed_rows<3, S, kSplit, R>;
   if (p.kh == 5) return &fixed_rows<5, S, kSplit, R>;
   return nullptr;
+}
+
+template <int R>
+PairFn pick_block_fn(const Conv2dParams& p, bool split) {
+  if (p.stride_w == 1) return pick_pair_fn<1, false, R>(p);
+  return split ? pick_pair_fn<2, true, R>(p) : pick_pair_fn<2, false, R>(p);
 }
 
 HWY_INLINE void add_rows(const float* a, const float* b, float* out, int64_t count) {
@@ -278,10 +284,10 @@ HWY_INLINE void copy_row(const float* src, int64_t count, int64_t c0, int64_t ha
     dst[half + (c0 >> 1)] = src[0];
     i = 1;
   }
-  const int64_t first = i;  // src[first] lands on an even column
   float* even = dst + ((c0 + i) >> 1);
   float* odd = even + half;
 #if HWY_TARGET != HWY_SCALAR
+  const int64_t first = i;  // src[first] lands on an even column
   const hn::ScalableTag<float> d;
   const hn::Half<decltype(d)> dh;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
@@ -331,29 +337,24 @@ void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_p
   const RowFn vec_fn = s1      ? pick_row_fn<1, false>(p.kh, p.kw, p.dilation_w)
                        : split ? pick_row_fn<2, true>(p.kh, p.kw, p.dilation_w)
                                : pick_row_fn<2, false>(p.kh, p.kw, p.dilation_w);
-  const PairFn pair_fn = s1      ? pick_pair_fn<1, false, 2>(p)
-                         : split ? pick_pair_fn<2, true, 2>(p)
-                                 : pick_pair_fn<2, false, 2>(p);
-  const PairFn quad_fn = s1      ? pick_pair_fn<1, false, 4>(p)
-                         : split ? pick_pair_fn<2, true, 4>(p)
-                                 : pick_pair_fn<2, false, 4>(p);
+  // block_fn[r]: r output rows per call (all null, or all set, for r = 2..4).
+  const PairFn block_fn[kBlockRows + 1] = {nullptr, nullptr, pick_block_fn<2>(p, split), pick_block_fn<3>(p, split),
+                                           pick_block_fn<4>(p, split)};
   // Rows go straight to y unless a residual must be read first (y may alias it) or the row is under a vector.
   const bool direct = !residual_plane && ps.ow_v == p.OW;
   int64_t activated = 0;  // rows [0, activated) have had the activation applied
   for (int64_t oh = 0; oh < p.OH;) {
     const RowJob j{padded + oh * p.stride_h * ps.cols, p.dilation_h * ps.cols, p.kh, w_plane, p.kw, p.dilation_w,
                    p.stride_w, 0, bias, ps.half};
-    const int64_t nrows_out = quad_fn && oh + 3 < p.OH ? 4 : pair_fn && oh + 1 < p.OH ? 2 : 1;
+    const int64_t nrows_out = block_fn[kBlockRows] ? std::min<int64_t>(kBlockRows, p.OH - oh) : 1;
     const int64_t last_row = (oh + nrows_out - 1) * p.stride_h + (p.kh - 1) * p.dilation_h - p.pad_top;
     for (const int64_t need = std::min(p.H, last_row + 1); copied < need; ++copied) {
       copy_row(x_plane + copied * p.W, p.W, p.pad_left, ps.half, padded + (copied + p.pad_top) * ps.cols);
     }
     float* rows[kBlockRows];
     for (int r = 0; r < kBlockRows; ++r) rows[r] = direct && oh + r < p.OH ? y_plane + (oh + r) * p.OW : tmp[r];
-    if (nrows_out == 4) {
-      quad_fn(j, 0, ps.ow_v, rows);
-    } else if (nrows_out == 2) {
-      pair_fn(j, 0, ps.ow_v, rows);
+    if (nrows_out > 1) {
+      block_fn[nrows_out](j, 0, ps.ow_v, rows);
     } else {
       vec_fn(j, 0, ps.ow_v, rows[0]);
     }
