@@ -21,13 +21,6 @@
 namespace ef::cpu {
 namespace {
 
-std::vector<float> random_floats(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = dist(rng);
-  return v;
-}
-
 struct Problem {
   Conv2dParams p;
   std::vector<float> x, w, bias, residual;
@@ -56,13 +49,7 @@ struct Problem {
   }
 
   std::vector<float> expected() const {
-    std::vector<float> y(out_size());
-    conv_reference(to_reference(p), x.data(), w.data(), bias_ptr(), y.data());
-    for (size_t i = 0; i < y.size(); ++i) {
-      if (use_residual) y[i] += residual[i];
-      y[i] = activation_reference(act, y[i]);
-    }
-    return y;
+    return fused_conv_reference(p, x.data(), w.data(), bias_ptr(), residual_ptr(), act);
   }
 };
 

@@ -1,6 +1,10 @@
-// Shared by the fast-conv kernel tests: the reference kernel's view of a 2-D fast-kernel geometry, so every test
-// compares against kernels/reference/conv on exactly the shape it ran.
+// Shared by the fast-conv (and pooling) kernel tests: the reference kernel's view of a 2-D fast-kernel geometry, so
+// every test compares against kernels/reference/conv on exactly the shape it ran, and their random data.
 #pragma once
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/activation.h"
 #include "kernels/cpu/conv_params.h"
 #include "kernels/reference/conv.h"
 
@@ -17,6 +21,26 @@ inline ConvParams to_reference(const Conv2dParams& p) {
   r.axes = {WindowAxis{p.kh, p.stride_h, p.dilation_h, p.pad_top, p.pad_bottom},
             WindowAxis{p.kw, p.stride_w, p.dilation_w, p.pad_left, p.pad_right}};
   return r;
+}
+
+// What a fused conv kernel must produce: the reference conv, then the residual (if any), then the activation.
+inline std::vector<float> fused_conv_reference(const Conv2dParams& p, const float* x, const float* w,
+                                               const float* bias, const float* residual, const Activation& act) {
+  std::vector<float> y(static_cast<size_t>(p.N * p.M * p.OH * p.OW));
+  conv_reference(to_reference(p), x, w, bias, y.data());
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (residual != nullptr) y[i] += residual[i];
+    y[i] = activation_reference(act, y[i]);
+  }
+  return y;
+}
+
+// Uniform values in [lo, hi): inputs, weights, biases and residuals of the randomized kernel tests.
+inline std::vector<float> random_floats(size_t n, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& f : v) f = dist(rng);
+  return v;
 }
 
 }  // namespace ef::cpu

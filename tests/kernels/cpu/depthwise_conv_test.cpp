@@ -28,13 +28,6 @@ double thread_cpu_ms() {
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
 }
 
-std::vector<float> random_floats(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = dist(rng);
-  return v;
-}
-
 struct Problem {
   Conv2dParams p;
   std::vector<float> x, w, bias, residual;
@@ -59,13 +52,7 @@ struct Problem {
   }
 
   std::vector<float> expected() const {
-    std::vector<float> y(out_size());
-    conv_reference(to_reference(p), x.data(), w.data(), bias_ptr(), y.data());
-    for (size_t i = 0; i < y.size(); ++i) {
-      if (use_residual) y[i] += residual[i];
-      y[i] = activation_reference(act, y[i]);
-    }
-    return y;
+    return fused_conv_reference(p, x.data(), w.data(), bias_ptr(), residual_ptr(), act);
   }
 };
 

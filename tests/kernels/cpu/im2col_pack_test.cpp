@@ -19,13 +19,6 @@
 namespace ef::cpu {
 namespace {
 
-std::vector<float> random_floats(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = dist(rng);
-  return v;
-}
-
 std::string describe(const Conv2dParams& p) {
   return "C " + std::to_string(p.C) + " HxW " + std::to_string(p.H) + "x" + std::to_string(p.W) + " k " +
          std::to_string(p.kh) + "x" + std::to_string(p.kw) + " s " + std::to_string(p.stride_h) + "," +

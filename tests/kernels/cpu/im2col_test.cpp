@@ -15,13 +15,6 @@
 namespace ef::cpu {
 namespace {
 
-std::vector<float> random_floats(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = dist(rng);
-  return v;
-}
-
 // y = im2col + W_g x col per (n, g), accumulated in double like the reference.
 std::vector<float> conv_via_im2col(const Conv2dParams& p, const std::vector<float>& x, const std::vector<float>& w,
                                    const std::vector<float>& bias) {

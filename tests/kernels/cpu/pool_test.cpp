@@ -1,5 +1,6 @@
 // Tests of the ef::cpu pooling kernels against the reference pooling (kernels/reference/pool.h): randomized
 // geometry with ceil_mode sizes, NaN/infinity handling, global pools and thread-count determinism.
+#include "kernels/cpu/conv_test_util.h"
 #include "kernels/cpu/pool.h"
 
 #include <gtest/gtest.h>
@@ -27,7 +28,7 @@ double thread_cpu_ms() {
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
 }
 
-PoolParams to_reference(const Conv2dParams& p) {
+PoolParams to_pool_reference(const Conv2dParams& p) {
   PoolParams r;
   r.batch = p.N;
   r.channels = p.C;
@@ -47,13 +48,6 @@ bool set_output_size(Conv2dParams& p, bool ceil_mode) {
   return p.OH >= 1 && p.OW >= 1;
 }
 
-std::vector<float> random_floats(size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = dist(rng);
-  return v;
-}
-
 std::string describe(const Conv2dParams& p) {
   char buf[256];
   std::snprintf(buf, sizeof buf, "N=%lld C=%lld HxW=%lldx%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld pads=%lld,%lld,%lld,%lld out=%lldx%lld",
@@ -67,7 +61,7 @@ std::string describe(const Conv2dParams& p) {
 void check_max(const Conv2dParams& p, const std::vector<float>& x, ThreadPool& pool) {
   std::vector<float> got(static_cast<size_t>(p.N * p.C * p.OH * p.OW), -999.0f), want(got.size());
   max_pool2d(p, x.data(), got.data(), pool);
-  max_pool_reference(to_reference(p), x.data(), want.data(), nullptr, false);
+  max_pool_reference(to_pool_reference(p), x.data(), want.data(), nullptr, false);
   for (size_t i = 0; i < got.size(); ++i) {
     if (std::isnan(want[i])) {
       ASSERT_TRUE(std::isnan(got[i])) << describe(p) << " at " << i;
@@ -80,7 +74,7 @@ void check_max(const Conv2dParams& p, const std::vector<float>& x, ThreadPool& p
 void check_average(const Conv2dParams& p, bool include_pad, const std::vector<float>& x, ThreadPool& pool) {
   std::vector<float> got(static_cast<size_t>(p.N * p.C * p.OH * p.OW), -999.0f), want(got.size());
   average_pool2d(p, include_pad, x.data(), got.data(), pool);
-  average_pool_reference(to_reference(p), include_pad, x.data(), want.data());
+  average_pool_reference(to_pool_reference(p), include_pad, x.data(), want.data());
   for (size_t i = 0; i < got.size(); ++i) {
     ASSERT_NEAR(got[i], want[i], 1e-5f * (1.0f + std::fabs(want[i])))
         << describe(p) << " include_pad=" << include_pad << " at " << i;
@@ -277,7 +271,7 @@ TEST(CpuPool, TimingAgainstReference) {
     }
     return best;
   };
-  const PoolParams rp = to_reference(p);
+  const PoolParams rp = to_pool_reference(p);
   const double ref = time_ms([&] { max_pool_reference(rp, x.data(), y.data(), nullptr, false); });
   const double fast = time_ms([&] { max_pool2d(p, x.data(), y.data(), ThreadPool::inline_pool()); });
   std::printf("[ timing ] maxpool 3x3 s2 [1,64,112,112]: reference %.3f ms, kernel %.3f ms (%.1fx), 1 thread, CPU time\n", ref,
