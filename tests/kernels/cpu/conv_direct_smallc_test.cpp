@@ -21,23 +21,7 @@
 namespace ef::cpu {
 namespace {
 
-struct Problem {
-  Conv2dParams p;
-  std::vector<float> x, w, bias, residual;
-  bool use_bias = true, use_residual = false;
-  Activation act;
-
-  const float* bias_ptr() const { return use_bias ? bias.data() : nullptr; }
-  const float* residual_ptr() const { return use_residual ? residual.data() : nullptr; }
-  size_t out_size() const { return static_cast<size_t>(p.N * p.M * p.OH * p.OW); }
-
-  void fill(std::mt19937& rng) {
-    x = random_floats(static_cast<size_t>(p.N * p.C * p.H * p.W), rng);
-    w = random_floats(static_cast<size_t>(p.M * p.C * p.kh * p.kw), rng);
-    bias = random_floats(static_cast<size_t>(p.M), rng);
-    residual = random_floats(out_size(), rng);
-  }
-
+struct Problem : FusedConvCase {
   // Scratch poisoned with NaN: a read of a slot the kernel did not write shows up in the output.
   std::vector<float> run(ThreadPool& pool, float* y_in = nullptr) const {
     const DirectSmallCConv conv(p, w.data(), bias_ptr());
@@ -46,10 +30,6 @@ struct Problem {
     float* out = y_in ? y_in : y.data();
     conv.run(x.data(), y_in ? y_in : residual_ptr(), act, out, scratch.data(), pool);
     return y_in ? std::vector<float>(y_in, y_in + out_size()) : y;
-  }
-
-  std::vector<float> expected() const {
-    return fused_conv_reference(p, x.data(), w.data(), bias_ptr(), residual_ptr(), act);
   }
 };
 

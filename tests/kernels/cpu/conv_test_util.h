@@ -43,4 +43,28 @@ inline std::vector<float> random_floats(size_t n, std::mt19937& rng, float lo = 
   return v;
 }
 
+// One randomized fused-conv problem (input, weights, bias, residual, activation) and the output the reference
+// gives for it; each kernel's test adds the call of its kernel.
+struct FusedConvCase {
+  Conv2dParams p;
+  std::vector<float> x, w, bias, residual;
+  bool use_bias = true, use_residual = false;
+  Activation act;
+
+  const float* bias_ptr() const { return use_bias ? bias.data() : nullptr; }
+  const float* residual_ptr() const { return use_residual ? residual.data() : nullptr; }
+  size_t out_size() const { return static_cast<size_t>(p.N * p.M * p.OH * p.OW); }
+
+  void fill(std::mt19937& rng) {
+    x = random_floats(static_cast<size_t>(p.N * p.C * p.H * p.W), rng);
+    w = random_floats(static_cast<size_t>(p.M * (p.C / p.group) * p.kh * p.kw), rng);
+    bias = random_floats(static_cast<size_t>(p.M), rng);
+    residual = random_floats(out_size(), rng);
+  }
+
+  std::vector<float> expected() const {
+    return fused_conv_reference(p, x.data(), w.data(), bias_ptr(), residual_ptr(), act);
+  }
+};
+
 }  // namespace ef::cpu

@@ -28,31 +28,11 @@ double thread_cpu_ms() {
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
 }
 
-struct Problem {
-  Conv2dParams p;
-  std::vector<float> x, w, bias, residual;
-  bool use_bias = true, use_residual = false;
-  Activation act;
-
-  const float* bias_ptr() const { return use_bias ? bias.data() : nullptr; }
-  const float* residual_ptr() const { return use_residual ? residual.data() : nullptr; }
-  size_t out_size() const { return static_cast<size_t>(p.N * p.M * p.OH * p.OW); }
-
-  void fill(std::mt19937& rng) {
-    x = random_floats(static_cast<size_t>(p.N * p.C * p.H * p.W), rng);
-    w = random_floats(static_cast<size_t>(p.M * p.kh * p.kw), rng);
-    bias = random_floats(static_cast<size_t>(p.M), rng);
-    residual = random_floats(out_size(), rng);
-  }
-
+struct Problem : FusedConvCase {
   std::vector<float> run(ThreadPool& pool) const {
     std::vector<float> y(out_size(), -12345.0f);
     depthwise_conv2d(p, x.data(), w.data(), bias_ptr(), residual_ptr(), act, y.data(), pool);
     return y;
-  }
-
-  std::vector<float> expected() const {
-    return fused_conv_reference(p, x.data(), w.data(), bias_ptr(), residual_ptr(), act);
   }
 };
 
