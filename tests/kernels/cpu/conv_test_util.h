@@ -1,8 +1,13 @@
 // Shared by the fast-conv (and pooling) kernel tests: the reference kernel's view of a 2-D fast-kernel geometry, so
 // every test compares against kernels/reference/conv on exactly the shape it ran, and their random data.
 #pragma once
+#include <gtest/gtest.h>
+
+#include <cstring>
 #include <random>
 #include <vector>
+
+#include "core/thread_pool.h"
 
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/conv_params.h"
@@ -66,5 +71,15 @@ struct FusedConvCase {
     return fused_conv_reference(p, x.data(), w.data(), bias_ptr(), residual_ptr(), act);
   }
 };
+
+// Runs a case (anything with run(ThreadPool&) returning the output) on 1, 2 and 3 threads: how a kernel splits
+// its work must not change a single bit of the result.
+template <class Case>
+void expect_same_bits_for_thread_counts(const Case& c) {
+  ThreadPool one(1), two(2), three(3);
+  const std::vector<float> a = c.run(one), b = c.run(two), d = c.run(three);
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(a.data(), d.data(), a.size() * sizeof(float)));
+}
 
 }  // namespace ef::cpu
