@@ -1,6 +1,7 @@
 // Convolution-side micro-benchmarks: depthwise convolution (float and int8) on MobileNet/EfficientNet layer shapes (beside the
 // naive bounds-checked loop, for scale), MaxPool/AveragePool/global pools, im2col, and GEMM convolutions with an
-// explicit im2col matrix vs B panels packed straight from the input. Single-threaded unless --threads=N. Depends
+// explicit im2col matrix vs B panels packed straight from the input, and 1x1 convolutions with their fused
+// epilogues. Single-threaded unless --threads=N. Depends
 // on Google Benchmark and edgeforge's kernels/cpu (depthwise_conv, qdepthwise, pool, im2col, sgemm).
 #include <benchmark/benchmark.h>
 
@@ -204,6 +205,26 @@ void BM_ConvGemm(benchmark::State& state) {
   report(state, p.M * K * N, 4 * (p.C * p.H * p.W + p.M * N));
 }
 
+// Args: C, H = W, M, activation (an ActKind value), residual (0/1). A 1x1 convolution as the CPU provider runs it
+// (conv.pointwise_gemm): weights packed once, the input as sgemm's B, bias, residual and activation fused.
+void BM_ConvPointwise(benchmark::State& state) {
+  const int64_t C = state.range(0), N = state.range(1) * state.range(1), M = state.range(2);
+  const auto x = random_floats(C * N), w = random_floats(M * C), b = random_floats(M);
+  const auto z = random_floats(state.range(4) != 0 ? M * N : 0);
+  const cpu::PackedMatrix packed = cpu::pack_a(false, M, C, w.data(), C);
+  std::vector<float> y(static_cast<size_t>(M * N));
+  cpu::GemmEpilogue epi;
+  epi.bias = b.data();
+  epi.residual = z.empty() ? nullptr : z.data();
+  epi.ldr = N;
+  epi.act = cpu::Activation{static_cast<cpu::ActKind>(state.range(3)), 0.0f, 6.0f};
+  for (auto _ : state) {
+    cpu::sgemm_packed_a(packed, N, false, x.data(), N, y.data(), N, epi, pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  report(state, M * C * N, 4 * (C * N + M * N * (z.empty() ? 1 : 2)));
+}
+
 // Args: C, H = W, M, output tile (4: F(4x4, 3x3), 2: F(2x2, 3x3)), tile block (0: the kernel's choice). One image,
 // 3x3 stride 1 'same' padding, bias + ReLU. GMAC/s counts the direct convolution's multiply-adds, so it compares
 // with conv_gemm.
@@ -261,6 +282,13 @@ constexpr int64_t kWinogradShapes[][3] = {{64, 56, 64},  {128, 28, 128}, {256, 1
                                           {96, 80, 24},  {8, 64, 8},     {16, 32, 16},   {32, 16, 32},
                                           {16, 16, 64},  {64, 8, 64},    {256, 7, 256}};
 
+// 1x1 layers (C, HW, M, activation as ActKind: 0 none, 1 Relu, 2 Clip(0, 6), 7 SiLU; residual): efficientnet_b0's
+// expand / project convs at 112..7 pixels, mobilenet_v2's, blazeface_back's 24 -> 24 block with residual + Relu.
+constexpr int64_t kPointwiseShapes[][5] = {
+    {16, 112, 96, 7, 0}, {24, 56, 144, 7, 0}, {40, 28, 240, 7, 0}, {112, 14, 672, 7, 0}, {192, 7, 1152, 7, 0},
+    {672, 14, 112, 0, 1}, {1152, 7, 192, 0, 1}, {320, 7, 1280, 7, 0}, {96, 14, 576, 2, 0}, {160, 7, 960, 2, 0},
+    {960, 7, 160, 0, 1}, {24, 128, 24, 1, 1}};
+
 void register_all() {
   for (auto* b : {benchmark::RegisterBenchmark("depthwise", BM_Depthwise),
                   benchmark::RegisterBenchmark("depthwise_int8", BM_QDepthwise),
@@ -291,6 +319,10 @@ void register_all() {
   // The Winograd shapes below on the implicit-im2col path, for the crossover.
   for (auto [c, hw, m] : kWinogradShapes) conv->Args({c, hw, m, 3, 1, 1});
   timed(conv);
+  auto* pointwise = benchmark::RegisterBenchmark("conv_pointwise", BM_ConvPointwise);
+  pointwise->ArgNames({"C", "HW", "M", "act", "res"});
+  for (const auto& a : kPointwiseShapes) pointwise->Args({a[0], a[1], a[2], a[3], a[4]});
+  timed(pointwise);
   auto* direct = benchmark::RegisterBenchmark("conv_direct_smallc", BM_ConvDirectSmallC);
   direct->ArgNames({"C", "HW", "M", "k", "s"});
   for (auto [c, hw, m, k, s] : kStemShapes) direct->Args({c, hw, m, k, s});

@@ -1,5 +1,5 @@
 // The SGEMM driver: cache blocking around the micro-kernel (BLIS loop order jc / pc / ic / jr / ir), the
-// single-column path for N == 1, per-thread packing buffers, the split of C among threads, the epilogue hand-off
+// single-column path (N == 1 and narrow last column panels), per-thread packing buffers, the split of C among threads, the epilogue hand-off
 // and the pre-packed operands. Depends on the standard library, Highway (target names), core/thread_pool.h and
 // kernels/cpu/sgemm*.h.
 #include "kernels/cpu/sgemm.h"
@@ -49,7 +49,7 @@ class Buffer {
 // Pool workers live as long as the pool, so their buffers are reused from call to call.
 struct Scratch {
   Buffer a, b;
-  Buffer column;  // N == 1 with a custom B packer: the packed column before run_column expands it
+  Buffer column;  // run_column with a custom B packer: the packed column before it is expanded
 };
 thread_local Scratch t_scratch;
 
@@ -92,8 +92,18 @@ size_t buffer_floats(int64_t extent, int64_t block, int64_t tile, int64_t kc) {
   return static_cast<size_t>(round_up(std::min(block, extent), tile) * kc + detail::kPackSlack);
 }
 
-// N == 1: C[m0:m1, 0] with the column kernel; per K block the column is expanded once for all A panels.
-void run_column(const Problem& p, int64_t m0, int64_t m1) {
+// op(B)(k, j) of K block pc (k = pc + kk) from a stored or pre-packed B; `col` is column j already packed by a
+// custom packer (nr-wide panel, lane 0), or null.
+float b_element(const Problem& p, const float* col, int64_t pc, int64_t kc, int64_t kk, int64_t j) {
+  const int64_t nr = p.kernel->nr;
+  if (col) return col[kk * nr];
+  if (p.b.packed) return p.b.packed[pc * p.b.padded + j / nr * nr * kc + kk * nr + j % nr];
+  return p.b.trans ? p.b.data[j * p.b.ld + pc + kk] : p.b.data[(pc + kk) * p.b.ld + j];
+}
+
+// C[m0:m1, j] alone with the column kernel (N == 1, and the narrow last column panel): per K block the column is
+// expanded once for all A panels.
+void run_column(const Problem& p, int64_t m0, int64_t m1, int64_t j) {
   const GemmKernel& k = *p.kernel;
   const int64_t mr = k.mr;
   Scratch& s = t_scratch;
@@ -102,13 +112,9 @@ void run_column(const Problem& p, int64_t m0, int64_t m1) {
   float* col = p.b.packer ? s.column.get(static_cast<size_t>(k.nr * k.kc)) : nullptr;
   for (int64_t pc = 0; pc < p.K; pc += k.kc) {
     const int64_t kc = std::min<int64_t>(k.kc, p.K - pc);
-    if (col) p.b.packer->pack(pc, pc + kc, 0, 1, k.nr, col);
+    if (col) p.b.packer->pack(pc, pc + kc, j, j + 1, k.nr, col);
     for (int64_t kk = 0; kk < kc; ++kk) {
-      // op(B)(k, 0): packed panels hold it at k * nr; a stored [1, K] (trans_b) has it at k.
-      const float x = col        ? col[kk * k.nr]
-                      : p.b.packed ? p.b.packed[pc * p.b.padded + kk * k.nr]
-                                   : p.b.data[(pc + kk) * (p.b.trans ? 1 : p.b.ld)];
-      std::fill(xe + kk * mr, xe + (kk + 1) * mr, x);
+      std::fill(xe + kk * mr, xe + (kk + 1) * mr, b_element(p, col, pc, kc, kk, j));
     }
     for (int64_t ic = m0; ic < m1; ic += k.mc) {
       const int64_t mc = std::min<int64_t>(k.mc, m1 - ic);
@@ -117,11 +123,22 @@ void run_column(const Problem& p, int64_t m0, int64_t m1) {
         const int64_t rows = std::min<int64_t>(mr, mc - ir), i = ic + ir;
         if (!p.a.packed) detail::pack_a_panels(k, p.a.trans, p.a.data, p.a.ld, i, rows, pc, kc, a_buf + ir * kc);
         TileEpilogue te;
-        const TileEpilogue* ep = pc + kc == p.K ? tile_epilogue(*p.epi, i, 0, te) : nullptr;
-        k.column(kc, a_block + ir * kc, xe, p.C + i * p.ldc, p.ldc, static_cast<int>(rows), pc > 0, ep);
+        const TileEpilogue* ep = pc + kc == p.K ? tile_epilogue(*p.epi, i, j, te) : nullptr;
+        k.column(kc, a_block + ir * kc, xe, p.C + i * p.ldc + j, p.ldc, static_cast<int>(rows), pc > 0, ep);
       }
     }
   }
+}
+
+// A last column panel this narrow (7x7 planes: N = 49 = 3 x 16 + 1) runs column by column on the column kernel,
+// which multiplies full vectors along K: a tile would spend mr (or 2 mr with tile_pair) FMA vectors per k on it
+// for 1 or 2 useful lanes each (gemm_bench 1280x49x320: 14% of the time for 2% of the columns). Only with A
+// pre-packed, so no A panel is packed twice. Which columns take this path depends on N alone, never on the split.
+constexpr int64_t kMaxColumnTail = 2;
+
+int64_t column_tail(const Problem& p, int64_t n1) {
+  const int64_t tail = p.N % p.kernel->nr;
+  return p.a.packed && n1 == p.N && tail <= kMaxColumnTail ? tail : 0;
 }
 
 // run_block's row-tile-outer order: up to this K (gemm_bench, 1 thread, AVX2: 1.01-1.22x on the 1x1 shapes of
@@ -133,7 +150,12 @@ constexpr int64_t kRowsOuterBBytes = 256 << 10;
 // Computes C[m0:m1, n0:n1] (m0 a multiple of mr, n0 of nr). Each operand panel not pre-packed is packed right
 // before its first use, so a block with a single row (column) pass consumes its B (A) panels from L1.
 void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
-  if (p.N == 1) return run_column(p, m0, m1);
+  if (p.N == 1) return run_column(p, m0, m1, 0);
+  if (const int64_t tail = column_tail(p, n1)) {
+    if (n1 - tail > n0) run_block(p, m0, m1, n0, n1 - tail);
+    for (int64_t j = n1 - tail; j < n1; ++j) run_column(p, m0, m1, j);
+    return;
+  }
   const GemmKernel& k = *p.kernel;
   const int64_t mr = k.mr, nr = k.nr, half = k.nr / 2;
   // Short K (1x1 convolutions with few input channels) with A pre-packed: the tile's K loop is so short that

@@ -294,13 +294,16 @@ TEST(Sgemm, ShortKPackedAEveryTarget) {
   });
 }
 
-// A last column panel of one vector runs two row tiles at a time (GemmKernel::tile_pair): 7x7 / 14x14 planes
-// (N = 49, 196), a full-vector last panel (N = 56), odd M around pairs, both loop orders (short and long K), K
-// blocks that accumulate, every path.
+// A last column panel of one vector runs two row tiles at a time (GemmKernel::tile_pair), and one of 1 or 2
+// columns with pre-packed A runs column by column on the column kernel: 7x7 / 14x14 planes (N = 49, 196), tails of
+// 1 and 2 columns after 1 or 2 full panels (N = 17, 34 on 8-lane targets), N = 2 with no full panel, a
+// full-vector last panel (N = 56), odd M around pairs, both loop orders (short and long K), K blocks that
+// accumulate, every path.
 TEST(Sgemm, NarrowLastPanelEveryTarget) {
   ThreadPool& pool = ThreadPool::inline_pool();
   for_each_target([&] {
-    const int64_t shapes[][3] = {{12, 49, 16}, {25, 49, 300}, {37, 196, 64}, {13, 56, 40}, {30, 3, 9}};
+    const int64_t shapes[][3] = {{12, 49, 16}, {25, 49, 300}, {37, 196, 64}, {13, 56, 40}, {30, 3, 9},
+                                 {31, 17, 520}, {19, 34, 24},  {9, 2, 40},    {50, 50, 170}};
     int i = 0;
     for (const auto& sh : shapes) {
       for (Path path : {Path::kPlain, Path::kPackedA, Path::kPackedB}) {
@@ -333,7 +336,7 @@ TEST(Sgemm, PackedMatrixKeepsItsTarget) {
 TEST(Sgemm, BitIdenticalForAnyThreadCount) {
   ThreadPool one(1), two(2), three(3);
   const int64_t shapes[][3] = {{200, 300, 100}, {1000, 1, 1280}, {16, 3000, 27}, {64, 49, 1152}, {1, 1000, 512},
-                                {95, 2500, 16}, {37, 49, 300}, {95, 196, 64}};
+                                {95, 2500, 16}, {37, 49, 300}, {95, 196, 64}, {301, 50, 300}, {83, 17, 40}};
   for (const auto& s : shapes) {
     for (Path path : {Path::kPlain, Path::kPackedA, Path::kPackedB}) {
       Case c;
