@@ -3,9 +3,12 @@
 // packed from the input rows at run time, requantization in the epilogue, on every kernel this CPU runs.
 // "GOP/s" counts a multiply-add as two operations, like the sgemm benchmarks' GFLOP/s.
 // Weights: a trained-looking distribution (mostly small, a few near +-128: vpmaddubsw cannot take them, so AVX2
-// runs its int16 kernel) and 7-bit weights (quantize --reduce-range: AVX2 runs vpmaddubsw).
+// runs its int16 kernel) and trained 7-bit weights (quantize's default: |w| half-normal around 15, at most 64; AVX2
+// runs vpmaddubsw, avx2_acc16 with a few residuals).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
@@ -21,9 +24,10 @@ void BM_EfQgemm(benchmark::State& state, ThreadPool* pool, cpu::QKernel kernel, 
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   std::mt19937 rng(7);
   std::vector<int8_t> w(static_cast<size_t>(M * K));
+  std::normal_distribution<float> normal(0.0f, 19.0f);
   for (int8_t& v : w) {
-    const int mag = narrow ? static_cast<int>(rng() % 64) : (rng() % 16 == 0 ? 90 + static_cast<int>(rng() % 39)
-                                                                            : static_cast<int>(rng() % 41));
+    const int mag = narrow ? static_cast<int>(std::min(64.0f, std::round(std::fabs(normal(rng)))))
+                           : (rng() % 16 == 0 ? 90 + static_cast<int>(rng() % 39) : static_cast<int>(rng() % 41));
     v = static_cast<int8_t>(rng() % 2 ? -mag : mag);
   }
   std::vector<uint8_t> x(static_cast<size_t>(K * N));
@@ -55,8 +59,9 @@ void BM_EfQgemm(benchmark::State& state, ThreadPool* pool, cpu::QKernel kernel, 
 void register_qgemm(const std::vector<int64_t>& shape, ThreadPool* pool, bool real_time) {
   for (cpu::QKernel kernel : cpu::qgemm_kernels_available()) {
     if (kernel == cpu::QKernel::kScalar || kernel == cpu::QKernel::kAvx2Int16) continue;  // kAvx2: both below
+    const bool avx2 = kernel == cpu::QKernel::kAvx2 || kernel == cpu::QKernel::kAvx2Acc16;
     for (bool narrow : {false, true}) {
-      if (narrow && kernel != cpu::QKernel::kAvx2) continue;  // the others take any weights the same way
+      if (narrow != avx2 && kernel != cpu::QKernel::kAvx2) continue;  // the others take any weights the same way
       const std::string name = std::string("EfQgemm/") + cpu::qkernel_name(kernel) + (narrow ? "_7bit" : "");
       auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_EfQgemm, pool, kernel, narrow)
                     ->Args(shape)

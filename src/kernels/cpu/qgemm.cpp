@@ -32,6 +32,7 @@ bool int16_layout(QKernel k) { return k == QKernel::kAvx2Int16 || k == QKernel::
 detail::QMicro micro_for(QKernel k) {
   switch (k) {
     case QKernel::kAvx2: return detail::qgemm_micro_avx2;
+    case QKernel::kAvx2Acc16: return detail::qgemm_micro_avx2_acc16;
     case QKernel::kAvx2Int16: return detail::qgemm_micro_avx2_int16;
     case QKernel::kAvxVnni: return detail::qgemm_micro_avx_vnni;
     case QKernel::kAvx512Bw: return detail::qgemm_micro_avx512bw;
@@ -83,6 +84,46 @@ void micro_scalar(const int8_t* w, int64_t tile_stride, const uint8_t* x, int64_
   }
 }
 
+// vpmaddubsw's int16 lanes: the k indices whose u8 x s8 products one int16 lane sums before widening. kAvx2: the
+// pair (2i, 2i + 1); kAvx2Acc16: the pairs of two consecutive quads that land in the same lane, (8o + h, 8o + h +
+// 1, 8o + h + 4, 8o + h + 5) for h = 0, 2. A lane is exact when its weights' magnitudes sum to at most 128
+// (255 * 128 < 2^15). Fills safe (M x K) with the weights clamped so every lane fits - within a lane the larger
+// magnitudes are kept, the smaller ones clamped to what is left of 128 - and appends one residual (row, k,
+// remainder) per clamped weight, counting them per 4-row tile in begin[tile + 1].
+void clamp_lane_groups(int64_t M, int64_t K, const int8_t* w, int64_t ldw, QKernel kernel, std::vector<int8_t>& safe,
+                       std::vector<QPackedWeights::Residual>& residuals, std::vector<int64_t>& begin) {
+  safe.resize(static_cast<size_t>(M * K));
+  residuals.clear();
+  const bool acc16 = kernel == QKernel::kAvx2Acc16;
+  const int64_t span = acc16 ? 8 : 2;
+  for (int64_t m = 0; m < M; ++m) {
+    const int8_t* row = w + m * ldw;
+    std::memcpy(safe.data() + m * K, row, static_cast<size_t>(K));
+    for (int64_t base = 0; base < K; base += span) {
+      for (int64_t h = 0; h < (acc16 ? 4 : 2); h += 2) {
+        int64_t idx[4];
+        int n = 0;
+        for (int64_t d : {int64_t{0}, int64_t{1}, int64_t{4}, int64_t{5}}) {
+          if ((acc16 || d < 2) && base + h + d < K) idx[n++] = base + h + d;
+        }
+        int32_t total = 0;
+        for (int i = 0; i < n; ++i) total += std::abs(static_cast<int32_t>(row[idx[i]]));
+        if (total <= 128) continue;
+        std::stable_sort(idx, idx + n, [&](int64_t a, int64_t b) { return std::abs(row[a]) > std::abs(row[b]); });
+        int32_t room = 128;
+        for (int i = 0; i < n; ++i) {
+          const int32_t v = row[idx[i]], kept = std::clamp(v, -room, room);
+          room -= std::abs(kept);
+          if (kept == v) continue;
+          safe[static_cast<size_t>(m * K + idx[i])] = static_cast<int8_t>(kept);
+          residuals.push_back({static_cast<int32_t>(m % kQgemmMR), static_cast<int32_t>(idx[i]), v - kept});
+          if (!begin.empty()) ++begin[static_cast<size_t>(m / kQgemmMR + 1)];
+        }
+      }
+    }
+  }
+}
+
 // This thread's packed-panel buffer, 64-byte aligned: pool workers live as long as the pool, so after the first
 // run a GEMM neither allocates nor clears it (a per-call vector zeroed up to 192 KiB per task).
 uint8_t* panel_buffer(size_t bytes) {
@@ -96,6 +137,7 @@ uint8_t* panel_buffer(size_t bytes) {
 const char* qkernel_name(QKernel k) {
   switch (k) {
     case QKernel::kAvx2: return "avx2";
+    case QKernel::kAvx2Acc16: return "avx2_acc16";
     case QKernel::kAvx2Int16: return "avx2_int16";
     case QKernel::kAvxVnni: return "avx_vnni";
     case QKernel::kAvx512Bw: return "avx512bw";
@@ -114,6 +156,7 @@ std::vector<QKernel> qgemm_kernels_available() {
   if (starts_with(isa, "AVX") && detail::cpu_has_avx_vnni()) out.push_back(QKernel::kAvxVnni);
   if (starts_with(isa, "AVX3") && detail::cpu_has_avx512bw()) out.push_back(QKernel::kAvx512Bw);
   if (starts_with(isa, "AVX") && detail::cpu_has_avx2()) {
+    out.push_back(QKernel::kAvx2Acc16);
     out.push_back(QKernel::kAvx2);
     out.push_back(QKernel::kAvx2Int16);
   }
@@ -126,7 +169,18 @@ const char* QPackedWeights::kernel_name() const {
 }
 
 QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw) {
-  return qpack_weights(M, K, w, ldw, qgemm_kernels_available().front());
+  QKernel best = qgemm_kernels_available().front();
+  if (best == QKernel::kAvx2Acc16) {
+    // A residual costs about as much as 8 weights of the main kernel; kAvx2Acc16 saves about a quarter of the
+    // multiplies of kAvx2, so it wins unless its extra residuals cost more than that.
+    std::vector<int8_t> safe;
+    std::vector<QPackedWeights::Residual> res16, res2;
+    std::vector<int64_t> begin;
+    clamp_lane_groups(M, K, w, ldw, QKernel::kAvx2Acc16, safe, res16, begin);
+    clamp_lane_groups(M, K, w, ldw, QKernel::kAvx2, safe, res2, begin);
+    if ((static_cast<int64_t>(res16.size()) - static_cast<int64_t>(res2.size())) * 8 * 4 > M * K) best = QKernel::kAvx2;
+  }
+  return qpack_weights(M, K, w, ldw, best);
 }
 
 QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw, QKernel kernel) {
@@ -146,30 +200,13 @@ QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw,
   } else {
     p.data.assign(size, 0);
   }
-  std::vector<int8_t> safe;  // kAvx2: the weights with every k pair clamped to fit vpmaddubsw
-  if (kernel == QKernel::kAvx2) {
-    safe.resize(static_cast<size_t>(M * K));
+  std::vector<int8_t> safe;  // kAvx2 / kAvx2Acc16: the weights with every int16 lane group clamped to fit
+  if (kernel == QKernel::kAvx2 || kernel == QKernel::kAvx2Acc16) {
     p.residual_begin.assign(static_cast<size_t>(tiles + 1), 0);
-    for (int64_t m = 0; m < M; ++m) {
-      for (int64_t k = 0; k < K; ++k) {
-        safe[static_cast<size_t>(m * K + k)] = w[m * ldw + k];
-        if (k % 2 == 0) continue;
-        const int32_t a = w[m * ldw + k - 1], b = w[m * ldw + k];
-        if (std::abs(a) + std::abs(b) <= 128) continue;
-        // Keep the larger magnitude (at most 128), clamp the other to what is left of 128.
-        const bool keep_a = std::abs(a) >= std::abs(b);
-        const int32_t big = keep_a ? a : b, small = keep_a ? b : a;
-        const int32_t room = 128 - std::abs(big);
-        const int32_t clamped = std::clamp(small, -room, room);
-        const int64_t at = keep_a ? k : k - 1;
-        safe[static_cast<size_t>(m * K + at)] = static_cast<int8_t>(clamped);
-        p.residuals.push_back({static_cast<int32_t>(m % kQgemmMR), static_cast<int32_t>(at), small - clamped});
-        ++p.residual_begin[static_cast<size_t>(m / kQgemmMR + 1)];
-      }
-    }
-    // A residual costs about as much as 8 weights of the main kernel; past that the int16 kernel is cheaper.
+    clamp_lane_groups(M, K, w, ldw, kernel, safe, p.residuals, p.residual_begin);
+    // A residual costs about as much as 8 weights of the main kernel; past that the next kernel is cheaper.
     if (static_cast<int64_t>(p.residuals.size()) * 8 > M * K) {
-      return qpack_weights(M, K, w, ldw, QKernel::kAvx2Int16);
+      return qpack_weights(M, K, w, ldw, kernel == QKernel::kAvx2Acc16 ? QKernel::kAvx2 : QKernel::kAvx2Int16);
     }
     for (int64_t t = 0; t < tiles; ++t) {
       p.residual_begin[static_cast<size_t>(t + 1)] += p.residual_begin[static_cast<size_t>(t)];

@@ -11,6 +11,10 @@
 //                packing proves it cannot: a k-adjacent weight pair with |w0| + |w1| > 128 has its smaller weight
 //                clamped so the pair fits and the remainder goes to a sparse residual list, applied exactly to
 //                the tile's accumulators before its epilogue (7-bit weights never need one)
+//   avx2_acc16   the same instructions, but the int16 products of two k quads are added in int16 before one
+//                vpmaddwd widens them (3 multiply-port instructions per 8 k instead of 4). Exact where each
+//                int16 lane's four weights have |w| summing to at most 128; packing clamps the rare groups
+//                that do not (trained 7-bit weights: 0.1-1% of weights) into residuals, as for avx2
 //   avx2_int16   int16 vpmaddwd, 4 x 8 twice, when residuals would be too many (about half as fast)
 //   scalar       portable, --isa SSE4 and non-x86
 // Results never depend on the kernel or the thread count. Depends on core/thread_pool.h only.
@@ -25,7 +29,7 @@ namespace ef::cpu {
 constexpr int64_t kQgemmMR = 4;   // weight rows per packed tile (kernels run 1, 2 or 4 tiles at once)
 constexpr int64_t kQgemmNR = 16;  // columns per packed activation panel
 
-enum class QKernel : uint8_t { kScalar, kAvx2, kAvx2Int16, kAvx512Bw, kAvxVnni, kAvx512Vnni };
+enum class QKernel : uint8_t { kScalar, kAvx2, kAvx2Acc16, kAvx2Int16, kAvx512Bw, kAvxVnni, kAvx512Vnni };
 const char* qkernel_name(QKernel k);
 // The kernels this CPU runs under the current --isa cap, best first (kScalar always last).
 std::vector<QKernel> qgemm_kernels_available();
@@ -42,13 +46,14 @@ struct QPackedWeights {
   struct Residual {
     int32_t row, k, r;  // W[m, k] = packed value + r, row = m % kQgemmMR
   };
-  std::vector<Residual> residuals;  // kAvx2 only, sorted by m
-  std::vector<int64_t> residual_begin;  // kAvx2: per tile, its first residual (tiles + 1 entries)
+  std::vector<Residual> residuals;  // kAvx2 / kAvx2Acc16 only, sorted by m
+  std::vector<int64_t> residual_begin;  // kAvx2 / kAvx2Acc16: per tile, its first residual (tiles + 1 entries)
   const char* kernel_name() const;
 };
 
 // Packs W [M, K] (row stride ldw) for `kernel` when given and available, else for the best available kernel
-// (kAvx2Int16 instead of kAvx2 where residuals would be too many).
+// (on AVX2: kAvx2Acc16 unless its residuals cost more than it saves, then kAvx2; kAvx2Int16 instead of kAvx2
+// where residuals would be too many).
 QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw);
 QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw, QKernel kernel);
 
@@ -97,11 +102,12 @@ struct QTile {
   uint8_t* y;
   int64_t y_row;
   int32_t* acc;
-  const QPackedWeights::Residual* res;  // kAvx2: this tile's residuals (rows relative to the tile)
+  const QPackedWeights::Residual* res;  // kAvx2 / kAvx2Acc16: this tile's residuals (rows relative to the tile)
   int64_t res_count;
 };
 using QMicro = void (*)(const QTile&);
 void qgemm_micro_avx2(const QTile& t);         // 4 rows
+void qgemm_micro_avx2_acc16(const QTile& t);   // 4 rows
 void qgemm_micro_avx2_int16(const QTile& t);   // 4 rows
 void qgemm_micro_avx_vnni(const QTile& t);     // 4 rows
 void qgemm_micro_avx512bw(const QTile& t);     // 8 rows

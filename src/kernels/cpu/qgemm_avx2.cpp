@@ -103,6 +103,48 @@ EF_QAVX2 void qgemm_micro_avx2(const QTile& t) {
   EF_QFINISH_TILE4(t);
 }
 
+// 4 rows x 16 columns, two k quads per step: the vpmaddubsw products of both quads are added in int16 (exact:
+// packing bounds each lane's four weights to |w| summing to 128) and widened by one vpmaddwd. Per two quads: four
+// panel loads, eight weight broadcasts, 16 vpmaddubsw + 8 vpmaddwd (kAvx2: 16 + 16). An odd last quad runs alone.
+EF_QAVX2 void qgemm_micro_avx2_acc16(const QTile& t) {
+  const auto* w = static_cast<const int8_t*>(t.w);
+  const uint8_t* x = t.x;
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  const __m256i ones = _mm256_set1_epi16(1);
+#define EF_QSTEP2(r, lo, hi)                                                                                \
+  {                                                                                                         \
+    const __m256i wa = broadcast32(w + (r) * 4), wb = broadcast32(w + kQgemmMR * 4 + (r) * 4);             \
+    lo = _mm256_add_epi32(                                                                                  \
+        lo, _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(x0, wa), _mm256_maddubs_epi16(y0, wb)), \
+                              ones));                                                                       \
+    hi = _mm256_add_epi32(                                                                                  \
+        hi, _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(x1, wa), _mm256_maddubs_epi16(y1, wb)), \
+                              ones));                                                                       \
+  }
+  int64_t q = 0;
+  for (; q + 2 <= t.quads; q += 2, x += 128, w += 2 * kQgemmMR * 4) {
+    const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + 32));
+    const __m256i y0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + 64));
+    const __m256i y1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + 96));
+    EF_QSTEP2(0, c00, c01) EF_QSTEP2(1, c10, c11) EF_QSTEP2(2, c20, c21) EF_QSTEP2(3, c30, c31)
+  }
+#undef EF_QSTEP2
+  if (q < t.quads) {
+    const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + 32));
+#define EF_QSTEP(r, lo, hi)                                                                \
+  {                                                                                        \
+    const __m256i wv = broadcast32(w + (r) * 4);                                           \
+    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_maddubs_epi16(x0, wv), ones));      \
+    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_maddubs_epi16(x1, wv), ones));      \
+  }
+    EF_QSTEP(0, c00, c01) EF_QSTEP(1, c10, c11) EF_QSTEP(2, c20, c21) EF_QSTEP(3, c30, c31)
+#undef EF_QSTEP
+  }
+  EF_QFINISH_TILE4(t);
+}
+
 // 4 rows x 8 columns, run for both halves of the panel: activations zero-extended to int16 while loading, int16
 // weights broadcast as (w0, w1, w2, w3); each column keeps two lanes (k pairs 0-1, 2-3) summed at the end.
 EF_QAVX2 void qgemm_micro_avx2_int16(const QTile& t) {
@@ -165,6 +207,7 @@ EF_QAVX2 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset
 bool cpu_has_avx2() { return false; }
 bool cpu_has_avx_vnni() { return false; }
 void qgemm_micro_avx2(const QTile&) {}
+void qgemm_micro_avx2_acc16(const QTile&) {}
 void qgemm_micro_avx2_int16(const QTile&) {}
 void qgemm_micro_avx_vnni(const QTile&) {}
 void requant_row_avx2(const int32_t*, int64_t, int32_t, float, const QRequant&, void*) {}

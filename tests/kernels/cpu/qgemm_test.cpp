@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -34,7 +35,8 @@ class DensePanels final : public QPanelPacker {
   int64_t K_, N_;
 };
 
-// weight_limit 0: typical trained weights, mostly small with a few near +-128 (pairs that do not fit vpmaddubsw).
+// weight_limit 0: typical trained weights, mostly small with a few near +-128 (pairs that do not fit vpmaddubsw);
+// -1: trained 7-bit weights (|w| half-normal around 15, at most 64: a few lanes of four do not fit avx2_acc16).
 void check(int64_t M, int64_t N, int64_t K, int weight_limit, QKernel kernel, bool out_signed, uint32_t seed,
            bool out_int32 = false) {
   std::mt19937 rng(seed);
@@ -42,6 +44,8 @@ void check(int64_t M, int64_t N, int64_t K, int weight_limit, QKernel kernel, bo
   for (size_t i = 0; i < w.size(); ++i) {
     if (weight_limit > 0) {
       w[i] = static_cast<int8_t>(std::uniform_int_distribution<int>(-weight_limit, weight_limit)(rng));
+    } else if (weight_limit < 0) {
+      w[i] = static_cast<int8_t>(std::clamp(std::lround(std::normal_distribution<float>(0.0f, 19.0f)(rng)), -64L, 64L));
     } else {
       const bool big = rng() % 16 == 0;
       const int v = big ? 90 + static_cast<int>(rng() % 39) : static_cast<int>(rng() % 41);
@@ -63,6 +67,11 @@ void check(int64_t M, int64_t N, int64_t K, int weight_limit, QKernel kernel, bo
     if (M * K > 64) { EXPECT_EQ(packed.kernel, QKernel::kAvx2Int16); }
   } else if (kernel == QKernel::kAvx2 && weight_limit == 0) {
     if (M * K > 64) { EXPECT_FALSE(packed.residuals.empty()); }
+  } else if (kernel == QKernel::kAvx2Acc16 && weight_limit == -1) {
+    if (M * K >= 256) { EXPECT_EQ(packed.kernel, kernel); }  // a few residuals at most
+  } else if (kernel == QKernel::kAvx2Acc16 && weight_limit != 32) {
+    // Lanes of four weights that do not fit: residuals, or (too many) the kAvx2 / int16 kernels.
+    if (M * K > 64) { EXPECT_TRUE(packed.kernel != kernel || !packed.residuals.empty()); }
   } else {
     EXPECT_EQ(packed.kernel, kernel);
     EXPECT_TRUE(packed.residuals.empty());
@@ -113,7 +122,7 @@ TEST(QGemm, MatchesIntegerReferenceOnEveryKernel) {
   uint32_t seed = 1;
   for (QKernel kernel : qgemm_kernels_available()) {
     SCOPED_TRACE(qkernel_name(kernel));
-    for (int limit : {64, 127, 0}) {
+    for (int limit : {32, 64, 127, 0, -1}) {
       check(1, 1, 1, limit, kernel, false, seed++);
       check(5, 17, 3, limit, kernel, true, seed++);
       check(13, 33, 77, limit, kernel, false, seed++);
@@ -148,12 +157,30 @@ TEST(QGemm, KernelChoiceFollowsTheWeights) {
   std::vector<int8_t> w(64, 100);  // 100 + 100 > 128 everywhere: residuals on every pair
   const QKernel best = qgemm_kernels_available().front();
   const QKernel chosen = qpack_weights(4, 16, w.data(), 16).kernel;
-  EXPECT_EQ(chosen, best == QKernel::kAvx2 ? QKernel::kAvx2Int16 : best);
+  const bool avx2 = best == QKernel::kAvx2 || best == QKernel::kAvx2Acc16;
+  EXPECT_EQ(chosen, avx2 ? QKernel::kAvx2Int16 : best);
+  if (best == QKernel::kAvx2Acc16) {
+    std::vector<int8_t> small(64, 40);  // 40 + 40 fits a pair, four 40s do not fit a lane of avx2_acc16
+    EXPECT_EQ(qpack_weights(4, 16, small.data(), 16).kernel, QKernel::kAvx2);
+    EXPECT_TRUE(qpack_weights(4, 16, small.data(), 16).residuals.empty());
+    small.assign(64, 1);
+    EXPECT_EQ(qpack_weights(4, 16, small.data(), 16).kernel, QKernel::kAvx2Acc16);
+    small[0] = small[1] = 64;
+    small[4] = 10;  // lane (k 0, 1, 4, 5) = 64 + 64 + 10 + 1: 10 and 1 clamped to 0
+    const QPackedWeights p = qpack_weights(4, 16, small.data(), 16);
+    EXPECT_EQ(p.kernel, QKernel::kAvx2Acc16);
+    ASSERT_EQ(p.residuals.size(), 2u);
+    EXPECT_EQ(p.residuals[0].k, 4);
+    EXPECT_EQ(p.residuals[0].r, 10);
+    EXPECT_EQ(p.residuals[1].k, 5);
+  }
   w[0] = 127;  // one pair too large: one residual
   for (size_t i = 1; i < w.size(); ++i) w[i] = 1;
-  if (best == QKernel::kAvx2) { EXPECT_EQ(qpack_weights(4, 16, w.data(), 16).residuals.size(), 0u); }
+  if (avx2) { EXPECT_EQ(qpack_weights(4, 16, w.data(), 16, QKernel::kAvx2).residuals.size(), 0u); }
   w[1] = 2;
-  if (best == QKernel::kAvx2) { EXPECT_STREQ(qpack_weights(4, 16, w.data(), 16).kernel_name(), "avx2_residual"); }
+  if (avx2) {
+    EXPECT_STREQ(qpack_weights(4, 16, w.data(), 16, QKernel::kAvx2).kernel_name(), "avx2_residual");
+  }
   EXPECT_EQ(qpack_weights(4, 16, w.data(), 16, QKernel::kScalar).kernel, QKernel::kScalar);
   EXPECT_EQ(qgemm_kernels_available().back(), QKernel::kScalar);
 }
