@@ -96,19 +96,23 @@ void clamp_lane_groups(int64_t M, int64_t K, const int8_t* w, int64_t ldw, QKern
   residuals.clear();
   const bool acc16 = kernel == QKernel::kAvx2Acc16;
   const int64_t span = acc16 ? 8 : 2;
+  const int64_t lane[4] = {0, 1, 4, 5};
+  const int n_lane = acc16 ? 4 : 2;
   for (int64_t m = 0; m < M; ++m) {
     const int8_t* row = w + m * ldw;
     std::memcpy(safe.data() + m * K, row, static_cast<size_t>(K));
     for (int64_t base = 0; base < K; base += span) {
-      for (int64_t h = 0; h < (acc16 ? 4 : 2); h += 2) {
+      for (int64_t h = 0; h < span / 2; h += 2) {
         int64_t idx[4];
         int n = 0;
-        for (int64_t d : {int64_t{0}, int64_t{1}, int64_t{4}, int64_t{5}}) {
-          if ((acc16 || d < 2) && base + h + d < K) idx[n++] = base + h + d;
-        }
         int32_t total = 0;
-        for (int i = 0; i < n; ++i) total += std::abs(static_cast<int32_t>(row[idx[i]]));
-        if (total <= 128) continue;
+        for (int i = 0; i < n_lane; ++i) {
+          const int64_t k = base + h + lane[i];
+          if (k >= K) continue;
+          idx[n++] = k;
+          total += std::abs(static_cast<int32_t>(row[k]));
+        }
+        if (total <= 128) continue;  // the common case: the lane fits
         std::stable_sort(idx, idx + n, [&](int64_t a, int64_t b) { return std::abs(row[a]) > std::abs(row[b]); });
         int32_t room = 128;
         for (int i = 0; i < n; ++i) {
@@ -172,13 +176,18 @@ QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw)
   QKernel best = qgemm_kernels_available().front();
   if (best == QKernel::kAvx2Acc16) {
     // A residual costs about as much as 8 weights of the main kernel; kAvx2Acc16 saves about a quarter of the
-    // multiplies of kAvx2, so it wins unless its extra residuals cost more than that.
+    // multiplies of kAvx2, so it wins unless its extra residuals cost more than that (kAvx2's are only counted
+    // when that could happen: packing large models twice more is a visible part of session creation).
     std::vector<int8_t> safe;
     std::vector<QPackedWeights::Residual> res16, res2;
-    std::vector<int64_t> begin;
-    clamp_lane_groups(M, K, w, ldw, QKernel::kAvx2Acc16, safe, res16, begin);
-    clamp_lane_groups(M, K, w, ldw, QKernel::kAvx2, safe, res2, begin);
-    if ((static_cast<int64_t>(res16.size()) - static_cast<int64_t>(res2.size())) * 8 * 4 > M * K) best = QKernel::kAvx2;
+    std::vector<int64_t> none;
+    clamp_lane_groups(M, K, w, ldw, QKernel::kAvx2Acc16, safe, res16, none);
+    if (static_cast<int64_t>(res16.size()) * 8 * 4 > M * K) {
+      clamp_lane_groups(M, K, w, ldw, QKernel::kAvx2, safe, res2, none);
+      if ((static_cast<int64_t>(res16.size()) - static_cast<int64_t>(res2.size())) * 8 * 4 > M * K) {
+        best = QKernel::kAvx2;
+      }
+    }
   }
   return qpack_weights(M, K, w, ldw, best);
 }

@@ -106,7 +106,40 @@ EF_QAVX2 void qgemm_micro_avx2(const QTile& t) {
 // 4 rows x 16 columns, two k quads per step: the vpmaddubsw products of both quads are added in int16 (exact:
 // packing bounds each lane's four weights to |w| summing to 128) and widened by one vpmaddwd. Per two quads: four
 // panel loads, eight weight broadcasts, 16 vpmaddubsw + 8 vpmaddwd (kAvx2: 16 + 16). An odd last quad runs alone.
+// The same for a panel of at most 8 valid columns (the last panel of a 7x7 or 14x14 plane: N = 49 = 3 x 16 + 1):
+// only the first 8 columns are computed, half the work; the epilogue stores only t.cols columns.
+static EF_QAVX2 void micro_avx2_acc16_half(const QTile& t) {
+  const auto* w = static_cast<const int8_t*>(t.w);
+  const uint8_t* x = t.x;
+  __m256i c00 = _mm256_setzero_si256(), c10 = c00, c20 = c00, c30 = c00;
+  const __m256i c01 = c00, c11 = c00, c21 = c00, c31 = c00;  // columns 8-15: never stored
+  const __m256i ones = _mm256_set1_epi16(1);
+  int64_t q = 0;
+  for (; q + 2 <= t.quads; q += 2, x += 128, w += 2 * kQgemmMR * 4) {
+    const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i y0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + 64));
+#define EF_QSTEP2(r, lo)                                                                                    \
+  {                                                                                                         \
+    const __m256i wa = broadcast32(w + (r) * 4), wb = broadcast32(w + kQgemmMR * 4 + (r) * 4);             \
+    lo = _mm256_add_epi32(                                                                                  \
+        lo, _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(x0, wa), _mm256_maddubs_epi16(y0, wb)), \
+                              ones));                                                                       \
+  }
+    EF_QSTEP2(0, c00) EF_QSTEP2(1, c10) EF_QSTEP2(2, c20) EF_QSTEP2(3, c30)
+#undef EF_QSTEP2
+  }
+  if (q < t.quads) {
+    const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
+#define EF_QSTEP(r, lo) \
+  lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_maddubs_epi16(x0, broadcast32(w + (r) * 4)), ones));
+    EF_QSTEP(0, c00) EF_QSTEP(1, c10) EF_QSTEP(2, c20) EF_QSTEP(3, c30)
+#undef EF_QSTEP
+  }
+  EF_QFINISH_TILE4(t);
+}
+
 EF_QAVX2 void qgemm_micro_avx2_acc16(const QTile& t) {
+  if (t.cols <= 8) return micro_avx2_acc16_half(t);
   const auto* w = static_cast<const int8_t*>(t.w);
   const uint8_t* x = t.x;
   __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
