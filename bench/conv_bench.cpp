@@ -225,7 +225,8 @@ void BM_ConvPointwise(benchmark::State& state) {
   report(state, M * C * N, 4 * (C * N + M * N * (z.empty() ? 1 : 2)));
 }
 
-// Args: C, H = W, M, output tile (4: F(4x4, 3x3), 2: F(2x2, 3x3)), tile block (0: the kernel's choice). One image,
+// Args: C, H = W, M, output tile (4: F(4x4, 3x3), 2: F(2x2, 3x3)), tile block and output-channel chunk (0: the
+// kernel's choice). One image,
 // 3x3 stride 1 'same' padding, bias + ReLU. GMAC/s counts the direct convolution's multiply-adds, so it compares
 // with conv_gemm.
 void BM_ConvWinograd(benchmark::State& state) {
@@ -234,7 +235,7 @@ void BM_ConvWinograd(benchmark::State& state) {
   p.group = 1;
   p.with_output_size();
   const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * p.C * 9), b = random_floats(p.M);
-  const cpu::WinogradConv conv(p, w.data(), static_cast<int>(state.range(3)), state.range(4));
+  const cpu::WinogradConv conv(p, w.data(), static_cast<int>(state.range(3)), state.range(4), state.range(5));
   std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16), y(static_cast<size_t>(p.M * p.OH * p.OW));
   float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
   const cpu::Activation relu{cpu::ActKind::kRelu, 0, 0};
@@ -328,15 +329,18 @@ void register_all() {
   for (auto [c, hw, m, k, s] : kStemShapes) direct->Args({c, hw, m, k, s});
   timed(direct);
   auto* wino = benchmark::RegisterBenchmark("conv_winograd", BM_ConvWinograd);
-  wino->ArgNames({"C", "HW", "M", "tile", "block"});
+  wino->ArgNames({"C", "HW", "M", "tile", "block", "chunk"});
   for (int64_t tile : {4, 2}) {
-    for (auto [c, hw, m] : kWinogradShapes) wino->Args({c, hw, m, tile, 0});
+    for (auto [c, hw, m] : kWinogradShapes) wino->Args({c, hw, m, tile, 0, 0});
   }
   for (int64_t block : {16, 64, 256}) {  // the tile-block trade-off (L2 residency vs GEMM width)
-    wino->Args({64, 56, 64, 4, block})->Args({128, 28, 128, 4, block});
+    wino->Args({64, 56, 64, 4, block, 0})->Args({128, 28, 128, 4, block, 0});
   }
   for (int64_t block : {24, 32, 48, 56, 64, 96}) {  // squeezenet's small-C expand convs (C = 16..64)
-    wino->Args({16, 55, 64, 4, block})->Args({32, 27, 128, 4, block})->Args({64, 13, 256, 4, block});
+    wino->Args({16, 55, 64, 4, block, 0})->Args({32, 27, 128, 4, block, 0})->Args({64, 13, 256, 4, block, 0});
+  }
+  for (int64_t chunk : {6, 24, 48, 1024}) {  // output channels per GEMM + output transform pass (1024: all)
+    for (auto [c, hw, m] : kWinogradShapes) wino->Args({c, hw, m, 4, 0, chunk});
   }
   timed(wino);
 }

@@ -395,6 +395,33 @@ void sgemm_packed_a_custom_b(const PackedMatrix& A, int64_t N, const BPanelPacke
   run({A.kernel_, A.rows_, N, A.cols_, a, b, C, ldc, &epi}, pool);
 }
 
+GemmTileShape gemm_tile_shape(const PackedMatrix& A) {
+  if (!A.kernel_ || !A.is_a_) throw std::invalid_argument("gemm_tile_shape: not a packed A operand");
+  return {A.kernel_->mr, A.kernel_->nr, A.kernel_->kc};
+}
+
+void pack_b_panels_for(const PackedMatrix& A, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst) {
+  const GemmTileShape t = gemm_tile_shape(A);
+  const int64_t padded = round_up(N, t.nr);
+  for (int64_t pc = 0; pc < K; pc += t.kc) {
+    detail::pack_b_panels(*A.kernel_, false, B, ldb, pc, std::min(t.kc, K - pc), 0, N, dst + pc * padded);
+  }
+}
+
+void sgemm_packed_a_panels(const PackedMatrix& A, int64_t N, const float* b_panels, float* C, int64_t ldc,
+                           const GemmEpilogue& epi) {
+  const GemmTileShape t = gemm_tile_shape(A);
+  Operand a, b;
+  a.packed = A.data_.get();
+  a.padded = round_up(A.rows_, t.mr);
+  b.packed = b_panels;
+  b.padded = round_up(N, t.nr);
+  const Problem p{A.kernel_, A.rows_, N, A.cols_, a, b, C, ldc, &epi};
+  if (p.M == 0 || N == 0) return;
+  if (p.K == 0) return epilogue_only(p);
+  run_block(p, 0, p.M, 0, N);
+}
+
 void sgemm_packed_b(bool trans_a, int64_t M, const float* A, int64_t lda, const PackedMatrix& B, float* C,
                     int64_t ldc, const GemmEpilogue& epi, ThreadPool& pool) {
   if (!B.kernel_) throw std::invalid_argument("sgemm_packed_b: empty packed matrix");

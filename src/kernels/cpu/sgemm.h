@@ -41,6 +41,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const fl
            const float* B, int64_t ldb, float* C, int64_t ldc, const GemmEpilogue& epi, ThreadPool& pool);
 
 class BPanelPacker;
+struct GemmTileShape;
 
 // One GEMM operand packed once into the micro-kernel's panel layout (constant weights, packed at session
 // creation). It remembers the kernel it was packed for, so it stays usable (and consistent) after set_max_isa.
@@ -71,6 +72,10 @@ class PackedMatrix {
                              const GemmEpilogue&, ThreadPool&);
   friend void sgemm_packed_a_custom_b(const PackedMatrix&, int64_t, const BPanelPacker&, float*, int64_t,
                                       const GemmEpilogue&, ThreadPool&);
+  friend GemmTileShape gemm_tile_shape(const PackedMatrix&);
+  friend void pack_b_panels_for(const PackedMatrix&, int64_t, int64_t, const float*, int64_t, float*);
+  friend void sgemm_packed_a_panels(const PackedMatrix&, int64_t, const float*, float*, int64_t,
+                                    const GemmEpilogue&);
   struct Free {
     void operator()(float* p) const;
   };
@@ -113,6 +118,24 @@ class BPanelPacker {
 // sgemm_packed_a on the same B stored as a matrix).
 void sgemm_packed_a_custom_b(const PackedMatrix& A, int64_t N, const BPanelPacker& pack, float* C, int64_t ldc,
                              const GemmEpilogue& epi, ThreadPool& pool);
+
+// For callers that run many small GEMMs on one operand they produce themselves (Winograd's per-point products):
+// the register tile of the kernel A was packed for, whose nr and kc a B given in panel layout must use.
+struct GemmTileShape {
+  int64_t mr, nr, kc;
+};
+GemmTileShape gemm_tile_shape(const PackedMatrix& A);
+
+// Writes op(B) [K, N] (stored [K, N], row stride ldb) in the panel layout of A's kernel, which
+// sgemm_packed_a_panels reads: K block pc (kc rows, the last one shorter) at dst + pc * round_up(N, nr), its
+// panel q (columns [q nr, q nr + nr), zero past N) at + q * nr * (rows of the block). dst holds
+// K * round_up(N, nr) floats plus 16 of slack and is 64-byte aligned.
+void pack_b_panels_for(const PackedMatrix& A, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst);
+
+// As sgemm_packed_a with op(B) [A.cols(), N] already in that panel layout, run on the calling thread only (the
+// caller splits the work); bit-identical to sgemm_packed_a on the same B stored as a matrix.
+void sgemm_packed_a_panels(const PackedMatrix& A, int64_t N, const float* b_panels, float* C, int64_t ldc,
+                           const GemmEpilogue& epi);
 
 // The SIMD target the next sgemm / pack call uses, as Highway names it ("AVX2", "AVX3", "NEON", "EMU128", ...).
 const char* sgemm_target_name();

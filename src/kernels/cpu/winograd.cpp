@@ -111,21 +111,22 @@ void InputTransformT(const Geometry& g, const float* xpad, int64_t t0, int64_t t
     ForEachGroup(g, t0, t1, L, [&](int64_t s, int64_t, int64_t img, int64_t th, int64_t tw) HWY_ATTR {
       const float* p = xpad + ((img * g.C + c) * g.Hp + th * kT) * g.Wp + tw * kT;
       HWY_ALIGN float rows[kIn * kIn * WinogradConv::kMaxLanes];  // B^T applied along each input row
-      for (int64_t r = 0; r < kIn; ++r) {
+      // The small fixed loops are unrolled explicitly (GCC at -O2 keeps them as loops over stack arrays).
+      HWY_UNROLL(6) for (int r = 0; r < kIn; ++r) {
         const float* row = p + r * g.Wp;
         V a[kIn], t[kIn];
         LoadInterleaved<kT>(d, row, a);
         a[kT] = hn::IfThenElse(not_last, hn::TableLookupLanes(a[0], shift), hn::Set(d, row[kT * L]));
         a[kT + 1] = hn::IfThenElse(not_last, hn::TableLookupLanes(a[1], shift), hn::Set(d, row[kT * L + 1]));
         InputT<kT>(a, t);
-        for (int k = 0; k < kIn; ++k) hn::Store(t[k], d, rows + (r * kIn + k) * L);
+        HWY_UNROLL(6) for (int k = 0; k < kIn; ++k) hn::Store(t[k], d, rows + (r * kIn + k) * L);
       }
       float* out = v + c * g.row + (s - t0);
-      for (int64_t k = 0; k < kIn; ++k) {
+      HWY_UNROLL(6) for (int k = 0; k < kIn; ++k) {
         V col[kIn], t[kIn];
-        for (int64_t r = 0; r < kIn; ++r) col[r] = hn::Load(d, rows + (r * kIn + k) * L);
+        HWY_UNROLL(6) for (int r = 0; r < kIn; ++r) col[r] = hn::Load(d, rows + (r * kIn + k) * L);
         InputT<kT>(col, t);
-        for (int64_t i = 0; i < kIn; ++i) hn::StoreU(t[i], d, out + (i * kIn + k) * g.ld);
+        HWY_UNROLL(6) for (int i = 0; i < kIn; ++i) hn::StoreU(t[i], d, out + (i * kIn + k) * g.ld);
       }
     });
   }
@@ -159,11 +160,11 @@ void OutputTransformK(const Geometry& g, const float* mo, int64_t t0, int64_t t1
     ForEachGroup(g, t0, t1, L, [&](int64_t s, int64_t seg_end, int64_t img, int64_t th, int64_t tw) HWY_ATTR {
       const float* in = mo + m * g.row + (s - t0);
       HWY_ALIGN float cols[kT * kIn * WinogradConv::kMaxLanes];  // A^T applied down each column
-      for (int64_t k = 0; k < kIn; ++k) {
+      HWY_UNROLL(6) for (int k = 0; k < kIn; ++k) {
         V col[kIn], o[kT];
-        for (int64_t r = 0; r < kIn; ++r) col[r] = hn::LoadU(d, in + (r * kIn + k) * g.ld);
+        HWY_UNROLL(6) for (int r = 0; r < kIn; ++r) col[r] = hn::LoadU(d, in + (r * kIn + k) * g.ld);
         OutputT<kT>(col, o);
-        for (int64_t i = 0; i < kT; ++i) hn::Store(o[i], d, cols + (i * kIn + k) * L);
+        HWY_UNROLL(4) for (int i = 0; i < kT; ++i) hn::Store(o[i], d, cols + (i * kIn + k) * L);
       }
       const int64_t oh0 = th * kT, ow0 = tw * kT;
       const int64_t valid_cols = std::min(kT * std::min(L, seg_end - s), g.OW - ow0);
@@ -171,7 +172,7 @@ void OutputTransformK(const Geometry& g, const float* mo, int64_t t0, int64_t t1
       const int64_t out_offset = (img * g.M + m) * plane;
       for (int64_t i = 0; i < kT && oh0 + i < g.OH; ++i) {
         V row[kIn], o[kT];
-        for (int64_t k = 0; k < kIn; ++k) row[k] = hn::Load(d, cols + (i * kIn + k) * L);
+        HWY_UNROLL(6) for (int k = 0; k < kIn; ++k) row[k] = hn::Load(d, cols + (i * kIn + k) * L);
         OutputT<kT>(row, o);
         const int64_t at = out_offset + (oh0 + i) * g.OW + ow0;
         // Partial groups go through a buffer so that they run the same arithmetic as full ones.
@@ -179,17 +180,17 @@ void OutputTransformK(const Geometry& g, const float* mo, int64_t t0, int64_t t1
         if (residual) {
           const float* z = residual + at;
           if (!full) {
-            for (int64_t j = 0; j < kT * L; j += L) hn::Store(hn::Zero(d), d, buf + j);
+            HWY_UNROLL(4) for (int j = 0; j < kT; ++j) hn::Store(hn::Zero(d), d, buf + j * L);
             CopyShort(d, z, valid_cols, buf);
             z = buf;
           }
           V r[kT];
           LoadInterleaved<kT>(d, z, r);
-          for (int j = 0; j < kT; ++j) o[j] = hn::Add(hn::Add(o[j], b), r[j]);
+          HWY_UNROLL(4) for (int j = 0; j < kT; ++j) o[j] = hn::Add(hn::Add(o[j], b), r[j]);
         } else {
-          for (V& x : o) x = hn::Add(x, b);
+          HWY_UNROLL(4) for (int j = 0; j < kT; ++j) o[j] = hn::Add(o[j], b);
         }
-        for (V& x : o) x = VecActivateK<kKind>(d, x, act.alpha, act.beta);
+        HWY_UNROLL(4) for (int j = 0; j < kT; ++j) o[j] = VecActivateK<kKind>(d, o[j], act.alpha, act.beta);
         if (full) {
           StoreInterleaved<kT>(d, o, y + at);
         } else {
@@ -232,6 +233,9 @@ namespace {
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 int64_t ceil_div(int64_t x, int64_t m) { return (x + m - 1) / m; }
+
+// Output channels per GEMM + output transform pass (rounded up to the GEMM's row tile). See docs/performance.md.
+constexpr int64_t kDefaultChunk = 24;
 
 // G ((tile + 2) x 3) of F(4, 3) and F(2, 3).
 constexpr double kG4[6][3] = {{1.0 / 4, 0, 0},
@@ -290,7 +294,8 @@ int winograd_preferred_tile(const Conv2dParams& p) {
   return tiles2 >= 16 && p.C >= 16 && p.M >= 16 && fits(2) ? 2 : 0;
 }
 
-WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int64_t tile_block) : p_(p) {
+WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int64_t tile_block, int64_t chunk)
+    : p_(p) {
   if (!winograd_applicable(p)) throw std::invalid_argument("WinogradConv: not a 3x3 stride-1 dense convolution");
   if (tile != 2 && tile != 4) throw std::invalid_argument("WinogradConv: tile must be 2 or 4");
   const int64_t in = tile + 2;
@@ -345,54 +350,74 @@ WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int6
   }
   // Blocks in flight at once when the pool has threads to spare (scratch for each): at most one per core.
   slots_ = std::max<int64_t>(1, std::min<int64_t>(ceil_div(g.tiles, g.block), physical_core_count()));
+  // The GEMMs of a chunk of output channels are followed at once by its output transform, so the chunk's Mo is
+  // read back from L1/L2 rather than after the whole block's GEMMs have pushed it out.
   u_.reserve(static_cast<size_t>(points_));
-  for (int64_t xi = 0; xi < points_; ++xi) u_.push_back(pack_a(false, p.M, p.C, u.data() + xi * p.M * p.C, p.C));
+  u_.push_back(pack_a(false, p.M, p.C, u.data(), p.C));
+  const GemmTileShape shape = gemm_tile_shape(u_[0]);
+  chunk_ = std::min(p.M, round_up(chunk > 0 ? chunk : kDefaultChunk, shape.mr));
+  u_.clear();
+  for (int64_t m0 = 0; m0 < p.M; m0 += chunk_) {
+    const int64_t rows = std::min(chunk_, p.M - m0);
+    for (int64_t xi = 0; xi < points_; ++xi) {
+      u_.push_back(pack_a(false, rows, p.C, u.data() + (xi * p.M + m0) * p.C, p.C));
+    }
+  }
+  vp_stride_ = round_up(p.C * round_up(g.block, shape.nr) + 16, 16);
 }
 
 namespace {
-// Scratch: the padded input, then per slot (a block in flight) its V and Mo.
+// Scratch: the padded input, then per slot (a block in flight) its V, V's GEMM panels and Mo.
 struct ScratchLayout {
-  int64_t v, mo;  // float offsets of slot 0's V and Mo, 64-byte aligned
-  int64_t slot;   // floats per slot
+  int64_t v, vp, mo;  // float offsets of slot 0's V, panels and Mo, 64-byte aligned
+  int64_t slot;       // floats per slot
   int64_t total;
 };
-ScratchLayout layout(const WinogradConv::Geometry& g, int64_t slots) {
+ScratchLayout layout(const WinogradConv::Geometry& g, int64_t points, int64_t vp_stride, int64_t slots) {
   ScratchLayout s;
   s.v = round_up(g.N * g.C * g.Hp * g.Wp, 16);
-  s.mo = s.v + round_up(g.C * g.row, 16);
-  s.slot = round_up(g.C * g.row, 16) + round_up(g.M * g.row, 16);
+  s.vp = s.v + round_up(g.C * g.row, 16);
+  s.mo = s.vp + points * vp_stride;
+  s.slot = s.mo - s.v + round_up(g.M * g.row, 16);
   s.total = s.v + slots * s.slot;
   return s;
 }
 }  // namespace
 
 uint64_t WinogradConv::scratch_bytes() const {
-  return static_cast<uint64_t>(layout(g_, slots_).total) * sizeof(float);
+  return static_cast<uint64_t>(layout(g_, points_, vp_stride_, slots_).total) * sizeof(float);
 }
 
-void WinogradConv::run_block(int64_t t0, float* v, float* mo, const float* xpad, const float* bias,
+void WinogradConv::run_block(int64_t t0, float* v, float* vp, float* mo, const float* xpad, const float* bias,
                              const float* residual, const Activation& act, float* y, ThreadPool& pool) const {
   const Geometry& g = g_;
   const int64_t t1 = std::min(g.tiles, t0 + g.block), nt = t1 - t0;
   pool.parallel_for(g.C, 1, [&](int64_t c0, int64_t c1) {
     HWY_DYNAMIC_DISPATCH(InputTransform)(g, xpad, t0, t1, c0, c1, v);
   });
-  // One GEMM per transform point; a nested parallel_for (inside sgemm) runs inline, so each GEMM is one thread's.
+  // Each point's V into B panels once, for all chunks.
   pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) {
     for (int64_t xi = x0; xi < x1; ++xi) {
-      sgemm_packed_a(u_[static_cast<size_t>(xi)], nt, false, v + xi * g.ld, g.row, mo + xi * g.ld, g.row,
-                     GemmEpilogue{}, pool);
+      pack_b_panels_for(u_[static_cast<size_t>(xi)], g.C, nt, v + xi * g.ld, g.row, vp + xi * vp_stride_);
     }
   });
-  pool.parallel_for(g.M, 1, [&](int64_t m0, int64_t m1) {
-    HWY_DYNAMIC_DISPATCH(OutputTransform)(g, mo, t0, t1, m0, m1, bias, residual, act, y);
+  const int64_t chunks = ceil_div(g.M, chunk_);
+  pool.parallel_for(chunks, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      const int64_t m0 = k * chunk_, m1 = std::min(g.M, m0 + chunk_);
+      for (int64_t xi = 0; xi < points_; ++xi) {
+        sgemm_packed_a_panels(u_[static_cast<size_t>(k * points_ + xi)], nt, vp + xi * vp_stride_,
+                              mo + m0 * g.row + xi * g.ld, g.row, GemmEpilogue{});
+      }
+      HWY_DYNAMIC_DISPATCH(OutputTransform)(g, mo, t0, t1, m0, m1, bias, residual, act, y);
+    }
   });
 }
 
 void WinogradConv::run(const float* x, const float* bias, const float* residual, const Activation& act, float* y,
                        void* scratch, ThreadPool& pool) const {
   const Geometry& g = g_;
-  const ScratchLayout s = layout(g, slots_);
+  const ScratchLayout s = layout(g, points_, vp_stride_, slots_);
   float* base = static_cast<float*>(scratch);
   const int64_t plane_work = std::max<int64_t>(1, g.Hp * g.Wp);
   pool.parallel_for(g.N * g.C, std::max<int64_t>(1, (int64_t{1} << 14) / plane_work),
@@ -402,7 +427,7 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
   if (used <= 1) {
     // One block at a time, each phase split among the threads (three joins per block).
     for (int64_t b = 0; b < blocks; ++b) {
-      run_block(b * g.block, base + s.v, base + s.mo, base, bias, residual, act, y, pool);
+      run_block(b * g.block, base + s.v, base + s.vp, base + s.mo, base, bias, residual, act, y, pool);
     }
     return;
   }
@@ -414,8 +439,8 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
   pool.parallel_for(used, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       for (int64_t b; (b = next.fetch_add(1, std::memory_order_relaxed)) < blocks;) {
-        run_block(b * g.block, base + s.v + k * s.slot, base + s.mo + k * s.slot, base, bias, residual, act, y,
-                  pool);
+        run_block(b * g.block, base + s.v + k * s.slot, base + s.vp + k * s.slot, base + s.mo + k * s.slot, base,
+                  bias, residual, act, y, pool);
       }
     }
   });

@@ -36,9 +36,10 @@ int winograd_preferred_tile(const Conv2dParams& p);
 class WinogradConv {
  public:
   // w: [M, C, 3, 3]; tile: output tile size, 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3)). tile_block: tiles per block
-  // (0: chosen from the channel counts so a block's transformed data stays in L2). Throws std::invalid_argument
-  // when !winograd_applicable(p) or the tile size is neither.
-  WinogradConv(const Conv2dParams& p, const float* w, int tile = 4, int64_t tile_block = 0);
+  // (0: chosen from the channel counts so a block's transformed data stays in L2). chunk: output channels whose
+  // GEMMs and output transform run together (rounded up to the GEMM's row tile; 0: the default). Throws
+  // std::invalid_argument when !winograd_applicable(p) or the tile size is neither.
+  WinogradConv(const Conv2dParams& p, const float* w, int tile = 4, int64_t tile_block = 0, int64_t chunk = 0);
 
   int tile() const { return g_.tile; }
 
@@ -66,15 +67,18 @@ class WinogradConv {
   };
 
  private:
-  // Input transform, GEMMs and output transform of the tiles [t0, t0 + block) with V and Mo at v and mo.
-  void run_block(int64_t t0, float* v, float* mo, const float* xpad, const float* bias, const float* residual,
-                 const Activation& act, float* y, ThreadPool& pool) const;
+  // Input transform, GEMMs and output transform of the tiles [t0, t0 + block) with V, its GEMM panels and Mo
+  // at v, vp and mo.
+  void run_block(int64_t t0, float* v, float* vp, float* mo, const float* xpad, const float* bias,
+                 const float* residual, const Activation& act, float* y, ThreadPool& pool) const;
 
   Conv2dParams p_;
   Geometry g_;
   int64_t points_ = 0;           // (tile + 2)^2
   int64_t slots_ = 1;            // blocks that may run at once, each on its own thread with its own V and Mo
-  std::vector<PackedMatrix> u_;  // points_ packed [M, C] matrices
+  int64_t chunk_ = 0;            // output channels per GEMM + output transform pass
+  int64_t vp_stride_ = 0;        // floats per point of V in the GEMM's B panel layout
+  std::vector<PackedMatrix> u_;  // [chunk][point]: rows [k chunk_, (k + 1) chunk_) of U[point], packed
 };
 
 }  // namespace ef::cpu

@@ -390,5 +390,35 @@ TEST(Sgemm, PackedMatrixIsMovableAndSized) {
                std::invalid_argument);
 }
 
+// B written in the kernel's panel layout by the caller (Winograd's per-point GEMMs): bit-identical to
+// sgemm_packed_a on the same B as a matrix, with K spanning several K blocks, partial panels, N == 1 and an
+// epilogue, on every target.
+TEST(Sgemm, PanelLayoutBMatchesPackedAEveryTarget) {
+  ThreadPool& pool = ThreadPool::inline_pool();
+  const int64_t shapes[][3] = {{64, 56, 16}, {13, 37, 48}, {7, 1, 300}, {96, 200, 600}, {6, 16, 1}, {5, 3, 0}};
+  for_each_target([&] {
+    for (const auto& s : shapes) {
+      Case c;
+      c.path = Path::kPackedA, c.M = s[0], c.N = s[1], c.K = s[2], c.pad_b = 3, c.pad_c = 2, c.bias = Bias::kRow;
+      c.act = {ActKind::kSilu, 0, 0};
+      SCOPED_TRACE(describe(c));
+      std::mt19937 rng(5);
+      const Operands o = make_operands(c, rng);
+      const std::vector<float> want = run_case(c, o, pool);
+      const PackedMatrix pa = pack_a(false, c.M, c.K, o.A.data(), o.lda);
+      const GemmTileShape t = gemm_tile_shape(pa);
+      EXPECT_EQ(t.nr % 2, 0);
+      // The panels must be 64-byte aligned, like the packed operands.
+      std::vector<float> storage(static_cast<size_t>(c.K * ((c.N + t.nr - 1) / t.nr * t.nr) + 32));
+      float* panels = storage.data() + (16 - reinterpret_cast<uintptr_t>(storage.data()) / sizeof(float) % 16) % 16;
+      pack_b_panels_for(pa, c.K, c.N, o.B.data(), o.ldb, panels);
+      std::vector<float> got(want.size(), std::numeric_limits<float>::quiet_NaN());
+      sgemm_packed_a_panels(pa, c.N, panels, got.data(), o.ldc, epilogue_of(c, o));
+      // Row padding of C (NaN in both) compares equal bitwise too.
+      EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
+    }
+  });
+}
+
 }  // namespace
 }  // namespace ef::cpu
