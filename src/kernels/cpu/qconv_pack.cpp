@@ -156,10 +156,12 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
   const bool planned = !pointwise && (sw == 1 || sw == 2) && taps <= kMaxTaps && num_runs <= kMaxRuns;
   struct TapPlan {
     int64_t n = 0;  // runs with a valid span; -1: not planned (use fill_row)
+    bool full = false;  // one run filling all 16 columns: the row is the load itself, no merge
     int64_t off[kMaxRuns];
     __m128i mask[kMaxRuns];
   };
   TapPlan plan[planned ? kMaxTaps : 1];
+  bool all_planned = planned;  // every tap planned: the per-row dispatch below can be skipped
   if (planned) {
     const int64_t extent = channels * plane, width = 16 * sw;
     const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -189,6 +191,8 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
         tp.mask[tp.n++] = _mm_and_si128(_mm_cmpgt_epi8(iota, _mm_set1_epi8(static_cast<char>(run.j + lo - 1))),
                                         _mm_cmplt_epi8(iota, _mm_set1_epi8(static_cast<char>(run.j + hi))));
       }
+      tp.full = tp.n == 1 && _mm_movemask_epi8(tp.mask[0]) == 0xFFFF;
+      all_planned = all_planned && tp.n >= 0;
     }
   }
   const __m128i pad_vec = _mm_set1_epi8(static_cast<char>(pad_raw));
@@ -197,6 +201,12 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
   auto planned_row = [&](int64_t c, int64_t tap) {
     const TapPlan& tp = plan[tap];
     const uint8_t* xc = x_ + c * plane;
+    if (tp.full) {
+      const __m128i in = _mm_loadu_si128(reinterpret_cast<const __m128i*>(xc + tp.off[0]));
+      if (sw == 1) return in;
+      const __m128i in2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(xc + tp.off[0] + 16));
+      return _mm_packus_epi16(_mm_and_si128(in, even), _mm_and_si128(in2, even));
+    }
     __m128i v = pad_vec;
     for (int64_t r = 0; r < tp.n; ++r) {
       __m128i in = _mm_loadu_si128(reinterpret_cast<const __m128i*>(xc + tp.off[r]));
@@ -223,6 +233,20 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
                    dst + q * kQgemmNR * 4);
     }
     c = q * 4;  // taps == 1: row k is channel k
+  } else if (all_planned) {
+    // Quads wholly inside K with every tap planned: no per-row dispatch (most of the packing time of 3x3 and
+    // stem convolutions was that dispatch and the merge of runs that fill the whole row).
+    for (; q < K / 4; ++q) {
+      __m128i v[4];
+      for (auto& vi : v) {
+        vi = planned_row(c, tap);
+        if (++tap == taps) {
+          tap = 0;
+          ++c;
+        }
+      }
+      interleave4v(v[0], v[1], v[2], v[3], flip_vec, dst + q * kQgemmNR * 4);
+    }
   }
   for (; q < quads; ++q) {
     __m128i v[4];
