@@ -182,16 +182,12 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
         if (!p.b.packed) pack_b_block(k, p.b, pc, kc, jc, nc, b_buf);
         // A last panel of one vector is left to a column pass, where row tiles go in pairs.
         const int64_t last_cols = nc - (nc - 1) / nr * nr, swept = last_cols > half ? nc : nc - last_cols;
-        for (int64_t i = m0; i < m1; i += mr) {
+        for (int64_t i = m0; i < m1 && swept > 0; i += mr) {
           const int64_t rows = std::min<int64_t>(mr, m1 - i);
-          const float* a_panel = p.a.packed + pc * p.a.padded + i * kc;
-          for (int64_t jr = 0; jr < swept; jr += nr) {
-            const int64_t cols = std::min<int64_t>(nr, nc - jr), j = jc + jr;
-            TileEpilogue te;
-            const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, j, te) : nullptr;
-            k.tile[rows - 1][cols > half ? 1 : 0](kc, a_panel, b_block + jr * kc, p.C + i * p.ldc + j, p.ldc, cols,
-                                                  accumulate, ep);
-          }
+          TileEpilogue te;
+          const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, jc, te) : nullptr;
+          k.sweep[rows - 1](kc, p.a.packed + pc * p.a.padded + i * kc, b_block, p.C + i * p.ldc + jc, p.ldc, swept,
+                            accumulate, ep);
         }
         if (swept < nc) {
           for (int64_t i = m0; i < m1; i += mr) {

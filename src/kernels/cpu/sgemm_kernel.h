@@ -45,6 +45,9 @@ struct GemmKernel {
   int mr, nr;        // register tile; nr is two vectors
   int kc, mc, nc;    // cache blocks: K per pass (B panel in L1), A rows per pass (L2), B columns per pass (L3)
   TileFn tile[kMaxMR][2];  // [rows - 1][vectors - 1]
+  // [rows - 1]: rows x cols of C from one A panel and ceil(cols / nr) consecutive B panels (b + q * nr * kc), one
+  // call per row tile of a block (the short-K order in sgemm.cpp); the same arithmetic per element as tile.
+  TileFn sweep[kMaxMR];
   // 2 * mr rows by one vector, from the two consecutive A panels at a and a + mr * kc, for the narrow last column
   // panel of N = 49 / 196 (7x7, 14x14 planes): mr one-vector accumulators are too few to cover the FMA latency,
   // 2 * mr are not. Same arithmetic per element as tile[mr - 1][0].
