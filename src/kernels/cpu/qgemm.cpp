@@ -264,6 +264,7 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
   const detail::QMicro micro = micro_for(w.kernel);
   // Fused epilogue: 8-bit outputs in contiguous columns; otherwise raw accumulators and a strided epilogue.
   const bool fused = micro != nullptr && y_col == 1 && !rq.out_int32;
+  const bool sweep = fused && (w.kernel == QKernel::kAvx2 || w.kernel == QKernel::kAvx2Acc16);
   const int64_t elem = rq.out_int32 ? 4 : 1;
   int64_t group = std::clamp<int64_t>(kGroupBytes / panel_bytes, 1, kMaxGroupPanels);
   // Enough groups for every thread.
@@ -278,6 +279,8 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
     t.rq = &rq;
     t.y_row = y_row;
     t.acc = fused ? nullptr : acc;
+    t.panels = 1;
+    t.panel_stride = panel_bytes;
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t p0 = g * group, p1 = std::min(panels, p0 + group);
       for (int64_t pi = p0; pi < p1; ++pi) {
@@ -298,6 +301,16 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
           t.res = w.residuals.data() + w.residual_begin[static_cast<size_t>(first_tile)];
           t.res_count = w.residual_begin[static_cast<size_t>(first_tile + 1)] -
                         w.residual_begin[static_cast<size_t>(first_tile)];
+        }
+        if (sweep) {
+          // The row block over the whole group in one call: the per-tile call and epilogue set-up were a
+          // visible part of small-K tiles (mobilenet_v2's expansions, K = 16-32).
+          t.x = base;
+          t.panels = p1 - p0;
+          t.cols = N - p0 * kQgemmNR;
+          t.y = static_cast<uint8_t*>(y) + m0 * y_row + p0 * kQgemmNR;
+          micro(t);
+          continue;
         }
         for (int64_t pi = p0; pi < p1; ++pi) {
           const int64_t j0 = pi * kQgemmNR, count = std::min(kQgemmNR, N - j0);

@@ -104,6 +104,10 @@ struct QTile {
   int32_t* acc;
   const QPackedWeights::Residual* res;  // kAvx2 / kAvx2Acc16: this tile's residuals (rows relative to the tile)
   int64_t res_count;
+  // kAvx2 / kAvx2Acc16 with a fused epilogue sweep `panels` consecutive panels (panel_stride bytes apart; cols
+  // counts from the first, y advances 16 columns per panel) in one call; every other kernel takes panels = 1.
+  int64_t panels;
+  int64_t panel_stride;
 };
 using QMicro = void (*)(const QTile&);
 void qgemm_micro_avx2(const QTile& t);         // 4 rows

@@ -4,6 +4,8 @@
 // check, so the rest of the binary keeps its baseline ISA. Other architectures get stubs never called.
 #include "kernels/cpu/qgemm.h"
 
+#include <algorithm>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 
@@ -29,7 +31,7 @@ namespace {
 // acc[row][16] += r * x[k][0..15] for the tile's residuals (row, k, r); x is the packed panel. Residuals are
 // sorted by row: each row's two accumulator vectors stay in registers across its entries (no store-to-load
 // dependency from one entry to the next).
-EF_QAVX2 void apply_residuals(const QTile& t, int32_t* acc) {
+EF_QAVX2 void apply_residuals(const QTile& t, const uint8_t* x, int32_t* acc) {
   const __m256i low_byte = _mm256_set1_epi32(0xFF);
   for (int64_t e = 0; e < t.res_count;) {
     const int32_t row = t.res[e].row;
@@ -38,7 +40,7 @@ EF_QAVX2 void apply_residuals(const QTile& t, int32_t* acc) {
     for (; e < t.res_count && t.res[e].row == row; ++e) {
       const QPackedWeights::Residual& res = t.res[e];
       const auto k = static_cast<uint32_t>(res.k);  // k >= 0: shifts, not signed division
-      const uint8_t* xq = t.x + static_cast<size_t>(k >> 2) * (kQgemmNR * 4);
+      const uint8_t* xq = x + static_cast<size_t>(k >> 2) * (kQgemmNR * 4);
       const __m128i shift = _mm_cvtsi32_si128(static_cast<int>((k & 3) * 8));
       // x in the low 16 bits of each lane (high half zero) times r as int16: one vpmaddwd, exact.
       const __m256i r = _mm256_set1_epi32(res.r & 0xFFFF);
@@ -59,9 +61,9 @@ EF_QAVX2 void apply_residuals(const QTile& t, int32_t* acc) {
 // The end of a 4 x 16 tile from the named accumulator registers (named registers in the loops keep GCC from
 // spilling and shuffling an accumulator array every k quad). Without residuals the epilogue works on the
 // registers directly; with them, the accumulators go through memory once so the sparse updates can index rows.
-#define EF_QFINISH_TILE4(t)                                                                     \
+// o: the tile's epilogue state for this panel; xp: the panel.
+#define EF_QFINISH_TILE4(t, o, xp)                                                              \
   do {                                                                                          \
-    TileOut o = tile_out(t);                                                                    \
     if ((t).res_count == 0) {                                                                   \
       finish_row(o, 0, c00, c01);                                                               \
       finish_row(o, 1, c10, c11);                                                               \
@@ -74,43 +76,55 @@ EF_QAVX2 void apply_residuals(const QTile& t, int32_t* acc) {
     for (int i = 0; i < 8; ++i) {                                                               \
       _mm256_store_si256(reinterpret_cast<__m256i*>(&acc[i / 2][(i % 2) * 8]), all[i]);         \
     }                                                                                           \
-    apply_residuals(t, &acc[0][0]);                                                             \
+    apply_residuals(t, xp, &acc[0][0]);                                                         \
     for (int64_t r = 0; r < kQgemmMR; ++r) {                                                    \
       finish_row(o, r, _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][0])),         \
                  _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][8])));              \
     }                                                                                           \
   } while (0)
 
+// The panels of one sweep (QTile::panels): o's output pointer and column count set for panel pi.
+EF_QAVX2 __attribute__((always_inline)) inline const uint8_t* sweep_panel(const QTile& t, TileOut& o, int64_t pi) {
+  o.y = t.y + pi * kQgemmNR;
+  o.cols = std::min<int64_t>(kQgemmNR, t.cols - pi * kQgemmNR);
+  return t.x + pi * t.panel_stride;
+}
+
 // 4 rows x 16 columns: per k quad two panel loads, four weight broadcasts, 8 vpmaddubsw + 8 vpmaddwd.
 EF_QAVX2 void qgemm_micro_avx2(const QTile& t) {
-  const auto* w = static_cast<const int8_t*>(t.w);
-  const uint8_t* x = t.x;
-  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  TileOut o = tile_out(t);
   const __m256i ones = _mm256_set1_epi16(1);
-  // Each int16 pair sum is at most 255 * 128 in magnitude (checked when packing): no saturation.
+  for (int64_t pi = 0; pi < t.panels; ++pi) {
+    const uint8_t* const xp = sweep_panel(t, o, pi);
+    const auto* w = static_cast<const int8_t*>(t.w);
+    const uint8_t* x = xp;
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+            c31 = c00;
+    // Each int16 pair sum is at most 255 * 128 in magnitude (checked when packing): no saturation.
 #define EF_QSTEP(r, lo, hi)                                                                \
   {                                                                                        \
     const __m256i wv = broadcast32(w + (r) * 4);                                           \
     lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_maddubs_epi16(x0, wv), ones));      \
     hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_maddubs_epi16(x1, wv), ones));      \
   }
-  for (int64_t q = 0; q < t.quads; ++q, x += 64, w += kQgemmMR * 4) {
-    const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
-    const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + 32));
-    EF_QSTEP(0, c00, c01) EF_QSTEP(1, c10, c11) EF_QSTEP(2, c20, c21) EF_QSTEP(3, c30, c31)
-  }
+    for (int64_t q = 0; q < t.quads; ++q, x += 64, w += kQgemmMR * 4) {
+      const __m256i x0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
+      const __m256i x1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + 32));
+      EF_QSTEP(0, c00, c01) EF_QSTEP(1, c10, c11) EF_QSTEP(2, c20, c21) EF_QSTEP(3, c30, c31)
+    }
 #undef EF_QSTEP
-  EF_QFINISH_TILE4(t);
+    EF_QFINISH_TILE4(t, o, xp);
+  }
 }
 
 // 4 rows x 16 columns, two k quads per step: the vpmaddubsw products of both quads are added in int16 (exact:
 // packing bounds each lane's four weights to |w| summing to 128) and widened by one vpmaddwd. Per two quads: four
 // panel loads, eight weight broadcasts, 16 vpmaddubsw + 8 vpmaddwd (kAvx2: 16 + 16). An odd last quad runs alone.
 // The same for a panel of at most 8 valid columns (the last panel of a 7x7 or 14x14 plane: N = 49 = 3 x 16 + 1):
-// only the first 8 columns are computed, half the work; the epilogue stores only t.cols columns.
-static EF_QAVX2 void micro_avx2_acc16_half(const QTile& t) {
+// only the first 8 columns are computed, half the work; the epilogue stores only o.cols columns.
+static EF_QAVX2 void micro_avx2_acc16_half(const QTile& t, TileOut& o, const uint8_t* xp) {
   const auto* w = static_cast<const int8_t*>(t.w);
-  const uint8_t* x = t.x;
+  const uint8_t* x = xp;
   __m256i c00 = _mm256_setzero_si256(), c10 = c00, c20 = c00, c30 = c00;
   const __m256i c01 = c00, c11 = c00, c21 = c00, c31 = c00;  // columns 8-15: never stored
   const __m256i ones = _mm256_set1_epi16(1);
@@ -135,13 +149,14 @@ static EF_QAVX2 void micro_avx2_acc16_half(const QTile& t) {
     EF_QSTEP(0, c00) EF_QSTEP(1, c10) EF_QSTEP(2, c20) EF_QSTEP(3, c30)
 #undef EF_QSTEP
   }
-  EF_QFINISH_TILE4(t);
+  EF_QFINISH_TILE4(t, o, xp);
 }
 
-EF_QAVX2 void qgemm_micro_avx2_acc16(const QTile& t) {
-  if (t.cols <= 8) return micro_avx2_acc16_half(t);
+// One panel of 9-16 columns.
+static EF_QAVX2 __attribute__((always_inline)) inline void micro_avx2_acc16_full(const QTile& t, TileOut& o,
+                                                                                 const uint8_t* xp) {
   const auto* w = static_cast<const int8_t*>(t.w);
-  const uint8_t* x = t.x;
+  const uint8_t* x = xp;
   __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   const __m256i ones = _mm256_set1_epi16(1);
 #define EF_QSTEP2(r, lo, hi)                                                                                \
@@ -175,7 +190,19 @@ EF_QAVX2 void qgemm_micro_avx2_acc16(const QTile& t) {
     EF_QSTEP(0, c00, c01) EF_QSTEP(1, c10, c11) EF_QSTEP(2, c20, c21) EF_QSTEP(3, c30, c31)
 #undef EF_QSTEP
   }
-  EF_QFINISH_TILE4(t);
+  EF_QFINISH_TILE4(t, o, xp);
+}
+
+EF_QAVX2 void qgemm_micro_avx2_acc16(const QTile& t) {
+  TileOut o = tile_out(t);
+  for (int64_t pi = 0; pi < t.panels; ++pi) {
+    const uint8_t* const xp = sweep_panel(t, o, pi);
+    if (o.cols <= 8) {
+      micro_avx2_acc16_half(t, o, xp);
+    } else {
+      micro_avx2_acc16_full(t, o, xp);
+    }
+  }
 }
 
 // 4 rows x 8 columns, run for both halves of the panel: activations zero-extended to int16 while loading, int16
@@ -225,7 +252,8 @@ EF_QAVXVNNI void qgemm_micro_avx_vnni(const QTile& t) {
     EF_QSTEP(0, c00, c01) EF_QSTEP(1, c10, c11) EF_QSTEP(2, c20, c21) EF_QSTEP(3, c30, c31)
   }
 #undef EF_QSTEP
-  EF_QFINISH_TILE4(t);
+  TileOut o = tile_out(t);  // one panel: the driver sweeps only the AVX2 kernels
+  EF_QFINISH_TILE4(t, o, t.x);
 }
 
 EF_QAVX2 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq,
