@@ -2,7 +2,7 @@
 // tile t + l of one tile row) and the driver that pads the input, runs the transforms and the 36 packed SGEMMs
 // block by block (for F(2x2) read 16 points and 2x2 tiles wherever 36 and 4x4 appear). The input is first copied into zero-padded planes wide enough that every group of tiles reads
 // its 6 rows with two deinterleaving loads and no bounds checks; the last group of a tile row computes lanes past
-// the row, whose results land in the slack of V or are overwritten by the next group. Depends on winograd.h,
+// the row, whose results land in padding columns of V's panels or are overwritten by a later store. Depends on winograd.h,
 // sgemm.h, activation-inl.h and Highway (compiled once per target by foreach_target.h, picked at run time).
 #include "kernels/cpu/winograd.h"
 
@@ -94,39 +94,73 @@ HWY_INLINE void ForEachGroup(const Geometry& g, int64_t t0, int64_t t1, int64_t 
   }
 }
 
-// V[c][xi][t - t0] for channels [c0, c1) of the block [t0, t1) (row stride g.ld, channel stride g.row).
+// V of channels [c0, c1) of the block [t0, t1), written straight into the SGEMM's B panels (dst; so V is not
+// stored and then packed). A group of L tiles starting at column j0 = s - t0 of the block is one unaligned vector
+// store per point when it lies in one panel; otherwise its first n1 lanes end panel q0's row and the rest start
+// panel q0 + 1's (shifted down by a table lookup). Lanes past the group's valid tiles, and a first part stored
+// whole past the end of its row, write positions that a later store of this call overwrites: the next group of
+// the same channel (tiles later in the row) or channel c + 1 (the next row of the panel), which is why the whole
+// store is used only when c + 1 < c1 in the same K block; the last channel of the range stores lane by lane.
 template <int kT>
 void InputTransformT(const Geometry& g, const float* xpad, int64_t t0, int64_t t1, int64_t c0, int64_t c1,
-                     float* v) {
+                     const WinogradConv::Panels& dst) {
   constexpr int kIn = kT + 2;
   const D d;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d)), nr = dst.nr;
   // Columns kT and kT + 1 of tile l are columns 0 and 1 of tile l + 1: one deinterleaving load per row gives
   // columns 0..kT-1, the last two are the first two shifted down a lane with the next tile's in the last lane.
   HWY_ALIGN int32_t next[WinogradConv::kMaxLanes];
+  HWY_ALIGN int32_t down[2 * WinogradConv::kMaxLanes];  // down + n: lane l takes lane min(l + n, L - 1)
   for (int64_t i = 0; i < L; ++i) next[i] = static_cast<int32_t>(std::min(i + 1, L - 1));
+  for (int64_t i = 0; i < 2 * L; ++i) down[i] = static_cast<int32_t>(std::min(i, L - 1));
   const auto shift = hn::SetTableIndices(d, next);
   const auto not_last = hn::FirstN(d, static_cast<size_t>(L - 1));
   for (int64_t c = c0; c < c1; ++c) {
-    ForEachGroup(g, t0, t1, L, [&](int64_t s, int64_t, int64_t img, int64_t th, int64_t tw) HWY_ATTR {
+    const int64_t pc = c / dst.kc * dst.kc, kcl = std::min(dst.kc, g.C - pc);
+    const int64_t panel = nr * kcl;  // floats per panel of this K block
+    float* const row = dst.data + pc * dst.padded + (c - pc) * nr;
+    const bool spill_ok = c + 1 < c1 && c + 1 < pc + kcl;
+    ForEachGroup(g, t0, t1, L, [&](int64_t s, int64_t seg_end, int64_t img, int64_t th, int64_t tw) HWY_ATTR {
       const float* p = xpad + ((img * g.C + c) * g.Hp + th * kT) * g.Wp + tw * kT;
       HWY_ALIGN float rows[kIn * kIn * WinogradConv::kMaxLanes];  // B^T applied along each input row
       // The small fixed loops are unrolled explicitly (GCC at -O2 keeps them as loops over stack arrays).
       HWY_UNROLL(6) for (int r = 0; r < kIn; ++r) {
-        const float* row = p + r * g.Wp;
+        const float* in = p + r * g.Wp;
         V a[kIn], t[kIn];
-        LoadInterleaved<kT>(d, row, a);
-        a[kT] = hn::IfThenElse(not_last, hn::TableLookupLanes(a[0], shift), hn::Set(d, row[kT * L]));
-        a[kT + 1] = hn::IfThenElse(not_last, hn::TableLookupLanes(a[1], shift), hn::Set(d, row[kT * L + 1]));
+        LoadInterleaved<kT>(d, in, a);
+        a[kT] = hn::IfThenElse(not_last, hn::TableLookupLanes(a[0], shift), hn::Set(d, in[kT * L]));
+        a[kT + 1] = hn::IfThenElse(not_last, hn::TableLookupLanes(a[1], shift), hn::Set(d, in[kT * L + 1]));
         InputT<kT>(a, t);
         HWY_UNROLL(6) for (int k = 0; k < kIn; ++k) hn::Store(t[k], d, rows + (r * kIn + k) * L);
       }
-      float* out = v + c * g.row + (s - t0);
+      const int64_t j0 = s - t0, q0 = j0 / nr, off = j0 % nr, valid = std::min(L, seg_end - s);
+      float* const out = row + q0 * panel + off;
+      // Lanes that fit in panel q0's row (all of them when n1 >= L). Panels narrower than a vector (a GEMM
+      // kernel of a lower target than the transforms') take every lane by itself (n1 = 0).
+      const int64_t n1 = nr >= L ? nr - off : 0;
+      const bool cross = n1 < L, whole = !cross || (spill_ok && n1 > 0);
+      const bool second = cross && n1 > 0 && (q0 + 1) * nr < dst.padded && n1 < valid;
+      const auto to_next = hn::SetTableIndices(d, down + (cross ? n1 : 0));
       HWY_UNROLL(6) for (int k = 0; k < kIn; ++k) {
         V col[kIn], t[kIn];
         HWY_UNROLL(6) for (int r = 0; r < kIn; ++r) col[r] = hn::Load(d, rows + (r * kIn + k) * L);
         InputT<kT>(col, t);
-        HWY_UNROLL(6) for (int i = 0; i < kIn; ++i) hn::StoreU(t[i], d, out + (i * kIn + k) * g.ld);
+        HWY_UNROLL(6) for (int i = 0; i < kIn; ++i) {
+          float* o = out + (i * kIn + k) * dst.stride;
+          if (HWY_LIKELY(whole)) {
+            hn::StoreU(t[i], d, o);
+          } else if (n1 > 0) {
+            HWY_ALIGN float lanes[WinogradConv::kMaxLanes];
+            hn::Store(t[i], d, lanes);
+            for (int64_t l = 0; l < n1; ++l) o[l] = lanes[l];
+          } else {
+            HWY_ALIGN float lanes[WinogradConv::kMaxLanes];
+            hn::Store(t[i], d, lanes);
+            float* base = o - off - q0 * panel;
+            for (int64_t l = 0; l < valid; ++l) base[(j0 + l) / nr * panel + (j0 + l) % nr] = lanes[l];
+          }
+          if (second) hn::StoreU(hn::TableLookupLanes(t[i], to_next), d, o - off + panel);
+        }
       }
     });
   }
@@ -203,9 +237,9 @@ void OutputTransformK(const Geometry& g, const float* mo, int64_t t0, int64_t t1
 }
 
 void InputTransform(const Geometry& g, const float* xpad, int64_t t0, int64_t t1, int64_t c0, int64_t c1,
-                    float* v) {
-  if (g.tile == 4) return InputTransformT<4>(g, xpad, t0, t1, c0, c1, v);
-  InputTransformT<2>(g, xpad, t0, t1, c0, c1, v);
+                    const WinogradConv::Panels& dst) {
+  if (g.tile == 4) return InputTransformT<4>(g, xpad, t0, t1, c0, c1, dst);
+  InputTransformT<2>(g, xpad, t0, t1, c0, c1, dst);
 }
 
 void OutputTransform(const Geometry& g, const float* mo, int64_t t0, int64_t t1, int64_t m0, int64_t m1,
@@ -325,9 +359,9 @@ WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int6
   }
   g.block = std::min(tile_block, g.tiles);
   g.ld = round_up(g.block + kMaxLanes, 16);
-  // V and Mo are channel-major ([C or M][points][ld]): the points*ld floats one transform writes or reads per
-  // channel are contiguous (one prefetchable stream instead of `points` streams 4 KiB-multiples apart, which
-  // also shared L1 sets); each point's GEMM operand is then a matrix of row stride g.row.
+  // Mo is channel-major ([M][points][ld]): the points*ld floats the output transform reads per channel are
+  // contiguous (one prefetchable stream instead of `points` streams 4 KiB-multiples apart, which also shared L1
+  // sets); each point's GEMM result is then a matrix of row stride g.row.
   g.row = points_ * g.ld;
 
   // U[xi] = (G g G^T)[xi] as points_ [M, C] matrices, computed in double.
@@ -363,23 +397,23 @@ WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int6
       u_.push_back(pack_a(false, rows, p.C, u.data() + (xi * p.M + m0) * p.C, p.C));
     }
   }
+  nr_ = shape.nr, kc_ = shape.kc;
   vp_stride_ = round_up(p.C * round_up(g.block, shape.nr) + 16, 16);
 }
 
 namespace {
-// Scratch: the padded input, then per slot (a block in flight) its V, V's GEMM panels and Mo.
+// Scratch: the padded input, then per slot (a block in flight) its V (in GEMM panels) and Mo.
 struct ScratchLayout {
-  int64_t v, vp, mo;  // float offsets of slot 0's V, panels and Mo, 64-byte aligned
-  int64_t slot;       // floats per slot
+  int64_t vp, mo;  // float offsets of slot 0's V and Mo, 64-byte aligned
+  int64_t slot;    // floats per slot
   int64_t total;
 };
 ScratchLayout layout(const WinogradConv::Geometry& g, int64_t points, int64_t vp_stride, int64_t slots) {
   ScratchLayout s;
-  s.v = round_up(g.N * g.C * g.Hp * g.Wp, 16);
-  s.vp = s.v + round_up(g.C * g.row, 16);
+  s.vp = round_up(g.N * g.C * g.Hp * g.Wp, 16);
   s.mo = s.vp + points * vp_stride;
-  s.slot = s.mo - s.v + round_up(g.M * g.row, 16);
-  s.total = s.v + slots * s.slot;
+  s.slot = s.mo - s.vp + round_up(g.M * g.row, 16);
+  s.total = s.vp + slots * s.slot;
   return s;
 }
 }  // namespace
@@ -388,18 +422,23 @@ uint64_t WinogradConv::scratch_bytes() const {
   return static_cast<uint64_t>(layout(g_, points_, vp_stride_, slots_).total) * sizeof(float);
 }
 
-void WinogradConv::run_block(int64_t t0, float* v, float* vp, float* mo, const float* xpad, const float* bias,
+void WinogradConv::run_block(int64_t t0, float* vp, float* mo, const float* xpad, const float* bias,
                              const float* residual, const Activation& act, float* y, ThreadPool& pool) const {
   const Geometry& g = g_;
   const int64_t t1 = std::min(g.tiles, t0 + g.block), nt = t1 - t0;
+  const Panels panels{vp, vp_stride_, nr_, kc_, round_up(nt, nr_)};
   pool.parallel_for(g.C, 1, [&](int64_t c0, int64_t c1) {
-    HWY_DYNAMIC_DISPATCH(InputTransform)(g, xpad, t0, t1, c0, c1, v);
-  });
-  // Each point's V into B panels once, for all chunks.
-  pool.parallel_for(points_, 1, [&](int64_t x0, int64_t x1) {
-    for (int64_t xi = x0; xi < x1; ++xi) {
-      pack_b_panels_for(u_[static_cast<size_t>(xi)], g.C, nt, v + xi * g.ld, g.row, vp + xi * vp_stride_);
+    // The last panel's columns past the block are multiplied but never stored: zero them so that no stale
+    // scratch (NaN, subnormals) goes through the FMAs. Before the transform, whose spare lanes may land there.
+    const int64_t last = (nt - 1) / nr_ * nr_, tail = panels.padded - nt;
+    for (int64_t c = c0; tail > 0 && c < c1; ++c) {
+      const int64_t pc = c / kc_ * kc_, kcl = std::min(kc_, g.C - pc);
+      for (int64_t xi = 0; xi < points_; ++xi) {
+        float* row = vp + xi * vp_stride_ + pc * panels.padded + last * kcl + (c - pc) * nr_;
+        std::fill(row + nt - last, row + nr_, 0.0f);
+      }
     }
+    HWY_DYNAMIC_DISPATCH(InputTransform)(g, xpad, t0, t1, c0, c1, panels);
   });
   const int64_t chunks = ceil_div(g.M, chunk_);
   pool.parallel_for(chunks, 1, [&](int64_t k0, int64_t k1) {
@@ -427,7 +466,7 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
   if (used <= 1) {
     // One block at a time, each phase split among the threads (three joins per block).
     for (int64_t b = 0; b < blocks; ++b) {
-      run_block(b * g.block, base + s.v, base + s.vp, base + s.mo, base, bias, residual, act, y, pool);
+      run_block(b * g.block, base + s.vp, base + s.mo, base, bias, residual, act, y, pool);
     }
     return;
   }
@@ -439,8 +478,8 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
   pool.parallel_for(used, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       for (int64_t b; (b = next.fetch_add(1, std::memory_order_relaxed)) < blocks;) {
-        run_block(b * g.block, base + s.v + k * s.slot, base + s.vp + k * s.slot, base + s.mo + k * s.slot, base,
-                  bias, residual, act, y, pool);
+        run_block(b * g.block, base + s.vp + k * s.slot, base + s.mo + k * s.slot, base, bias, residual, act, y,
+                  pool);
       }
     }
   });

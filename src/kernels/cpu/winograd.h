@@ -4,9 +4,11 @@
 // conv_params.h, activation.h and core/thread_pool.h; the transforms use Highway with runtime ISA dispatch.
 //
 // Algorithm (per block of tiles; tiles run over (image, tile row, tile column)):
-//   V[c][xi][t] = (B^T d B)[xi]   the 6x6 input window of tile t, channel c (vectorized over tiles)
-//   Mo[.][xi] = U[xi] x V[.][xi]  U[xi] = (G g G^T)[xi], [M, C], transformed in double and packed at construction
-//                                 (36 points for 4x4 tiles, 16 for 2x2)
+//   V[xi](c, t) = (B^T d B)[xi]   the 6x6 input window of tile t, channel c (vectorized over tiles), written
+//                                 straight in the SGEMM's B panel layout
+//   Mo[.][xi] = U[xi] x V[xi]     U[xi] = (G g G^T)[xi], [M, C], transformed in double and packed at construction
+//                                 (36 points for 4x4 tiles, 16 for 2x2), per chunk of output channels, each
+//                                 chunk's GEMMs followed by its output transform
 //   y tile = act(A^T Mo A + bias + residual)
 // Numerics: F(4x4)'s transforms amplify rounding error (interpolation points 0, +-1, +-2, inf), so results differ
 // from direct convolution by about 1e-6 of the magnitude of the summed terms rather than 1e-7 (F(2x2): points
@@ -62,15 +64,23 @@ class WinogradConv {
     int64_t Hp, Wp;         // zero-padded input plane: row 0 is input row -pad_top, column 0 input column -pad_left
     int64_t tiles;          // N * TH * TW
     int64_t block;          // tiles per block
-    int64_t ld;             // row stride of V and Mo: block plus a vector of slack for the last group's lanes
-    int64_t row;            // channel stride of V [C][points][ld] and Mo [M][points][ld]: points * ld
+    int64_t ld;             // row stride of Mo: block plus a vector of slack for the last group's lanes
+    int64_t row;            // channel stride of Mo [M][points][ld]: points * ld
+  };
+
+  // Where the input transform writes V: per point, the [C, tiles of the block] matrix in the SGEMM's B panel
+  // layout (see pack_b_panels_for): K block pc (kc channels) at pc * padded, its panel q at + q * nr * (channels
+  // of the block), element (c, j) at + (c - pc) * nr + j % nr; point xi at + xi * stride.
+  struct Panels {
+    float* data;
+    int64_t stride, nr, kc, padded;
   };
 
  private:
-  // Input transform, GEMMs and output transform of the tiles [t0, t0 + block) with V, its GEMM panels and Mo
-  // at v, vp and mo.
-  void run_block(int64_t t0, float* v, float* vp, float* mo, const float* xpad, const float* bias,
-                 const float* residual, const Activation& act, float* y, ThreadPool& pool) const;
+  // Input transform, GEMMs and output transform of the tiles [t0, t0 + block) with V (in GEMM panels) and Mo
+  // at vp and mo.
+  void run_block(int64_t t0, float* vp, float* mo, const float* xpad, const float* bias, const float* residual,
+                 const Activation& act, float* y, ThreadPool& pool) const;
 
   Conv2dParams p_;
   Geometry g_;
@@ -78,6 +88,7 @@ class WinogradConv {
   int64_t slots_ = 1;            // blocks that may run at once, each on its own thread with its own V and Mo
   int64_t chunk_ = 0;            // output channels per GEMM + output transform pass
   int64_t vp_stride_ = 0;        // floats per point of V in the GEMM's B panel layout
+  int64_t nr_ = 0, kc_ = 0;      // that layout's panel width and K block
   std::vector<PackedMatrix> u_;  // [chunk][point]: rows [k chunk_, (k + 1) chunk_) of U[point], packed
 };
 

@@ -237,6 +237,28 @@ TEST(CpuWinograd, DefaultBlocksAreEvenAndThreadCountIndependent) {
   }
 }
 
+// The input transform writes V straight into the SGEMM's B panels: more channels than one GEMM K block (256 on
+// every target here) put channels 255 / 256 in different panel sets; wide tile rows make groups straddle panels,
+// and the phase split (one block) gives each thread a channel range whose last channel may not spill.
+TEST(CpuWinograd, ChannelsSpanningSeveralGemmKBlocksAndThreadRanges) {
+  std::mt19937 rng(91);
+  ThreadPool pool2(2), pool3(3);
+  for (int64_t block : {0, 13, 40}) {
+    for (int tile : {4, 2}) {
+      Problem pr;
+      pr.p = conv3x3(1, 300, 7, 9, 61, 1, 1, 1, 1);
+      pr.tile = tile;
+      pr.tile_block = block;
+      pr.use_residual = true;
+      pr.fill(rng);
+      expect_matches_reference(pr, pool3);
+      const std::vector<float> one = pr.run(ThreadPool::inline_pool()), two = pr.run(pool2);
+      EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0) << describe(pr);
+      if (HasFailure()) return;
+    }
+  }
+}
+
 // The residual may be the output buffer itself (in-place accumulate).
 TEST(CpuWinograd, ResidualMayAliasOutput) {
   std::mt19937 rng(3);
