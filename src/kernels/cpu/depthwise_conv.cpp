@@ -18,6 +18,7 @@
 #define HWY_TARGET_INCLUDE "kernels/cpu/depthwise_conv.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "kernels/cpu/activation-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ef::cpu {
@@ -37,6 +38,7 @@ struct RowJob {
   int64_t col0;  // input column of tap 0 for output column 0 (= -pad_left)
   float bias;
   int64_t half;  // padded stride-2 rows: offset of the odd columns (see load_tap); else 0
+  float act_alpha, act_beta;  // the activation's parameters, for kernels that apply it in registers
 };
 
 // Sum over taps [t0, t1) of every row for the window starting at input column `start`. Callers guarantee the
@@ -123,9 +125,9 @@ void interior_row(const RowJob& j, int64_t begin, int64_t end, float* out) {
 // step computes R output rows x NV vectors as independent FMA chains. Output row r starts r * S input rows lower
 // (vertical stride == horizontal stride), so the K + (R - 1) * S input rows are loaded once and feed every
 // row's accumulators. `in` holds those input row pointers, already offset by -pad_left.
-template <int K, int S, bool kSplit, int R, int NV, class D, class V>
+template <int K, int S, bool kSplit, int R, int NV, ActKind A, class D, class V>
 HWY_INLINE void fixed_block(D d, const float* const* in, int64_t half, const V* w, V bias, int64_t ow,
-                            float* const* out) {
+                            float* const* out, float alpha, float beta) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   V acc[R][NV];
   HWY_UNROLL(4) for (int r = 0; r < R; ++r) {
@@ -142,12 +144,15 @@ HWY_INLINE void fixed_block(D d, const float* const* in, int64_t half, const V* 
     }
   }
   HWY_UNROLL(4) for (int r = 0; r < R; ++r) {
-    HWY_UNROLL(4) for (int v = 0; v < NV; ++v) hn::StoreU(acc[r][v], d, out[r] + ow + v * n);
+    HWY_UNROLL(4) for (int v = 0; v < NV; ++v) {
+      hn::StoreU(VecActivateK<A>(d, acc[r][v], alpha, beta), d, out[r] + ow + v * n);
+    }
   }
 }
 
-// Interior columns [begin, end) of R rows (see fixed_block); needs end - begin >= Lanes.
-template <int K, int S, bool kSplit, int R>
+// Interior columns [begin, end) of R rows (see fixed_block), activation A applied before the store (kNone: the
+// caller applies it later); needs end - begin >= Lanes.
+template <int K, int S, bool kSplit, int R, ActKind A>
 void fixed_rows(const RowJob& j, int64_t begin, int64_t end, float* const* out) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
@@ -159,18 +164,23 @@ void fixed_rows(const RowJob& j, int64_t begin, int64_t end, float* const* out) 
   for (int i = 0; i < K + (R - 1) * S; ++i) in[i] = j.in + (i * j.row_step + j.col0);
   const V bias = hn::Set(d, j.bias);
   int64_t ow = begin;
-  for (; ow + kNV * n <= end; ow += kNV * n) fixed_block<K, S, kSplit, R, kNV>(d, in, j.half, w, bias, ow, out);
-  for (; ow + n <= end; ow += n) fixed_block<K, S, kSplit, R, 1>(d, in, j.half, w, bias, ow, out);
-  if (ow < end) fixed_block<K, S, kSplit, R, 1>(d, in, j.half, w, bias, end - n, out);
+  const float a = j.act_alpha, b = j.act_beta;
+  for (; ow + kNV * n <= end; ow += kNV * n) {
+    fixed_block<K, S, kSplit, R, kNV, A>(d, in, j.half, w, bias, ow, out, a, b);
+  }
+  for (; ow + n <= end; ow += n) fixed_block<K, S, kSplit, R, 1, A>(d, in, j.half, w, bias, ow, out, a, b);
+  // Shifted back: recomputes a few columns from the input, so applying A to them again is harmless.
+  if (ow < end) fixed_block<K, S, kSplit, R, 1, A>(d, in, j.half, w, bias, end - n, out, a, b);
 }
 
-template <int K, int S, bool kSplit>
+template <int K, int S, bool kSplit, ActKind A>
 void interior_row_fixed(const RowJob& j, int64_t begin, int64_t end, float* out) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
   if (j.nrows == K && end - begin >= n) {
-    fixed_rows<K, S, kSplit, 1>(j, begin, end, &out);
+    fixed_rows<K, S, kSplit, 1, A>(j, begin, end, &out);
   } else {
     interior_row<0, K, S, kSplit>(j, begin, end, out);
+    apply_activation(Activation{A, j.act_alpha, j.act_beta}, out + begin, static_cast<size_t>(end - begin));
   }
 }
 
@@ -178,28 +188,43 @@ using RowFn = void (*)(const RowJob&, int64_t, int64_t, float*);
 // Several rows at once: j describes the first (all K rows valid), each next one starts S input rows lower.
 using PairFn = void (*)(const RowJob&, int64_t, int64_t, float* const*);
 
-template <int S, bool kSplit>
+// A != kNone only where the fixed kernels run (pick_pair_fn found one): they apply it before the store.
+template <int S, bool kSplit, ActKind A>
 RowFn pick_row_fn(int64_t kh, int64_t kw, int64_t dw) {
-  if (dw == 1 && kh == 3 && kw == 3) return &interior_row_fixed<3, S, kSplit>;
-  if (dw == 1 && kh == 5 && kw == 5) return &interior_row_fixed<5, S, kSplit>;
+  if (dw == 1 && kh == 3 && kw == 3) return &interior_row_fixed<3, S, kSplit, A>;
+  if (dw == 1 && kh == 5 && kw == 5) return &interior_row_fixed<5, S, kSplit, A>;
   return &interior_row<0, 0, S, kSplit>;
 }
 
 // R = 2..4 output rows per call. Four rows share more input-row loads and cut the per-call overhead (weight
 // broadcasts, pointers) that dominates small planes (7x7, 14x14); their single vector column still keeps four
 // independent FMA chains. R = 3 ends planes of 4k + 3 rows (7x7: 4 + 3 rows, two calls instead of three).
-template <int S, bool kSplit, int R>
+template <int S, bool kSplit, int R, ActKind A>
 PairFn pick_pair_fn(const Conv2dParams& p) {
   if (p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != S || p.kh != p.kw) return nullptr;
-  if (p.kh == 3) return &fixed_rows<3, S, kSplit, R>;
-  if (p.kh == 5) return &fixed_rows<5, S, kSplit, R>;
+  if (p.kh == 3) return &fixed_rows<3, S, kSplit, R, A>;
+  if (p.kh == 5) return &fixed_rows<5, S, kSplit, R, A>;
   return nullptr;
 }
 
-template <int R>
-PairFn pick_block_fn(const Conv2dParams& p, bool split) {
-  if (p.stride_w == 1) return pick_pair_fn<1, false, R>(p);
-  return split ? pick_pair_fn<2, true, R>(p) : pick_pair_fn<2, false, R>(p);
+// The kernels of one plane's geometry: vec for single rows, block[r] for r = 2..4 rows at once (all null, or all
+// set), with activation A applied in registers.
+struct PlaneFns {
+  RowFn vec;
+  PairFn block[5];
+};
+
+template <int S, bool kSplit, ActKind A>
+PlaneFns plane_fns_for(const Conv2dParams& p) {
+  return {pick_row_fn<S, kSplit, A>(p.kh, p.kw, p.dilation_w),
+          {nullptr, nullptr, pick_pair_fn<S, kSplit, 2, A>(p), pick_pair_fn<S, kSplit, 3, A>(p),
+           pick_pair_fn<S, kSplit, 4, A>(p)}};
+}
+
+template <ActKind A>
+PlaneFns plane_fns(const Conv2dParams& p, bool split) {
+  if (p.stride_w == 1) return plane_fns_for<1, false, A>(p);
+  return split ? plane_fns_for<2, true, A>(p) : plane_fns_for<2, false, A>(p);
 }
 
 HWY_INLINE void add_rows(const float* a, const float* b, float* out, int64_t count) {
@@ -224,7 +249,9 @@ HWY_INLINE RowJob make_job(const Conv2dParams& p, const float* x_plane, const fl
                 p.stride_w,
                 -p.pad_left,
                 bias,
-                0};
+                0,
+                0.0f,
+                0.0f};
 }
 
 // Strides of 3 and more (rare for depthwise layers) have no vector loads: border columns clip their taps and
@@ -276,6 +303,19 @@ HWY_INLINE PaddedShape padded_shape(const Conv2dParams& p) {
 // Copies one input row to padded column c0 on: as is, or deinterleaved when half != 0 (load_tap's kSplit layout).
 HWY_INLINE void copy_row(const float* src, int64_t count, int64_t c0, int64_t half, float* dst) {
   if (half == 0) {
+    // Inline vectors rather than std::copy: memmove's call and size dispatch cost as much as the copy itself on
+    // rows of 7..128 floats (perf: memmove was ~20% of a [144, 56, 56] 3x3 layer).
+#if HWY_TARGET != HWY_SCALAR
+    const hn::ScalableTag<float> d;
+    const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+    if (count >= n) {
+      float* out = dst + c0;
+      int64_t i = 0;
+      for (; i + n <= count; i += n) hn::StoreU(hn::LoadU(d, src + i), d, out + i);
+      if (i < count) hn::StoreU(hn::LoadU(d, src + count - n), d, out + count - n);  // shifted back, same values
+      return;
+    }
+#endif
     std::copy(src, src + count, dst + c0);
     return;
   }
@@ -332,20 +372,24 @@ void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_p
   // Input rows are copied just before the first output row that reads them, so a large plane's rows are still
   // in L1 when the kernel loads them (copying the whole plane first evicts its top rows before they are used).
   int64_t copied = 0;  // input rows [0, copied) are in the padded buffer
-  const bool s1 = p.stride_w == 1;
   const bool split = ps.half != 0;
-  const RowFn vec_fn = s1      ? pick_row_fn<1, false>(p.kh, p.kw, p.dilation_w)
-                       : split ? pick_row_fn<2, true>(p.kh, p.kw, p.dilation_w)
-                               : pick_row_fn<2, false>(p.kh, p.kw, p.dilation_w);
-  // block_fn[r]: r output rows per call (all null, or all set, for r = 2..4).
-  const PairFn block_fn[kBlockRows + 1] = {nullptr, nullptr, pick_block_fn<2>(p, split), pick_block_fn<3>(p, split),
-                                           pick_block_fn<4>(p, split)};
   // Rows go straight to y unless a residual must be read first (y may alias it) or the row is under a vector.
   const bool direct = !residual_plane && ps.ow_v == p.OW;
+  // Rows the fixed kernels write straight to y get the cheap activations in registers: the separate pass over the
+  // rows took ~13% of a 3x3 layer's time (perf, [24, 128, 128] + ReLU). Costlier kinds keep the pass, where their
+  // per-element work dominates anyway; so do residual rows (the activation follows the residual add).
+  PlaneFns fns = plane_fns<ActKind::kNone>(p, split);
+  const bool fused_act =
+      direct && fns.block[kBlockRows] != nullptr && (act.kind == ActKind::kRelu || act.kind == ActKind::kClip);
+  if (fused_act) {
+    fns = act.kind == ActKind::kRelu ? plane_fns<ActKind::kRelu>(p, split) : plane_fns<ActKind::kClip>(p, split);
+  }
+  const RowFn vec_fn = fns.vec;
+  const PairFn* block_fn = fns.block;  // block_fn[r]: r output rows per call
   int64_t activated = 0;  // rows [0, activated) have had the activation applied
   for (int64_t oh = 0; oh < p.OH;) {
     const RowJob j{padded + oh * p.stride_h * ps.cols, p.dilation_h * ps.cols, p.kh, w_plane, p.kw, p.dilation_w,
-                   p.stride_w, 0, bias, ps.half};
+                   p.stride_w, 0, bias, ps.half, act.alpha, act.beta};
     const int64_t nrows_out = block_fn[kBlockRows] ? std::min<int64_t>(kBlockRows, p.OH - oh) : 1;
     const int64_t last_row = (oh + nrows_out - 1) * p.stride_h + (p.kh - 1) * p.dilation_h - p.pad_top;
     for (const int64_t need = std::min(p.H, last_row + 1); copied < need; ++copied) {
@@ -364,7 +408,9 @@ void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_p
     oh += nrows_out;
     // The activation runs over batches of finished rows: once per plane for small planes (a call per 7-wide
     // row costs more than the rows' arithmetic), every ~8 KiB for large ones while the rows are still in L1.
-    if ((oh - activated) * p.OW >= 2048 || oh == p.OH) {
+    if (fused_act) {
+      activated = oh;
+    } else if ((oh - activated) * p.OW >= 2048 || oh == p.OH) {
       apply_activation(act, y_plane + activated * p.OW, static_cast<size_t>((oh - activated) * p.OW));
       activated = oh;
     }
