@@ -208,6 +208,17 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
         const float* a_block = p.a.packed ? p.a.packed + pc * p.a.padded + ic * kc : a_buf;
         const bool pack_b = !p.b.packed && ic == m0;
         for (int64_t jr = 0; jr < nc; jr += nr) {
+          if (mc == 1 && jr + detail::kRowPanels * nr <= nc) {
+            // A single row (Gemm at batch 1): several column panels per call, for enough accumulators.
+            const int64_t cols = detail::kRowPanels * nr;
+            if (pack_b) pack_b_block(k, p.b, pc, kc, jc + jr, cols, b_buf + jr * kc);
+            if (!p.a.packed && jr == 0) detail::pack_a_panels(k, p.a.trans, p.a.data, p.a.ld, ic, 1, pc, kc, a_buf);
+            TileEpilogue te;
+            const TileEpilogue* ep = last ? tile_epilogue(*p.epi, ic, jc + jr, te) : nullptr;
+            k.row_panels(kc, a_block, b_block + jr * kc, p.C + ic * p.ldc + jc + jr, p.ldc, cols, accumulate, ep);
+            jr += cols - nr;
+            continue;
+          }
           const int64_t cols = std::min<int64_t>(nr, nc - jr);
           const int vecs = cols > half ? 2 : 1;
           const float* b_panel = b_block + jr * kc;

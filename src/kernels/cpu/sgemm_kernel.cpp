@@ -135,17 +135,23 @@ HWY_INLINE void TileProduct(DF d, int64_t kc, const float* HWY_RESTRICT a, const
 // which the driver reaches next (row-tile sweeps) or after the block's other row tiles: C's rows are too many
 // streams for the hardware prefetchers. The residual (same layout, read at the same point) likewise. `col` is the
 // tile's first column within c and the epilogue's residual.
-template <int R, int V>
+// kNextOnly: only the next panel's lines (a sweep's later panels, whose own lines the previous panel fetched; its
+// last line also covers the next panel's first one when rows are not 64-byte aligned).
+template <int R, int V, bool kNextOnly = false>
 HWY_INLINE void PrefetchTileC(const float* c, int64_t ldc, const TileEpilogue* epi, int64_t col) {
   const float* res = epi != nullptr ? epi->residual : nullptr;
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
-    hwy::Prefetch(c + r * ldc + col);
-    hwy::Prefetch(c + r * ldc + col + V * kLanes - 1);
+    if constexpr (!kNextOnly) {
+      hwy::Prefetch(c + r * ldc + col);
+      hwy::Prefetch(c + r * ldc + col + V * kLanes - 1);
+    }
     hwy::Prefetch(c + r * ldc + col + 2 * kLanes + V * kLanes - 1);
     if (res != nullptr) {
-      hwy::Prefetch(res + r * epi->ldr + col);
-      hwy::Prefetch(res + r * epi->ldr + col + V * kLanes - 1);
+      if constexpr (!kNextOnly) {
+        hwy::Prefetch(res + r * epi->ldr + col);
+        hwy::Prefetch(res + r * epi->ldr + col + V * kLanes - 1);
+      }
       hwy::Prefetch(res + r * epi->ldr + col + 2 * kLanes + V * kLanes - 1);
     }
   }
@@ -221,7 +227,11 @@ HWY_NOINLINE void Sweep(int64_t kc, const float* HWY_RESTRICT a, const float* HW
   int64_t j = 0;
   for (; j + kPanel <= cols; j += kPanel, b += kPanel * kc) {
     VF acc[R][2];
-    PrefetchTileC<R, 2>(c, ldc, epi, j);
+    if (j == 0) {
+      PrefetchTileC<R, 2>(c, ldc, epi, j);
+    } else {
+      PrefetchTileC<R, 2, true>(c, ldc, epi, j);
+    }
     TileProduct<R, 2>(d, kc, a, b, acc);
     StoreFullTile<R, 2>(d, acc, c, ldc, accumulate, epi, j);
   }
@@ -229,6 +239,35 @@ HWY_NOINLINE void Sweep(int64_t kc, const float* HWY_RESTRICT a, const float* HW
   const int64_t rest = cols - j;
   const TileEpilogue shifted = epi ? ShiftColumns(*epi, j) : TileEpilogue{};
   (rest > kLanes ? &Tile<R, 2> : &Tile<R, 1>)(kc, a, b, c + j, ldc, rest, accumulate, epi ? &shifted : nullptr);
+}
+
+// One row by kRowPanels full column panels (GemmKernel::row_panels): a C of a single row (Gemm / MatMul at batch 1,
+// a convolution with one output channel) ran Tile<1, 2> per panel, whose 2 accumulators leave the FMA pipes idle
+// for most of each FMA's latency; kRowPanels panels give 2 kRowPanels independent accumulators. Each panel's
+// elements see Tile<1, 2>'s operations in its order.
+template <int kPanels>
+HWY_NOINLINE void TileRow(int64_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, float* HWY_RESTRICT c,
+                          int64_t ldc, int64_t /*cols*/, bool accumulate, const TileEpilogue* epi) {
+  const DF d;
+  constexpr int64_t kPanel = 2 * kLanes;
+  VF acc[kPanels][1][2];
+#pragma GCC unroll 8
+  for (int q = 0; q < kPanels; ++q) {
+    acc[q][0][0] = acc[q][0][1] = hn::Zero(d);
+    PrefetchTileC<1, 2>(c, ldc, epi, q * kPanel);
+  }
+  const int64_t stride = kPanel * kc;  // between consecutive B panels
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; ++k) {
+    const VF ar = hn::Set(d, a[k * kMR]);
+#pragma GCC unroll 8
+    for (int q = 0; q < kPanels; ++q) {
+      acc[q][0][0] = hn::MulAdd(ar, hn::Load(d, b + q * stride + k * kPanel), acc[q][0][0]);
+      acc[q][0][1] = hn::MulAdd(ar, hn::Load(d, b + q * stride + k * kPanel + kLanes), acc[q][0][1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int q = 0; q < kPanels; ++q) StoreFullTile<1, 2>(d, acc[q], c, ldc, accumulate, epi, q * kPanel);
 }
 
 // Two full row tiles by one vector (GemmKernel::tile_pair): 2 * kMR accumulators, one B load per k. Finishes
@@ -399,6 +438,7 @@ constexpr GemmKernel MakeKernel() {
   k.nc = 4096;
   FillTiles(k);
   k.tile_pair = &TilePair;
+  k.row_panels = &TileRow<kRowPanels>;
   k.column = &Column;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   k.gather_a = &GatherPanel<kMR>;

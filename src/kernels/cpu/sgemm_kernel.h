@@ -10,6 +10,7 @@
 namespace ef::cpu::detail {
 
 inline constexpr int kMaxMR = 12;
+inline constexpr int kRowPanels = 4;  // GemmKernel::row_panels
 
 // What a tile does after its last K block, with pointers already offset to the tile's first row / column.
 struct TileEpilogue {
@@ -52,6 +53,9 @@ struct GemmKernel {
   // panel of N = 49 / 196 (7x7, 14x14 planes): mr one-vector accumulators are too few to cover the FMA latency,
   // 2 * mr are not. Same arithmetic per element as tile[mr - 1][0].
   TileFn tile_pair;
+  // One row by kRowPanels full column panels (cols = kRowPanels * nr) from consecutive B panels, for C of a single
+  // row; the same arithmetic per element as tile[0][1].
+  TileFn row_panels;
   ColumnFn column;         // for N == 1
   GatherFn gather_a;       // W = mr; null: the portable scalar loop
   GatherFn gather_b;       // W = nr; null: the portable scalar loop

@@ -316,6 +316,25 @@ TEST(Sgemm, NarrowLastPanelEveryTarget) {
   });
 }
 
+// A C of one row runs GemmKernel::row_panels over groups of full column panels (Gemm at batch 1): N from below one
+// group to several groups plus edge columns, K blocks that accumulate, a last MC block of one row (M = 169 with
+// MC = 168), transposed operands, all epilogues, every path and target.
+TEST(Sgemm, SingleRowEveryTarget) {
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for_each_target([&] {
+    const int64_t shapes[][3] = {{1, 1000, 300}, {1, 64, 17}, {1, 63, 9}, {1, 129, 520}, {1, 257, 64}, {169, 130, 40}};
+    int i = 0;
+    for (const auto& sh : shapes) {
+      for (Path path : {Path::kPlain, Path::kPackedA, Path::kPackedB}) {
+        Case c;
+        c.M = sh[0], c.N = sh[1], c.K = sh[2], c.path = path, c.pad_c = i % 2, c.ta = i % 3 == 1, c.tb = i % 4 == 2;
+        c.bias = static_cast<Bias>(i % 3), c.residual = i % 2 == 0, c.act = kActs[i % 10];
+        check_case(c, pool, static_cast<uint32_t>(i++));
+      }
+    }
+  });
+}
+
 // A matrix packed under one target keeps working (with that target's kernel) after the target changes.
 TEST(Sgemm, PackedMatrixKeepsItsTarget) {
   const std::vector<std::string> targets = sgemm_targets();
@@ -336,7 +355,8 @@ TEST(Sgemm, PackedMatrixKeepsItsTarget) {
 TEST(Sgemm, BitIdenticalForAnyThreadCount) {
   ThreadPool one(1), two(2), three(3);
   const int64_t shapes[][3] = {{200, 300, 100}, {1000, 1, 1280}, {16, 3000, 27}, {64, 49, 1152}, {1, 1000, 512},
-                                {95, 2500, 16}, {37, 49, 300}, {95, 196, 64}, {301, 50, 300}, {83, 17, 40}};
+                                {95, 2500, 16}, {37, 49, 300}, {95, 196, 64}, {301, 50, 300}, {83, 17, 40},
+                                {1, 1000, 1280}};
   for (const auto& s : shapes) {
     for (Path path : {Path::kPlain, Path::kPackedA, Path::kPackedB}) {
       Case c;
