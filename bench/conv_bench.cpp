@@ -289,7 +289,8 @@ constexpr int64_t kPointwiseShapes[][5] = {
     {16, 112, 96, 7, 0}, {24, 56, 144, 7, 0}, {40, 28, 240, 7, 0}, {112, 14, 672, 7, 0}, {192, 7, 1152, 7, 0},
     {672, 14, 112, 0, 1}, {1152, 7, 192, 0, 1}, {320, 7, 1280, 7, 0}, {96, 14, 576, 2, 0}, {160, 7, 960, 2, 0},
     {960, 7, 160, 0, 1}, {24, 128, 24, 1, 1},
-    {16, 112, 96, 0, 0}, {112, 14, 672, 0, 0}, {192, 7, 1152, 0, 0}};  // the SiLU layers without an activation
+    {16, 112, 96, 0, 0}, {112, 14, 672, 0, 0}, {192, 7, 1152, 0, 0},  // the SiLU layers without an activation
+    {240, 28, 40, 0, 1}, {192, 14, 64, 0, 0}, {192, 28, 32, 0, 0}};     // K in (160, 256]: the loop-order limit
 
 void register_all() {
   for (auto* b : {benchmark::RegisterBenchmark("depthwise", BM_Depthwise),
