@@ -41,8 +41,8 @@ struct RowArgs {
   float alpha, beta;
 };
 
-// Output columns [ow, ow + NV * lanes) of the block's channels; with NV == 1, only the first `valid` lanes are
-// stored (the row's last, partial vector; its loads stay inside the phase rows' kMaxLanes slack).
+// Output columns [ow, ow + NV * lanes) of the block's channels; of the last vector only the first `valid` lanes
+// are stored (the row's last, partial vector; its loads stay inside the phase rows' kMaxLanes slack).
 template <ActKind A, int NV>
 HWY_INLINE void Tile(DF d, const RowArgs& a, int64_t ow, int64_t valid) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
@@ -69,15 +69,15 @@ HWY_INLINE void Tile(DF d, const RowArgs& a, int64_t ow, int64_t valid) {
     const float* r = a.residual ? a.residual + m * a.plane + ow : nullptr;
     HWY_UNROLL(3) for (int v = 0; v < NV; ++v) {
       VF x = acc[m][v];
-      if (NV == 1 && valid < n) {
+      if (v == NV - 1 && valid < n) {
         // Partial vector: the residual's lanes past the row are not readable, the output's not writable.
         HWY_ALIGN float buf[DirectSmallCConv::kMaxLanes];
         hn::Store(x, d, buf);
         if (r) {
-          for (int64_t i = 0; i < valid; ++i) buf[i] += r[i];
+          for (int64_t i = 0; i < valid; ++i) buf[i] += r[v * n + i];
         }
         hn::Store(VecActivateK<A>(d, hn::Load(d, buf), a.alpha, a.beta), d, buf);
-        std::memcpy(y, buf, static_cast<size_t>(valid) * sizeof(float));
+        std::memcpy(y + v * n, buf, static_cast<size_t>(valid) * sizeof(float));
         continue;
       }
       if (r) x = hn::Add(x, hn::LoadU(d, r + v * n));
@@ -95,6 +95,9 @@ void Row(const RowArgs& a, int64_t OW) {
   // Fewer than 3 vectors left: 2-vector tiles keep 8 FMA chains in flight (a 1-vector tile has 4, too few to
   // hide the FMA latency; 112-wide rows end with 16 columns).
   for (; ow + 2 * n <= OW; ow += 2 * n) Tile<A, 2>(d, a, ow, n);
+  // Between one and two vectors left (squeezenet's 111-wide rows end with 15 columns): one 2-vector tile with a
+  // partial last vector, not two latency-bound 1-vector tiles.
+  if (ow + n < OW) return Tile<A, 2>(d, a, ow, OW - ow - n);
   for (; ow + n <= OW; ow += n) Tile<A, 1>(d, a, ow, n);
   if (ow < OW) Tile<A, 1>(d, a, ow, OW - ow);
 }
