@@ -389,15 +389,18 @@ HWY_NOINLINE void Column(int64_t kc, const float* HWY_RESTRICT a, const float* H
   HWY_ALIGN float lanes[kPeriod];
   for (int v = 0; v < kPeriodVecs; ++v) hn::Store(hn::Add(acc0[v], acc1[v]), d, lanes + v * kLanes);
   // One value per row: finish in scalar code, the vector Finish would spend longer on partial loads and stores.
-  // The piecewise-linear activations are inlined below; the others go through apply_activation.
+  // The piecewise-linear activations are inlined below; the others run on the column's values as vectors (the
+  // formulas of apply_activation, so the same bits), not through one apply_activation call per value: those
+  // calls were most of the time of the squeeze-excitation convs (N = 1) and of the 7x7 layers' last column.
   const bool scalar_act = epi == nullptr || epi->act.kind == ActKind::kNone || epi->act.kind == ActKind::kRelu ||
                           epi->act.kind == ActKind::kClip || epi->act.kind == ActKind::kLeakyRelu;
+  constexpr int64_t kValues = (kMR + kLanes - 1) / kLanes * kLanes;
+  HWY_ALIGN float values[kValues] = {};
   for (int r = 0; r < rows; ++r) {
     float x = 0.0f;
     for (int64_t j = r; j < kPeriod; j += kMR) x += lanes[j];
     for (int64_t j = i + r; j < n; j += kMR) x += a[j] * xe[j];
-    float* HWY_RESTRICT out = c + r * ldc;
-    if (accumulate) x = *out + x;
+    if (accumulate) x = c[r * ldc] + x;
     if (epi) {
       const TileEpilogue& e = *epi;
       if (e.alpha != 1.0f) x *= e.alpha;
@@ -411,9 +414,13 @@ HWY_NOINLINE void Column(int64_t kc, const float* HWY_RESTRICT a, const float* H
         default: break;
       }
     }
-    *out = x;
-    if (epi && !scalar_act) apply_activation(epi->act, out, 1);
+    values[r] = x;
   }
+  if (!scalar_act) {
+    const DF d;
+    for (int64_t r = 0; r < rows; r += kLanes) hn::Store(VecActivate(d, hn::Load(d, values + r), epi->act), d, values + r);
+  }
+  for (int r = 0; r < rows; ++r) c[r * ldc] = values[r];
 }
 
 template <int R = 1>

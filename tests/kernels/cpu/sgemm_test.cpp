@@ -316,6 +316,23 @@ TEST(Sgemm, NarrowLastPanelEveryTarget) {
   });
 }
 
+// Columns on the column kernel (N == 1, and the last 1-2 columns with pre-packed A) apply the activation to the
+// column's values as vectors: every activation, rows ending inside and at vector edges, with bias and residual.
+TEST(Sgemm, ColumnKernelEveryActivationEveryTarget) {
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for_each_target([&] {
+    int i = 0;
+    for (const Activation& act : kActs) {
+      for (const int64_t n : {1, 17, 34}) {
+        Case c;
+        c.M = i % 2 == 0 ? 13 : 100, c.N = n, c.K = i % 3 == 0 ? 300 : 20, c.act = act;
+        c.path = i % 2 == 0 ? Path::kPackedA : Path::kPlain, c.bias = Bias::kRow, c.residual = i % 3 != 1;
+        check_case(c, pool, static_cast<uint32_t>(i++));
+      }
+    }
+  });
+}
+
 // A C of one row runs GemmKernel::row_panels over groups of full column panels (Gemm at batch 1): N from below one
 // group to several groups plus edge columns, K blocks that accumulate, a last MC block of one row (M = 169 with
 // MC = 168), transposed operands, all epilogues, every path and target.
