@@ -1,6 +1,6 @@
 // Tests of the transpose kernels (kernels/cpu/transpose.cpp) against a naive index loop: every permutation of
 // rank <= 4 on odd sizes, random rank 5/6, element sizes 1/2/4/8 and an odd size, size-1 dims, the CNN layouts by
-// form, threaded runs. Prints the speedup over the naive loop (informational only).
+// form (2..4-channel images (de)interleaved), threaded runs, every compiled SIMD target. Prints the speedup over the naive loop (informational only).
 #include "kernels/cpu/transpose.h"
 
 #include <algorithm>
@@ -102,6 +102,11 @@ TEST(CpuTranspose, CnnLayoutsPickTheirFormAndRunThreaded) {
       {{3, 1, 5, 1}, {1, 0, 3, 2}, TransposeForm::kCopy},           // only size-1 dims move
       {{300, 257}, {1, 0}, TransposeForm::kTiled},
       {{1, 3, 640, 480}, {0, 2, 3, 1}, TransposeForm::kTiled},      // large: many tiles over threads
+      {{2, 37, 41, 3}, {0, 3, 1, 2}, TransposeForm::kTiled},        // NHWC RGB -> NCHW: deinterleaved
+      {{1, 256, 256, 3}, {0, 3, 1, 2}, TransposeForm::kTiled},
+      {{2, 3, 37, 41}, {0, 2, 3, 1}, TransposeForm::kTiled},        // NCHW RGB -> NHWC: interleaved
+      {{1, 67, 5, 2}, {0, 3, 1, 2}, TransposeForm::kTiled},         // 2 and 4 channels, odd pixel counts
+      {{3, 4, 13, 7}, {0, 2, 3, 1}, TransposeForm::kTiled},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(plan_transpose(c.shape, c.perm, 4).form, c.form) << str(c.shape) << " " << str(c.perm);
@@ -138,7 +143,9 @@ TEST(CpuTranspose, EveryCompiledTargetMatchesNaiveLoop) {
   ThreadPool pool(1);
   const std::pair<Shape, Shape> cases[] = {{{2, 24, 33, 35}, {0, 2, 3, 1}}, {{67, 131}, {1, 0}},
                                            {{1, 2, 58, 9, 9}, {0, 2, 1, 3, 4}}, {{3, 9, 66, 5}, {3, 1, 0, 2}},
-                                           {{5000}, {0}}};
+                                           {{5000}, {0}}, {{2, 19, 23, 3}, {0, 3, 1, 2}},
+                                           {{2, 3, 19, 23}, {0, 2, 3, 1}}, {{1, 45, 2}, {0, 2, 1}},
+                                           {{1, 4, 45}, {0, 2, 1}}, {{1, 45, 4}, {0, 2, 1}}};
   for_each_target([&](const char*) {
     std::mt19937 rng(5);
     for (const auto& [shape, perm] : cases) {
@@ -163,6 +170,8 @@ TEST(CpuTranspose, PrintSpeedupOverNaive) {
   };
   const Case cases[] = {{"NCHW->NHWC 1x64x56x56", {1, 64, 56, 56}, {0, 2, 3, 1}},
                         {"NHWC->NCHW 1x56x56x64", {1, 56, 56, 64}, {0, 3, 1, 2}},
+                        {"NHWC->NCHW 1x256x256x3", {1, 256, 256, 3}, {0, 3, 1, 2}},
+                        {"NCHW->NHWC 1x3x256x256", {1, 3, 256, 256}, {0, 2, 3, 1}},
                         {"2-D 1024x1024", {1024, 1024}, {1, 0}},
                         {"shuffle 1x2x58x28x28", {1, 2, 58, 28, 28}, {0, 2, 1, 3, 4}}};
   for (const Case& c : cases) {
