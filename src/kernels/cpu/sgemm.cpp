@@ -1,7 +1,7 @@
 // The SGEMM driver: cache blocking around the micro-kernel (BLIS loop order jc / pc / ic / jr / ir), the
-// single-column path (N == 1 and narrow last column panels), per-thread packing buffers, the split of C among threads, the epilogue hand-off
-// and the pre-packed operands. Depends on the standard library, Highway (target names), core/thread_pool.h and
-// kernels/cpu/sgemm*.h.
+// single-column path (N == 1 and narrow last column panels), per-thread packing buffers, the split of C among
+// threads, the epilogue hand-off and the pre-packed operands. Depends on the standard library, Highway (target
+// names), core/thread_pool.h and kernels/cpu/sgemm*.h.
 #include "kernels/cpu/sgemm.h"
 
 #include <algorithm>
@@ -320,6 +320,15 @@ void run(const Problem& p, ThreadPool& pool) {
   });
 }
 
+// op(B) [K, N] packed whole, each K block's panels after the previous block's: pack_b's layout, and the B that
+// sgemm_packed_a_panels reads.
+void pack_b_whole(const GemmKernel& k, bool trans_b, const float* B, int64_t ldb, int64_t K, int64_t N, float* dst) {
+  const int64_t padded = round_up(N, k.nr);
+  for (int64_t pc = 0; pc < K; pc += k.kc) {
+    detail::pack_b_panels(k, trans_b, B, ldb, pc, std::min<int64_t>(k.kc, K - pc), 0, N, dst + pc * padded);
+  }
+}
+
 Operand plain(const float* data, int64_t ld, bool trans) {
   Operand o;
   o.data = data;
@@ -364,14 +373,10 @@ PackedMatrix pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t 
   out.cols_ = N;
   out.is_a_ = false;
   out.kernel_ = &detail::active_kernel();
-  const GemmKernel& k = *out.kernel_;
-  const int64_t padded = round_up(N, k.nr);
-  out.size_ = static_cast<size_t>(padded * K);
+  out.size_ = static_cast<size_t>(round_up(N, out.kernel_->nr) * K);
   if (out.size_ == 0) return out;
   out.data_.reset(alloc_floats(out.size_ + detail::kPackSlack));
-  for (int64_t pc = 0; pc < K; pc += k.kc) {
-    detail::pack_b_panels(k, trans_b, B, ldb, pc, std::min<int64_t>(k.kc, K - pc), 0, N, out.data_.get() + pc * padded);
-  }
+  pack_b_whole(*out.kernel_, trans_b, B, ldb, K, N, out.data_.get());
   return out;
 }
 
@@ -402,17 +407,19 @@ void sgemm_packed_a_custom_b(const PackedMatrix& A, int64_t N, const BPanelPacke
   run({A.kernel_, A.rows_, N, A.cols_, a, b, C, ldc, &epi}, pool);
 }
 
+GemmTileShape gemm_tile_shape() {
+  const GemmKernel& k = detail::active_kernel();
+  return {k.mr, k.nr, k.kc};
+}
+
 GemmTileShape gemm_tile_shape(const PackedMatrix& A) {
   if (!A.kernel_ || !A.is_a_) throw std::invalid_argument("gemm_tile_shape: not a packed A operand");
   return {A.kernel_->mr, A.kernel_->nr, A.kernel_->kc};
 }
 
 void pack_b_panels_for(const PackedMatrix& A, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst) {
-  const GemmTileShape t = gemm_tile_shape(A);
-  const int64_t padded = round_up(N, t.nr);
-  for (int64_t pc = 0; pc < K; pc += t.kc) {
-    detail::pack_b_panels(*A.kernel_, false, B, ldb, pc, std::min(t.kc, K - pc), 0, N, dst + pc * padded);
-  }
+  if (!A.kernel_ || !A.is_a_) throw std::invalid_argument("pack_b_panels_for: not a packed A operand");
+  pack_b_whole(*A.kernel_, false, B, ldb, K, N, dst);
 }
 
 void sgemm_packed_a_panels(const PackedMatrix& A, int64_t N, const float* b_panels, float* C, int64_t ldc,

@@ -125,6 +125,8 @@ struct GemmTileShape {
   int64_t mr, nr, kc;
 };
 GemmTileShape gemm_tile_shape(const PackedMatrix& A);
+// The same for the kernel that pack_a / pack_b choose now (see set_max_isa), before anything is packed.
+GemmTileShape gemm_tile_shape();
 
 // Writes op(B) [K, N] (stored [K, N], row stride ldb) in the panel layout of A's kernel, which
 // sgemm_packed_a_panels reads: K block pc (kc rows, the last one shorter) at dst + pc * round_up(N, nr), its

@@ -1,8 +1,9 @@
-// Winograd F(4x4, 3x3) and F(2x2, 3x3): the per-target input / output transforms (vectorized over tiles: lane l of a vector is
-// tile t + l of one tile row) and the driver that pads the input, runs the transforms and the 36 packed SGEMMs
-// block by block (for F(2x2) read 16 points and 2x2 tiles wherever 36 and 4x4 appear). The input is first copied into zero-padded planes wide enough that every group of tiles reads
-// its 6 rows with two deinterleaving loads and no bounds checks; the last group of a tile row computes lanes past
-// the row, whose results land in padding columns of V's panels or are overwritten by a later store. Depends on winograd.h,
+// Winograd F(4x4, 3x3) and F(2x2, 3x3): the per-target input / output transforms (vectorized over tiles: lane l
+// of a vector is tile t + l of one tile row) and the driver that pads the input, runs the transforms and the 36
+// packed SGEMMs block by block (for F(2x2) read 16 points and 2x2 tiles wherever 36 and 4x4 appear). The input is
+// first copied into zero-padded planes wide enough that every group of tiles reads its 6 rows with two
+// deinterleaving loads and no bounds checks; the last group of a tile row computes lanes past the row, whose
+// results land in padding columns of V's panels or are overwritten by a later store. Depends on winograd.h,
 // sgemm.h, activation-inl.h and Highway (compiled once per target by foreach_target.h, picked at run time).
 #include "kernels/cpu/winograd.h"
 
@@ -391,11 +392,9 @@ WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int6
   slots_ = std::max<int64_t>(1, std::min<int64_t>(ceil_div(g.tiles, g.block), physical_core_count()));
   // The GEMMs of a chunk of output channels are followed at once by its output transform, so the chunk's Mo is
   // read back from L1/L2 rather than after the whole block's GEMMs have pushed it out.
-  u_.reserve(static_cast<size_t>(points_));
-  u_.push_back(pack_a(false, p.M, p.C, u.data(), p.C));
-  const GemmTileShape shape = gemm_tile_shape(u_[0]);
+  const GemmTileShape shape = gemm_tile_shape();  // the kernel the pack_a calls below pack for
   chunk_ = std::min(p.M, round_up(chunk > 0 ? chunk : kDefaultChunk, shape.mr));
-  u_.clear();
+  u_.reserve(static_cast<size_t>(ceil_div(p.M, chunk_) * points_));
   for (int64_t m0 = 0; m0 < p.M; m0 += chunk_) {
     const int64_t rows = std::min(chunk_, p.M - m0);
     for (int64_t xi = 0; xi < points_; ++xi) {
