@@ -173,23 +173,19 @@ const char* QPackedWeights::kernel_name() const {
 }
 
 QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw) {
-  QKernel best = qgemm_kernels_available().front();
-  if (best == QKernel::kAvx2Acc16) {
-    // A residual costs about as much as 8 weights of the main kernel; kAvx2Acc16 saves about a quarter of the
-    // multiplies of kAvx2, so it wins unless its extra residuals cost more than that (kAvx2's are only counted
-    // when that could happen: packing large models twice more is a visible part of session creation).
+  QPackedWeights packed = qpack_weights(M, K, w, ldw, qgemm_kernels_available().front());
+  const int64_t res16 = static_cast<int64_t>(packed.residuals.size());
+  // A residual costs about as much as 8 weights of the main kernel; kAvx2Acc16 saves about a quarter of the
+  // multiplies of kAvx2, so it wins unless its extra residuals cost more than that (kAvx2's are only counted
+  // when that could happen: packing large models twice more is a visible part of session creation).
+  if (packed.kernel == QKernel::kAvx2Acc16 && res16 * 8 * 4 > M * K) {
     std::vector<int8_t> safe;
-    std::vector<QPackedWeights::Residual> res16, res2;
+    std::vector<QPackedWeights::Residual> res2;
     std::vector<int64_t> none;
-    clamp_lane_groups(M, K, w, ldw, QKernel::kAvx2Acc16, safe, res16, none);
-    if (static_cast<int64_t>(res16.size()) * 8 * 4 > M * K) {
-      clamp_lane_groups(M, K, w, ldw, QKernel::kAvx2, safe, res2, none);
-      if ((static_cast<int64_t>(res16.size()) - static_cast<int64_t>(res2.size())) * 8 * 4 > M * K) {
-        best = QKernel::kAvx2;
-      }
-    }
+    clamp_lane_groups(M, K, w, ldw, QKernel::kAvx2, safe, res2, none);
+    if ((res16 - static_cast<int64_t>(res2.size())) * 8 * 4 > M * K) return qpack_weights(M, K, w, ldw, QKernel::kAvx2);
   }
-  return qpack_weights(M, K, w, ldw, best);
+  return packed;
 }
 
 QPackedWeights qpack_weights(int64_t M, int64_t K, const int8_t* w, int64_t ldw, QKernel kernel) {
