@@ -45,10 +45,25 @@ namespace detail {
 QdwPlane qdw_plane_geometry(const Conv2dParams& p) {
   QdwPlane g;
   g.rows = std::max(p.H + p.pad_top + p.pad_bottom, (p.OH - 1) * p.stride_h + p.kh);
+  g.flat = p.stride_h == 1 && p.stride_w == 1 && p.W <= 16 && p.OW <= 16;
+  if (g.flat) {
+    g.cols = p.W + p.pad_left + p.pad_right;
+    // The last block's loads end 2 * pairs + 15 elements past its start, kh - 1 rows down; each input row's
+    // store writes 16 elements from its first column.
+    const int64_t blocks = (p.OH * g.cols + 15) / 16, pairs = (p.kw + 1) / 2;
+    const int64_t reads = (blocks - 1) * 16 + 2 * pairs + 16 + (p.kh - 1) * g.cols;
+    const int64_t plane = (std::max(reads, g.rows * g.cols + 16) + 15) / 16 * 16;
+    // Scratch bytes after the plane: the flattened 8-bit results (blocks * 16), the compacted plane (+ 16).
+    g.scratch = plane;
+    g.size = plane + (blocks * 16 + p.OH * p.OW + 16 + 1) / 2 + 16;
+    return g;
+  }
   // The last 16-output block reads up to stride * (OW rounded to 16) + kw (rounded to even) + one pair.
   const int64_t ow16 = (p.OW + 15) / 16 * 16;
   const int64_t need = std::max(p.W + p.pad_left, p.stride_w * ow16 + p.kw + 2);
   g.cols = (need + 15) / 16 * 16;
+  g.scratch = g.rows * g.cols;
+  g.size = g.scratch + g.cols + 32;  // the plane, then a padded byte row
   return g;
 }
 
@@ -61,8 +76,7 @@ void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, bool avx2
     // The int16 plane and a padded byte row, per thread and kept between calls (pool workers outlive them): no
     // allocation per call after the first run; qdw_build_plane_avx2 writes every element the plane kernel reads.
     thread_local std::vector<int16_t> buf;
-    const auto need = static_cast<size_t>(g.rows * g.cols + g.cols + 32);
-    if (buf.size() < need) buf.resize(need);
+    if (buf.size() < static_cast<size_t>(g.size)) buf.resize(static_cast<size_t>(g.size));
     std::vector<int32_t> acc(avx2 ? 0 : static_cast<size_t>(plane_out));
     for (int64_t i = b; i < e; ++i) {
       const int64_t n = i / p.C, c = i % p.C;

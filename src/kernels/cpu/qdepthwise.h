@@ -8,7 +8,11 @@
 // outputs is then one vpmaddwd on two adjacent int16s read as an int32 lane (products <= 255 * 128, never
 // saturating). Stride 2 reads output t's pair at column 2t; stride 1 computes even and odd outputs as two such
 // strided sets (columns 2t and 2t + 1) and interleaves their bytes.
-// Everything else (other strides, dilation, --isa below AVX2, non-x86) runs the portable loops.
+// Small planes at stride 1 (W <= 16: MobileNet's 7x7 / 14x14 layers) run the same sums over the plane flattened
+// with its padding: row pitch P = W + pads, output f = oh * P + ow, so 16-output blocks span rows instead of
+// leaving most lanes of a short row idle (7x7: 4 blocks instead of 7); the P - OW columns of each flattened row
+// are computed and dropped. Everything else (other strides, dilation, --isa below AVX2, non-x86) runs the
+// portable loops.
 // Depends on conv_params.h, qgemm.h (requantization) and core/thread_pool.h.
 #pragma once
 #include <cstdint>
@@ -40,15 +44,19 @@ void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, bool avx2
 namespace detail {
 // Geometry of the padded int16 plane (x - zp, zeros in the padding) the AVX2 kernel reads.
 struct QdwPlane {
-  int64_t rows = 0, cols = 0;  // cols: elements per row, a multiple of 16 with slack for the last vector
+  int64_t rows = 0, cols = 0;  // cols: elements per row (row kernel: a multiple of 16 with slack for the last
+                               // vector; flat: the pitch W + pad_left + pad_right)
+  bool flat = false;           // the flattened small-plane kernel (stride 1, W <= 16)
+  int64_t scratch = 0;         // where the byte scratch after the plane starts, in int16 elements
+  int64_t size = 0;            // int16 elements the kernels need: the plane and the scratch
 };
 QdwPlane qdw_plane_geometry(const Conv2dParams& p);
-// Fills the padded plane of one input channel: buf holds rows * cols int16, then cols + 32 bytes of scratch.
+// Fills the padded plane of one input channel into buf (g.size int16).
 void qdw_build_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip, int32_t zp,
                           int16_t* buf);
 // One output channel with weights w [kh * kw] over the built plane, requantized (offset, scale, rq) into the
-// 8-bit plane y [OH * OW].
-void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const int16_t* buf, const int8_t* w, int32_t offset,
+// 8-bit plane y [OH * OW]. The plane is kept (a channel multiplier reuses it); the scratch after it is not.
+void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, int16_t* buf, const int8_t* w, int32_t offset,
                     float scale, const QRequant& rq, uint8_t* y);
 }  // namespace detail
 

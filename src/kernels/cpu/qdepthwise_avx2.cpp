@@ -24,48 +24,65 @@ void padded_row(const uint8_t* x, int64_t W, int64_t pad_left, int64_t cols, uin
   std::memcpy(u + pad_left, x, static_cast<size_t>(W));
 }
 
-// Exact sums of 16 outputs per step, requantized in registers. Two adjacent int16s of the plane, read as one
-// int32 lane, are the pair vpmaddwd multiplies with a tap pair (2j, 2j + 1). S == 2: lane t of a load at column
-// 2 * ob + 2j holds output ob + t's pair (first vector outputs ob..ob+7, second ob+8..ob+15). S == 1: the same
-// load at ob + 2j holds the even outputs ob + 2t, and one at ob + 1 + 2j the odd ones; the bytes are interleaved
-// back in order after requantization. KH / KW: the kernel size when known at compile time (unrolled), else 0.
+// Tap pairs of each kernel row as int16 pairs (w[2j], w[2j + 1]) in one int32; an odd last tap gets a zero
+// partner.
+inline void tap_pairs(const int8_t* w, int64_t kh, int64_t kw, int32_t (*wp)[8]) {
+  for (int64_t i = 0; i < kh; ++i) {
+    for (int64_t j = 0; j < (kw + 1) / 2; ++j) {
+      const int32_t w0 = w[i * kw + 2 * j], w1 = 2 * j + 1 < kw ? w[i * kw + 2 * j + 1] : 0;
+      wp[i][j] = static_cast<int32_t>((static_cast<uint32_t>(w0) & 0xFFFF) | (static_cast<uint32_t>(w1) << 16));
+    }
+  }
+}
+
+// Exact sums of one 16-output block, added to c0 / c1. Two adjacent int16s of the plane, read as one int32 lane,
+// are the pair vpmaddwd multiplies with a tap pair (2j, 2j + 1). `base`: the block's first input element in
+// kernel row 0; `pitch`: elements between kernel rows. S == 2: lane t of a load at 2j holds output t's pair (c0:
+// outputs 0-7, c1: 8-15). S == 1: the same load holds the even outputs 2t, one at 1 + 2j the odd ones (c0 / c1).
+template <int S>
+EF_AVX2 __attribute__((always_inline)) inline void block_sums(const int16_t* base, int64_t pitch, int64_t kh,
+                                                              int64_t pairs, const int32_t (*wp)[8], __m256i& c0,
+                                                              __m256i& c1) {
+#pragma GCC unroll 5
+  for (int64_t i = 0; i < kh; ++i) {
+    const auto* first = reinterpret_cast<const int32_t*>(base + i * pitch);
+    const auto* second = S == 2 ? first + 8 : reinterpret_cast<const int32_t*>(base + i * pitch + 1);
+#pragma GCC unroll 3
+    for (int64_t j = 0; j < pairs; ++j) {
+      const __m256i wv = _mm256_set1_epi32(wp[i][j]);
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(first + j));
+      const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(second + j));
+      c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(a, wv));
+      c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(b, wv));
+    }
+  }
+}
+
+// A block's 16 requantized bytes in output order (stride 1: even outputs first, then odd -> interleaved).
+template <int S, bool kSigned>
+EF_AVX2 __attribute__((always_inline)) inline __m128i block_bytes(const Requant16& r, __m256i c0, __m256i c1) {
+  const __m128i bytes = requant16<kSigned>(r, c0, c1);
+  if (S == 2) return bytes;
+  return _mm_shuffle_epi8(bytes, _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+}
+
+// One output plane, 16 outputs of a row per block, requantized in registers. KH / KW: the kernel size when known
+// at compile time (unrolled), else 0.
 template <int S, int KH, int KW, bool kSigned>
 EF_AVX2 void plane(const Conv2dParams& p, const QdwPlane& g, const int16_t* buf, const int8_t* w, int32_t offset,
                    const Requant16& rq, uint8_t* y) {
   const Requant16 r = rq;  // local copies: the byte stores below may alias anything behind a pointer
   const int64_t kh = KH ? KH : p.kh, kw = KW ? KW : p.kw, pairs = (kw + 1) / 2;
   const int64_t OH = p.OH, OW = p.OW, stride_h = p.stride_h, cols = g.cols;
-  // Tap pairs of each kernel row as int16 pairs; an odd last tap gets a zero partner.
   int32_t wp[16][8];
-  for (int64_t i = 0; i < kh; ++i) {
-    for (int64_t j = 0; j < pairs; ++j) {
-      const int32_t w0 = w[i * kw + 2 * j], w1 = 2 * j + 1 < kw ? w[i * kw + 2 * j + 1] : 0;
-      wp[i][j] = static_cast<int32_t>((static_cast<uint32_t>(w0) & 0xFFFF) | (static_cast<uint32_t>(w1) << 16));
-    }
-  }
+  tap_pairs(w, kh, kw, wp);
   const __m256i off = _mm256_set1_epi32(offset);
-  // Even outputs first, then odd (stride 1) -> output order.
-  const __m128i order = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
   const int64_t total = OH * OW;
   for (int64_t oh = 0; oh < OH; ++oh) {
     for (int64_t ob = 0; ob < OW; ob += 16) {
       __m256i c0 = off, c1 = off;
-#pragma GCC unroll 5
-      for (int64_t i = 0; i < kh; ++i) {
-        const int16_t* row = buf + (oh * stride_h + i) * cols + S * ob;
-        const auto* first = reinterpret_cast<const int32_t*>(row);
-        const auto* second = S == 2 ? first + 8 : reinterpret_cast<const int32_t*>(row + 1);
-#pragma GCC unroll 3
-        for (int64_t j = 0; j < pairs; ++j) {
-          const __m256i wv = _mm256_set1_epi32(wp[i][j]);
-          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(first + j));
-          const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(second + j));
-          c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(a, wv));
-          c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(b, wv));
-        }
-      }
-      __m128i bytes = requant16<kSigned>(r, c0, c1);
-      if (S == 1) bytes = _mm_shuffle_epi8(bytes, order);
+      block_sums<S>(buf + oh * stride_h * cols + S * ob, cols, kh, pairs, wp, c0, c1);
+      const __m128i bytes = block_bytes<S, kSigned>(r, c0, c1);
       const int64_t at = oh * OW + ob;
       if (at + 16 <= total) {
         // A row's last block may spill into the next row, which is written after it.
@@ -79,11 +96,88 @@ EF_AVX2 void plane(const Conv2dParams& p, const QdwPlane& g, const int16_t* buf,
   }
 }
 
+// A small stride-1 plane flattened (QdwPlane::flat): output f = oh * P + ow of the padded plane with pitch P is
+// the 1-D convolution of the flattened plane at f, so blocks run across rows; the columns ow >= OW of each
+// flattened row are dropped while compacting. The results go through the scratch so no store leaves y's plane
+// (other threads write the neighbouring planes).
+template <int KH, int KW, bool kSigned>
+EF_AVX2 void flat_plane(const Conv2dParams& p, const QdwPlane& g, int16_t* buf, const int8_t* w, int32_t offset,
+                        const Requant16& rq, uint8_t* y) {
+  const Requant16 r = rq;
+  const int64_t kh = KH ? KH : p.kh, kw = KW ? KW : p.kw, pairs = (kw + 1) / 2;
+  const int64_t P = g.cols, OH = p.OH, OW = p.OW, blocks = (OH * P + 15) / 16, total = OH * OW;
+  int32_t wp[16][8];
+  tap_pairs(w, kh, kw, wp);
+  auto* flat = reinterpret_cast<uint8_t*>(buf + g.scratch);
+  uint8_t* packed = flat + blocks * 16;
+  const __m256i off = _mm256_set1_epi32(offset);
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m256i c0 = off, c1 = off;
+    block_sums<1>(buf + b * 16, P, kh, pairs, wp, c0, c1);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(flat + b * 16), block_bytes<1, kSigned>(r, c0, c1));
+  }
+  // Rows of OW <= 16 bytes: each 16-byte copy's spill is overwritten by the next row (the last one's lands in
+  // the scratch's 16 bytes of slack).
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(packed + oh * OW),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(flat + oh * P)));
+  }
+  int64_t i = 0;
+  for (; i + 16 <= total; i += 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed + i)));
+  }
+  if (i < total && total >= 16) {  // the last 16 bytes of the plane, overlapping the previous copy
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + total - 16),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed + total - 16)));
+  } else if (i < total) {
+    std::memcpy(y + i, packed + i, static_cast<size_t>(total - i));
+  }
+}
+
+// Fills the flattened plane (QdwPlane::flat): zeros, then each input row as one 16-lane vector at its place,
+// lanes >= W zeroed so the spill past the row is the right and next left padding. Rows go top-down: a row's
+// spill into the next row's data is overwritten by that row.
+EF_AVX2 void build_flat(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip, int32_t zp,
+                        int16_t* buf) {
+  const __m256i zero = _mm256_setzero_si256();
+  for (int64_t i = 0; i < g.scratch; i += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(buf + i), zero);
+  const int64_t W = p.W, plane = p.H * p.W;
+  const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
+  const __m256i z = _mm256_set1_epi16(static_cast<int16_t>(zp));
+  const __m256i keep = _mm256_cmpgt_epi16(_mm256_set1_epi16(static_cast<int16_t>(W)),
+                                          _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int64_t ih = 0; ih < p.H; ++ih) {
+    __m128i a;
+    if (ih * W + 16 <= plane) {
+      a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + ih * W));
+    } else if (plane >= 16) {
+      // The last rows: the 16 bytes ending at the plane's end (no read past the input), shifted down so the
+      // row starts at byte 0 (the bytes shifted in from past 15 land in lanes >= W, dropped below).
+      const auto shift = static_cast<char>(ih * W + 16 - plane);
+      a = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + plane - 16)),
+                           _mm_add_epi8(iota, _mm_set1_epi8(shift)));
+    } else {
+      alignas(16) uint8_t tmp[16] = {};
+      std::memcpy(tmp, x + ih * W, static_cast<size_t>(W));
+      a = _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
+    }
+    const __m256i v = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_xor_si128(a, f)), z);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(buf + (ih + p.pad_top) * g.cols + p.pad_left),
+                        _mm256_and_si256(v, keep));
+  }
+}
+
 // The plane kernel instance for p's stride and kernel size.
 template <bool kSigned>
-EF_AVX2 void plane_sized(const Conv2dParams& p, const QdwPlane& g, const int16_t* buf, const int8_t* w,
+EF_AVX2 void plane_sized(const Conv2dParams& p, const QdwPlane& g, int16_t* buf, const int8_t* w,
                          int32_t offset, const Requant16& r, uint8_t* y) {
   const bool k3 = p.kh == 3 && p.kw == 3, k5 = p.kh == 5 && p.kw == 5;
+  if (g.flat) {
+    if (k3) return flat_plane<3, 3, kSigned>(p, g, buf, w, offset, r, y);
+    if (k5) return flat_plane<5, 5, kSigned>(p, g, buf, w, offset, r, y);
+    return flat_plane<0, 0, kSigned>(p, g, buf, w, offset, r, y);
+  }
   if (p.stride_w == 1) {
     if (k3) return plane<1, 3, 3, kSigned>(p, g, buf, w, offset, r, y);
     if (k5) return plane<1, 5, 5, kSigned>(p, g, buf, w, offset, r, y);
@@ -98,8 +192,9 @@ EF_AVX2 void plane_sized(const Conv2dParams& p, const QdwPlane& g, const int16_t
 
 EF_AVX2 void qdw_build_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip,
                                   int32_t zp, int16_t* buf) {
+  if (g.flat) return build_flat(p, g, x, flip, zp, buf);
   // The padded byte row lives in the scratch after the plane.
-  auto* u = reinterpret_cast<uint8_t*>(buf + g.rows * g.cols);
+  auto* u = reinterpret_cast<uint8_t*>(buf + g.scratch);
   const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
   const __m256i z = _mm256_set1_epi16(static_cast<int16_t>(zp));
   const __m256i zero = _mm256_setzero_si256();
@@ -135,7 +230,7 @@ EF_AVX2 void qdw_build_plane_avx2(const Conv2dParams& p, const QdwPlane& g, cons
   }
 }
 
-EF_AVX2 void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const int16_t* buf, const int8_t* w,
+EF_AVX2 void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, int16_t* buf, const int8_t* w,
                             int32_t offset, float scale, const QRequant& rq, uint8_t* y) {
   const Requant16 r = requant16_setup(scale, rq);
   if (rq.out_signed) return plane_sized<true>(p, g, buf, w, offset, r, y);
@@ -145,7 +240,7 @@ EF_AVX2 void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const int1
 #else
 
 void qdw_build_plane_avx2(const Conv2dParams&, const QdwPlane&, const uint8_t*, uint8_t, int32_t, int16_t*) {}
-void qdw_plane_avx2(const Conv2dParams&, const QdwPlane&, const int16_t*, const int8_t*, int32_t, float,
+void qdw_plane_avx2(const Conv2dParams&, const QdwPlane&, int16_t*, const int8_t*, int32_t, float,
                     const QRequant&, uint8_t*) {}
 
 #endif

@@ -2,7 +2,7 @@
 // requantization, bit for bit, on the AVX2 kernel (where the CPU has it) and the portable one: 3x3 / 5x5 and odd
 // kernels, stride 1 and 2 (and 3 / dilation 2 on the portable path), asymmetric padding, widths that are not a
 // multiple of 16, channel multipliers, uint8 / int8 activations and outputs, full-range weights (-128 included),
-// 1-3 threads.
+// 1-3 threads; small stride-1 planes (W <= 16) on the flattened AVX2 kernel.
 #include "kernels/cpu/qdepthwise.h"
 
 #include <gtest/gtest.h>
@@ -121,6 +121,31 @@ TEST(QDepthwise, PortableOnlyGeometriesAndWideRows) {
   Case wide2{1, 2, 3, 8, 67, 5, 5, 2, 2, 1, 2, 2, 2, 2, true, true};
   p.kh = p.kw = 5, p.stride_h = p.stride_w = 2;
   for (bool avx2 : kernels_to_test(p)) check(wide2, avx2, 2, 4);
+}
+
+TEST(QDepthwise, SmallPlanesFlattened) {
+  // Stride 1, W <= 16: the flattened kernel. 7x7 / 14x14 as in MobileNetV2, planes under 16 bytes (the byte-copy
+  // row loads), exactly 16 wide, asymmetric and no padding, kernels wider than the padding, channel multipliers;
+  // N = 2 so the last plane ends at the tensor's end (the shifted end-of-plane row loads).
+  const Case cases[] = {
+      {2, 5, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, false},   {1, 3, 2, 14, 14, 5, 5, 1, 1, 1, 2, 2, 2, 2, true, false},
+      {2, 4, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true},    {1, 2, 1, 2, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true},
+      {2, 3, 1, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, false},  {1, 6, 1, 11, 13, 3, 5, 1, 1, 1, 0, 2, 1, 0, true, false},
+      {2, 2, 3, 5, 12, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, true},   {1, 3, 1, 8, 15, 7, 7, 1, 1, 1, 3, 3, 3, 2, false, false},
+      {2, 3, 1, 16, 10, 4, 2, 1, 1, 1, 2, 1, 1, 0, true, true},
+  };
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    const Case& c = cases[i];
+    Conv2dParams p;
+    p.N = c.N, p.C = c.C, p.M = c.C * c.mult, p.H = c.H, p.W = c.W, p.kh = c.kh, p.kw = c.kw, p.group = c.C;
+    p.pad_top = c.pt, p.pad_left = c.pl, p.pad_bottom = c.pb, p.pad_right = c.pr;
+    p.with_output_size();
+    EXPECT_TRUE(detail::qdw_plane_geometry(p).flat) << "case " << i;
+    for (bool avx2 : kernels_to_test(p)) {
+      SCOPED_TRACE(testing::Message() << "case " << i);
+      for (int threads = 1; threads <= 3; ++threads) check(c, avx2, threads, static_cast<uint32_t>(100 + i));
+    }
+  }
 }
 
 }  // namespace
