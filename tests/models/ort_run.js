@@ -1,6 +1,8 @@
 // Runs a model in ONNX Runtime (onnxruntime-node) on .npy inputs and writes its outputs as .npy.
 // Usage: node ort_run.js MODEL INPUT_DIR OUTPUT_DIR [--threads N] [--bench ITER] [--opt-level basic|all]
-//        [--save-optimized PATH]
+//        [--save-optimized PATH] [--profile PREFIX]
+// With --profile (and --bench), ONNX Runtime's own per-node profiler is on during the timed runs; its trace (Chrome
+// trace JSON) is written to PREFIX_<date>.json and its path printed as "profile_file" (bench/ort_profile reads it).
 // With --bench, prints one JSON line {"p50_ms", "min_ms", "iterations", "peak_rss_mb", "baseline_rss_mb"}
 // instead of writing outputs (baseline: the process's RSS before the model was loaded).
 'use strict';
@@ -52,6 +54,8 @@ async function main() {
   const options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: opt('--opt-level', 'all'),
     executionMode: 'sequential', logSeverityLevel: 3 };
   if (opt('--save-optimized', '')) options.optimizedModelFilePath = opt('--save-optimized', '');
+  const profilePrefix = opt('--profile', '');
+  if (profilePrefix) Object.assign(options, { enableProfiling: true, profileFilePrefix: profilePrefix });
   const baselineRss = process.memoryUsage().rss / 1048576;  // node + the ORT addon before any model is loaded
   const session = await ort.InferenceSession.create(model, options);
   const feeds = {};
@@ -65,8 +69,17 @@ async function main() {
       lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     lat.sort((a, b) => a - b);
-    console.log(JSON.stringify({ p50_ms: lat[Math.floor(lat.length / 2)], min_ms: lat[0], iterations: lat.length,
-      peak_rss_mb: process.resourceUsage().maxRSS / 1024, baseline_rss_mb: baselineRss }));
+    const result = { p50_ms: lat[Math.floor(lat.length / 2)], min_ms: lat[0], iterations: lat.length,
+      peak_rss_mb: process.resourceUsage().maxRSS / 1024, baseline_rss_mb: baselineRss };
+    if (profilePrefix) {
+      // endProfiling() flushes the trace; the addon does not return its path, so take the newest matching file.
+      session.endProfiling();
+      const dir = path.dirname(path.resolve(profilePrefix)), base = path.basename(profilePrefix);
+      const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${base}_`) && f.endsWith('.json'))
+        .map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+      result.profile_file = files[0];
+    }
+    console.log(JSON.stringify(result));
     return;
   }
   const out = await session.run(feeds);

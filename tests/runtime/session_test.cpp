@@ -55,6 +55,17 @@ TEST(Session, BadInputsGetClearErrors) {
   EXPECT_NE(run_error(*s, {}).find("was not given"), std::string::npos);
 }
 
+TEST(Session, ProfileNamesEachNodesInputShapes) {
+  auto s = add_relu_session();
+  std::vector<NodeProfile> profile;
+  s->run_profiled({{"x", batch(2)}}, profile);
+  ASSERT_EQ(profile.size(), 2u);  // Add(x, bias) -> Relu
+  EXPECT_EQ(profile[0].op_type, "Add");
+  EXPECT_EQ(profile[0].input_shapes, (std::vector<Shape>{{2, 3}, {3}}));
+  EXPECT_EQ(profile[1].input_shapes, (std::vector<Shape>{{2, 3}}));
+  EXPECT_GE(profile[0].seconds, 0.0);
+}
+
 TEST(Session, PlansArenaForIntermediates) {
   auto s = add_relu_session();
   // Only 't' (the Add result) is an intermediate: 4 x 3 floats, rounded up to the 64-byte alignment.

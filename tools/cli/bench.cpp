@@ -70,7 +70,11 @@ nlohmann::json profile_json(const std::vector<NodeProfile>& profile, size_t runs
     j["ops"].push_back({{"op_type", t.op_type}, {"kernel", t.kernel}, {"nodes", t.nodes}, {"ms", t.seconds * per_run}});
   }
   for (const NodeProfile& p : profile) {
-    j["nodes"].push_back({{"node", p.node}, {"op_type", p.op_type}, {"kernel", p.kernel}, {"ms", p.seconds * per_run}});
+    j["nodes"].push_back({{"node", p.node},
+                          {"op_type", p.op_type},
+                          {"kernel", p.kernel},
+                          {"input_shapes", p.input_shapes},
+                          {"ms", p.seconds * per_run}});
   }
   return j;
 }
