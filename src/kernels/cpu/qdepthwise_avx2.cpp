@@ -134,10 +134,11 @@ EF_AVX2 void flat_plane(const Conv2dParams& p, const QdwPlane& g, int16_t* buf, 
   }
 }
 
-// Fills the flattened plane (QdwPlane::flat): zeros, then each input row as one 16-lane vector at its place,
-// lanes >= W zeroed so the spill past the row is the right and next left padding. Rows go top-down: a row's
-// spill into the next row's data is overwritten by that row.
-EF_AVX2 void build_flat(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip, int32_t zp,
+// Fills a plane of rows of W <= 16 (the flattened plane, or a row kernel's with pad_left + 16 <= cols): zeros,
+// then each input row as one 16-lane vector at its place, lanes >= W zeroed so the spill past the row is
+// padding. Rows go top-down: in the flattened plane a row's spill into the next row's data is overwritten by
+// that row. (The per-row path below costs several times more on such short rows.)
+EF_AVX2 void build_short_rows(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip, int32_t zp,
                         int16_t* buf) {
   const __m256i zero = _mm256_setzero_si256();
   for (int64_t i = 0; i < g.scratch; i += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(buf + i), zero);
@@ -192,7 +193,7 @@ EF_AVX2 void plane_sized(const Conv2dParams& p, const QdwPlane& g, int16_t* buf,
 
 EF_AVX2 void qdw_build_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip,
                                   int32_t zp, int16_t* buf) {
-  if (g.flat) return build_flat(p, g, x, flip, zp, buf);
+  if (g.flat || (p.W <= 16 && p.pad_left + 16 <= g.cols)) return build_short_rows(p, g, x, flip, zp, buf);
   // The padded byte row lives in the scratch after the plane.
   auto* u = reinterpret_cast<uint8_t*>(buf + g.scratch);
   const __m128i f = _mm_set1_epi8(static_cast<char>(flip));

@@ -128,10 +128,14 @@ TEST(QDepthwise, SmallPlanesFlattened) {
   // row loads), exactly 16 wide, asymmetric and no padding, kernels wider than the padding, channel multipliers;
   // N = 2 so the last plane ends at the tensor's end (the shifted end-of-plane row loads).
   const Case cases[] = {
-      {2, 5, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, false},   {1, 3, 2, 14, 14, 5, 5, 1, 1, 1, 2, 2, 2, 2, true, false},
-      {2, 4, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true},    {1, 2, 1, 2, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true},
-      {2, 3, 1, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, false},  {1, 6, 1, 11, 13, 3, 5, 1, 1, 1, 0, 2, 1, 0, true, false},
-      {2, 2, 3, 5, 12, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, true},   {1, 3, 1, 8, 15, 7, 7, 1, 1, 1, 3, 3, 3, 2, false, false},
+      {2, 5, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, false},
+      {1, 3, 2, 14, 14, 5, 5, 1, 1, 1, 2, 2, 2, 2, true, false},
+      {2, 4, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true},
+      {1, 2, 1, 2, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true},
+      {2, 3, 1, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, false},
+      {1, 6, 1, 11, 13, 3, 5, 1, 1, 1, 0, 2, 1, 0, true, false},
+      {2, 2, 3, 5, 12, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, true},
+      {1, 3, 1, 8, 15, 7, 7, 1, 1, 1, 3, 3, 3, 2, false, false},
       {2, 3, 1, 16, 10, 4, 2, 1, 1, 1, 2, 1, 1, 0, true, true},
   };
   for (size_t i = 0; i < std::size(cases); ++i) {
@@ -144,6 +148,27 @@ TEST(QDepthwise, SmallPlanesFlattened) {
     for (bool avx2 : kernels_to_test(p)) {
       SCOPED_TRACE(testing::Message() << "case " << i);
       for (int threads = 1; threads <= 3; ++threads) check(c, avx2, threads, static_cast<uint32_t>(100 + i));
+    }
+  }
+}
+
+TEST(QDepthwise, ShortRowsOnTheRowKernel) {
+  // W <= 16 at stride 2 (or a vertical stride of 2): the row kernel over a plane built with one store per row.
+  const Case cases[] = {
+      {2, 5, 1, 14, 14, 3, 3, 2, 2, 1, 1, 1, 1, 1, false, false},
+      {1, 3, 2, 13, 9, 5, 5, 2, 2, 1, 2, 2, 2, 2, true, false},
+      {2, 2, 1, 4, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, false, true},
+      {1, 3, 1, 16, 16, 3, 3, 2, 2, 1, 0, 0, 1, 1, true, true},
+      {1, 3, 1, 9, 11, 3, 3, 1, 2, 1, 1, 1, 1, 1, false, false},
+      {2, 3, 1, 10, 15, 3, 3, 2, 1, 1, 1, 1, 1, 1, true, false},
+  };
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    const Case& c = cases[i];
+    Conv2dParams p;
+    p.kh = c.kh, p.kw = c.kw, p.stride_h = c.stride_h, p.stride_w = c.stride_w;
+    for (bool avx2 : kernels_to_test(p)) {
+      SCOPED_TRACE(testing::Message() << "case " << i);
+      for (int threads = 1; threads <= 3; ++threads) check(c, avx2, threads, static_cast<uint32_t>(200 + i));
     }
   }
 }
