@@ -54,6 +54,55 @@ struct Run {
   int64_t j, count, oy, ox;
 };
 
+#if defined(__SSE2__)
+// One tap of a panel whose taps all have at most two runs (every panel of output rows at least 16 wide): the row
+// of channel c is (load(xc + o0) & m0) | (load(xc + o1) & m1) | fill, without branches. Unused runs have zero
+// masks and an offset that is safe to load from (another run's); fill is the padding byte outside both masks.
+struct TwoRunTap {
+  int64_t o0, o1;
+  __m128i m0, m1, fill;
+};
+
+// The panel's rows at stride SW (1 or 2: the even bytes of 32): the row's 16 bytes of the run at offset o.
+template <int SW>
+inline __m128i run_bytes(const uint8_t* at) {
+  const __m128i in = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+  if (SW == 1) return in;
+  const __m128i even = _mm_set1_epi16(0x00FF);
+  const __m128i in2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + 16));
+  return _mm_packus_epi16(_mm_and_si128(in, even), _mm_and_si128(in2, even));
+}
+
+// Quads [0, quads) of a panel from two-run taps (k = c * taps + tap; the per-row plan lookup, run loop and
+// branches of the general path were most of the im2col packing time).
+template <int SW>
+void pack_two_run_quads(const TwoRunTap* taps_plan, int64_t taps, const uint8_t* x, int64_t plane, int64_t quads,
+                        __m128i flip, uint8_t* dst);
+#endif
+
+#if defined(__SSE2__)
+template <int SW>
+void pack_two_run_quads(const TwoRunTap* taps_plan, int64_t taps, const uint8_t* x, int64_t plane, int64_t quads,
+                        __m128i flip, uint8_t* dst) {
+  const TwoRunTap* t = taps_plan;
+  const TwoRunTap* const end = taps_plan + taps;
+  const uint8_t* xc = x;
+  for (int64_t q = 0; q < quads; ++q, dst += kQgemmNR * 4) {
+    __m128i v[4];
+    for (auto& vi : v) {
+      vi = _mm_or_si128(_mm_or_si128(_mm_and_si128(t->m0, run_bytes<SW>(xc + t->o0)),
+                                     _mm_and_si128(t->m1, run_bytes<SW>(xc + t->o1))),
+                        t->fill);
+      if (++t == end) {
+        t = taps_plan;
+        xc += plane;
+      }
+    }
+    interleave4v(v[0], v[1], v[2], v[3], flip, dst);
+  }
+}
+#endif
+
 }  // namespace
 
 void QRowPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
@@ -219,6 +268,15 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
     return v;
   };
   const __m128i flip_vec = _mm_set1_epi8(static_cast<char>(flip_));
+  // Every tap has at most two runs and some tap has one.
+  auto two_runs = [&] {
+    bool any = false;
+    for (int64_t t = 0; t < taps; ++t) {
+      if (plan[t].n > 2) return false;
+      any = any || plan[t].n > 0;
+    }
+    return any;
+  };
   const bool whole_rows = pointwise && count == kQgemmNR;
   alignas(16) uint8_t row[kQgemmNR];
   int64_t c = 0, tap = 0;  // of row k, advanced without divisions
@@ -233,6 +291,30 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
                    dst + q * kQgemmNR * 4);
     }
     c = q * 4;  // taps == 1: row k is channel k
+  } else if (all_planned && two_runs()) {
+    // Every tap with at most two runs (and at least one tap with a run, whose offset the empty slots load from).
+    TwoRunTap t2[kMaxTaps];
+    int64_t safe = 0;
+    for (int64_t t = 0; t < taps; ++t) {
+      if (plan[t].n > 0) safe = plan[t].off[0];
+    }
+    for (int64_t t = 0; t < taps; ++t) {
+      const TapPlan& tp = plan[t];
+      const __m128i none = _mm_setzero_si128();
+      t2[t].o0 = tp.n > 0 ? tp.off[0] : safe;
+      t2[t].o1 = tp.n > 1 ? tp.off[1] : safe;
+      t2[t].m0 = tp.n > 0 ? tp.mask[0] : none;
+      t2[t].m1 = tp.n > 1 ? tp.mask[1] : none;
+      t2[t].fill = _mm_andnot_si128(_mm_or_si128(t2[t].m0, t2[t].m1), pad_vec);
+    }
+    q = K / 4;
+    if (sw == 1) {
+      pack_two_run_quads<1>(t2, taps, x_, plane, q, flip_vec, dst);
+    } else {
+      pack_two_run_quads<2>(t2, taps, x_, plane, q, flip_vec, dst);
+    }
+    c = q * 4 / taps;
+    tap = q * 4 % taps;
   } else if (all_planned) {
     // Quads wholly inside K with every tap planned: no per-row dispatch (most of the packing time of 3x3 and
     // stem convolutions was that dispatch and the merge of runs that fill the whole row).
