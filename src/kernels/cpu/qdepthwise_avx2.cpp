@@ -38,15 +38,16 @@ inline void tap_pairs(const int8_t* w, int64_t kh, int64_t kw, int32_t (*wp)[8])
 // Exact sums of one 16-output block, added to c0 / c1. Two adjacent int16s of the plane, read as one int32 lane,
 // are the pair vpmaddwd multiplies with a tap pair (2j, 2j + 1). `base`: the block's first input element in
 // kernel row 0; `pitch`: elements between kernel rows. S == 2: lane t of a load at 2j holds output t's pair (c0:
-// outputs 0-7, c1: 8-15). S == 1: the same load holds the even outputs 2t, one at 1 + 2j the odd ones (c0 / c1).
+// outputs 0-7, c1: the 8 outputs whose loads start `second` int32 lanes further: 8-15 of the row, or 0-7 of
+// another row). S == 1: the same load holds the even outputs 2t, one at 1 + 2j the odd ones (c0 / c1).
 template <int S>
 EF_AVX2 __attribute__((always_inline)) inline void block_sums(const int16_t* base, int64_t pitch, int64_t kh,
                                                               int64_t pairs, const int32_t (*wp)[8], __m256i& c0,
-                                                              __m256i& c1) {
+                                                              __m256i& c1, int64_t second_lanes = 8) {
 #pragma GCC unroll 5
   for (int64_t i = 0; i < kh; ++i) {
     const auto* first = reinterpret_cast<const int32_t*>(base + i * pitch);
-    const auto* second = S == 2 ? first + 8 : reinterpret_cast<const int32_t*>(base + i * pitch + 1);
+    const auto* second = S == 2 ? first + second_lanes : reinterpret_cast<const int32_t*>(base + i * pitch + 1);
 #pragma GCC unroll 3
     for (int64_t j = 0; j < pairs; ++j) {
       const __m256i wv = _mm256_set1_epi32(wp[i][j]);
@@ -78,6 +79,26 @@ EF_AVX2 void plane(const Conv2dParams& p, const QdwPlane& g, const int16_t* buf,
   tap_pairs(w, kh, kw, wp);
   const __m256i off = _mm256_set1_epi32(offset);
   const int64_t total = OH * OW;
+  if (S == 2 && OW <= 8) {
+    // Rows of at most 8 outputs (7x7 after a stride-2 layer): two output rows per block, c0 row oh and c1 row
+    // oh + 1 (the last row of an odd count is computed twice), instead of a block per row with 8 idle lanes.
+    for (int64_t oh = 0; oh < OH; oh += 2) {
+      const bool pair = oh + 1 < OH;
+      __m256i c0 = off, c1 = off;
+      block_sums<S>(buf + oh * stride_h * cols, cols, kh, pairs, wp, c0, c1, pair ? stride_h * cols / 2 : 0);
+      alignas(16) uint8_t tmp[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), block_bytes<S, kSigned>(r, c0, c1));
+      for (int64_t h = 0; h < (pair ? 2 : 1); ++h) {
+        const int64_t at = (oh + h) * OW;
+        if (at + 8 <= total) {
+          std::memcpy(y + at, tmp + 8 * h, 8);  // spills into the next row, written after this one
+        } else {
+          std::memcpy(y + at, tmp + 8 * h, static_cast<size_t>(OW));
+        }
+      }
+    }
+    return;
+  }
   for (int64_t oh = 0; oh < OH; ++oh) {
     for (int64_t ob = 0; ob < OW; ob += 16) {
       __m256i c0 = off, c1 = off;
