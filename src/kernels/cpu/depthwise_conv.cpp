@@ -10,6 +10,8 @@
 // activation.h, core/thread_pool.h and Highway (compiled once per target by foreach_target.h, picked at run time).
 #include "kernels/cpu/depthwise_conv.h"
 
+#include "kernels/cpu/depthwise_packed.h"
+
 #include <algorithm>
 #include <array>
 #include <vector>
@@ -417,20 +419,12 @@ void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_p
   }
 }
 
-// The padded-plane buffer of this thread. Its padding is zeroed only when the geometry changes: planes of the same
-// geometry write the same input region, so the padding stays zero, and a call (or chunk) neither allocates nor
-// clears a plane-sized buffer.
+// The padded-plane buffer of this thread (depthwise_scratch): its padding is zeroed only when the geometry changes,
+// since planes of the same geometry write the same input region; a call (or chunk) neither allocates nor clears it.
 float* padded_buffer(const Conv2dParams& p, const PaddedShape& ps) {
-  thread_local std::vector<float> buf;
   // half is in the key: a stride-1 and a stride-2 layer of equal sizes write different positions.
-  thread_local std::array<int64_t, 8> geometry{-1, -1, -1, -1, -1, -1, -1, -1};
-  const std::array<int64_t, 8> g{ps.rows, ps.cols, ps.ow_v, ps.half, p.pad_top, p.pad_left, p.H, p.W};
-  const size_t need = static_cast<size_t>(ps.rows * ps.cols + kBlockRows * ps.ow_v);
-  if (g != geometry || buf.size() < need) {
-    buf.assign(need, 0.0f);
-    geometry = g;
-  }
-  return buf.data();
+  return depthwise_scratch({0, ps.rows, ps.cols, ps.ow_v, ps.half, p.pad_top, p.pad_left, p.H, p.W, 0, 0, 0},
+                           static_cast<size_t>(ps.rows * ps.cols + kBlockRows * ps.ow_v));
 }
 
 // Output planes [begin, end) of the flattened (n, m) range.
@@ -470,6 +464,7 @@ bool is_depthwise(const Conv2dParams& p) { return p.group == p.C && p.C > 0 && p
 void depthwise_conv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                       const float* residual, const Activation& act, float* y, ThreadPool& pool) {
   if (p.N <= 0 || p.M <= 0 || p.OH <= 0 || p.OW <= 0) return;
+  if (depthwise_packed_preferred(p)) return depthwise_packed(p, x, w, bias, residual, act, y, pool);
   // Small planes are batched so a chunk is worth waking a thread for.
   const int64_t work = std::max<int64_t>(1, p.OH * p.OW * p.kh * p.kw);
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / work);
