@@ -194,6 +194,9 @@ const std::vector<std::vector<int64_t>> kPointwise = {
     {64, 196, 384},    // mobilenet_v2 project at 14x14
     {320, 49, 960},    // mobilenet_v2 features.17 project at 7x7
     {24, 16384, 24},   // blazeface 1x1 at 128x128
+    {96, 196, 576},    // mobilenet_v2 features.12-13 project at 14x14
+    {160, 49, 960},    // mobilenet_v2 features.15-16 project at 7x7
+    {960, 49, 160},    // mobilenet_v2 features.15-17 expand at 7x7
 };
 const std::vector<std::vector<int64_t>> kMatMul = {
     {1, 1000, 1280},  // classifier Gemm, batch 1

@@ -50,6 +50,7 @@ class Buffer {
 struct Scratch {
   Buffer a, b;
   Buffer column;  // run_column with a custom B packer: the packed column before it is expanded
+  Buffer tail;      // TailColumns: the expanded columns
 };
 thread_local Scratch t_scratch;
 
@@ -101,8 +102,24 @@ float b_element(const Problem& p, const float* col, int64_t pc, int64_t kc, int6
   return p.b.trans ? p.b.data[j * p.b.ld + pc + kk] : p.b.data[(pc + kk) * p.b.ld + j];
 }
 
-// C[m0:m1, j] alone with the column kernel (N == 1, and the narrow last column panel): per K block the column is
-// expanded once for all A panels.
+// Column j of op(B)'s K block [pc, pc + kc) expanded to the A panel layout for the column kernel: xe[kk * mr + r]
+// = op(B)(pc + kk, j). `col` is scratch for a custom packer's panel (nr * kc floats), null for other B operands.
+void expand_column(const Problem& p, int64_t pc, int64_t kc, int64_t j, float* col, float* xe) {
+  const int64_t mr = p.kernel->mr;
+  if (col) p.b.packer->pack(pc, pc + kc, j, j + 1, p.kernel->nr, col);
+  for (int64_t kk = 0; kk < kc; ++kk) std::fill(xe + kk * mr, xe + (kk + 1) * mr, b_element(p, col, pc, kc, kk, j));
+}
+
+// One A panel (rows i .. i + rows, K block pc) times an expanded column: C[i:i+rows, j] on the column kernel.
+void column_panel(const Problem& p, int64_t pc, int64_t kc, int64_t i, int64_t rows, const float* a_panel,
+                  const float* xe, int64_t j) {
+  TileEpilogue te;
+  const TileEpilogue* ep = pc + kc == p.K ? tile_epilogue(*p.epi, i, j, te) : nullptr;
+  p.kernel->column(kc, a_panel, xe, p.C + i * p.ldc + j, p.ldc, static_cast<int>(rows), pc > 0, ep);
+}
+
+// C[m0:m1, j] alone with the column kernel (N == 1, and a narrow last column panel with no full panel before it):
+// per K block the column is expanded once for all A panels.
 void run_column(const Problem& p, int64_t m0, int64_t m1, int64_t j) {
   const GemmKernel& k = *p.kernel;
   const int64_t mr = k.mr;
@@ -112,19 +129,14 @@ void run_column(const Problem& p, int64_t m0, int64_t m1, int64_t j) {
   float* col = p.b.packer ? s.column.get(static_cast<size_t>(k.nr * k.kc)) : nullptr;
   for (int64_t pc = 0; pc < p.K; pc += k.kc) {
     const int64_t kc = std::min<int64_t>(k.kc, p.K - pc);
-    if (col) p.b.packer->pack(pc, pc + kc, j, j + 1, k.nr, col);
-    for (int64_t kk = 0; kk < kc; ++kk) {
-      std::fill(xe + kk * mr, xe + (kk + 1) * mr, b_element(p, col, pc, kc, kk, j));
-    }
+    expand_column(p, pc, kc, j, col, xe);
     for (int64_t ic = m0; ic < m1; ic += k.mc) {
       const int64_t mc = std::min<int64_t>(k.mc, m1 - ic);
       const float* a_block = p.a.packed ? p.a.packed + pc * p.a.padded + ic * kc : a_buf;
       for (int64_t ir = 0; ir < mc; ir += mr) {
         const int64_t rows = std::min<int64_t>(mr, mc - ir), i = ic + ir;
         if (!p.a.packed) detail::pack_a_panels(k, p.a.trans, p.a.data, p.a.ld, i, rows, pc, kc, a_buf + ir * kc);
-        TileEpilogue te;
-        const TileEpilogue* ep = pc + kc == p.K ? tile_epilogue(*p.epi, i, j, te) : nullptr;
-        k.column(kc, a_block + ir * kc, xe, p.C + i * p.ldc + j, p.ldc, static_cast<int>(rows), pc > 0, ep);
+        column_panel(p, pc, kc, i, rows, a_block + ir * kc, xe, j);
       }
     }
   }
@@ -141,6 +153,36 @@ int64_t column_tail(const Problem& p, int64_t n1) {
   return p.a.packed && n1 == p.N && tail <= kMaxColumnTail ? tail : 0;
 }
 
+// The column_tail columns of a block, computed beside its tiles: per K block, each A panel takes them right after
+// its tiles, while it is still in L1 (K <= kRowsOuterMaxK) or its block in L2. Run as a pass of their own, they read
+// all of A once more from L3 (the weights of a 7x7 layer do not fit L2): 14% of the time of 1280x49x320 for 2% of
+// its columns. The same column kernel calls as run_column, so the same bits.
+class TailColumns {
+ public:
+  TailColumns(const Problem& p, int64_t j0, int64_t count) : p_(p), j0_(j0), count_(count) {
+    if (count == 0) return;
+    const GemmKernel& k = *p.kernel;
+    Scratch& s = t_scratch;
+    xe_ = s.tail.get(static_cast<size_t>(count * k.mr * k.kc));
+    col_ = p.b.packer ? s.column.get(static_cast<size_t>(k.nr * k.kc)) : nullptr;
+  }
+  // Call before the block's tiles of K block pc.
+  void expand(int64_t pc, int64_t kc) {
+    for (int64_t t = 0; t < count_; ++t) expand_column(p_, pc, kc, j0_ + t, col_, xe_ + t * p_.kernel->mr * kc);
+  }
+  void run(int64_t pc, int64_t kc, int64_t i, int64_t rows, const float* a_panel) const {
+    for (int64_t t = 0; t < count_; ++t) {
+      column_panel(p_, pc, kc, i, rows, a_panel, xe_ + t * p_.kernel->mr * kc, j0_ + t);
+    }
+  }
+
+ private:
+  const Problem& p_;
+  int64_t j0_, count_;
+  float* xe_ = nullptr;
+  float* col_ = nullptr;
+};
+
 // run_block's row-tile-outer order: up to this K (gemm_bench, 1 thread, AVX2: 1.01-1.22x on the 1x1 shapes of
 // the mobile nets up to K = 144; neutral at K = 64..384 on 14x14 planes), with a column block whose B panels take
 // this many bytes (half of a 512 KiB L2, leaving room for C's lines on their way out).
@@ -151,11 +193,13 @@ constexpr int64_t kRowsOuterBBytes = 256 << 10;
 // before its first use, so a block with a single row (column) pass consumes its B (A) panels from L1.
 void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   if (p.N == 1) return run_column(p, m0, m1, 0);
-  if (const int64_t tail = column_tail(p, n1)) {
-    if (n1 - tail > n0) run_block(p, m0, m1, n0, n1 - tail);
-    for (int64_t j = n1 - tail; j < n1; ++j) run_column(p, m0, m1, j);
+  const int64_t tail_cols = column_tail(p, n1);
+  if (tail_cols > 0 && n1 - tail_cols <= n0) {
+    for (int64_t j = n0; j < n1; ++j) run_column(p, m0, m1, j);
     return;
   }
+  n1 -= tail_cols;  // the tiles' columns; the tail's are computed beside them
+  TailColumns tail(p, n1, tail_cols);
   const GemmKernel& k = *p.kernel;
   const int64_t mr = k.mr, nr = k.nr, half = k.nr / 2;
   // Short K (1x1 convolutions with few input channels) with A pre-packed: the tile's K loop is so short that
@@ -178,16 +222,21 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
       const int64_t kc = std::min<int64_t>(k.kc, p.K - pc);
       const bool accumulate = pc > 0, last = pc + kc == p.K;
       const float* b_block = p.b.packed ? p.b.packed + pc * p.b.padded + jc * kc : b_buf;
+      const bool with_tail = jc + nc == n1;
+      if (with_tail) tail.expand(pc, kc);
       if (rows_outer) {
         if (!p.b.packed) pack_b_block(k, p.b, pc, kc, jc, nc, b_buf);
         // A last panel of one vector is left to a column pass, where row tiles go in pairs.
         const int64_t last_cols = nc - (nc - 1) / nr * nr, swept = last_cols > half ? nc : nc - last_cols;
-        for (int64_t i = m0; i < m1 && swept > 0; i += mr) {
+        for (int64_t i = m0; i < m1; i += mr) {
           const int64_t rows = std::min<int64_t>(mr, m1 - i);
-          TileEpilogue te;
-          const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, jc, te) : nullptr;
-          k.sweep[rows - 1](kc, p.a.packed + pc * p.a.padded + i * kc, b_block, p.C + i * p.ldc + jc, p.ldc, swept,
-                            accumulate, ep);
+          const float* a_panel = p.a.packed + pc * p.a.padded + i * kc;
+          if (swept > 0) {
+            TileEpilogue te;
+            const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, jc, te) : nullptr;
+            k.sweep[rows - 1](kc, a_panel, b_block, p.C + i * p.ldc + jc, p.ldc, swept, accumulate, ep);
+          }
+          if (with_tail) tail.run(pc, kc, i, rows, a_panel);
         }
         if (swept < nc) {
           for (int64_t i = m0; i < m1; i += mr) {
@@ -236,6 +285,11 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
             (pair ? k.tile_pair : k.tile[rows - 1][vecs - 1])(kc, a_panel, b_panel, p.C + i * p.ldc + j, p.ldc, cols,
                                                               accumulate, ep);
             if (pair) ir += mr;
+          }
+        }
+        if (with_tail) {
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            tail.run(pc, kc, ic + ir, std::min<int64_t>(mr, mc - ir), a_block + ir * kc);
           }
         }
       }

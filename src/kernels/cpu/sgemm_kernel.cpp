@@ -212,6 +212,8 @@ HWY_NOINLINE void Column(int64_t kc, const float* HWY_RESTRICT a, const float* H
                          int64_t ldc, int rows, bool accumulate, const TileEpilogue* epi) {
   const DF d;
   VF acc0[kPeriodVecs], acc1[kPeriodVecs];
+  // Unrolled, or GCC keeps the accumulators in a stack array cleared by `rep stos` (~20% of a 6 x 256 column).
+#pragma GCC unroll 8
   for (int v = 0; v < kPeriodVecs; ++v) acc0[v] = acc1[v] = hn::Zero(d);
   const int64_t n = kc * kMR;  // floats in the panel
   int64_t i = 0;
@@ -225,6 +227,7 @@ HWY_NOINLINE void Column(int64_t kc, const float* HWY_RESTRICT a, const float* H
     }
   }
   HWY_ALIGN float lanes[kPeriod];
+#pragma GCC unroll 8
   for (int v = 0; v < kPeriodVecs; ++v) hn::Store(hn::Add(acc0[v], acc1[v]), d, lanes + v * kLanes);
   // One value per row: finish in scalar code, the vector Finish would spend longer on partial loads and stores.
   // The piecewise-linear activations are inlined below; the others run on the column's values as vectors (the

@@ -388,6 +388,33 @@ TEST(Sgemm, BitIdenticalForAnyThreadCount) {
   }
 }
 
+// Splits along M with B not pre-packed pack B once for all blocks (a shared buffer the threads fill together), and
+// narrow last column panels run beside the tiles of each block: M >> N shapes (7x7 / 14x14 layers) with tails of
+// 0, 1 and 2 columns, one and several K blocks, short K (row-tile sweeps), stored and transposed B, 1 to 3 threads:
+// right, and bit-identical to one thread.
+TEST(Sgemm, MSplitSharedBAndColumnTails) {
+  ThreadPool one(1), two(2), three(3);
+  const int64_t shapes[][3] = {{96, 196, 576}, {320, 49, 600}, {160, 50, 300},
+                                {200, 33, 20},  {61, 17, 40},   {250, 64, 90}};
+  int i = 0;
+  for (const auto& s : shapes) {
+    for (Path path : {Path::kPlain, Path::kPackedA}) {
+      for (bool tb : {false, true}) {
+        Case c;
+        c.M = s[0], c.N = s[1], c.K = s[2], c.path = path, c.tb = tb, c.pad_b = i % 2, c.pad_c = (i + 1) % 2;
+        c.bias = Bias::kRow, c.residual = i % 3 == 0, c.act = kActs[i % 10];
+        check_case(c, three, static_cast<uint32_t>(i++));
+        SCOPED_TRACE(describe(c));
+        std::mt19937 rng(3);
+        const Operands o = make_operands(c, rng);
+        const std::vector<float> r1 = run_case(c, o, one), r2 = run_case(c, o, two), r3 = run_case(c, o, three);
+        EXPECT_EQ(std::memcmp(r1.data(), r2.data(), r1.size() * sizeof(float)), 0);
+        EXPECT_EQ(std::memcmp(r1.data(), r3.data(), r1.size() * sizeof(float)), 0);
+      }
+    }
+  }
+}
+
 TEST(Sgemm, ThreadedMatchesReference) {
   ThreadPool pool(3);
   Case c;
