@@ -304,6 +304,7 @@ void register_all() {
     b->Args({144, 56, 3, 2})->Args({144, 56, 5, 2})->Args({240, 28, 3, 2})->Args({576, 14, 3, 2});
     // Around the channel-packed kernel's boundary (depthwise_packed.cpp): 28x28 / 16x16 3x3 s1, 7x7 5x5.
     b->Args({192, 28, 3, 1})->Args({96, 16, 3, 1})->Args({1152, 7, 5, 1});
+    b->Args({96, 32, 3, 2})->Args({48, 64, 3, 2})->Args({96, 8, 3, 1})->Args({576, 7, 5, 1});
     timed(b);
   }
   auto* pools = benchmark::RegisterBenchmark("pool", BM_Pool);

@@ -153,7 +153,10 @@ void unpack(int64_t out_plane, const float* obuf, int64_t valid, const float* re
             float* y) {
   const DP d;
   const int64_t n = static_cast<int64_t>(kN);
-  for (int64_t k = 0; k < out_plane; k += n) {
+  for (int64_t k0 = 0; k0 < out_plane; k0 += n) {
+    // Without a residual the last vector is shifted back to end at the plane's end (out_plane >= kTile >= kN),
+    // storing a few outputs again with the same value; with one, y may alias it, so that vector goes partial.
+    const int64_t k = kRes ? k0 : std::min(k0, out_plane - n);
     VP v[kN];
     HWY_UNROLL(8) for (size_t j = 0; j < kN; ++j) v[j] = hn::Load(d, obuf + (k + static_cast<int64_t>(j)) * n);
     transpose_lanes(v);
