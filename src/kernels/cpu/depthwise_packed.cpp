@@ -201,12 +201,14 @@ void PackedBlocks(const Conv2dParams& p, const float* x, const float* w, const f
     // per geometry: in_off [in_plane], then out_off [out_plane].
     int32_t* in_off = packed_offsets(static_cast<size_t>(in_plane + out_plane));
     int32_t* out_off = in_off + in_plane;
-    if (fresh) {
-      for (int64_t i = 0; i < in_plane; ++i) {
-        in_off[i] = static_cast<int32_t>(((i / p.W + p.pad_top) * s.pcols + i % p.W + p.pad_left) * n);
+    if (fresh) {  // row by row, no division: layers of different geometry alternate, so this runs every run
+      int32_t* o = in_off;
+      for (int64_t r = 0; r < p.H; ++r) {
+        for (int64_t c = 0; c < p.W; ++c) *o++ = static_cast<int32_t>(((r + p.pad_top) * s.pcols + c + p.pad_left) * n);
       }
-      for (int64_t i = 0; i < out_plane; ++i) {
-        out_off[i] = static_cast<int32_t>((i / p.OW * p.stride_h * s.pcols + i % p.OW * p.stride_w) * n);
+      o = out_off;
+      for (int64_t r = 0; r < p.OH; ++r) {
+        for (int64_t c = 0; c < p.OW; ++c) *o++ = static_cast<int32_t>((r * p.stride_h * s.pcols + c * p.stride_w) * n);
       }
     }
     const int64_t blocks_per_image = (p.M + n - 1) / n, multiplier = p.M / p.C;
