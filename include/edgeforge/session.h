@@ -49,7 +49,8 @@ struct NodeProfile {
   std::string node;     // node name (or its first output's name)
   std::string op_type;
   std::string kernel;   // the fast kernel chosen, or "reference"
-  std::vector<Shape> input_shapes;  // per input, as planned (empty: omitted input or shape unknown before running)
+  // Per input and per output, as planned (empty: omitted, or the shape is unknown before running).
+  std::vector<Shape> input_shapes, output_shapes;
   double seconds = 0;   // summed over runs
 };
 

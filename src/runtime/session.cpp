@@ -277,10 +277,12 @@ std::vector<Tensor> Session::run_profiled(const NamedTensors& inputs, std::vecto
       const PreparedKernel* k = plan ? plan->kernels[ni].get() : nullptr;
       profile[ni].kernel = k != nullptr ? k->name() : (plan && plan->folded[ni] ? "folded" : "reference");
       // Shapes let a profile be matched node by node with another runtime's, whose node names differ after fusion.
-      for (int v : n.inputs) {
+      const auto planned = [&](int v) {
         const bool known = plan && v != kNoValue && static_cast<size_t>(v) < plan->shapes.size();
-        profile[ni].input_shapes.push_back(known ? plan->shapes[static_cast<size_t>(v)] : Shape{});
-      }
+        return known ? plan->shapes[static_cast<size_t>(v)] : Shape{};
+      };
+      for (int v : n.inputs) profile[ni].input_shapes.push_back(planned(v));
+      for (int v : n.outputs) profile[ni].output_shapes.push_back(planned(v));
     }
   }
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) profile[ni].seconds += seconds[ni];

@@ -55,7 +55,7 @@ TEST(Session, BadInputsGetClearErrors) {
   EXPECT_NE(run_error(*s, {}).find("was not given"), std::string::npos);
 }
 
-TEST(Session, ProfileNamesEachNodesInputShapes) {
+TEST(Session, ProfileNamesEachNodesShapes) {
   auto s = add_relu_session();
   std::vector<NodeProfile> profile;
   s->run_profiled({{"x", batch(2)}}, profile);
@@ -63,6 +63,7 @@ TEST(Session, ProfileNamesEachNodesInputShapes) {
   EXPECT_EQ(profile[0].op_type, "Add");
   EXPECT_EQ(profile[0].input_shapes, (std::vector<Shape>{{2, 3}, {3}}));
   EXPECT_EQ(profile[1].input_shapes, (std::vector<Shape>{{2, 3}}));
+  EXPECT_EQ(profile[1].output_shapes, (std::vector<Shape>{{2, 3}}));
   EXPECT_GE(profile[0].seconds, 0.0);
 }
 

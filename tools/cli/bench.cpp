@@ -74,6 +74,7 @@ nlohmann::json profile_json(const std::vector<NodeProfile>& profile, size_t runs
                           {"op_type", p.op_type},
                           {"kernel", p.kernel},
                           {"input_shapes", p.input_shapes},
+                          {"output_shapes", p.output_shapes},
                           {"ms", p.seconds * per_run}});
   }
   return j;
