@@ -5,6 +5,7 @@
 #include "kernels/cpu/sgemm.h"
 
 #include <algorithm>
+#include <numeric>
 #include <new>
 #include <stdexcept>
 
@@ -188,6 +189,25 @@ class TailColumns {
 // this many bytes (half of a 512 KiB L2, leaving room for C's lines on their way out).
 constexpr int64_t kRowsOuterMaxK = 160;
 constexpr int64_t kRowsOuterBBytes = 256 << 10;
+// b_in_place: rows of B whose line stride shares at most this factor with the L2's 1024 sets (64 or more sets).
+constexpr int64_t kMaxInPlaceLineGcd = 16;
+// ... and only for blocks of at most this many row tiles: each row tile reads B in place once more, from L2 at best
+// and with as many streams and pages as K, while a packed copy is made once and read contiguously. gemm_bench,
+// 1 thread, 4 interleaved rounds, median in place / packed: 16x12544x32 0.91, 24x3136x144 0.89, but 32x12544x27
+// 1.04-1.11, 144x3136x24 1.15-1.20.
+constexpr int64_t kMaxInPlaceRowTiles = 4;
+
+// Whether the short-K order reads B where it is stored (GemmKernel::sweep_in_place) instead of packing it: a stored,
+// untransposed B whose rows fall into enough different L2 sets. Each row tile reads the column block's rows once
+// more, from L2: with a row stride that is a multiple of a large power of two (blazeface's 128x128 planes: 64 KiB)
+// every row of a column maps to the same set and the block would not stay there.
+bool b_in_place(const Problem& p) {
+  if (p.b.packed || p.b.packer || p.b.trans) return false;
+  const int64_t bytes = p.b.ld * static_cast<int64_t>(sizeof(float));
+  if (bytes % 64 != 0) return true;  // rows start at different offsets within lines: no set aliasing pattern
+  const int64_t lines = bytes / 64;
+  return std::gcd(lines, int64_t{1024}) <= kMaxInPlaceLineGcd;
+}
 
 // Computes C[m0:m1, n0:n1] (m0 a multiple of mr, n0 of nr). Each operand panel not pre-packed is packed right
 // before its first use, so a block with a single row (column) pass consumes its B (A) panels from L1.
@@ -209,6 +229,7 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
   // each), reading the block's B panels from L2, which the column block is sized for, and its A panel from L1.
   // Same tiles, same K order: results are bit-identical to the usual order.
   const bool rows_outer = p.a.packed && p.K <= kRowsOuterMaxK && m1 - m0 > mr;
+  const bool in_place = rows_outer && m1 - m0 <= kMaxInPlaceRowTiles * mr && b_in_place(p);
   const int64_t nc_max =
       rows_outer ? std::max<int64_t>(nr, kRowsOuterBBytes / static_cast<int64_t>(sizeof(float) * p.K) / nr * nr)
                  : k.nc;
@@ -225,28 +246,37 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
       const bool with_tail = jc + nc == n1;
       if (with_tail) tail.expand(pc, kc);
       if (rows_outer) {
-        if (!p.b.packed) pack_b_block(k, p.b, pc, kc, jc, nc, b_buf);
+        // With B in place, the block's full panels are read from B itself and only a partial last one is packed.
+        const int64_t direct = in_place ? nc / nr * nr : 0, pj = jc + direct, pn = nc - direct;
+        if (!p.b.packed && pn > 0) pack_b_block(k, p.b, pc, kc, pj, pn, b_buf);
+        const float* pb = p.b.packed ? b_block : b_buf;
         // A last panel of one vector is left to a column pass, where row tiles go in pairs.
-        const int64_t last_cols = nc - (nc - 1) / nr * nr, swept = last_cols > half ? nc : nc - last_cols;
+        const int64_t last_cols = pn == 0 ? 0 : pn - (pn - 1) / nr * nr;
+        const int64_t swept = last_cols > half ? pn : pn - last_cols;
         for (int64_t i = m0; i < m1; i += mr) {
           const int64_t rows = std::min<int64_t>(mr, m1 - i);
           const float* a_panel = p.a.packed + pc * p.a.padded + i * kc;
-          if (swept > 0) {
+          if (direct > 0) {
             TileEpilogue te;
             const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, jc, te) : nullptr;
-            k.sweep[rows - 1](kc, a_panel, b_block, p.C + i * p.ldc + jc, p.ldc, swept, accumulate, ep);
+            k.sweep_in_place[rows - 1](kc, a_panel, p.b.data + pc * p.b.ld + jc, p.b.ld, p.C + i * p.ldc + jc, p.ldc,
+                                       direct, accumulate, ep);
+          }
+          if (swept > 0) {
+            TileEpilogue te;
+            const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, pj, te) : nullptr;
+            k.sweep[rows - 1](kc, a_panel, pb, p.C + i * p.ldc + pj, p.ldc, swept, accumulate, ep);
           }
           if (with_tail) tail.run(pc, kc, i, rows, a_panel);
         }
-        if (swept < nc) {
+        if (swept < pn) {
           for (int64_t i = m0; i < m1; i += mr) {
             const bool pair = i + 2 * mr <= m1;
-            const int64_t rows = std::min<int64_t>(mr, m1 - i), j = jc + swept;
+            const int64_t rows = std::min<int64_t>(mr, m1 - i), j = pj + swept;
             TileEpilogue te;
             const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, j, te) : nullptr;
-            (pair ? k.tile_pair : k.tile[rows - 1][0])(kc, p.a.packed + pc * p.a.padded + i * kc,
-                                                       b_block + swept * kc, p.C + i * p.ldc + j, p.ldc,
-                                                       last_cols, accumulate, ep);
+            (pair ? k.tile_pair : k.tile[rows - 1][0])(kc, p.a.packed + pc * p.a.padded + i * kc, pb + swept * kc,
+                                                       p.C + i * p.ldc + j, p.ldc, last_cols, accumulate, ep);
             if (pair) i += mr;
           }
         }

@@ -41,6 +41,10 @@ inline constexpr int64_t kPackSlack = 16;
 using ColumnFn = void (*)(int64_t kc, const float* a, const float* xe, float* c, int64_t ldc, int rows,
                           bool accumulate, const TileEpilogue* epi);
 
+// GemmKernel::sweep_in_place: as a sweep, but with B read in place, row k at b + k * ldb, cols a multiple of nr.
+using SweepInPlaceFn = void (*)(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                                int64_t cols, bool accumulate, const TileEpilogue* epi);
+
 struct GemmKernel {
   int64_t target;    // Highway target bit (hwy::TargetName gives its name)
   int mr, nr;        // register tile; nr is two vectors
@@ -49,6 +53,7 @@ struct GemmKernel {
   // [rows - 1]: rows x cols of C from one A panel and ceil(cols / nr) consecutive B panels (b + q * nr * kc), one
   // call per row tile of a block (the short-K order in sgemm.cpp); the same arithmetic per element as tile.
   TileFn sweep[kMaxMR];
+  SweepInPlaceFn sweep_in_place[kMaxMR];  // [rows - 1]
   // 2 * mr rows by one vector, from the two consecutive A panels at a and a + mr * kc, for the narrow last column
   // panel of N = 49 / 196 (7x7, 14x14 planes): mr one-vector accumulators are too few to cover the FMA latency,
   // 2 * mr are not. Same arithmetic per element as tile[mr - 1][0].

@@ -102,9 +102,11 @@ HWY_NOINLINE void Finish(const float* HWY_RESTRICT tile, int rows, int vecs, flo
 
 // The K loop of an R x V-vector tile: acc = a * b over kc steps. The A panel stride is always kMR and the B panel
 // stride 2 vectors: edge tiles read the zero padding of full-size panels rather than having a layout of their own.
-template <int R, int V>
+// kInPlaceB: B is not a panel but rows of the stored matrix, ldb floats apart (unaligned loads), and the row's
+// line of the next panel is prefetched: as many streams as K, too many for the hardware prefetchers.
+template <int R, int V, bool kInPlaceB = false>
 HWY_INLINE void TileProduct(DF d, int64_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
-                            VF (&acc)[R][V]) {
+                            VF (&acc)[R][V], int64_t ldb = 0) {
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 2
@@ -112,8 +114,15 @@ HWY_INLINE void TileProduct(DF d, int64_t kc, const float* HWY_RESTRICT a, const
   }
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
-    const VF b0 = hn::Load(d, b);
-    const VF b1 = hn::Load(d, b + kLanes);
+    VF b0, b1;
+    if constexpr (kInPlaceB) {
+      hwy::Prefetch(b + 2 * kLanes);
+      b0 = hn::LoadU(d, b);
+      b1 = hn::LoadU(d, b + kLanes);
+    } else {
+      b0 = hn::Load(d, b);
+      b1 = hn::Load(d, b + kLanes);
+    }
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const VF ar = hn::Set(d, a[r]);
@@ -121,7 +130,7 @@ HWY_INLINE void TileProduct(DF d, int64_t kc, const float* HWY_RESTRICT a, const
       if constexpr (V == 2) acc[r][1] = hn::MulAdd(ar, b1, acc[r][1]);
     }
     a += kMR;
-    b += 2 * kLanes;
+    b += kInPlaceB ? ldb : 2 * kLanes;
   }
 }
 

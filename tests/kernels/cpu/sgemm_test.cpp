@@ -294,6 +294,24 @@ TEST(Sgemm, ShortKPackedAEveryTarget) {
   });
 }
 
+// Short K with few rows reads B in place (no packing) when its row stride spreads over the L2's sets: row strides
+// that do and do not (N = 1024), full and partial last panels, 1-2 column tails, padded rows, 1 to 3 threads.
+TEST(Sgemm, ShortKBInPlaceEveryTarget) {
+  ThreadPool three(3);
+  for_each_target([&] {
+    const int64_t shapes[][3] = {{16, 3136, 32}, {24, 784, 144}, {13, 1000, 20}, {7, 49, 64}, {24, 1024, 24},
+                                 {18, 258, 160}, {12, 33, 9}};
+    int i = 0;
+    for (const auto& sh : shapes) {
+      Case c;
+      c.path = Path::kPackedA, c.M = sh[0], c.N = sh[1], c.K = sh[2], c.pad_b = i % 3 == 1 ? 3 : 0;
+      c.pad_c = i % 2, c.bias = static_cast<Bias>(i % 3), c.residual = i % 2 == 0, c.act = kActs[i % 10];
+      check_case(c, i % 2 == 0 ? ThreadPool::inline_pool() : three, static_cast<uint32_t>(i));
+      ++i;
+    }
+  });
+}
+
 // A last column panel of one vector runs two row tiles at a time (GemmKernel::tile_pair), and one of 1 or 2
 // columns with pre-packed A runs column by column on the column kernel: 7x7 / 14x14 planes (N = 49, 196), tails of
 // 1 and 2 columns after 1 or 2 full panels (N = 17, 34 on 8-lane targets), N = 2 with no full panel, a
