@@ -65,13 +65,6 @@ Conv2dParams stem(int64_t c, int64_t m, int64_t h, int64_t w, int64_t k, int64_t
   return p.with_output_size();
 }
 
-const Activation kActivations[] = {
-    {ActKind::kNone, 0, 0},         {ActKind::kRelu, 0, 0},      {ActKind::kClip, -0.25f, 0.5f},
-    {ActKind::kLeakyRelu, 0.1f, 0}, {ActKind::kSigmoid, 0, 0},   {ActKind::kHardSigmoid, 0.2f, 0.5f},
-    {ActKind::kHardSwish, 0, 0},    {ActKind::kSilu, 0, 0},      {ActKind::kTanh, 0, 0},
-    {ActKind::kGelu, 0, 0},
-};
-
 TEST(CpuDirectSmallC, RandomGeometryMatchesReference) {
   std::mt19937 rng(4321);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -95,7 +88,7 @@ TEST(CpuDirectSmallC, RandomGeometryMatchesReference) {
     ASSERT_TRUE(direct_smallc_applicable(p)) << describe(pr);
     pr.use_bias = pick(0, 1);
     pr.use_residual = pick(0, 2) == 0;
-    pr.act = kActivations[pick(0, 9)];
+    pr.act = kAllActivations[pick(0, 9)];
     pr.fill(rng);
     expect_close(pr.run(iter % 2 ? two : one), pr.expected(), pr);
     if (HasFatalFailure()) return;
@@ -126,7 +119,7 @@ TEST(CpuDirectSmallC, StemShapesMatchReference) {
 TEST(CpuDirectSmallC, EachActivationKind) {
   std::mt19937 rng(7);
   ThreadPool& pool = ThreadPool::inline_pool();
-  for (const Activation& act : kActivations) {
+  for (const Activation& act : kAllActivations) {
     Problem pr;
     pr.p = stem(3, 10, 13, 29, 3, 2, 1);
     pr.act = act;

@@ -40,6 +40,23 @@ inline std::vector<float> fused_conv_reference(const Conv2dParams& p, const floa
   return y;
 }
 
+// Every activation kind, with parameters where it takes them: the fused epilogues the conv kernel tests cover.
+inline constexpr Activation kAllActivations[] = {
+    {ActKind::kNone, 0, 0},         {ActKind::kRelu, 0, 0},    {ActKind::kClip, -0.25f, 0.5f},
+    {ActKind::kLeakyRelu, 0.1f, 0}, {ActKind::kSigmoid, 0, 0}, {ActKind::kHardSigmoid, 0.2f, 0.5f},
+    {ActKind::kHardSwish, 0, 0},    {ActKind::kSilu, 0, 0},    {ActKind::kTanh, 0, 0},
+    {ActKind::kGelu, 0, 0},
+};
+
+// A depthwise layer (M = C = group) with a k x k kernel, stride s and the same padding on every side.
+inline Conv2dParams depthwise_params(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t s, int64_t pad) {
+  Conv2dParams p;
+  p.N = n, p.C = c, p.M = c, p.group = c, p.H = h, p.W = w, p.kh = k, p.kw = k;
+  p.stride_h = p.stride_w = s;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = pad;
+  return p.with_output_size();
+}
+
 // Uniform values in [lo, hi): inputs, weights, biases and residuals of the randomized kernel tests.
 inline std::vector<float> random_floats(size_t n, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f) {
   std::uniform_real_distribution<float> dist(lo, hi);

@@ -62,21 +62,6 @@ void expect_matches_reference(const Problem& pr, ThreadPool& pool) {
   }
 }
 
-Conv2dParams square(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t s, int64_t pad) {
-  Conv2dParams p;
-  p.N = n, p.C = c, p.M = c, p.group = c, p.H = h, p.W = w, p.kh = k, p.kw = k;
-  p.stride_h = p.stride_w = s;
-  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = pad;
-  return p.with_output_size();
-}
-
-const Activation kActivations[] = {
-    {ActKind::kNone, 0, 0},       {ActKind::kRelu, 0, 0},       {ActKind::kClip, -0.25f, 0.5f},
-    {ActKind::kLeakyRelu, 0.1f, 0}, {ActKind::kSigmoid, 0, 0},   {ActKind::kHardSigmoid, 0.2f, 0.5f},
-    {ActKind::kHardSwish, 0, 0},  {ActKind::kSilu, 0, 0},       {ActKind::kTanh, 0, 0},
-    {ActKind::kGelu, 0, 0},
-};
-
 TEST(CpuDepthwise, RandomGeometryMatchesReference) {
   std::mt19937 rng(1234);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -103,7 +88,7 @@ TEST(CpuDepthwise, RandomGeometryMatchesReference) {
     if (p.OH < 1 || p.OW < 1) continue;
     pr.use_bias = pick(0, 1);
     pr.use_residual = pick(0, 2) == 0;
-    pr.act = kActivations[pick(0, 9)];
+    pr.act = kAllActivations[pick(0, 9)];
     pr.fill(rng);
     expect_matches_reference(pr, pool);
     if (HasFatalFailure()) return;
@@ -122,7 +107,7 @@ TEST(CpuDepthwise, FastPathsMatchReference) {
       for (int64_t pad : {0, 1, 2, 3}) {
         for (int64_t width : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 33, 40, 57, 64, 65, 66, 71, 130}) {
           Problem pr;
-          pr.p = square(1, 2, 6 + width % 5, width, k, s, pad);
+          pr.p = depthwise_params(1, 2, 6 + width % 5, width, k, s, pad);
           if (pr.p.OH < 1 || pr.p.OW < 1) continue;
           pr.fill(rng);
           expect_matches_reference(pr, pool);
@@ -142,7 +127,7 @@ TEST(CpuDepthwise, TallPlanesCopiedRowByRowMatchReference) {
     for (int64_t s : {1, 2}) {
       for (int64_t h : {29, 46, 63}) {
         Problem pr;
-        pr.p = square(2, 3, h, 11 + h % 7, k, s, (h + k) % 4);
+        pr.p = depthwise_params(2, 3, h, 11 + h % 7, k, s, (h + k) % 4);
         pr.p.pad_bottom = 0;
         pr.p.with_output_size();
         pr.use_residual = h == 46;
@@ -163,7 +148,7 @@ TEST(CpuDepthwise, StrideOneAndTwoLayersSharingBufferGeometry) {
   for (int round = 0; round < 3; ++round) {
     for (int64_t s : {1, 2}) {
       Problem pr;
-      pr.p = square(1, 2, 9, 14, 3, 1, 1);
+      pr.p = depthwise_params(1, 2, 9, 14, 3, 1, 1);
       pr.p.kw = s == 1 ? 13 : 5;
       pr.p.stride_w = s;
       pr.p.with_output_size();
@@ -180,7 +165,7 @@ TEST(CpuDepthwise, AsymmetricPadsAndTinyImages) {
   for (int64_t h : {1, 2, 3}) {
     for (int64_t w : {1, 2, 3, 11}) {
       Problem pr;
-      pr.p = square(2, 3, h, w, 3, 1, 0);
+      pr.p = depthwise_params(2, 3, h, w, 3, 1, 0);
       pr.p.pad_top = 0, pr.p.pad_left = 2, pr.p.pad_bottom = 2, pr.p.pad_right = 1;
       pr.p.with_output_size();
       pr.use_residual = true;
@@ -198,9 +183,9 @@ TEST(CpuDepthwise, AsymmetricPadsAndTinyImages) {
 TEST(CpuDepthwise, EachActivationKind) {
   std::mt19937 rng(7);
   ThreadPool& pool = ThreadPool::inline_pool();
-  for (const Activation& act : kActivations) {
+  for (const Activation& act : kAllActivations) {
     Problem pr;
-    pr.p = square(1, 4, 13, 19, 3, 1, 1);
+    pr.p = depthwise_params(1, 4, 13, 19, 3, 1, 1);
     pr.act = act;
     pr.use_residual = true;
     pr.fill(rng);
@@ -212,7 +197,7 @@ TEST(CpuDepthwise, ThreadCountsGiveBitIdenticalResults) {
   std::mt19937 rng(11);
   for (int64_t k : {3, 5, 4}) {
     Problem pr;
-    pr.p = square(2, 7, 21, 29, k, k == 5 ? 2 : 1, k / 2);
+    pr.p = depthwise_params(2, 7, 21, 29, k, k == 5 ? 2 : 1, k / 2);
     pr.use_residual = true;
     pr.act = {ActKind::kSilu, 0, 0};
     pr.fill(rng);
@@ -223,7 +208,7 @@ TEST(CpuDepthwise, ThreadCountsGiveBitIdenticalResults) {
 TEST(CpuDepthwise, OutputMayAliasResidual) {
   std::mt19937 rng(13);
   Problem pr;
-  pr.p = square(1, 3, 9, 10, 3, 1, 1);
+  pr.p = depthwise_params(1, 3, 9, 10, 3, 1, 1);
   pr.use_residual = true;
   pr.act = {ActKind::kRelu, 0, 0};
   pr.fill(rng);
@@ -248,7 +233,7 @@ TEST(CpuDepthwise, EveryCompiledTargetMatchesReference) {
     for (auto [k, s, hw] : {std::array<int64_t, 3>{3, 1, 7}, {3, 2, 14}, {5, 1, 40}, {5, 2, 67}, {4, 1, 19},
                             {3, 1, 56}, {7, 2, 30}, {3, 3, 20}}) {
       Problem pr;
-      pr.p = square(2, 3, hw - 2, hw, k, s, k / 2);
+      pr.p = depthwise_params(2, 3, hw - 2, hw, k, s, k / 2);
       pr.use_residual = true;
       pr.act = {ActKind::kHardSwish, 0, 0};
       pr.fill(rng);
@@ -284,7 +269,7 @@ TEST(CpuDepthwise, TimingAgainstNaiveLoop) {
   std::mt19937 rng(17);
   for (auto [c, hw] : {std::pair<int64_t, int64_t>{144, 56}, {32, 112}}) {
     Problem pr;
-    pr.p = square(1, c, hw, hw, 3, 1, 1);
+    pr.p = depthwise_params(1, c, hw, hw, 3, 1, 1);
     pr.fill(rng);
     std::vector<float> y(pr.out_size());
     auto time_ms = [](auto&& fn) {

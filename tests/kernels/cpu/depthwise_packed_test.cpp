@@ -42,21 +42,6 @@ void expect_near(const std::vector<float>& got, const std::vector<float>& want, 
   }
 }
 
-Conv2dParams square(int64_t n, int64_t c, int64_t hw, int64_t k, int64_t s, int64_t pad) {
-  Conv2dParams p;
-  p.N = n, p.C = c, p.M = c, p.group = c, p.H = hw, p.W = hw, p.kh = k, p.kw = k;
-  p.stride_h = p.stride_w = s;
-  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = pad;
-  return p.with_output_size();
-}
-
-const Activation kActivations[] = {
-    {ActKind::kNone, 0, 0},       {ActKind::kRelu, 0, 0},       {ActKind::kClip, -0.25f, 0.5f},
-    {ActKind::kLeakyRelu, 0.1f, 0}, {ActKind::kSigmoid, 0, 0},   {ActKind::kHardSigmoid, 0.2f, 0.5f},
-    {ActKind::kHardSwish, 0, 0},  {ActKind::kSilu, 0, 0},       {ActKind::kTanh, 0, 0},
-    {ActKind::kGelu, 0, 0},
-};
-
 TEST(CpuDepthwisePacked, RandomGeometryMatchesReference) {
   std::mt19937 rng(4321);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -83,7 +68,7 @@ TEST(CpuDepthwisePacked, RandomGeometryMatchesReference) {
     if (p.OH < 1 || p.OW < 1) continue;
     pr.use_bias = pick(0, 1);
     pr.use_residual = pick(0, 2) == 0;
-    pr.act = kActivations[pick(0, 9)];
+    pr.act = kAllActivations[pick(0, 9)];
     pr.fill(rng);
     expect_near(pr.run(pool), pr.expected(), p);
     if (HasFatalFailure()) return;
@@ -100,9 +85,9 @@ TEST(CpuDepthwisePacked, ModelShapesAndActivations) {
   int i = 0;
   for (auto [c, hw, k, s] : {std::array<int64_t, 4>{40, 7, 3, 1}, {24, 7, 5, 1}, {16, 14, 3, 2}, {24, 14, 5, 2},
                              {16, 28, 3, 2}, {8, 28, 5, 1}, {8, 56, 5, 2}, {12, 16, 3, 1}}) {
-    for (const Activation& act : kActivations) {
+    for (const Activation& act : kAllActivations) {
       Problem pr;
-      pr.p = square(1, c, hw, k, s, k / 2);
+      pr.p = depthwise_params(1, c, hw, hw, k, s, k / 2);
       pr.act = act;
       pr.use_residual = ++i % 2 == 0;
       pr.fill(rng);
@@ -116,7 +101,7 @@ TEST(CpuDepthwisePacked, ThreadCountsGiveBitIdenticalResults) {
   std::mt19937 rng(12);
   for (auto [c, hw, k, s] : {std::array<int64_t, 4>{36, 7, 3, 1}, {20, 14, 5, 2}, {13, 11, 4, 1}}) {
     Problem pr;
-    pr.p = square(2, c, hw, k, s, k / 2);
+    pr.p = depthwise_params(2, c, hw, hw, k, s, k / 2);
     pr.use_residual = true;
     pr.act = {ActKind::kSilu, 0, 0};
     pr.fill(rng);
@@ -127,7 +112,7 @@ TEST(CpuDepthwisePacked, ThreadCountsGiveBitIdenticalResults) {
 TEST(CpuDepthwisePacked, OutputMayAliasResidual) {
   std::mt19937 rng(14);
   Problem pr;
-  pr.p = square(1, 11, 7, 3, 1, 1);  // 49 outputs: the last partial vector goes through the stack copy
+  pr.p = depthwise_params(1, 11, 7, 7, 3, 1, 1);  // 49 outputs: the last partial vector goes through the stack copy
   pr.use_residual = true;
   pr.act = {ActKind::kRelu, 0, 0};
   pr.fill(rng);
@@ -145,7 +130,7 @@ TEST(CpuDepthwisePacked, AlternatesWithRowKernelsOnOneBuffer) {
   for (int round = 0; round < 3; ++round) {
     for (auto [c, hw, k, s] : {std::array<int64_t, 4>{16, 7, 3, 1}, {3, 9, 3, 1}, {16, 9, 3, 2}, {2, 30, 3, 1}}) {
       FusedConvCase pr;
-      pr.p = square(1, c, hw, k, s, 1);
+      pr.p = depthwise_params(1, c, hw, hw, k, s, 1);
       pr.use_residual = round == 1;
       pr.fill(rng);
       std::vector<float> y(pr.out_size());
@@ -157,13 +142,13 @@ TEST(CpuDepthwisePacked, AlternatesWithRowKernelsOnOneBuffer) {
 }
 
 TEST(CpuDepthwisePacked, ChosenForSmallPlanesOnly) {
-  if (!depthwise_packed_preferred(square(1, 960, 7, 3, 1, 1))) GTEST_SKIP() << "no 4- or 8-lane target";
-  EXPECT_TRUE(depthwise_packed_preferred(square(1, 672, 14, 5, 2, 2)));
-  EXPECT_TRUE(depthwise_packed_preferred(square(1, 144, 56, 5, 2, 2)));
-  EXPECT_TRUE(depthwise_packed_preferred(square(1, 384, 14, 3, 1, 1)));
-  EXPECT_FALSE(depthwise_packed_preferred(square(1, 144, 56, 3, 1, 1)));   // the row kernels are faster
-  EXPECT_FALSE(depthwise_packed_preferred(square(1, 96, 112, 3, 2, 1)));   // block past L2
-  EXPECT_FALSE(depthwise_packed_preferred(square(1, 2, 7, 3, 1, 1)));      // fewer channels than lanes
+  if (!depthwise_packed_preferred(depthwise_params(1, 960, 7, 7, 3, 1, 1))) GTEST_SKIP() << "no 4- or 8-lane target";
+  EXPECT_TRUE(depthwise_packed_preferred(depthwise_params(1, 672, 14, 14, 5, 2, 2)));
+  EXPECT_TRUE(depthwise_packed_preferred(depthwise_params(1, 144, 56, 56, 5, 2, 2)));
+  EXPECT_TRUE(depthwise_packed_preferred(depthwise_params(1, 384, 14, 14, 3, 1, 1)));
+  EXPECT_FALSE(depthwise_packed_preferred(depthwise_params(1, 144, 56, 56, 3, 1, 1)));   // the row kernels are faster
+  EXPECT_FALSE(depthwise_packed_preferred(depthwise_params(1, 96, 112, 112, 3, 2, 1)));   // block past L2
+  EXPECT_FALSE(depthwise_packed_preferred(depthwise_params(1, 2, 7, 7, 3, 1, 1)));      // fewer channels than lanes
 }
 
 TEST(CpuDepthwisePacked, EveryCompiledTargetMatchesReference) {
@@ -177,7 +162,7 @@ TEST(CpuDepthwisePacked, EveryCompiledTargetMatchesReference) {
     SCOPED_TRACE(hwy::TargetName(target));
     for (auto [c, hw, k, s] : {std::array<int64_t, 4>{9, 7, 3, 1}, {17, 14, 5, 2}, {8, 10, 4, 1}}) {
       FusedConvCase pr;
-      pr.p = square(2, c, hw, k, s, k / 2);
+      pr.p = depthwise_params(2, c, hw, hw, k, s, k / 2);
       pr.use_residual = true;
       pr.act = {ActKind::kHardSwish, 0, 0};
       pr.fill(rng);
