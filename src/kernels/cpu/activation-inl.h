@@ -21,11 +21,12 @@ HWY_BEFORE_NAMESPACE();
 namespace ef::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Clamps with comparisons rather than Min/Max: NaN must propagate, and Highway leaves Min/Max of NaN to the target.
+// NaN must propagate, and Highway leaves Min/Max of NaN to the target: MaxKeepNan / MinKeepNan are one maxps /
+// minps on x86 (NaN kept by operand order) and a compare and blend elsewhere. The same value as
+// `v < lo ? lo : v`, then `v > hi ? hi : v`, signed zeros included.
 template <class D, class V = hn::VFromD<D>>
-HWY_INLINE V ClampKeepNan(D /*d*/, V v, V lo, V hi) {
-  v = hn::IfThenElse(hn::Lt(v, lo), lo, v);
-  return hn::IfThenElse(hn::Gt(v, hi), hi, v);
+HWY_INLINE V ClampKeepNan(D d, V v, V lo, V hi) {
+  return MinKeepNan(d, hi, MaxKeepNan(d, lo, v));
 }
 
 // act(x) for one vector, the kind fixed at compile time: loops instantiate this, so no switch runs per vector.
@@ -33,7 +34,7 @@ template <ActKind kKind, class D, class V = hn::VFromD<D>>
 HWY_INLINE V VecActivateK(D d, V x, float alpha, float beta) {
   const V zero = hn::Zero(d);
   const V one = hn::Set(d, 1.0f);
-  if constexpr (kKind == ActKind::kRelu) return hn::IfThenZeroElse(hn::Lt(x, zero), x);
+  if constexpr (kKind == ActKind::kRelu) return MaxKeepNan(d, zero, x);  // relu(-0) = -0, as x < 0 ? 0 : x
   if constexpr (kKind == ActKind::kClip) return ClampKeepNan(d, x, hn::Set(d, alpha), hn::Set(d, beta));
   if constexpr (kKind == ActKind::kLeakyRelu) return hn::IfThenElse(hn::Lt(x, zero), hn::Mul(x, hn::Set(d, alpha)), x);
   if constexpr (kKind == ActKind::kSigmoid) return VecSigmoid(d, x);
@@ -41,7 +42,8 @@ HWY_INLINE V VecActivateK(D d, V x, float alpha, float beta) {
     return ClampKeepNan(d, hn::MulAdd(x, hn::Set(d, alpha), hn::Set(d, beta)), zero, one);
   }
   if constexpr (kKind == ActKind::kHardSwish) {
-    return hn::Mul(x, ClampKeepNan(d, hn::MulAdd(x, hn::Set(d, 1.0f / 6.0f), hn::Set(d, 0.5f)), zero, one));
+    // x carries a NaN through the product, so the clamp may drop it (plain Min/Max).
+    return hn::Mul(x, hn::Min(hn::Max(hn::MulAdd(x, hn::Set(d, 1.0f / 6.0f), hn::Set(d, 0.5f)), zero), one));
   }
   if constexpr (kKind == ActKind::kSilu) return VecSilu(d, x);
   if constexpr (kKind == ActKind::kTanh) return VecTanh(d, x);

@@ -3,6 +3,7 @@
 // worst error and the speedup over the scalar loop (informational only; nothing is timed against a threshold).
 #include "kernels/cpu/activation.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -197,20 +198,32 @@ std::vector<float> accuracy_inputs() {
   return x;
 }
 
-// The exp-based kernels against double precision, in ulp, on every compiled target. Bounds (worst measured on
-// AVX2 over every 61st float: sigmoid 2.3, SiLU 3.0, tanh 1.4 ulp): e = exp(-|x|) within ~1 ulp (degree-6
-// polynomial, one 2^n scale), then one rounded add and one division; tanh's odd polynomial below 0.625 keeps the
-// error relative as tanh(x) -> x. Subnormal results are counted in units of 2^-149.
-TEST(CpuActivation, ExpBasedKernelsAreWithinAFewUlpOfDouble) {
+// Relative error of got against the exact value want, with FLT_MIN as the floor of |want| (a subnormal result may
+// be off by a few units of 2^-149). Special values must match exactly (NaN for NaN, equal infinities).
+double relative_error(float got, double want) {
+  if (std::isnan(want)) return std::isnan(got) ? 0.0 : HUGE_VAL;
+  if (std::isinf(want) || std::isinf(got)) return static_cast<double>(got) == want ? 0.0 : HUGE_VAL;
+  return std::abs(static_cast<double>(got) - want) /
+         std::max(std::abs(want), static_cast<double>(std::numeric_limits<float>::min()));
+}
+
+// The exp-based kernels against double precision on every compiled target. Sigmoid and SiLU promise 1e-6
+// relative error (worst measured: AVX2 3.7e-7 / 4.3e-7, at x = -85 / -92 where the float ln2 of the one-FMA
+// argument reduction costs most; targets without FMA 2.6e-7 / 3.0e-7); tanh, with the few-ulp exp, 2.5 ulp
+// (measured 1.33).
+// tanh's odd polynomial below 0.625 keeps its error relative as tanh(x) -> x. Subnormal results are counted in
+// units of 2^-149 (ulp) or of FLT_MIN (relative).
+TEST(CpuActivation, ExpBasedKernelsAreAccurateAgainstDouble) {
   struct Case {
     ActKind kind;
     double (*exact)(double);
-    double max_ulp;
+    double (*error)(float, double);
+    double bound;
   };
   const Case cases[] = {
-      {ActKind::kSigmoid, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, 3.0},
-      {ActKind::kSilu, [](double v) { return v / (1.0 + std::exp(-v)); }, 4.0},
-      {ActKind::kTanh, [](double v) { return std::tanh(v); }, 2.5},
+      {ActKind::kSigmoid, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, relative_error, 1e-6},
+      {ActKind::kSilu, [](double v) { return v / (1.0 + std::exp(-v)); }, relative_error, 1e-6},
+      {ActKind::kTanh, [](double v) { return std::tanh(v); }, ulp_error, 2.5},
   };
   const std::vector<float> x = accuracy_inputs();
   for_each_target([&](const char* target) {
@@ -220,14 +233,15 @@ TEST(CpuActivation, ExpBasedKernelsAreWithinAFewUlpOfDouble) {
       double worst = 0;
       float worst_x = 0;
       for (size_t i = 0; i < x.size(); ++i) {
-        const double err = ulp_error(y[i], c.exact(static_cast<double>(x[i])));
+        const double err = c.error(y[i], c.exact(static_cast<double>(x[i])));
         if (err > worst) {
           worst = err;
           worst_x = x[i];
         }
       }
-      std::printf("[ info ] %-6s %-7s worst %.2f ulp at x = %.9g\n", target, name_of(c.kind), worst, worst_x);
-      EXPECT_LE(worst, c.max_ulp) << target << " " << name_of(c.kind) << " at x = " << worst_x;
+      std::printf("[ info ] %-6s %-7s worst error %.3g (%s) at x = %.9g\n", target, name_of(c.kind), worst,
+                  c.error == ulp_error ? "ulp" : "relative", worst_x);
+      EXPECT_LE(worst, c.bound) << target << " " << name_of(c.kind) << " at x = " << worst_x;
     }
   });
 }
