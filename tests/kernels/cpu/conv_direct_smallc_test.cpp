@@ -86,10 +86,7 @@ TEST(CpuDirectSmallC, RandomGeometryMatchesReference) {
     p.with_output_size();
     if (p.OH < 1 || p.OW < 1) continue;
     ASSERT_TRUE(direct_smallc_applicable(p)) << describe(pr);
-    pr.use_bias = pick(0, 1);
-    pr.use_residual = pick(0, 2) == 0;
-    pr.act = kAllActivations[pick(0, 9)];
-    pr.fill(rng);
+    pr.randomize_epilogue_and_fill(pick, rng);
     expect_close(pr.run(iter % 2 ? two : one), pr.expected(), pr);
     if (HasFatalFailure()) return;
     ++checked;

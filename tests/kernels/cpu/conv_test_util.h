@@ -87,7 +87,32 @@ struct FusedConvCase {
   std::vector<float> expected() const {
     return fused_conv_reference(p, x.data(), w.data(), bias_ptr(), residual_ptr(), act);
   }
+
+  // A random epilogue (bias half the time, residual a third of the time, any activation), then random data.
+  template <class Pick>
+  void randomize_epilogue_and_fill(Pick& pick, std::mt19937& rng) {
+    use_bias = pick(0, 1);
+    use_residual = pick(0, 2) == 0;
+    act = kAllActivations[pick(0, 9)];
+    fill(rng);
+  }
 };
+
+// The window of a random depthwise layer (N, C, M, group, H and W already set): kernels 1..7 with 3 and 5 most
+// often, strides 1..3, dilation 2 a quarter of the time, pads 0..3. OH or OW comes out < 1 when no window fits;
+// callers skip those.
+template <class Pick>
+void random_depthwise_window(Pick& pick, Conv2dParams& p) {
+  static constexpr int kKernels[] = {1, 2, 3, 3, 3, 4, 5, 5, 7};
+  p.kh = kKernels[pick(0, 8)];
+  p.kw = pick(0, 2) == 0 ? kKernels[pick(0, 8)] : p.kh;
+  p.stride_h = pick(1, 3);
+  p.stride_w = pick(0, 1) ? p.stride_h : pick(1, 3);
+  p.dilation_h = pick(0, 3) == 0 ? 2 : 1;
+  p.dilation_w = pick(0, 3) == 0 ? 2 : 1;
+  p.pad_top = pick(0, 3), p.pad_left = pick(0, 3), p.pad_bottom = pick(0, 3), p.pad_right = pick(0, 3);
+  p.with_output_size();
+}
 
 // Runs a case (anything with run(ThreadPool&) returning the output) on 1, 2 and 3 threads: how a kernel splits
 // its work must not change a single bit of the result.

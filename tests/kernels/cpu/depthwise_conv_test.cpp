@@ -65,7 +65,6 @@ void expect_matches_reference(const Problem& pr, ThreadPool& pool) {
 TEST(CpuDepthwise, RandomGeometryMatchesReference) {
   std::mt19937 rng(1234);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  const int kernels[] = {1, 2, 3, 3, 3, 4, 5, 5, 7};
   ThreadPool pool(2);
   int checked = 0;
   for (int iter = 0; iter < 400; ++iter) {
@@ -77,19 +76,9 @@ TEST(CpuDepthwise, RandomGeometryMatchesReference) {
     p.group = p.C;
     p.H = pick(1, 23);
     p.W = pick(0, 3) == 0 ? pick(38, 90) : pick(1, 37);
-    p.kh = kernels[pick(0, 8)];
-    p.kw = pick(0, 2) == 0 ? kernels[pick(0, 8)] : p.kh;
-    p.stride_h = pick(1, 3);
-    p.stride_w = pick(0, 1) ? p.stride_h : pick(1, 3);
-    p.dilation_h = pick(0, 3) == 0 ? 2 : 1;
-    p.dilation_w = pick(0, 3) == 0 ? 2 : 1;
-    p.pad_top = pick(0, 3), p.pad_left = pick(0, 3), p.pad_bottom = pick(0, 3), p.pad_right = pick(0, 3);
-    p.with_output_size();
+    random_depthwise_window(pick, p);
     if (p.OH < 1 || p.OW < 1) continue;
-    pr.use_bias = pick(0, 1);
-    pr.use_residual = pick(0, 2) == 0;
-    pr.act = kAllActivations[pick(0, 9)];
-    pr.fill(rng);
+    pr.randomize_epilogue_and_fill(pick, rng);
     expect_matches_reference(pr, pool);
     if (HasFatalFailure()) return;
     ++checked;

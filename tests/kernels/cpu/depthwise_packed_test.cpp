@@ -45,7 +45,6 @@ void expect_near(const std::vector<float>& got, const std::vector<float>& want, 
 TEST(CpuDepthwisePacked, RandomGeometryMatchesReference) {
   std::mt19937 rng(4321);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  const int kernels[] = {1, 2, 3, 3, 3, 4, 5, 5, 7};
   ThreadPool pool(2);
   int checked = 0;
   for (int iter = 0; iter < 300; ++iter) {
@@ -57,19 +56,9 @@ TEST(CpuDepthwisePacked, RandomGeometryMatchesReference) {
     p.group = p.C;
     p.H = pick(1, 17);
     p.W = pick(1, 17);
-    p.kh = kernels[pick(0, 8)];
-    p.kw = pick(0, 2) == 0 ? kernels[pick(0, 8)] : p.kh;
-    p.stride_h = pick(1, 3);
-    p.stride_w = pick(0, 1) ? p.stride_h : pick(1, 3);
-    p.dilation_h = pick(0, 3) == 0 ? 2 : 1;
-    p.dilation_w = pick(0, 3) == 0 ? 2 : 1;
-    p.pad_top = pick(0, 3), p.pad_left = pick(0, 3), p.pad_bottom = pick(0, 3), p.pad_right = pick(0, 3);
-    p.with_output_size();
+    random_depthwise_window(pick, p);
     if (p.OH < 1 || p.OW < 1) continue;
-    pr.use_bias = pick(0, 1);
-    pr.use_residual = pick(0, 2) == 0;
-    pr.act = kAllActivations[pick(0, 9)];
-    pr.fill(rng);
+    pr.randomize_epilogue_and_fill(pick, rng);
     expect_near(pr.run(pool), pr.expected(), p);
     if (HasFatalFailure()) return;
     ++checked;
