@@ -14,13 +14,23 @@ from onnx import numpy_helper, helper
 m = onnx.load(sys.argv[1])
 g = m.graph
 inits = {i.name: i for i in g.initializer}
-arr = lambda n: numpy_helper.to_array(inits[n])
 producer = {o: n for n in g.node for o in n.output}
+
+
+def arr(name):
+    # The quantizer writes a bias scale as Mul(input scale, weight scale): fold such products of initializers.
+    if name in inits:
+        return numpy_helper.to_array(inits[name])
+    n = producer[name]
+    assert n.op_type == "Mul", f"{name}: expected an initializer or a Mul of initializers, got {n.op_type}"
+    return arr(n.input[0]) * arr(n.input[1])
+
+
 rename, keep, new_inits = {}, [], []
 outputs = {o.name for o in g.output}
 relus = set()
 for n in g.node:
-    if n.op_type == "DequantizeLinear" and n.input[0] in inits:
+    if n.op_type == "DequantizeLinear" and n.input[0] in inits:  # a constant: fold to float
         q = arr(n.input[0]).astype(np.float32)
         s = arr(n.input[1]).astype(np.float32)
         z = arr(n.input[2]).astype(np.float32) if len(n.input) > 2 and n.input[2] else np.zeros_like(s)
