@@ -167,6 +167,7 @@ TEST(Concurrency, ElementwiseChainInPlace) {
 TEST(Concurrency, ConformanceConv2d) {
   const std::string path = "/usr/share/libonnx-testdata/data/pytorch-converted/test_Conv2d/model.onnx";
   std::ifstream file(path, std::ios::binary);
+  ASSERT_TRUE(file) << path << " is missing: scripts/install-deps installs Debian's libonnx-testdata";
   std::string bytes((std::istreambuf_iterator<char>(file)), {});
   stress({"test_Conv2d", bytes, {{2, 3, 7, 5}}, 1});
 }
