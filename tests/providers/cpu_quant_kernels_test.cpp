@@ -165,6 +165,34 @@ TEST(CpuProviderQLinearConv, PointwiseLargeKAndOneDimensional) {
   check_case(dw, 5, 1, "qconv.depthwise");
 }
 
+// Channels per group a multiple of 4: the im2col panels are packed tap-major and the weights permuted to match
+// (qconv_tap_major); resnet-like 3x3 / 7x7 windows, strides 1-3, planes wider than a panel, groups, 1-3 threads.
+TEST(CpuProviderQLinearConv, TapMajorIm2col) {
+  std::mt19937 rng(77);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int i = 0; i < 18; ++i) {
+    QConvCase c;
+    c.N = pick(1, 2);
+    c.group = i % 4 == 3 ? 2 : 1;
+    c.C = c.group * 4 * pick(1, 6);
+    c.M = c.group * pick(1, 21);
+    c.in = {pick(3, 12), pick(5, 40)};
+    const int64_t k = i % 6 == 5 ? 7 : (i % 3 == 2 ? pick(2, 5) : 3);
+    c.kernel = {k, i % 7 == 6 ? 1 : k};
+    c.stride = {pick(1, 2), i % 5 == 4 ? 3 : pick(1, 2)};
+    c.dilation = {1, i % 8 == 7 ? 2 : 1};
+    const int64_t pad = k / 2;
+    c.pads = {pad, pad, pick(0, pad), pick(0, pad)};
+    for (int a = 0; a < 2; ++a) {
+      while (c.in[a] + c.pads[a] + c.pads[a + 2] < (c.kernel[a] - 1) * c.dilation[a] + 1) c.in[a]++;
+    }
+    c.x_signed = i % 2 == 1;
+    c.y_signed = (i / 2) % 2 == 1;
+    c.wide_weights = i % 3 == 0;
+    check_case(c, static_cast<uint32_t>(100 + i), 1 + i % 3, "qconv.im2col");
+  }
+}
+
 TEST(CpuProviderQLinearConv, DepthwiseDirectKernel) {
   // The shapes of mobilenet / BlazeFace blocks: 3x3 and 5x5, stride 1 and 2, "same" padding, widths not a
   // multiple of 16, a channel multiplier; the AVX2 kernel where the CPU has it.

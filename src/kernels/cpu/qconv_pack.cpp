@@ -101,9 +101,39 @@ void pack_two_run_quads(const TwoRunTap* taps_plan, int64_t taps, const uint8_t*
     interleave4v(v[0], v[1], v[2], v[3], flip, dst);
   }
 }
+
+// Tap-major quads of one tap (QConvPanels' tap_major): the four rows of quad c / 4 are channels c .. c + 3 at the
+// same offsets, so the tap's plan stays in registers. kRuns 0: one run filling the whole row (the row is the
+// load); 1, 2: that many masked runs, `fill` (the padding outside the masks) or'ed in.
+template <int SW, int kRuns>
+void pack_tap_quads(const uint8_t* x, int64_t plane, int64_t quads, const int64_t* off, const __m128i* mask,
+                    __m128i fill, __m128i flip, uint8_t* dst) {
+  auto row = [&](const uint8_t* xc) {
+    if (kRuns == 0) return run_bytes<SW>(xc + off[0]);
+    __m128i v = _mm_or_si128(_mm_and_si128(mask[0], run_bytes<SW>(xc + off[0])), fill);
+    if (kRuns == 2) v = _mm_or_si128(v, _mm_and_si128(mask[1], run_bytes<SW>(xc + off[1])));
+    return v;
+  };
+  for (int64_t q = 0; q < quads; ++q, x += 4 * plane, dst += kQgemmNR * 4) {
+    interleave4v(row(x), row(x + plane), row(x + 2 * plane), row(x + 3 * plane), flip, dst);
+  }
+}
 #endif
 
 }  // namespace
+
+bool qconv_tap_major(const Conv2dParams& p) {
+  return p.kh * p.kw > 1 && (p.C / p.group) % 4 == 0 && !qconv_is_pointwise(p);
+}
+
+void qconv_tap_major_weights(const Conv2dParams& p, int64_t M, const int8_t* w, int64_t ldw, int8_t* out) {
+  const int64_t channels = p.C / p.group, taps = p.kh * p.kw, K = channels * taps;
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t c = 0; c < channels; ++c) {
+      for (int64_t tap = 0; tap < taps; ++tap) out[m * K + tap * channels + c] = w[m * ldw + c * taps + tap];
+    }
+  }
+}
 
 void QRowPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
   const int64_t full = K_ / 4, quads = (K_ + 3) / 4;
@@ -277,8 +307,48 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
     }
     return any;
   };
-  const bool whole_rows = pointwise && count == kQgemmNR;
   alignas(16) uint8_t row[kQgemmNR];
+  if (tap_major_) {
+    // Quad q is tap q / (channels / 4), channels 4 (q % (channels / 4)) .. + 3 (qconv_tap_major: K % 4 == 0).
+    const int64_t cq = channels / 4;
+    for (int64_t tap = 0; tap < taps; ++tap) {
+      uint8_t* d = dst + tap * cq * kQgemmNR * 4;
+      const TapPlan* tp = planned && plan[tap].n >= 0 ? &plan[tap] : nullptr;
+      if (tp != nullptr && tp->n <= 2) {
+        const __m128i m1 = tp->n > 1 ? tp->mask[1] : _mm_setzero_si128();
+        const __m128i fill = _mm_andnot_si128(_mm_or_si128(tp->mask[0], m1), pad_vec);  // outside the runs
+        if (tp->n == 0) {  // the tap reads only padding
+          for (int64_t c = 0; c < channels; c += 4, d += kQgemmNR * 4) {
+            interleave4v(pad_vec, pad_vec, pad_vec, pad_vec, flip_vec, d);
+          }
+        } else if (tp->full) {
+          if (sw == 1) pack_tap_quads<1, 0>(x_, plane, cq, tp->off, tp->mask, fill, flip_vec, d);
+          else pack_tap_quads<2, 0>(x_, plane, cq, tp->off, tp->mask, fill, flip_vec, d);
+        } else if (tp->n == 1) {
+          if (sw == 1) pack_tap_quads<1, 1>(x_, plane, cq, tp->off, tp->mask, fill, flip_vec, d);
+          else pack_tap_quads<2, 1>(x_, plane, cq, tp->off, tp->mask, fill, flip_vec, d);
+        } else {
+          if (sw == 1) pack_tap_quads<1, 2>(x_, plane, cq, tp->off, tp->mask, fill, flip_vec, d);
+          else pack_tap_quads<2, 2>(x_, plane, cq, tp->off, tp->mask, fill, flip_vec, d);
+        }
+        continue;
+      }
+      for (int64_t c = 0; c < channels; c += 4, d += kQgemmNR * 4) {
+        __m128i v[4];
+        for (int i = 0; i < 4; ++i) {
+          if (tp != nullptr) {
+            v[i] = planned_row(c + i, tap);
+          } else {
+            fill_row(tap * channels + c + i, c + i, tap / p.kw, tap % p.kw, row);
+            v[i] = _mm_load_si128(reinterpret_cast<const __m128i*>(row));
+          }
+        }
+        interleave4v(v[0], v[1], v[2], v[3], flip_vec, d);
+      }
+    }
+    return;
+  }
+  const bool whole_rows = pointwise && count == kQgemmNR;
   int64_t c = 0, tap = 0;  // of row k, advanced without divisions
   int64_t q = 0;
   if (whole_rows) {
@@ -356,6 +426,11 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
   int64_t c = 0, ky = 0, kx = 0;  // of row k, advanced without divisions
   for (int64_t q = 0; q < quads; ++q) {
     for (int i = 0; i < 4; ++i) {
+      if (tap_major_) {  // k = tap * channels + c
+        const int64_t k = q * 4 + i, tap = k / channels;
+        fill_row(k, k % channels, tap / p.kw, tap % p.kw, rows[i]);
+        continue;
+      }
       fill_row(q * 4 + i, c, ky, kx, rows[i]);
       if (++kx == p.kw) {
         kx = 0;

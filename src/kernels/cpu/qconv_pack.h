@@ -12,16 +12,26 @@ namespace ef::cpu {
 
 class QConvPanels final : public QPanelPacker {
  public:
-  // x_group: the first input channel of this image and group; p.C / p.group channels are read.
-  QConvPanels(const Conv2dParams& p, const uint8_t* x_group, uint8_t flip, uint8_t pad)
-      : p_(p), x_(x_group), flip_(flip), pad_(pad) {}
+  // x_group: the first input channel of this image and group; p.C / p.group channels are read. The im2col row
+  // order is k = c * taps + tap (ONNX's weight order), or with tap_major k = tap * channels + c, which
+  // qconv_tap_major() allows: then every k quad is one tap of four channels, so the quad's four rows share one
+  // offset and mask (the weights must be permuted the same way: qconv_tap_major_weights).
+  QConvPanels(const Conv2dParams& p, const uint8_t* x_group, uint8_t flip, uint8_t pad, bool tap_major = false)
+      : p_(p), x_(x_group), flip_(flip), pad_(pad), tap_major_(tap_major) {}
   void pack(int64_t j0, int64_t j1, uint8_t* dst) const override;
 
  private:
   const Conv2dParams& p_;
   const uint8_t* x_;
   uint8_t flip_, pad_;
+  bool tap_major_;
 };
+
+// True when a convolution's panels can be packed tap-major: a window of several taps over a multiple of 4
+// channels per group (quads never straddle two taps).
+bool qconv_tap_major(const Conv2dParams& p);
+// W [M, channels * taps] (ONNX order, row stride ldw) -> [M, taps * channels] (tap-major), into out.
+void qconv_tap_major_weights(const Conv2dParams& p, int64_t M, const int8_t* w, int64_t ldw, int8_t* out);
 
 // The rows of a row-major [rows, K] 8-bit matrix as the GEMM's columns (MatMul activations): column j of the
 // panel is row j of the matrix, flipped by `flip`. Bytes past K are zero (they meet zero weights).

@@ -50,8 +50,17 @@ class QGemmConv final : public PreparedKernel {
     m_per_group_ = p.M / p.group;
     const int64_t k = (p.C / p.group) * p.kh * p.kw;
     offset_.resize(static_cast<size_t>(p.M));
+    // Tap-major im2col rows where allowed: a panel quad is then one tap of four channels, packed with one offset
+    // and mask instead of four (the packing was ~15% of resnet18's INT8 time). The sums are exact either way.
+    tap_major_ = cpu::qconv_tap_major(p);
+    std::vector<int8_t> permuted(tap_major_ ? static_cast<size_t>(m_per_group_ * k) : 0);
     for (int64_t g = 0; g < p.group; ++g) {
-      packed_.push_back(cpu::qpack_weights(m_per_group_, k, w + g * m_per_group_ * k, k));
+      const int8_t* wg = w + g * m_per_group_ * k;
+      if (tap_major_) {
+        cpu::qconv_tap_major_weights(p, m_per_group_, wg, k, permuted.data());
+        wg = permuted.data();
+      }
+      packed_.push_back(cpu::qpack_weights(m_per_group_, k, wg, k));
       const cpu::QPackedWeights& pw = packed_.back();
       for (int64_t m = 0; m < m_per_group_; ++m) {
         const size_t at = static_cast<size_t>(g * m_per_group_ + m);
@@ -74,7 +83,7 @@ class QGemmConv final : public PreparedKernel {
     for (int64_t n = 0; n < p.N; ++n) {
       for (int64_t g = 0; g < p.group; ++g) {
         const uint8_t* x_group = x + (n * p.C + g * c_per_group) * p.H * p.W;
-        cpu::QConvPanels panels(p, x_group, flip, static_cast<uint8_t>(s_.x_zp_unsigned));
+        cpu::QConvPanels panels(p, x_group, flip, static_cast<uint8_t>(s_.x_zp_unsigned), tap_major_);
         cpu::QRequant rq = s_.rq;
         rq.offset = offset_.data() + g * m_per_group_;
         rq.scale = s_.scale.data() + g * m_per_group_;
@@ -87,6 +96,7 @@ class QGemmConv final : public PreparedKernel {
  private:
   QConvSetup s_;
   int64_t m_per_group_ = 0;
+  bool tap_major_ = false;
   std::vector<int32_t> offset_;
   std::vector<cpu::QPackedWeights> packed_;
 };

@@ -11,20 +11,21 @@
 namespace ef::cpu {
 namespace {
 
-void check_conv_panels(const Conv2dParams& p, uint8_t flip, uint8_t pad, uint32_t seed) {
+void check_conv_panels(const Conv2dParams& p, uint8_t flip, uint8_t pad, uint32_t seed, bool tap_major = false) {
   std::mt19937 rng(seed);
   const int64_t channels = p.C / p.group, plane = p.H * p.W;
   const int64_t K = channels * p.kh * p.kw, quads = (K + 3) / 4, N = p.OH * p.OW;
   for (int64_t g = 0; g < p.group; ++g) {
     std::vector<uint8_t> x(static_cast<size_t>(channels * plane));  // this group's input, exactly
     for (uint8_t& v : x) v = static_cast<uint8_t>(rng());
-    const QConvPanels panels(p, x.data(), flip, pad);
+    const QConvPanels panels(p, x.data(), flip, pad, tap_major);
     std::vector<uint8_t> dst(static_cast<size_t>(quads * kQgemmNR * 4));
     for (int64_t j0 = 0; j0 < N; j0 += kQgemmNR) {
       const int64_t j1 = std::min(N, j0 + kQgemmNR);
       panels.pack(j0, j1, dst.data());
       for (int64_t k = 0; k < K; ++k) {
-        const int64_t c = k / (p.kh * p.kw), ky = k / p.kw % p.kh, kx = k % p.kw;
+        const int64_t taps = p.kh * p.kw, tap = tap_major ? k / channels : k % taps;
+        const int64_t c = tap_major ? k % channels : k / taps, ky = tap / p.kw, kx = tap % p.kw;
         for (int64_t j = 0; j < j1 - j0; ++j) {
           const int64_t oy = (j0 + j) / p.OW, ox = (j0 + j) % p.OW;
           const int64_t iy = oy * p.stride_h - p.pad_top + ky * p.dilation_h;
@@ -70,6 +71,51 @@ TEST(QConvPanels, MatchNaiveIm2colOnRandomGeometries) {
   pointwise.W = 21;
   pointwise.with_output_size();
   check_conv_panels(pointwise, 0x80, 0, 7);
+}
+
+// Tap-major rows (k = tap * channels + c) over multiples of 4 channels: every tap kind of the fast path (whole
+// rows, one or two masked runs, only padding) and the unplanned fallbacks (stride 3, loads leaving the input).
+TEST(QConvPanels, TapMajorMatchesNaiveIm2col) {
+  std::mt19937 rng(5);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int checked = 0;
+  for (int i = 0; i < 80; ++i) {
+    Conv2dParams p;
+    p.group = pick(1, 2);
+    p.C = p.group * 4 * pick(1, 3);
+    p.M = p.group;
+    p.H = pick(1, 12);
+    p.W = i % 4 == 0 ? pick(16, 60) : pick(1, 40);
+    p.kh = pick(1, 4);
+    p.kw = pick(1, 4);
+    p.stride_h = pick(1, 3);
+    p.stride_w = i % 5 == 0 ? 3 : pick(1, 2);
+    p.dilation_h = pick(1, 2);
+    p.dilation_w = pick(1, 2);
+    p.pad_top = pick(0, 3);
+    p.pad_left = pick(0, 3);
+    p.pad_bottom = pick(0, 3);
+    p.pad_right = pick(0, 3);
+    p.with_output_size();
+    if (p.OH < 1 || p.OW < 1 || !qconv_tap_major(p)) continue;
+    SCOPED_TRACE(testing::Message() << "case " << i);
+    check_conv_panels(p, i % 2 ? 0x80 : 0, static_cast<uint8_t>(pick(0, 255)), static_cast<uint32_t>(i), true);
+    ++checked;
+  }
+  EXPECT_GT(checked, 40);
+  // The permuted weights: row m, k = tap * channels + c holds W[m, c * taps + tap].
+  Conv2dParams p;
+  p.C = 8;
+  p.kh = 3;
+  p.kw = 2;
+  std::vector<int8_t> w(2 * 50), out(2 * 48);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(i);
+  qconv_tap_major_weights(p, 2, w.data(), 50, out.data());
+  for (int64_t m = 0; m < 2; ++m) {
+    for (int64_t k = 0; k < 48; ++k) {
+      EXPECT_EQ(out[static_cast<size_t>(m * 48 + k)], w[static_cast<size_t>(m * 50 + (k % 8) * 6 + k / 8)]);
+    }
+  }
 }
 
 TEST(QRowPanels, MatchTheTransposedRows) {
