@@ -193,6 +193,34 @@ TEST(CpuProviderQLinearConv, TapMajorIm2col) {
   }
 }
 
+// Few channels, 7x7 / 4x4 / 8x8 windows at stride 1 and 2 (the resnet stem): window-quad panels, the weights
+// padded to whole quads of taps (qconv_window_pack.h); planes narrower than 16 bytes and panels spanning rows.
+TEST(CpuProviderQLinearConv, WindowQuadIm2col) {
+  std::mt19937 rng(91);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int i = 0; i < 12; ++i) {
+    QConvCase c;
+    c.N = pick(1, 2);
+    c.group = i % 5 == 4 ? 3 : 1;
+    c.C = c.group * pick(1, 3);
+    c.M = c.group * pick(1, 19);
+    const int64_t kws[3] = {7, 4, 8};
+    const int64_t k = kws[i % 3];
+    c.kernel = {i % 4 == 3 ? pick(1, 7) : k, k};
+    c.in = {pick(k, 20), i % 3 == 2 ? pick(k, 15) : pick(16, 48)};
+    c.stride = {pick(1, 2), pick(1, 2)};
+    c.dilation = {i % 6 == 5 ? 2 : 1, 1};
+    c.pads = {pick(0, 3), k / 2, pick(0, 3), pick(0, k / 2)};
+    for (int a = 0; a < 2; ++a) {
+      while (c.in[a] + c.pads[a] + c.pads[a + 2] < (c.kernel[a] - 1) * c.dilation[a] + 1) c.in[a]++;
+    }
+    c.x_signed = i % 2 == 1;
+    c.y_signed = (i / 2) % 2 == 1;
+    c.wide_weights = i % 3 == 1;
+    check_case(c, static_cast<uint32_t>(200 + i), 1 + i % 3, "qconv.im2col");
+  }
+}
+
 TEST(CpuProviderQLinearConv, DepthwiseDirectKernel) {
   // The shapes of mobilenet / BlazeFace blocks: 3x3 and 5x5, stride 1 and 2, "same" padding, widths not a
   // multiple of 16, a channel multiplier; the AVX2 kernel where the CPU has it.

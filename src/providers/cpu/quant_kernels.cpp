@@ -13,6 +13,7 @@
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/qadd.h"
 #include "kernels/cpu/qconv_pack.h"
+#include "kernels/cpu/qconv_window_pack.h"
 #include "kernels/cpu/qdepthwise.h"
 #include "kernels/cpu/qgemm.h"
 #include "kernels/cpu/quantize.h"
@@ -51,16 +52,22 @@ class QGemmConv final : public PreparedKernel {
     const int64_t k = (p.C / p.group) * p.kh * p.kw;
     offset_.resize(static_cast<size_t>(p.M));
     // Tap-major im2col rows where allowed: a panel quad is then one tap of four channels, packed with one offset
-    // and mask instead of four (the packing was ~15% of resnet18's INT8 time). The sums are exact either way.
+    // and mask instead of four (the packing was ~15% of resnet18's INT8 time). Else window quads for wide windows
+    // over few channels (the 7x7 stem: its packing was ~30% of the layer). The sums are exact in any k order.
     tap_major_ = cpu::qconv_tap_major(p);
-    std::vector<int8_t> permuted(tap_major_ ? static_cast<size_t>(m_per_group_ * k) : 0);
+    window_ = cpu::qconv_window_quads(p);
+    const int64_t k_gemm = window_ ? cpu::qconv_window_quad_k(p) : k;
+    std::vector<int8_t> permuted(tap_major_ || window_ ? static_cast<size_t>(m_per_group_ * k_gemm) : 0);
     for (int64_t g = 0; g < p.group; ++g) {
       const int8_t* wg = w + g * m_per_group_ * k;
       if (tap_major_) {
         cpu::qconv_tap_major_weights(p, m_per_group_, wg, k, permuted.data());
         wg = permuted.data();
+      } else if (window_) {
+        cpu::qconv_window_quad_weights(p, m_per_group_, wg, k, permuted.data());
+        wg = permuted.data();
       }
-      packed_.push_back(cpu::qpack_weights(m_per_group_, k, wg, k));
+      packed_.push_back(cpu::qpack_weights(m_per_group_, k_gemm, wg, k_gemm));
       const cpu::QPackedWeights& pw = packed_.back();
       for (int64_t m = 0; m < m_per_group_; ++m) {
         const size_t at = static_cast<size_t>(g * m_per_group_ + m);
@@ -83,12 +90,19 @@ class QGemmConv final : public PreparedKernel {
     for (int64_t n = 0; n < p.N; ++n) {
       for (int64_t g = 0; g < p.group; ++g) {
         const uint8_t* x_group = x + (n * p.C + g * c_per_group) * p.H * p.W;
-        cpu::QConvPanels panels(p, x_group, flip, static_cast<uint8_t>(s_.x_zp_unsigned), tap_major_);
         cpu::QRequant rq = s_.rq;
         rq.offset = offset_.data() + g * m_per_group_;
         rq.scale = s_.scale.data() + g * m_per_group_;
-        cpu::qgemm(packed_[static_cast<size_t>(g)], cols, panels, rq, y + (n * p.M + g * m_per_group_) * cols,
-                   cols, 1, *args.pool);
+        auto gemm = [&](const cpu::QPanelPacker& panels) {
+          cpu::qgemm(packed_[static_cast<size_t>(g)], cols, panels, rq, y + (n * p.M + g * m_per_group_) * cols,
+                     cols, 1, *args.pool);
+        };
+        const auto pad = static_cast<uint8_t>(s_.x_zp_unsigned);
+        if (window_) {
+          gemm(cpu::QWindowQuadPanels(p, x_group, flip, pad));
+        } else {
+          gemm(cpu::QConvPanels(p, x_group, flip, pad, tap_major_));
+        }
       }
     }
   }
@@ -97,6 +111,7 @@ class QGemmConv final : public PreparedKernel {
   QConvSetup s_;
   int64_t m_per_group_ = 0;
   bool tap_major_ = false;
+  bool window_ = false;  // window-quad panels (qconv_window_pack.h)
   std::vector<int32_t> offset_;
   std::vector<cpu::QPackedWeights> packed_;
 };
