@@ -48,6 +48,7 @@ int64_t Target() { return HWY_TARGET; }
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "kernels/cpu/qgemv.h"
 #include "kernels/cpu/sgemm.h"
 #ifdef EF_HAVE_DNNL
 #include <dnnl.h>
@@ -161,6 +162,36 @@ void BM_EfClassifier(benchmark::State& state) {
   state.SetLabel(cpu::sgemm_target_name());
 }
 
+// The same heads on int8 weights (kernels/cpu/qgemv.h), as qdq-fusion runs a QDQ model's classifier.
+void BM_EfQClassifier(benchmark::State& state) {
+  const int64_t N = state.range(0), K = state.range(1);
+  const bool cold = state.range(2) != 0;
+  std::mt19937 rng(3);
+  std::vector<int8_t> w(static_cast<size_t>(N * K));
+  std::vector<uint8_t> x(static_cast<size_t>(K)), y(static_cast<size_t>(N));
+  for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+  for (auto& v : x) v = static_cast<uint8_t>(rng());
+  const std::vector<int32_t> offset(static_cast<size_t>(N), 1000);
+  const std::vector<float> scale(static_cast<size_t>(N), 1e-4f);
+  cpu::QGemvArgs a;
+  a.w = w.data(), a.M = N, a.K = K, a.x = x.data(), a.offset = offset.data(), a.scale = scale.data(), a.y = y.data();
+  const bool avx2 = cpu::qgemv_use_avx2();
+  std::vector<char> evict(cold ? size_t{96} << 20 : 0);
+  char round = 0;
+  for (auto _ : state) {
+    if (cold) {
+      state.PauseTiming();
+      std::memset(evict.data(), ++round, evict.size());
+      benchmark::ClobberMemory();
+      state.ResumeTiming();
+    }
+    cpu::qgemv(a, avx2, pool());
+    benchmark::ClobberMemory();
+  }
+  set_gflops(state, 2.0 * static_cast<double>(N) * static_cast<double>(K));
+  state.SetLabel(avx2 ? "avx2" : "scalar");
+}
+
 #ifdef EF_HAVE_DNNL
 void BM_DnnlSgemm(benchmark::State& state) {
   Gemm g(state);
@@ -220,6 +251,9 @@ void register_all() {
   for (const std::vector<int64_t>& nk : std::vector<std::vector<int64_t>>{{1024, 576}, {1000, 1024}, {1000, 1280}}) {
     for (int64_t cold : {0, 1}) {
       timed(benchmark::RegisterBenchmark("EfClassifier", BM_EfClassifier)
+                ->Args({nk[0], nk[1], cold})
+                ->ArgNames({"N", "K", "cold"}));
+      timed(benchmark::RegisterBenchmark("EfQClassifier", BM_EfQClassifier)
                 ->Args({nk[0], nk[1], cold})
                 ->ArgNames({"N", "K", "cold"}));
     }

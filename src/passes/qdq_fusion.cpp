@@ -9,7 +9,8 @@
 // the zero point at the type's minimum), so it changes nothing.
 // Residual adds become ai.edgeforge QLinearAdd (bit-identical to the float DQ -> Add -> Q it replaces; written
 // back as that graph on export), and MaxPool / Pad / Concat between equal quantization parameters run on the
-// 8-bit tensors directly (standard ONNX, exact).
+// 8-bit tensors directly (standard ONNX, exact), as do Flatten / Reshape. A classifier head DQ, DQ -> Gemm -> Q
+// becomes a 1x1 QLinearConv between two Reshapes (the int8 matrix-vector kernel runs it).
 // Runs first at level 2, before constant folding would turn DequantizeLinear(weights) into float initializers
 // and the float fusions would claim the Conv.
 #include <cmath>
@@ -128,7 +129,9 @@ class QdqFusion : public Pass {
            "bias absent, a float32 initializer or a DequantizeLinear of an int32 initializer; opset >= 10. Also "
            "QuantizeLinear of an Add (optionally through an absorbed Relu/Clip) of two per-tensor DequantizeLinear "
            "outputs, and of a MaxPool (opset >= 12) / Pad (opset >= 11) / Concat whose DequantizeLinear inputs "
-           "have exactly the QuantizeLinear's scale and zero point";
+           "have exactly the QuantizeLinear's scale and zero point (also Flatten / Reshape); and QuantizeLinear of a "
+           "Gemm (alpha = beta = 1, transA = 0) of a per-tensor DequantizeLinear and a DequantizeLinear of 2-D int8 "
+           "weights (zero zero points, per tensor or per output column), bias absent or of N elements";
   }
 
   int run(Graph& g, PassContext& ctx) override {
@@ -136,6 +139,7 @@ class QdqFusion : public Pass {
     infer_types(g);
     const std::vector<int> readers = reader_counts(g);
     std::vector<bool> removed(g.nodes.size(), false);
+    std::vector<std::pair<size_t, Node>> appended;  // by increasing node index
     int count = 0;
     for (size_t qi = 0; qi < g.nodes.size(); ++qi) {
       const Node& qn = g.nodes[qi];
@@ -145,7 +149,12 @@ class QdqFusion : public Pass {
       const bool y_signed = yq->zp->dtype() == DType::kInt8;
       const int32_t lo = y_signed ? -128 : 0, hi = y_signed ? 127 : 255;
       if (const int done = fuse_int8_op(g, ctx, readers, removed, qi, *yq, lo, hi); done != 0) {
-        if (done < 0) return finish_rewrites(g, removed, count);  // rewrite budget spent
+        if (done < 0) break;  // rewrite budget spent
+        ++count;
+        continue;
+      }
+      if (const int done = fuse_gemm(g, ctx, readers, removed, qi, *yq, appended); done != 0) {
+        if (done < 0) break;  // rewrite budget spent
         ++count;
         continue;
       }
@@ -186,7 +195,7 @@ class QdqFusion : public Pass {
         if (!b) continue;
         bias = *b;
       }
-      if (!ctx.allow_rewrite()) return finish_rewrites(g, removed, count);
+      if (!ctx.allow_rewrite()) break;
       std::vector<int> inputs = {dx.inputs[0], xq->scale, xq->zero_point, dw.inputs[0], wq->scale, wq->zero_point,
                                  yq->scale,    yq->zero_point};
       if (bias != kNoValue) inputs.push_back(bias);
@@ -198,10 +207,97 @@ class QdqFusion : public Pass {
       g.nodes[qi] = std::move(fused);
       ++count;
     }
+    // Nodes a rewrite placed right after node i (in order), merged in before the sweep.
+    if (!appended.empty()) {
+      std::vector<Node> nodes;
+      std::vector<bool> gone;
+      size_t next = 0;
+      for (size_t i = 0; i < g.nodes.size(); ++i) {
+        nodes.push_back(std::move(g.nodes[i]));
+        gone.push_back(removed[i]);
+        for (; next < appended.size() && appended[next].first == i; ++next) {
+          nodes.push_back(std::move(appended[next].second));
+          gone.push_back(false);
+        }
+      }
+      g.nodes = std::move(nodes);
+      removed = std::move(gone);
+    }
     return finish_rewrites(g, removed, count);
   }
 
  private:
+  // DQ(x), DQ(W) [, bias] -> Gemm -> Q, the classifier head of a QDQ model, becomes
+  //   Reshape(x_q to [B, K, 1, 1]) -> QLinearConv(W as [N, K, 1, 1], 1x1) -> Reshape to [B, N]
+  // (standard ONNX, so the reference QLinearConv defines it and the CPU provider runs it as an int8
+  // matrix-vector product instead of a float Gemm over the weights dequantized to 4x the bytes). Like the conv
+  // rewrite it is exact up to QLinearConv's requantization rounding (one step at most, as ONNX Runtime's QGemm).
+  // x per tensor; W int8 with zero zero points, per tensor or per output column; alpha = beta = 1, transA = 0;
+  // the bias absent, float or DQ(int32), of N elements. Returns 1 / 0 / -1 as fuse_int8_op.
+  static int fuse_gemm(Graph& g, PassContext& ctx, const std::vector<int>& readers, std::vector<bool>& removed,
+                       size_t qi, const QParams& yq, std::vector<std::pair<size_t, Node>>& appended) {
+    const int gi = producer_of(g, g.nodes[qi].inputs[0]);
+    if (gi < 0 || removed[static_cast<size_t>(gi)] || !single_use(g, readers, g.nodes[qi].inputs[0])) return 0;
+    const Node& gemm = g.nodes[static_cast<size_t>(gi)];
+    if (!is_op(gemm, "Gemm") || gemm.inputs.size() < 2 || gemm.outputs.size() != 1) return 0;
+    const bool has_bias = gemm.inputs.size() > 2 && gemm.inputs[2] != kNoValue;
+    if (gemm.attr_float("alpha", 1.0f) != 1.0f || (has_bias && gemm.attr_float("beta", 1.0f) != 1.0f) ||
+        gemm.attr_int("transA", 0) != 0) {
+      return 0;
+    }
+    const bool trans_b = gemm.attr_int("transB", 0) != 0;
+    auto x = int8_source(g, gemm.inputs[0]);
+    const int dwi = dequantize_of(g, gemm.inputs[1]);
+    if (!x || dwi < 0) return 0;
+    const Node& dw = g.nodes[static_cast<size_t>(dwi)];
+    auto wq = qparams(g, dw);
+    const Tensor* w = initializer(g, dw.inputs[0]);
+    if (!wq || w == nullptr || w->dtype() != DType::kInt8 || w->rank() != 2 || wq->zp->dtype() != DType::kInt8) {
+      return 0;
+    }
+    const int64_t N = w->dim(trans_b ? 0 : 1), K = w->dim(trans_b ? 1 : 0);
+    int64_t axis = dw.attr_int("axis", 1);
+    if (axis < 0) axis += 2;
+    if (wq->s->numel() != 1 && (wq->s->numel() != N || wq->s->rank() != 1 || axis != (trans_b ? 0 : 1))) return 0;
+    for (int64_t i = 0; i < wq->zp->numel(); ++i) {
+      if (int_at(*wq->zp, i) != 0) return 0;
+    }
+    const ValueType& xt = g.values[static_cast<size_t>(x->x)].type;
+    if (xt.rank() != 2 || ((*xt.dims)[1].value >= 0 && (*xt.dims)[1].value != K)) return 0;
+    const DType x_type = xt.dtype, y_type = yq.zp->dtype();  // read before g.values may reallocate
+    // The weights as [N, K, 1, 1], copied before any initializer is added (that may reallocate g.values).
+    Tensor w4 = Tensor::zeros(DType::kInt8, {N, K, 1, 1});
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t k = 0; k < K; ++k) w4.data<int8_t>()[n * K + k] = w->data<int8_t>()[trans_b ? n * K + k : k * N + n];
+    }
+    const float xs = x->q.s->data<float>()[0];
+    std::vector<float> w_scales(wq->s->data<float>(), wq->s->data<float>() + wq->s->numel());
+    int bias = kNoValue;
+    if (has_bias) {
+      auto b = int32_bias(g, gemm.inputs[2], N, xs, [&](int64_t m) { return w_scales[w_scales.size() == 1 ? 0 : m]; });
+      if (!b || g.values[static_cast<size_t>(*b)].initializer.rank() != 1) return 0;
+      bias = *b;
+    }
+    if (!ctx.allow_rewrite()) return -1;
+    const Node& qn = g.nodes[qi];
+    const std::string name = gemm.name.empty() ? qn.name : gemm.name;
+    const int x4 = add_intermediate(g, name + "_x4", x_type), y4 = add_intermediate(g, name + "_y4", y_type);
+    const int x_shape = add_initializer(g, name + "_x4_shape", Tensor::from_vector<int64_t>(DType::kInt64, {4}, {0, K, 1, 1}));
+    const int y_shape = add_initializer(g, name + "_y_shape", Tensor::from_vector<int64_t>(DType::kInt64, {2}, {0, N}));
+    const int w_value = add_initializer(g, name + "_w4", std::move(w4));
+    const int reshape_version = standard_version("Reshape", ctx.opset);
+    std::vector<int> inputs = {x4, x->q.scale, x->q.zero_point, w_value, wq->scale, wq->zero_point, yq.scale,
+                               yq.zero_point};
+    if (bias != kNoValue) inputs.push_back(bias);
+    Node reshape_in = make_node(name + "_to_1x1", "Reshape", reshape_version, {x->x, x_shape}, {x4});
+    Node conv = make_node(name, "QLinearConv", 10, std::move(inputs), {y4});
+    Node reshape_out = make_node(name + "_from_1x1", "Reshape", reshape_version, {y4, y_shape}, g.nodes[qi].outputs);
+    g.nodes[static_cast<size_t>(gi)] = std::move(reshape_in);  // x_q is ready where the Gemm was
+    g.nodes[qi] = std::move(conv);
+    appended.emplace_back(qi, std::move(reshape_out));
+    return 1;
+  }
+
   // DQ(a), DQ(b) -> Add [-> Relu | Clip absorbed] -> Q becomes ai.edgeforge QLinearAdd; DQ -> MaxPool / Pad /
   // Concat -> Q with every DQ's parameters equal to Q's becomes the same op on the 8-bit tensors (exact: those ops
   // only move or select values, and Q(DQ(x)) == x). Returns 1 when it rewrote Q node qi, 0 when no pattern
@@ -226,7 +322,8 @@ class QdqFusion : public Pass {
     const bool add = is_op(op, "Add"), concat = is_op(op, "Concat");
     const bool maxpool = is_op(op, "MaxPool") && ctx.opset >= 12;  // 8-bit MaxPool since opset 12
     const bool pad = is_op(op, "Pad") && ctx.opset >= 11;          // pads as an input since opset 11
-    if (!(add || concat || maxpool || pad) || op.outputs.size() != 1 || op.inputs.empty()) return 0;
+    const bool reshape = is_op(op, "Flatten") || is_op(op, "Reshape");  // any type since opset 9 / 5
+    if (!(add || concat || maxpool || pad || reshape) || op.outputs.size() != 1 || op.inputs.empty()) return 0;
     std::vector<Int8Source> src;
     const size_t data_inputs = add || concat ? op.inputs.size() : 1;
     for (size_t i = 0; i < data_inputs; ++i) {

@@ -221,6 +221,25 @@ TEST(CpuProviderQLinearConv, WindowQuadIm2col) {
   }
 }
 
+TEST(CpuProviderQLinearConv, OnePixelOnTheGemvKernel) {
+  // 1x1 convolutions of 1x1 planes (qdq-fusion's classifier heads): the matrix-vector kernel, batches, K tails,
+  // padding after the pixel (stride 2 still gives one output), 1-D, u8/s8, per tensor / per channel.
+  const QConvCase cases[] = {{1, 1280, 37, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}},
+                             {3, 19, 5, 1, {1, 1}, {1, 1}, {2, 2}, {1, 1}, {0, 0, 1, 1}},
+                             {2, 50, 9, 1, {1}, {1}, {1}, {1}, {0, 0}},
+                             {1, 7, 1, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}}};
+  int i = 0;
+  for (QConvCase c : cases) {
+    c.x_signed = i % 2 == 1;
+    c.y_signed = i / 2 == 1;
+    c.per_channel = i != 2;
+    c.wide_weights = i % 2 == 0;
+    c.bias = i != 3;
+    check_case(c, static_cast<uint32_t>(100 + i), 1 + i % 3, "qconv.gemv_");
+    ++i;
+  }
+}
+
 TEST(CpuProviderQLinearConv, DepthwiseDirectKernel) {
   // The shapes of mobilenet / BlazeFace blocks: 3x3 and 5x5, stride 1 and 2, "same" padding, widths not a
   // multiple of 16, a channel multiplier; the AVX2 kernel where the CPU has it.

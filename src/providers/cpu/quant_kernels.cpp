@@ -1,5 +1,7 @@
 // QLinearConv (8-bit NCHW activations, int8 weights with zero zero points, 1-D / 2-D) on the integer kernels:
 //   - depthwise (group == C): the direct int16/int32 depthwise kernel (kernels/cpu/qdepthwise.h);
+//   - 1x1 kernel on a 1x1 plane (the classifier heads qdq-fusion writes as QLinearConv): the matrix-vector
+//     kernel (kernels/cpu/qgemv.h), one activation column per batch item;
 //   - everything else: the u8 x s8 GEMM (kernels/cpu/qgemm.h) with activation panels packed straight from the
 //     input windows and requantization (bias, zero points, per-channel scales) fused in its epilogue.
 // Weights are packed at plan time. Uint8 weights, non-zero weight zero points and run-time scales stay on the
@@ -16,6 +18,7 @@
 #include "kernels/cpu/qconv_window_pack.h"
 #include "kernels/cpu/qdepthwise.h"
 #include "kernels/cpu/qgemm.h"
+#include "kernels/cpu/qgemv.h"
 #include "kernels/cpu/quantize.h"
 #include "ops/conv_pool_family.h"
 #include "ops/fused.h"
@@ -44,6 +47,12 @@ struct QConvSetup {
   cpu::QRequant rq;
 };
 
+// The GEMM epilogue's offset: bias - x_zero_point * row_sum, wrapping modulo 2^32 like the int32 accumulators.
+int32_t zero_point_offset(int32_t bias, int32_t x_zero_point, int32_t row_sum) {
+  return static_cast<int32_t>(static_cast<uint32_t>(bias) -
+                              static_cast<uint32_t>(x_zero_point) * static_cast<uint32_t>(row_sum));
+}
+
 class QGemmConv final : public PreparedKernel {
  public:
   QGemmConv(QConvSetup s, const int8_t* w) : s_(std::move(s)) {
@@ -71,9 +80,7 @@ class QGemmConv final : public PreparedKernel {
       const cpu::QPackedWeights& pw = packed_.back();
       for (int64_t m = 0; m < m_per_group_; ++m) {
         const size_t at = static_cast<size_t>(g * m_per_group_ + m);
-        offset_[at] = static_cast<int32_t>(static_cast<uint32_t>(s_.bias[at]) -
-                                           static_cast<uint32_t>(s_.x_zp_unsigned) *
-                                               static_cast<uint32_t>(pw.row_sums[static_cast<size_t>(m)]));
+        offset_[at] = zero_point_offset(s_.bias[at], s_.x_zp_unsigned, pw.row_sums[static_cast<size_t>(m)]);
       }
     }
   }
@@ -141,6 +148,52 @@ class QDepthwiseConv final : public PreparedKernel {
   bool avx2_;
 };
 
+// A 1x1 convolution of a 1x1 plane is a matrix-vector product per batch item (qgemv.h): the GEMM would pack a
+// 16-column panel for its one column. Same offset and epilogue as QGemmConv, so the same bits.
+class QGemvConv final : public PreparedKernel {
+ public:
+  static bool applies(const cpu::Conv2dParams& p) {
+    return p.group == 1 && p.H == 1 && p.W == 1 && p.OH == 1 && p.OW == 1 && p.kh == 1 && p.kw == 1 &&
+           p.pad_top == 0 && p.pad_left == 0;  // else the one output would read padding
+  }
+  QGemvConv(QConvSetup s, const int8_t* w) : s_(std::move(s)), avx2_(cpu::qgemv_use_avx2()) {
+    const int64_t M = s_.p.M, K = s_.p.C;
+    w_.assign(w, w + M * K);
+    offset_.resize(static_cast<size_t>(M));
+    for (int64_t m = 0; m < M; ++m) {
+      uint32_t row_sum = 0;  // wraps like every other int32 sum of the kernels
+      for (int64_t k = 0; k < K; ++k) row_sum += static_cast<uint32_t>(static_cast<int32_t>(w[m * K + k]));
+      offset_[static_cast<size_t>(m)] =
+          zero_point_offset(s_.bias[static_cast<size_t>(m)], s_.x_zp_unsigned, static_cast<int32_t>(row_sum));
+    }
+  }
+  std::string name() const override { return avx2_ ? "qconv.gemv_avx2" : "qconv.gemv_scalar"; }
+  void run(const KernelArgs& args) const override {
+    const cpu::Conv2dParams& p = s_.p;
+    cpu::QGemvArgs a;
+    a.w = w_.data();
+    a.M = p.M;
+    a.K = p.C;
+    a.flip = static_cast<uint8_t>(s_.x_signed ? 0x80 : 0);
+    a.offset = offset_.data();
+    a.scale = s_.scale.data();
+    a.rq = s_.rq;
+    const auto* x = static_cast<const uint8_t*>(args.input(kX).raw());
+    auto* y = static_cast<uint8_t*>(args.output(0).raw());
+    for (int64_t n = 0; n < p.N; ++n) {
+      a.x = x + n * p.C;
+      a.y = y + n * p.M;
+      cpu::qgemv(a, avx2_, *args.pool);
+    }
+  }
+
+ private:
+  QConvSetup s_;
+  std::vector<int8_t> w_;
+  std::vector<int32_t> offset_;
+  bool avx2_;
+};
+
 std::unique_ptr<PreparedKernel> prepare_qlinear_conv(const NodeSignature& sig) {
   const Node& node = *sig.node;
   for (size_t i : {kX, kXScale, kW, kWScale, kYScale}) {
@@ -201,6 +254,7 @@ std::unique_ptr<PreparedKernel> prepare_qlinear_conv(const NodeSignature& sig) {
   s.rq.hi = s.rq.out_signed ? 127 : 255;
   const auto* wd = w->data<int8_t>();
   if (cpu::is_depthwise(s.p) && s.p.group > 1) return std::make_unique<QDepthwiseConv>(std::move(s), wd, w->numel());
+  if (QGemvConv::applies(s.p)) return std::make_unique<QGemvConv>(std::move(s), wd);
   return std::make_unique<QGemmConv>(std::move(s), wd);
 }
 
