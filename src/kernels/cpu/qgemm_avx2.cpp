@@ -28,59 +28,43 @@ bool cpu_has_avx_vnni() {
 
 namespace {
 
-// acc[row][16] += r * x[k][0..15] for the tile's residuals (row, k, r); x is the packed panel. Residuals are
-// sorted by row: each row's two accumulator vectors stay in registers across its entries (no store-to-load
-// dependency from one entry to the next).
-EF_QAVX2 void apply_residuals(const QTile& t, const uint8_t* x, int32_t* acc) {
-  const __m256i low_byte = _mm256_set1_epi32(0xFF);
-  for (int64_t e = 0; e < t.res_count;) {
-    const int32_t row = t.res[e].row;
-    auto* a = reinterpret_cast<__m256i*>(acc + static_cast<int64_t>(row) * kQgemmNR);
-    __m256i c0 = _mm256_load_si256(a), c1 = _mm256_load_si256(a + 1);
-    for (; e < t.res_count && t.res[e].row == row; ++e) {
-      const QPackedWeights::Residual& res = t.res[e];
-      const auto k = static_cast<uint32_t>(res.k);  // k >= 0: shifts, not signed division
-      const uint8_t* xq = x + static_cast<size_t>(k >> 2) * (kQgemmNR * 4);
-      const __m128i shift = _mm_cvtsi32_si128(static_cast<int>((k & 3) * 8));
-      // x in the low 16 bits of each lane (high half zero) times r as int16: one vpmaddwd, exact.
-      const __m256i r = _mm256_set1_epi32(res.r & 0xFFFF);
-      const __m256i v0 = _mm256_and_si256(
-          _mm256_srl_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(xq)), shift), low_byte);
-      const __m256i v1 = _mm256_and_si256(
-          _mm256_srl_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32)), shift), low_byte);
-      c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(v0, r));
-      c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(v1, r));
-    }
-    _mm256_store_si256(a, c0);
-    _mm256_store_si256(a + 1, c1);
-  }
+// acc += r * x[k][0..15] for one residual (row, k, r) of the tile, on the row's two accumulator registers; x is
+// the packed panel. x sits in the low 16 bits of each lane (high half zero), times r as int16: one vpmaddwd, exact.
+EF_QAVX2 __attribute__((always_inline)) inline void add_residual(const QPackedWeights::Residual& res,
+                                                                 const uint8_t* x, __m256i& c0, __m256i& c1) {
+  const auto k = static_cast<uint32_t>(res.k);  // k >= 0: shifts, not signed division
+  const uint8_t* xq = x + static_cast<size_t>(k >> 2) * (kQgemmNR * 4);
+  const __m128i shift = _mm_cvtsi32_si128(static_cast<int>((k & 3) * 8));
+  const __m256i r = _mm256_set1_epi32(res.r & 0xFFFF), low_byte = _mm256_set1_epi32(0xFF);
+  const __m256i v0 =
+      _mm256_and_si256(_mm256_srl_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(xq)), shift), low_byte);
+  const __m256i v1 = _mm256_and_si256(
+      _mm256_srl_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32)), shift), low_byte);
+  c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(v0, r));
+  c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(v1, r));
 }
 
 }  // namespace
 
 // The end of a 4 x 16 tile from the named accumulator registers (named registers in the loops keep GCC from
-// spilling and shuffling an accumulator array every k quad). Without residuals the epilogue works on the
-// registers directly; with them, the accumulators go through memory once so the sparse updates can index rows.
-// o: the tile's epilogue state for this panel; xp: the panel.
-#define EF_QFINISH_TILE4(t, o, xp)                                                              \
-  do {                                                                                          \
-    if ((t).res_count == 0) {                                                                   \
-      finish_row(o, 0, c00, c01);                                                               \
-      finish_row(o, 1, c10, c11);                                                               \
-      finish_row(o, 2, c20, c21);                                                               \
-      finish_row(o, 3, c30, c31);                                                               \
-      break;                                                                                    \
-    }                                                                                           \
-    alignas(32) int32_t acc[kQgemmMR][kQgemmNR];                                                \
-    const __m256i all[8] = {c00, c01, c10, c11, c20, c21, c30, c31};                            \
-    for (int i = 0; i < 8; ++i) {                                                               \
-      _mm256_store_si256(reinterpret_cast<__m256i*>(&acc[i / 2][(i % 2) * 8]), all[i]);         \
-    }                                                                                           \
-    apply_residuals(t, xp, &acc[0][0]);                                                         \
-    for (int64_t r = 0; r < kQgemmMR; ++r) {                                                    \
-      finish_row(o, r, _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][0])),         \
-                 _mm256_load_si256(reinterpret_cast<const __m256i*>(&acc[r][8])));              \
-    }                                                                                           \
+// spilling and shuffling an accumulator array every k quad). The tile's sparse residuals, sorted by row, are
+// added to the row's registers (they went through an int32 tile in memory before: 8 stores, a call and 8 loads
+// per tile, and most tiles of layers with a few clamped lanes carry some). xp: the panel; o: the epilogue state.
+#define EF_QRES_ROW(t, xp, R, lo, hi) \
+  for (; e < (t).res_count && (t).res[e].row == (R); ++e) add_residual((t).res[e], (xp), lo, hi);
+#define EF_QFINISH_TILE4(t, o, xp)    \
+  do {                                \
+    if ((t).res_count != 0) {         \
+      int64_t e = 0;                  \
+      EF_QRES_ROW(t, xp, 0, c00, c01) \
+      EF_QRES_ROW(t, xp, 1, c10, c11) \
+      EF_QRES_ROW(t, xp, 2, c20, c21) \
+      EF_QRES_ROW(t, xp, 3, c30, c31) \
+    }                                 \
+    finish_row(o, 0, c00, c01);       \
+    finish_row(o, 1, c10, c11);       \
+    finish_row(o, 2, c20, c21);       \
+    finish_row(o, 3, c30, c31);       \
   } while (0)
 
 // The panels of one sweep (QTile::panels): o's output pointer and column count set for panel pi.
@@ -126,7 +110,7 @@ static EF_QAVX2 void micro_avx2_acc16_half(const QTile& t, TileOut& o, const uin
   const auto* w = static_cast<const int8_t*>(t.w);
   const uint8_t* x = xp;
   __m256i c00 = _mm256_setzero_si256(), c10 = c00, c20 = c00, c30 = c00;
-  const __m256i c01 = c00, c11 = c00, c21 = c00, c31 = c00;  // columns 8-15: never stored
+  __m256i c01 = c00, c11 = c00, c21 = c00, c31 = c00;  // columns 8-15: never stored (residuals may touch them)
   const __m256i ones = _mm256_set1_epi16(1);
   int64_t q = 0;
   for (; q + 2 <= t.quads; q += 2, x += 128, w += 2 * kQgemmMR * 4) {
