@@ -228,6 +228,9 @@ const std::vector<std::vector<int64_t>> kPointwise = {
     {96, 196, 576},    // mobilenet_v2 features.12-13 project at 14x14
     {160, 49, 960},    // mobilenet_v2 features.15-16 project at 7x7
     {960, 49, 160},    // mobilenet_v2 features.15-17 expand at 7x7
+    {32, 729, 256},    // squeezenet1_1 features.7 squeeze at 27x27
+    {48, 169, 384},    // squeezenet1_1 features.9 squeeze at 13x13
+    {64, 169, 512},    // squeezenet1_1 features.12 squeeze at 13x13
 };
 const std::vector<std::vector<int64_t>> kMatMul = {
     {1, 1000, 1280},  // classifier Gemm, batch 1
