@@ -61,10 +61,8 @@ EF_QAVX2 __attribute__((always_inline)) inline void add_residual(const QPackedWe
       EF_QRES_ROW(t, xp, 2, c20, c21) \
       EF_QRES_ROW(t, xp, 3, c30, c31) \
     }                                 \
-    finish_row(o, 0, c00, c01);       \
-    finish_row(o, 1, c10, c11);       \
-    finish_row(o, 2, c20, c21);       \
-    finish_row(o, 3, c30, c31);       \
+    finish_rows2(o, 0, c00, c01, c10, c11); \
+    finish_rows2(o, 2, c20, c21, c30, c31); \
   } while (0)
 
 // The panels of one sweep (QTile::panels): o's output pointer and column count set for panel pi.
