@@ -12,8 +12,9 @@
 
 namespace ef::cpu {
 
-// True where this order pays: stride 1 or 2 and no dilation along x, kw of 4, 7 or 8 (at most 1/7 zero weights
-// added), not a pointwise or tap-major convolution (those have their own orders in qconv_pack.h).
+// True where this order pays: stride 1 or 2 and no dilation along x, kw of 4, 7 or 8, or 3 over at most 3
+// channels (a third more multiplies, but on image stems the gathers cost more: mobilenet_v2's stem -14%); not
+// a pointwise or tap-major convolution (those have their own orders in qconv_pack.h).
 bool qconv_window_quads(const Conv2dParams& p);
 // The GEMM's K in this order: channels per group * kh * (kw rounded up to a multiple of 4).
 int64_t qconv_window_quad_k(const Conv2dParams& p);

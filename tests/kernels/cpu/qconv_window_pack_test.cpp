@@ -1,6 +1,6 @@
 // ef::cpu::QWindowQuadPanels against a naive im2col in the window-quad order (k = ((c * kh + ky) * kq + h) * 4 + i
 // reads column ox * stride - pad_left + 4h + i; kx >= kw meets zero weights): every byte that meets a non-zero
-// weight, on random geometries (kw 4 / 7 / 8, strides 1 and 2, padding, dilation along y, groups, rows narrower
+// weight, on random geometries (kw 3 / 4 / 7 / 8, strides 1 and 2, padding, dilation along y, groups, rows narrower
 // than 16 bytes, panels spanning output rows), the input in a buffer of exactly its size (reads past it show under
 // ASan); and the weights' expansion.
 #include "kernels/cpu/qconv_window_pack.h"
@@ -25,8 +25,8 @@ TEST(QWindowQuadPanels, MatchNaiveIm2colOnRandomGeometries) {
     p.H = pick(1, 14);
     p.W = i % 3 == 0 ? pick(1, 15) : pick(16, 70);
     p.kh = pick(1, 7);
-    const int64_t kws[3] = {4, 7, 8};
-    p.kw = kws[i % 3];
+    const int64_t kws[4] = {4, 7, 8, 3};
+    p.kw = kws[i % 4];
     p.stride_h = pick(1, 3);
     p.stride_w = pick(1, 2);
     p.dilation_h = pick(1, 2);
