@@ -136,6 +136,22 @@ void BM_EfSgemmPackedB(benchmark::State& state) {
   state.SetLabel(cpu::sgemm_target_name());
 }
 
+// Evicts the caches between iterations, outside the timing, by writing a buffer larger than the L3 (cold rows).
+class ColdCache {
+ public:
+  explicit ColdCache(bool cold) : buffer_(cold ? size_t{96} << 20 : 0) {}
+  void evict(benchmark::State& state) {
+    state.PauseTiming();
+    std::memset(buffer_.data(), ++round_, buffer_.size());
+    benchmark::ClobberMemory();
+    state.ResumeTiming();
+  }
+
+ private:
+  std::vector<char> buffer_;
+  char round_ = 0;
+};
+
 // A classifier at batch 1 ({N, K, cold}) on sgemm_packed_b with M = 1. In a model run the weights have mostly
 // left the caches since the last run (the classifier nodes take ~3.5x their hot time there); cold 1 evicts them
 // before each iteration (outside the timing) by writing a buffer larger than the L3.
@@ -146,15 +162,9 @@ void BM_EfClassifier(benchmark::State& state) {
   const std::vector<float> B = random_vector(static_cast<size_t>(K * N), 2);
   std::vector<float> y(static_cast<size_t>(N));
   const cpu::PackedMatrix packed = cpu::pack_b(false, K, N, B.data(), N);
-  std::vector<char> evict(cold ? size_t{96} << 20 : 0);
-  char round = 0;
+  ColdCache cold_cache(cold);
   for (auto _ : state) {
-    if (cold) {
-      state.PauseTiming();
-      std::memset(evict.data(), ++round, evict.size());
-      benchmark::ClobberMemory();
-      state.ResumeTiming();
-    }
+    if (cold) cold_cache.evict(state);
     cpu::sgemm_packed_b(false, 1, x.data(), K, packed, y.data(), N, {}, pool());
     benchmark::ClobberMemory();
   }
@@ -176,15 +186,9 @@ void BM_EfQClassifier(benchmark::State& state) {
   cpu::QGemvArgs a;
   a.w = w.data(), a.M = N, a.K = K, a.x = x.data(), a.offset = offset.data(), a.scale = scale.data(), a.y = y.data();
   const bool avx2 = cpu::qgemv_use_avx2();
-  std::vector<char> evict(cold ? size_t{96} << 20 : 0);
-  char round = 0;
+  ColdCache cold_cache(cold);
   for (auto _ : state) {
-    if (cold) {
-      state.PauseTiming();
-      std::memset(evict.data(), ++round, evict.size());
-      benchmark::ClobberMemory();
-      state.ResumeTiming();
-    }
+    if (cold) cold_cache.evict(state);
     cpu::qgemv(a, avx2, pool());
     benchmark::ClobberMemory();
   }

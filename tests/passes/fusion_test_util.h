@@ -1,5 +1,6 @@
 // Shared bits of the level-2 fusion pass tests: deterministic weights and a conv attribute set.
 #pragma once
+#include <cmath>
 #include <random>
 
 #include "pass_test_util.h"
@@ -19,6 +20,34 @@ inline Tensor rand_f32(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return f32(std::move(shape), rand_values(static_cast<size_t>(n), lo, hi, seed));
+}
+
+// A QDQ graph as written (level 0, reference kernels) against `after` (level 0, fast kernels) on input x: every
+// element within one output quantization step. Returns how many elements there are, how many differ from the first
+// (so that a constant output cannot pass) and how many are exactly equal, for each test's own expectations.
+struct OneStepAgreement {
+  int64_t elements = 0, distinct = 0, exact = 0;
+};
+inline OneStepAgreement compare_within_one_step(const Model& before, const Model& after, const Tensor& x,
+                                                float step) {
+  SessionOptions ref;
+  ref.optimization_level = 0;
+  ref.reference_kernels = true;
+  SessionOptions fast;
+  fast.optimization_level = 0;
+  NamedTensors in{{"x", x}};
+  Tensor ya = Session::from_model(clone_model(before), ref)->run(in)[0];
+  Tensor yb = Session::from_model(clone_model(after), fast)->run(in)[0];
+  OneStepAgreement r;
+  EXPECT_EQ(ya.shape(), yb.shape());
+  if (ya.shape() != yb.shape()) return r;
+  r.elements = ya.numel();
+  for (int64_t i = 0; i < ya.numel(); ++i) {
+    EXPECT_LE(std::abs(ya.data<float>()[i] - yb.data<float>()[i]), step * 1.001f) << "element " << i;
+    r.distinct += ya.data<float>()[i] != ya.data<float>()[0];
+    r.exact += ya.data<float>()[i] == yb.data<float>()[i];
+  }
+  return r;
 }
 
 inline std::map<std::string, Attribute> conv3x3() {

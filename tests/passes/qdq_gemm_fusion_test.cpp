@@ -70,23 +70,9 @@ Model head_model(const HeadCase& c) {
 
 // The QDQ graph as written (reference kernels) and `after` (fast kernels): within one step, mostly equal.
 void expect_within_one_step(const Model& before, const Model& after) {
-  SessionOptions ref;
-  ref.optimization_level = 0;
-  ref.reference_kernels = true;
-  SessionOptions fast;
-  fast.optimization_level = 0;
-  NamedTensors in{{"x", rand_f32({3, 4, 5}, 7, -1.2f, 1.25f)}};
-  Tensor ya = Session::from_model(clone_model(before), ref)->run(in)[0];
-  Tensor yb = Session::from_model(clone_model(after), fast)->run(in)[0];
-  ASSERT_EQ(ya.shape(), yb.shape());
-  int64_t distinct = 0, exact = 0;
-  for (int64_t i = 0; i < ya.numel(); ++i) {
-    EXPECT_LE(std::abs(ya.data<float>()[i] - yb.data<float>()[i]), kYScale * 1.001f) << "element " << i;
-    distinct += ya.data<float>()[i] != ya.data<float>()[0];
-    exact += ya.data<float>()[i] == yb.data<float>()[i];
-  }
-  EXPECT_GT(distinct, ya.numel() / 2);
-  EXPECT_GE(exact, ya.numel() * 9 / 10);
+  const OneStepAgreement r = compare_within_one_step(before, after, rand_f32({3, 4, 5}, 7, -1.2f, 1.25f), kYScale);
+  EXPECT_GT(r.distinct, r.elements / 2);
+  EXPECT_GE(r.exact, r.elements * 9 / 10);
 }
 
 TEST(QdqFusionGemm, ClassifierHeadBecomesOnePixelQLinearConv) {
