@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #if defined(__SSE2__)
@@ -346,15 +347,16 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
         const __m128i fill = _mm_andnot_si128(_mm_or_si128(tp->mask[0], m1), pad_vec);  // outside the runs
         if (tp->n == 0) {  // the tap reads only padding
           for (int64_t q = 0; q < nq; ++q) interleave4v(pad_vec, pad_vec, pad_vec, pad_vec, flip_vec, dq + q * 64);
-        } else if (tp->full) {
-          if (sw == 1) pack_tap_quads<1, 0>(xq, plane, nq, tp->off, tp->mask, fill, flip_vec, dq);
-          else pack_tap_quads<2, 0>(xq, plane, nq, tp->off, tp->mask, fill, flip_vec, dq);
-        } else if (tp->n == 1) {
-          if (sw == 1) pack_tap_quads<1, 1>(xq, plane, nq, tp->off, tp->mask, fill, flip_vec, dq);
-          else pack_tap_quads<2, 1>(xq, plane, nq, tp->off, tp->mask, fill, flip_vec, dq);
         } else {
-          if (sw == 1) pack_tap_quads<1, 2>(xq, plane, nq, tp->off, tp->mask, fill, flip_vec, dq);
-          else pack_tap_quads<2, 2>(xq, plane, nq, tp->off, tp->mask, fill, flip_vec, dq);
+          // The run count (0: the row is the load) and the stride as template arguments.
+          auto pack = [&](auto runs) {
+            constexpr int kRuns = decltype(runs)::value;
+            if (sw == 1) pack_tap_quads<1, kRuns>(xq, plane, nq, tp->off, tp->mask, fill, flip_vec, dq);
+            else pack_tap_quads<2, kRuns>(xq, plane, nq, tp->off, tp->mask, fill, flip_vec, dq);
+          };
+          if (tp->full) pack(std::integral_constant<int, 0>{});
+          else if (tp->n == 1) pack(std::integral_constant<int, 1>{});
+          else pack(std::integral_constant<int, 2>{});
         }
       }
       for (int64_t q = 0; q < cq; ++q) {

@@ -74,11 +74,10 @@ EF_QAVX2 __attribute__((always_inline)) inline void finish_row(TileOut& o, int64
 // the rounded values lie in [lo - zero_point, hi - zero_point] (|.| <= 510), so they pack to int16 exactly, the
 // zero point is added there, one pack to bytes and one vpermd order both rows (the row-by-row path spent a pack,
 // a permute, an extract and two int32 adds more per row; the epilogue is about half the instructions of the K <= 32
-// pointwise layers). Same float operations as requant16: bit-identical.
+// pointwise layers). The same float operations as requant16 (requant_rounded): bit-identical.
 EF_QAVX2 __attribute__((always_inline)) inline __m256i round_clamped(const Requant16& r, __m256i acc, __m256i off,
                                                                      __m256 scale) {
-  const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(acc, off)), scale);
-  return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, r.lo), r.hi));
+  return requant_rounded(r, _mm256_add_epi32(acc, off), scale);
 }
 
 EF_QAVX2 __attribute__((always_inline)) inline void finish_rows2(TileOut& o, int64_t r, __m256i a0, __m256i a1,

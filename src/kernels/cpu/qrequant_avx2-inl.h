@@ -27,17 +27,21 @@ __attribute__((target("avx2"))) inline Requant16 requant16_setup(float scale, co
           rq.out_signed};
 }
 
+// 8 sums (offset included) times `scale`, clamped to [lo - zero_point, hi - zero_point] and rounded: the formula
+// before the zero point is added, shared by requant16 and the two-row GEMM epilogue (qgemm_x86-inl.h).
+__attribute__((target("avx2"))) inline __m256i requant_rounded(const Requant16& r, __m256i acc, __m256 scale) {
+  const __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale), r.lo), r.hi);
+  // cvtps rounds with the current mode: to nearest, ties to even, like std::nearbyint.
+  return _mm256_cvtps_epi32(v);
+}
+
 // acc0 = sums 0-7, acc1 = sums 8-15, each already including the offset -> 16 bytes in order. kSigned: the
 // output type (must equal r.out_signed; a template so kernels need no per-block branch).
 template <bool kSigned>
 __attribute__((target("avx2"))) inline __m128i requant16(const Requant16& r, __m256i acc0, __m256i acc1) {
   __m256i q[2];
   const __m256i acc[2] = {acc0, acc1};
-  for (int h = 0; h < 2; ++h) {
-    const __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[h]), r.scale), r.lo), r.hi);
-    // cvtps rounds with the current mode: to nearest, ties to even, like std::nearbyint.
-    q[h] = _mm256_add_epi32(_mm256_cvtps_epi32(v), r.zero_point);
-  }
+  for (int h = 0; h < 2; ++h) q[h] = _mm256_add_epi32(requant_rounded(r, acc[h], r.scale), r.zero_point);
   const __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
   const __m128i lo16 = _mm256_castsi256_si128(w16), hi16 = _mm256_extracti128_si256(w16, 1);
   return kSigned ? _mm_packs_epi16(lo16, hi16) : _mm_packus_epi16(lo16, hi16);
