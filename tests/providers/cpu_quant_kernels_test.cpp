@@ -24,6 +24,13 @@ struct QConvCase {
   bool wide_weights = false;  // weights up to +-127 everywhere (split path); else within +-64
 };
 
+// Widens a 2-D case's input until its padded extent holds one dilated window (at least one output per axis).
+void grow_to_fit_window(QConvCase& c) {
+  for (int a = 0; a < 2; ++a) {
+    while (c.in[a] + c.pads[a] + c.pads[a + 2] < (c.kernel[a] - 1) * c.dilation[a] + 1) c.in[a]++;
+  }
+}
+
 template <typename T>
 void add_int_initializer(onnx::GraphProto* g, const std::string& name, int type, const std::vector<int64_t>& dims,
                          const std::vector<T>& values) {
@@ -137,9 +144,7 @@ TEST(CpuProviderQLinearConv, RandomizedGeometries) {
     c.stride = {pick(1, 3), pick(1, 3)};
     c.dilation = {pick(1, 2), pick(1, 2)};
     c.pads = {pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
-    for (int a = 0; a < 2; ++a) {
-      while (c.in[a] + c.pads[a] + c.pads[a + 2] < (c.kernel[a] - 1) * c.dilation[a] + 1) c.in[a]++;
-    }
+    grow_to_fit_window(c);
     c.bias = i % 4 != 3;
     c.x_signed = (i / 2) % 2 == 1;
     c.y_signed = (i / 3) % 2 == 1;
@@ -183,9 +188,7 @@ TEST(CpuProviderQLinearConv, TapMajorIm2col) {
     c.dilation = {1, i % 8 == 7 ? 2 : 1};
     const int64_t pad = k / 2;
     c.pads = {pad, pad, pick(0, pad), pick(0, pad)};
-    for (int a = 0; a < 2; ++a) {
-      while (c.in[a] + c.pads[a] + c.pads[a + 2] < (c.kernel[a] - 1) * c.dilation[a] + 1) c.in[a]++;
-    }
+    grow_to_fit_window(c);
     c.x_signed = i % 2 == 1;
     c.y_signed = (i / 2) % 2 == 1;
     c.wide_weights = i % 3 == 0;
@@ -211,9 +214,7 @@ TEST(CpuProviderQLinearConv, WindowQuadIm2col) {
     c.stride = {pick(1, 2), pick(1, 2)};
     c.dilation = {i % 6 == 5 ? 2 : 1, 1};
     c.pads = {pick(0, 3), k / 2, pick(0, 3), pick(0, k / 2)};
-    for (int a = 0; a < 2; ++a) {
-      while (c.in[a] + c.pads[a] + c.pads[a + 2] < (c.kernel[a] - 1) * c.dilation[a] + 1) c.in[a]++;
-    }
+    grow_to_fit_window(c);
     c.x_signed = i % 2 == 1;
     c.y_signed = (i / 2) % 2 == 1;
     c.wide_weights = i % 3 == 1;
