@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "core/dispatch.h"
+#include "ops/activation_family.h"
 #include "ops/shape_util.h"
 
 namespace ef {
@@ -24,16 +25,14 @@ void unary_kernel(KernelContext& ctx) {
   });
 }
 
-#define EF_FLOAT_UNARY(NAME, EXPR)                          \
-  struct NAME {                                             \
-    template <typename C>                                   \
-    static C apply(C x) {                                   \
-      if constexpr (std::is_floating_point_v<C>) {          \
-        return static_cast<C>(EXPR);                        \
-      } else {                                              \
-        return static_cast<C>(EXPR);                        \
-      }                                                     \
-    }                                                       \
+// ONNX defines these on floating-point tensors only (infer_float_same_as_input rejects the rest): on an integer
+// type a NaN or infinite result (Acosh(0), Log(0)) would have no value to convert to.
+#define EF_FLOAT_UNARY(NAME, EXPR) \
+  struct NAME {                    \
+    template <typename C>          \
+    static C apply(C x) {          \
+      return static_cast<C>(EXPR); \
+    }                              \
   };
 
 EF_FLOAT_UNARY(ExpOp, std::exp(x))
@@ -136,25 +135,25 @@ void identity_kernel(KernelContext& ctx) {
 void register_elementwise_unary_ops(OpRegistry& r) {
   r.add({"", "Abs", 1, 13, infer_same_as_input, unary_kernel<AbsOp>});
   r.add({"", "Neg", 1, 13, infer_same_as_input, unary_kernel<NegOp>});
-  r.add({"", "Exp", 1, 13, infer_same_as_input, unary_kernel<ExpOp>});
-  r.add({"", "Log", 1, 13, infer_same_as_input, unary_kernel<LogOp>});
-  r.add({"", "Sqrt", 1, 13, infer_same_as_input, unary_kernel<SqrtOp>});
-  r.add({"", "Reciprocal", 1, 13, infer_same_as_input, unary_kernel<ReciprocalOp>});
-  r.add({"", "Floor", 1, 13, infer_same_as_input, unary_kernel<FloorOp>});
-  r.add({"", "Ceil", 1, 13, infer_same_as_input, unary_kernel<CeilOp>});
-  r.add({"", "Round", 11, 11, infer_same_as_input, unary_kernel<RoundOp>});
+  r.add({"", "Exp", 1, 13, infer_float_same_as_input, unary_kernel<ExpOp>});
+  r.add({"", "Log", 1, 13, infer_float_same_as_input, unary_kernel<LogOp>});
+  r.add({"", "Sqrt", 1, 13, infer_float_same_as_input, unary_kernel<SqrtOp>});
+  r.add({"", "Reciprocal", 1, 13, infer_float_same_as_input, unary_kernel<ReciprocalOp>});
+  r.add({"", "Floor", 1, 13, infer_float_same_as_input, unary_kernel<FloorOp>});
+  r.add({"", "Ceil", 1, 13, infer_float_same_as_input, unary_kernel<CeilOp>});
+  r.add({"", "Round", 11, 11, infer_float_same_as_input, unary_kernel<RoundOp>});
   r.add({"", "Sign", 9, 13, infer_same_as_input, unary_kernel<SignOp>});
-  r.add({"", "Sin", 7, 7, infer_same_as_input, unary_kernel<SinOp>});
-  r.add({"", "Cos", 7, 7, infer_same_as_input, unary_kernel<CosOp>});
-  r.add({"", "Tan", 7, 7, infer_same_as_input, unary_kernel<TanOp>});
-  r.add({"", "Asin", 7, 7, infer_same_as_input, unary_kernel<AsinOp>});
-  r.add({"", "Acos", 7, 7, infer_same_as_input, unary_kernel<AcosOp>});
-  r.add({"", "Atan", 7, 7, infer_same_as_input, unary_kernel<AtanOp>});
-  r.add({"", "Sinh", 9, 9, infer_same_as_input, unary_kernel<SinhOp>});
-  r.add({"", "Cosh", 9, 9, infer_same_as_input, unary_kernel<CoshOp>});
-  r.add({"", "Asinh", 9, 9, infer_same_as_input, unary_kernel<AsinhOp>});
-  r.add({"", "Acosh", 9, 9, infer_same_as_input, unary_kernel<AcoshOp>});
-  r.add({"", "Atanh", 9, 9, infer_same_as_input, unary_kernel<AtanhOp>});
+  r.add({"", "Sin", 7, 7, infer_float_same_as_input, unary_kernel<SinOp>});
+  r.add({"", "Cos", 7, 7, infer_float_same_as_input, unary_kernel<CosOp>});
+  r.add({"", "Tan", 7, 7, infer_float_same_as_input, unary_kernel<TanOp>});
+  r.add({"", "Asin", 7, 7, infer_float_same_as_input, unary_kernel<AsinOp>});
+  r.add({"", "Acos", 7, 7, infer_float_same_as_input, unary_kernel<AcosOp>});
+  r.add({"", "Atan", 7, 7, infer_float_same_as_input, unary_kernel<AtanOp>});
+  r.add({"", "Sinh", 9, 9, infer_float_same_as_input, unary_kernel<SinhOp>});
+  r.add({"", "Cosh", 9, 9, infer_float_same_as_input, unary_kernel<CoshOp>});
+  r.add({"", "Asinh", 9, 9, infer_float_same_as_input, unary_kernel<AsinhOp>});
+  r.add({"", "Acosh", 9, 9, infer_float_same_as_input, unary_kernel<AcoshOp>});
+  r.add({"", "Atanh", 9, 9, infer_float_same_as_input, unary_kernel<AtanhOp>});
   r.add({"", "Erf", 9, 13, infer_same_as_input, unary_kernel<ErfOp>});
   r.add({"", "IsNaN", 9, 13, infer_bool_out, isnan_kernel});
   r.add({"", "IsInf", 10, 10, infer_bool_out, isinf_kernel});

@@ -46,6 +46,25 @@ TEST(Elementwise, SignedIntegerOverflowWrapsAround) {
   EXPECT_EQ(values<int16_t>(mul16[0]), (std::vector<int16_t>{0}));
 }
 
+// ONNX defines Acosh, Log, Reciprocal and the other math functions on floating-point tensors only: an integer
+// input is a clear model error, not a NaN converted to int16 (a fuzzer input ran Acosh on int16; UBSan stopped it)
+// or an integer division by zero (Reciprocal of 0). Erf, Abs, Neg and Sign keep their integer forms.
+TEST(Elementwise, FloatOnlyMathRejectsIntegerInputs) {
+  const Tensor x16 = Tensor::from_vector(DType::kInt16, {3}, std::vector<int16_t>{0, 1, -7});
+  for (const char* op : {"Acosh", "Log", "Reciprocal", "Sqrt", "Floor"}) {
+    SCOPED_TRACE(op);
+    try {
+      run_op({op, 9, {}}, {x16});
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+      EXPECT_NE(std::string(e.what()).find("floating-point"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(values<int16_t>(run_op({"Abs", 13, {}}, {x16})[0]), (std::vector<int16_t>{0, 1, 7}));
+  EXPECT_EQ(values<float>(run_op({"Acosh", 9, {}}, {f32({1}, {1.0f})})[0]), (std::vector<float>{0.0f}));
+}
+
 TEST(Elementwise, ModFollowsDivisorSignUnlessFmod) {
   auto out = run_op({"Mod", 13, {}}, {i64({2}, {-7, 7}), i64({2}, {3, -3})});
   EXPECT_EQ(values<int64_t>(out[0]), (std::vector<int64_t>{2, -2}));
