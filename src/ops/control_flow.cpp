@@ -252,6 +252,9 @@ void infer_scan(InferContext& ctx) {
   std::vector<int64_t> in_axes = per_item(node, "scan_input_axes", l.m, 0);
   if (scan0.has_rank()) {
     const int64_t rank = static_cast<int64_t>(scan0.rank());
+    // Scan-8 inputs are [batch, sequence, ...]; later versions scan one axis of a tensor of rank >= 1.
+    EF_CHECK(rank >= (batched ? 2 : 1), kInvalidModel, "{}: first scan input has rank {}, needs at least {}",
+             node.label(), rank, batched ? 2 : 1);
     seq = (*scan0.dims)[static_cast<size_t>(batched ? 1 : normalize_axis(in_axes[0], rank, node))];
     if (batched) batch = (*scan0.dims)[0];
   }

@@ -233,6 +233,24 @@ TEST(Scan, Version8BatchesWithSequenceLengths) {
   EXPECT_EQ(values<float>(reversed[1]), (std::vector<float>{3, 5, 6, 106, 111, 115}));
 }
 
+// Found by the CI fuzz smoke: a Scan-8 scan input without a sequence axis indexed past the end of its dims at
+// shape inference. Every version now names the missing axis instead.
+TEST(Scan, ScanInputWithoutSequenceAxisIsRejected) {
+  const std::map<std::string, Attribute> attrs = {{"body", graph_attr(cumsum_body(Dims{1}))},
+                                                  {"num_scan_inputs", attr_int(1)}};
+  for (const auto& [version, inputs] :
+       std::vector<std::pair<int, std::vector<Tensor>>>{{8, {Tensor(), f32({2, 1}, {0, 0}), f32({2}, {1, 2})}},
+                                                        {16, {f32({1}, {0}), f32({}, {1})}}}) {
+    try {
+      run_cf("Scan", version, attrs, inputs, 2);
+      FAIL() << "Scan-" << version << ": expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidModel) << e.what();
+      EXPECT_NE(std::string(e.what()).find("needs at least"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Scan, MismatchedSequenceLengthsThrow) {
   Builder b;
   b.input("s", DType::kFloat32, Dims{}).input("a", DType::kFloat32, Dims{}).input("c", DType::kFloat32, Dims{});
