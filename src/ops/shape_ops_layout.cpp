@@ -277,8 +277,12 @@ void infer_tile(InferContext& ctx) {
   Dims out(in->size());
   for (size_t i = 0; reps && i < in->size(); ++i) {
     const Dim& d = (*in)[i];
-    int64_t r = (*reps)[i];
-    out[i] = r == 1 ? d : (r == 0 ? Dim(0) : (d.known() ? Dim(d.value * r) : Dim()));
+    const int64_t r = (*reps)[i];
+    int64_t n = 0;
+    // Repeats come from model data: a product past int64 is a bad model, not a shape.
+    EF_CHECK(!d.known() || !__builtin_mul_overflow(d.value, r, &n), kInvalidModel,
+             "{}: axis {} of size {} repeated {} times overflows int64", ctx.node().label(), i, d.value, r);
+    out[i] = r == 1 ? d : (r == 0 ? Dim(0) : (d.known() ? Dim(n) : Dim()));
   }
   ctx.set_output(0, dtype, out);
 }

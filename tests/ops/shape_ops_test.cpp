@@ -209,6 +209,9 @@ TEST(ShapeOps, TileModernAndLegacy) {
   EXPECT_EQ(legacy[0].shape(), (Shape{2, 3}));
   EXPECT_EQ(values<float>(legacy[0]), (std::vector<float>{1, 1, 1, 2, 2, 2}));
   expect_error([] { run_op({"Tile", 13, {}}, {f32({2}, {1, 2}), i64({2}, {1, 1})}); }, ErrorCode::kInvalidModel);
+  // Repeats whose product with the axis size passes int64 (found by fuzzing: signed overflow at shape inference).
+  expect_error([] { run_op({"Tile", 13, {}}, {f32({2}, {1, 2}), i64({1}, {int64_t{1} << 62})}); },
+               ErrorCode::kInvalidModel);
 }
 
 TEST(ShapeOps, DepthToSpaceModesAndInverse) {
