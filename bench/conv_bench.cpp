@@ -83,9 +83,14 @@ void BM_QDepthwise(benchmark::State& state) {
   const std::vector<float> scale(static_cast<size_t>(p.M), 0.001f);
   cpu::QDepthwiseArgs a;
   a.x = x.data(), a.x_zero_point = 128, a.w = w.data(), a.bias = bias.data(), a.scale = scale.data(), a.y = y.data();
-  const bool avx2 = cpu::qdepthwise_use_avx2(p);
+  // state.range(4): 0 the kernel the planner picks, 1 the row kernels, 2 the channel-packed kernel (where it fits).
+  cpu::QdwKernel kernel = cpu::qdepthwise_choose(p);
+  if (state.range(4) == 1 && cpu::qdepthwise_use_avx2(p)) kernel = cpu::QdwKernel::kRows;
+  if (state.range(4) == 2 && cpu::qdepthwise_packed_fits(p)) kernel = cpu::QdwKernel::kPacked;
+  const cpu::QdwPacked packed = cpu::qdw_pack(p, w.data(), bias.data(), scale.data());
+  a.packed = &packed;
   for (auto _ : state) {
-    cpu::qdepthwise_conv2d(p, a, avx2, pool());
+    cpu::qdepthwise_conv2d(p, a, kernel, pool());
     benchmark::DoNotOptimize(y.data());
   }
   report(state, p.M * p.OH * p.OW * p.kh * p.kw, p.C * p.H * p.W + p.M * p.OH * p.OW);
@@ -293,8 +298,22 @@ constexpr int64_t kPointwiseShapes[][5] = {
     {240, 28, 40, 0, 1}, {192, 14, 64, 0, 0}, {192, 28, 32, 0, 0}};     // K in (160, 256]: the loop-order limit
 
 void register_all() {
+  {
+    // The int8 kernel on MobileNetV2 / EfficientNet / BlazeFace depthwise shapes; kern: 0 the planner's choice,
+    // 1 the row kernels, 2 the channel-packed kernel (qdepthwise_choose's boundary).
+    auto* b = benchmark::RegisterBenchmark("depthwise_int8", BM_QDepthwise);
+    b->ArgNames({"C", "HW", "k", "s", "kern"});
+    const int64_t shapes[][4] = {{960, 7, 3, 1},  {576, 14, 3, 1},  {384, 14, 3, 1},  {576, 14, 3, 2},
+                                 {192, 28, 3, 1}, {192, 28, 3, 2},  {144, 56, 3, 1},  {144, 56, 3, 2},
+                                 {96, 112, 3, 2}, {32, 112, 3, 1},  {672, 14, 5, 2},  {1152, 7, 5, 1},
+                                 {240, 28, 5, 1}, {24, 128, 3, 1},  {48, 32, 3, 1},   {96, 16, 3, 1},
+                                 {48, 64, 3, 2},  {96, 32, 3, 2},   {64, 56, 7, 1}};
+    for (const auto& sh : shapes) {
+      for (int64_t kern : {1, 2}) b->Args({sh[0], sh[1], sh[2], sh[3], kern});
+    }
+    timed(b);
+  }
   for (auto* b : {benchmark::RegisterBenchmark("depthwise", BM_Depthwise),
-                  benchmark::RegisterBenchmark("depthwise_int8", BM_QDepthwise),
                   benchmark::RegisterBenchmark("depthwise_naive", BM_DepthwiseNaive)}) {
     b->ArgNames({"C", "HW", "k", "s"});
     b->Args({144, 56, 3, 1})->Args({32, 112, 3, 1})->Args({96, 112, 3, 2})->Args({240, 28, 5, 1});

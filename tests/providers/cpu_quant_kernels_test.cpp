@@ -241,10 +241,24 @@ TEST(CpuProviderQLinearConv, OnePixelOnTheGemvKernel) {
   }
 }
 
+// The depthwise kernel the planner picks for a 2-D depthwise case (qdepthwise_choose), as the kernel name.
+std::string depthwise_kernel_name(const QConvCase& c) {
+  ef::cpu::Conv2dParams p;
+  p.N = c.N, p.C = c.C, p.M = c.M, p.group = c.group, p.H = c.in[0], p.W = c.in[1], p.kh = c.kernel[0];
+  p.kw = c.kernel[1], p.stride_h = c.stride[0], p.stride_w = c.stride[1], p.dilation_h = c.dilation[0];
+  p.dilation_w = c.dilation[1], p.pad_top = c.pads[0], p.pad_left = c.pads[1], p.pad_bottom = c.pads[2];
+  p.pad_right = c.pads[3];
+  p.with_output_size();
+  switch (ef::cpu::qdepthwise_choose(p)) {
+    case ef::cpu::QdwKernel::kPacked: return "qconv.depthwise_packed_avx2";
+    case ef::cpu::QdwKernel::kRows: return "qconv.depthwise_avx2";
+    default: return "qconv.depthwise_scalar";
+  }
+}
+
 TEST(CpuProviderQLinearConv, DepthwiseDirectKernel) {
   // The shapes of mobilenet / BlazeFace blocks: 3x3 and 5x5, stride 1 and 2, "same" padding, widths not a
-  // multiple of 16, a channel multiplier; the AVX2 kernel where the CPU has it.
-  const std::string expect = ef::cpu::qdepthwise_use_avx2({}) ? "qconv.depthwise_avx2" : "qconv.depthwise_scalar";
+  // multiple of 16, a channel multiplier; the AVX2 kernels where the CPU has them.
   int seed = 40;
   for (int64_t k : {3, 5}) {
     for (int64_t s : {1, 2}) {
@@ -253,14 +267,37 @@ TEST(CpuProviderQLinearConv, DepthwiseDirectKernel) {
       c.x_signed = s == 2;
       c.y_signed = k == 5;
       c.wide_weights = true;
-      check_case(c, static_cast<uint32_t>(seed++), 1 + static_cast<int>(s), expect);
+      check_case(c, static_cast<uint32_t>(seed++), 1 + static_cast<int>(s), depthwise_kernel_name(c));
       QConvCase multiplier{2, 3, 6, 3, {9, 18}, {k, k}, {s, s}, {1, 1}, {0, pad, pad + 1, pad}};
       multiplier.per_channel = false;
-      check_case(multiplier, static_cast<uint32_t>(seed++), 1, expect);
+      check_case(multiplier, static_cast<uint32_t>(seed++), 1, depthwise_kernel_name(multiplier));
     }
   }
 }
 
+TEST(CpuProviderQLinearConv, DepthwiseChannelPacked) {
+  // MobileNetV2's small planes (14x14 and 7x7, stride 1 and 2) with channel counts that are not a multiple of
+  // the kernel's 16-channel block, batch 2, per-tensor and per-channel scales, 1-3 threads: the channel-packed
+  // kernel where the CPU has AVX2.
+  const std::string expect =
+      ef::cpu::qdepthwise_use_avx2({}) ? "qconv.depthwise_packed_avx2" : "qconv.depthwise_scalar";
+  int seed = 60;
+  for (int64_t k : {3, 5}) {
+    for (int64_t s : {1, 2}) {
+      const int64_t pad = k / 2;
+      QConvCase c{2, 37, 37, 37, {14, 14}, {k, k}, {s, s}, {1, 1}, {pad, pad, pad, pad}};
+      c.x_signed = k == 5;
+      c.y_signed = s == 2;
+      c.wide_weights = s == 1;
+      c.per_channel = k == 3;
+      check_case(c, static_cast<uint32_t>(seed), 1 + seed % 3, expect);
+      ++seed;
+      QConvCase small{1, 21, 21, 21, {7, 7}, {k, k}, {s, s}, {1, 1}, {pad, pad - 1 + s, pad, pad}};
+      small.bias = k == 5;
+      check_case(small, static_cast<uint32_t>(seed++), 2, expect);
+    }
+  }
+}
 
 // MatMulInteger / QLinearMatMul on the quantized GEMM against the reference kernels.
 struct QMatMulCase {

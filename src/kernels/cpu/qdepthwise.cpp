@@ -3,6 +3,7 @@
 #include "kernels/cpu/qdepthwise.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/isa.h"
@@ -40,6 +41,55 @@ bool qdepthwise_use_avx2(const Conv2dParams& p) {
          p.kh <= 16 && p.kw <= 16;
 }
 
+bool qdepthwise_packed_fits(const Conv2dParams& p) {
+  return qdepthwise_use_avx2(p) && p.M == p.C && p.group == p.C && p.kh <= 7 && p.kw <= 7 && p.OH * p.OW > 0;
+}
+
+QdwKernel qdepthwise_choose(const Conv2dParams& p) {
+  if (!qdepthwise_use_avx2(p)) return QdwKernel::kPortable;
+  // The packed kernel up to 56 x 56 inputs: faster there at every stride and kernel size measured
+  // (edgeforge_conv_bench depthwise_int8, docs/int8-execution.md), slower on 112 x 112 and 128 x 128 planes, where
+  // the row kernels' vectors are full and the packed plane (32 bytes per position) leaves L2.
+  if (qdepthwise_packed_fits(p) && p.H * p.W <= 56 * 56) return QdwKernel::kPacked;
+  return QdwKernel::kRows;
+}
+
+QdwPacked qdw_pack(const Conv2dParams& p, const int8_t* w, const int32_t* bias, const float* scale) {
+  QdwPacked k;
+  const int64_t kh = p.kh, kw = p.kw, taps = kh * kw;
+  k.pairs[0] = (kw + 1) / 2;
+  k.pairs[1] = p.stride_w == 1 ? (kw + 2) / 2 : 0;
+  k.parity_at[0] = 0;
+  k.parity_at[1] = kh * k.pairs[0] * 16;
+  k.tail = k.parity_at[1] + kh * k.pairs[1] * 16;
+  k.block = k.tail + 32;
+  const int64_t blocks = (p.M + 15) / 16;
+  k.data.assign(static_cast<size_t>(blocks * k.block), 0);
+  for (int64_t b = 0; b < blocks; ++b) {
+    int32_t* d = k.data.data() + b * k.block;
+    for (int64_t lane = 0; lane < 16; ++lane) {
+      const int64_t m = std::min(b * 16 + detail::kQdwLaneChannel[lane], p.M - 1);
+      const int8_t* wm = w + m * taps;
+      for (int q = 0; q < 2; ++q) {
+        for (int64_t i = 0; i < kh; ++i) {
+          for (int64_t t = 0; t < k.pairs[q]; ++t) {
+            const int64_t j0 = 2 * t - q, j1 = j0 + 1;
+            const int32_t w0 = j0 >= 0 && j0 < kw ? wm[i * kw + j0] : 0;
+            const int32_t w1 = j1 >= 0 && j1 < kw ? wm[i * kw + j1] : 0;
+            // lane / 8: the half (a vector of 8 int32), lane % 8: the int32 within it.
+            d[k.parity_at[q] + (i * k.pairs[q] + t) * 16 + lane] =
+                static_cast<int32_t>((static_cast<uint32_t>(w0) & 0xFFFF) | (static_cast<uint32_t>(w1) << 16));
+          }
+        }
+      }
+      d[k.tail + lane] = bias[m];
+      float s = scale[m];
+      std::memcpy(&d[k.tail + 16 + lane], &s, sizeof s);
+    }
+  }
+  return k;
+}
+
 namespace detail {
 
 QdwPlane qdw_plane_geometry(const Conv2dParams& p) {
@@ -69,7 +119,15 @@ QdwPlane qdw_plane_geometry(const Conv2dParams& p) {
 
 }  // namespace detail
 
-void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, bool avx2, ThreadPool& pool) {
+void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, QdwKernel k, ThreadPool& pool) {
+  if (k == QdwKernel::kPacked) {
+    const int64_t blocks = p.N * ((p.M + 15) / 16);
+    const int64_t work = std::max<int64_t>(1, 16 * p.OH * p.OW * p.kh * p.kw);
+    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / work);
+    pool.parallel_for(blocks, grain, [&](int64_t b, int64_t e) { detail::qdw_packed_blocks_avx2(p, a, b, e); });
+    return;
+  }
+  const bool avx2 = k == QdwKernel::kRows;
   const int64_t mult = p.M / p.C, plane_in = p.H * p.W, plane_out = p.OH * p.OW, taps = p.kh * p.kw;
   const detail::QdwPlane g = avx2 ? detail::qdw_plane_geometry(p) : detail::QdwPlane{};
   pool.parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {

@@ -13,15 +13,34 @@
 // leaving most lanes of a short row idle (7x7: 4 blocks instead of 7); the P - OW columns of each flattened row
 // are computed and dropped. Everything else (other strides, dilation, --isa below AVX2, non-x86) runs the
 // portable loops.
+// Channel-packed kernel (small planes, qdepthwise_packed_avx2.cpp): 16 channels per block with the channels in
+// the vector lanes, so no lane idles on a 7x7 plane and the per-plane set-up is paid once per 16 channels; see
+// QdwPacked below.
 // Depends on conv_params.h, qgemm.h (requantization) and core/thread_pool.h.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/conv_params.h"
 #include "kernels/cpu/qgemm.h"
 
 namespace ef::cpu {
+
+// Weights, biases and scales of the channel-packed kernel, laid out at plan time (qdw_pack). Per block of 16
+// channels (lanes past M repeat the last channel): for each column parity q the kernel uses (stride 1: the
+// window starts at an even or an odd column; stride 2: always even), kh x pairs[q] tap pairs x 2 halves of 8
+// int32 lanes (int16 weights (w[2t - q], w[2t + 1 - q]), zeros outside the kernel row), then the 16 biases and
+// the 16 scales (float bits), in the lane order the kernel's byte transposes produce.
+struct QdwPacked {
+  std::vector<int32_t> data;
+  int64_t block = 0;              // int32 per block
+  int64_t pairs[2] = {0, 0};      // tap pairs per kernel row, per parity (0: none)
+  int64_t parity_at[2] = {0, 0};  // where each parity's weights start in a block
+  int64_t tail = 0;               // where the biases start in a block (scales follow 16 later)
+};
+
+enum class QdwKernel { kPortable, kRows, kPacked };
 
 struct QDepthwiseArgs {
   const uint8_t* x = nullptr;  // [N, C, H, W], uint8 or int8 bytes
@@ -32,16 +51,30 @@ struct QDepthwiseArgs {
   const float* scale = nullptr;   // M values (x_scale * w_scale[m] / y_scale)
   QRequant rq;                    // zero point, clamp bounds, output type (offset / scale unused)
   void* y = nullptr;              // [N, M, OH, OW]
+  const QdwPacked* packed = nullptr;  // the packed kernel's weights (qdw_pack), required by QdwKernel::kPacked
 };
 
 // Whether the AVX2 kernel runs geometry p: the CPU has AVX2, the --isa cap allows it, and p fits.
 bool qdepthwise_use_avx2(const Conv2dParams& p);
 
-// Runs the convolution; `avx2` (qdepthwise_use_avx2, decided at plan time) picks the kernel.
-// Parallel over (n, c) input planes; results do not depend on the pool size or the kernel.
-void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, bool avx2, ThreadPool& pool);
+// Whether the channel-packed kernel can run p: AVX2 as above, channel multiplier 1, stride_w 1 or 2, dilation 1,
+// kernel up to 7 x 7.
+bool qdepthwise_packed_fits(const Conv2dParams& p);
+// The kernel to run p with (plan time): the packed one where it fits and the plane is small enough that the
+// row kernels spend most of their time outside the multiplies, else the row kernels, else the portable loops.
+QdwKernel qdepthwise_choose(const Conv2dParams& p);
+// The packed kernel's weights for p (qdepthwise_packed_fits(p)): w [M, kh * kw], bias and scale M values each.
+QdwPacked qdw_pack(const Conv2dParams& p, const int8_t* w, const int32_t* bias, const float* scale);
+
+// Runs the convolution with kernel k (decided at plan time; kPacked needs a.packed). Results do not depend on
+// the pool size or the kernel.
+void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, QdwKernel k, ThreadPool& pool);
 
 namespace detail {
+// The packed kernel's lane order: lane 8h + j (half h, int32 lane j) of a block holds channel kQdwLaneChannel[8h + j]
+// of the block. This is the order in which its final byte packs (packs_epi32 / packus_epi16 / permute4x64) come
+// out as channels 0..15, so the outputs need no extra shuffle.
+inline constexpr int kQdwLaneChannel[16] = {0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15};
 // Geometry of the padded int16 plane (x - zp, zeros in the padding) the AVX2 kernel reads.
 struct QdwPlane {
   int64_t rows = 0, cols = 0;  // cols: elements per row (row kernel: a multiple of 16 with slack for the last
@@ -58,6 +91,8 @@ void qdw_build_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const uint8_
 // 8-bit plane y [OH * OW]. The plane is kept (a channel multiplier reuses it); the scratch after it is not.
 void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, int16_t* buf, const int8_t* w, int32_t offset,
                     float scale, const QRequant& rq, uint8_t* y);
+// Channel blocks [begin, end) of the flattened (image, block of 16 channels) range on the packed kernel.
+void qdw_packed_blocks_avx2(const Conv2dParams& p, const QDepthwiseArgs& a, int64_t begin, int64_t end);
 }  // namespace detail
 
 }  // namespace ef::cpu

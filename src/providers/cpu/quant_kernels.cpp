@@ -127,8 +127,16 @@ class QGemmConv final : public PreparedKernel {
 class QDepthwiseConv final : public PreparedKernel {
  public:
   QDepthwiseConv(QConvSetup s, const int8_t* w, int64_t w_count)
-      : s_(std::move(s)), w_(w, w + w_count), avx2_(cpu::qdepthwise_use_avx2(s_.p)) {}
-  std::string name() const override { return avx2_ ? "qconv.depthwise_avx2" : "qconv.depthwise_scalar"; }
+      : s_(std::move(s)), w_(w, w + w_count), kernel_(cpu::qdepthwise_choose(s_.p)) {
+    if (kernel_ == cpu::QdwKernel::kPacked) packed_ = cpu::qdw_pack(s_.p, w, s_.bias.data(), s_.scale.data());
+  }
+  std::string name() const override {
+    switch (kernel_) {
+      case cpu::QdwKernel::kPacked: return "qconv.depthwise_packed_avx2";
+      case cpu::QdwKernel::kRows: return "qconv.depthwise_avx2";
+      default: return "qconv.depthwise_scalar";
+    }
+  }
   void run(const KernelArgs& args) const override {
     cpu::QDepthwiseArgs a;
     a.x = static_cast<const uint8_t*>(args.input(kX).raw());
@@ -139,13 +147,15 @@ class QDepthwiseConv final : public PreparedKernel {
     a.scale = s_.scale.data();
     a.rq = s_.rq;
     a.y = args.output(0).raw();
-    cpu::qdepthwise_conv2d(s_.p, a, avx2_, *args.pool);
+    a.packed = &packed_;
+    cpu::qdepthwise_conv2d(s_.p, a, kernel_, *args.pool);
   }
 
  private:
   QConvSetup s_;
   std::vector<int8_t> w_;
-  bool avx2_;
+  cpu::QdwKernel kernel_;
+  cpu::QdwPacked packed_;
 };
 
 // A 1x1 convolution of a 1x1 plane is a matrix-vector product per batch item (qgemv.h): the GEMM would pack a

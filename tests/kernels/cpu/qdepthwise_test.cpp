@@ -2,11 +2,13 @@
 // requantization, bit for bit, on the AVX2 kernel (where the CPU has it) and the portable one: 3x3 / 5x5 and odd
 // kernels, stride 1 and 2 (and 3 / dilation 2 on the portable path), asymmetric padding, widths that are not a
 // multiple of 16, channel multipliers, uint8 / int8 activations and outputs, full-range weights (-128 included),
-// 1-3 threads; small stride-1 planes (W <= 16) on the flattened AVX2 kernel.
+// 1-3 threads; small stride-1 planes (W <= 16) on the flattened AVX2 kernel; the channel-packed kernel (16-channel
+// blocks) wherever it fits: channel counts that are not a multiple of 16, planes under 16 and 32 positions.
 #include "kernels/cpu/qdepthwise.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -20,7 +22,11 @@ struct Case {
   bool x_signed, y_signed;
 };
 
-void check(const Case& c, bool avx2, int threads, uint32_t seed) {
+const char* kernel_name(QdwKernel k) {
+  return k == QdwKernel::kPacked ? "packed" : (k == QdwKernel::kRows ? "rows" : "portable");
+}
+
+void check(const Case& c, QdwKernel kernel, int threads, uint32_t seed) {
   Conv2dParams p;
   p.N = c.N, p.C = c.C, p.M = c.C * c.mult, p.H = c.H, p.W = c.W, p.kh = c.kh, p.kw = c.kw;
   p.stride_h = c.stride_h, p.stride_w = c.stride_w, p.dilation_h = p.dilation_w = c.dilation;
@@ -68,22 +74,32 @@ void check(const Case& c, bool avx2, int threads, uint32_t seed) {
   a.bias = bias.data();
   a.scale = scale.data();
   a.rq = rq;
+  QdwPacked packed;
+  if (kernel == QdwKernel::kPacked) packed = qdw_pack(p, w.data(), bias.data(), scale.data());
+  a.packed = &packed;
   std::vector<uint8_t> got(want.size(), 0xAB);
   a.y = got.data();
   ThreadPool pool(threads);
-  qdepthwise_conv2d(p, a, avx2, pool);
+  qdepthwise_conv2d(p, a, kernel, pool);
   int64_t distinct = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     ASSERT_EQ(got[i], want[i]) << "element " << i << " of [" << p.N << "," << p.M << "," << p.OH << "," << p.OW
-                               << "] avx2 " << avx2;
+                               << "] kernel " << kernel_name(kernel);
     distinct += want[i] != want[0];
   }
   EXPECT_GT(distinct, 0) << "outputs all equal: the case tests nothing";
 }
 
-std::vector<bool> kernels_to_test(const Conv2dParams& p) {
-  std::vector<bool> k{false};
-  if (qdepthwise_use_avx2(p)) k.push_back(true);
+// Every kernel that can run p (geometry fields as far as the case sets them; M = C * mult).
+std::vector<QdwKernel> kernels_to_test(const Case& c) {
+  Conv2dParams p;
+  p.N = c.N, p.C = c.C, p.M = c.C * c.mult, p.H = c.H, p.W = c.W, p.kh = c.kh, p.kw = c.kw, p.group = c.C;
+  p.stride_h = c.stride_h, p.stride_w = c.stride_w, p.dilation_h = p.dilation_w = c.dilation;
+  p.pad_top = c.pt, p.pad_left = c.pl, p.pad_bottom = c.pb, p.pad_right = c.pr;
+  p.with_output_size();
+  std::vector<QdwKernel> k{QdwKernel::kPortable};
+  if (qdepthwise_use_avx2(p)) k.push_back(QdwKernel::kRows);
+  if (qdepthwise_packed_fits(p)) k.push_back(QdwKernel::kPacked);
   return k;
 }
 
@@ -100,27 +116,22 @@ TEST(QDepthwise, RandomizedGeometries) {
     c.H = pick(c.kh, 21), c.W = pick(c.kw, 41);
     c.pt = pick(0, 2), c.pl = pick(0, 3), c.pb = pick(0, 2), c.pr = pick(0, 3);
     c.x_signed = (i / 2) % 2 == 1, c.y_signed = (i / 3) % 2 == 1;
-    Conv2dParams p;
-    p.kh = c.kh, p.kw = c.kw, p.stride_h = c.stride_h, p.stride_w = c.stride_w;
-    for (bool avx2 : kernels_to_test(p)) {
+    for (QdwKernel kernel : kernels_to_test(c)) {
       SCOPED_TRACE(testing::Message() << "case " << i << " k " << c.kh << "x" << c.kw << " s " << c.stride_h << ","
                                       << c.stride_w << " HxW " << c.H << "x" << c.W);
-      check(c, avx2, 1 + i % 3, static_cast<uint32_t>(i));
+      check(c, kernel, 1 + i % 3, static_cast<uint32_t>(i));
     }
   }
 }
 
 TEST(QDepthwise, PortableOnlyGeometriesAndWideRows) {
   // Stride 3 and dilation 2 take the portable loops; a 70-wide row spans several 16-output blocks.
-  check({1, 3, 1, 17, 23, 3, 3, 3, 3, 1, 1, 1, 1, 1, false, false}, false, 2, 1);
-  check({2, 4, 1, 15, 19, 3, 3, 1, 1, 2, 2, 2, 2, 2, true, false}, false, 1, 2);
+  check({1, 3, 1, 17, 23, 3, 3, 3, 3, 1, 1, 1, 1, 1, false, false}, QdwKernel::kPortable, 2, 1);
+  check({2, 4, 1, 15, 19, 3, 3, 1, 1, 2, 2, 2, 2, 2, true, false}, QdwKernel::kPortable, 1, 2);
   Case wide{1, 5, 1, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true};
-  Conv2dParams p;
-  p.kh = p.kw = 3;
-  for (bool avx2 : kernels_to_test(p)) check(wide, avx2, 3, 3);
+  for (QdwKernel kernel : kernels_to_test(wide)) check(wide, kernel, 3, 3);
   Case wide2{1, 2, 3, 8, 67, 5, 5, 2, 2, 1, 2, 2, 2, 2, true, true};
-  p.kh = p.kw = 5, p.stride_h = p.stride_w = 2;
-  for (bool avx2 : kernels_to_test(p)) check(wide2, avx2, 2, 4);
+  for (QdwKernel kernel : kernels_to_test(wide2)) check(wide2, kernel, 2, 4);
 }
 
 TEST(QDepthwise, SmallPlanesFlattened) {
@@ -145,9 +156,9 @@ TEST(QDepthwise, SmallPlanesFlattened) {
     p.pad_top = c.pt, p.pad_left = c.pl, p.pad_bottom = c.pb, p.pad_right = c.pr;
     p.with_output_size();
     EXPECT_TRUE(detail::qdw_plane_geometry(p).flat) << "case " << i;
-    for (bool avx2 : kernels_to_test(p)) {
+    for (QdwKernel kernel : kernels_to_test(c)) {
       SCOPED_TRACE(testing::Message() << "case " << i);
-      for (int threads = 1; threads <= 3; ++threads) check(c, avx2, threads, static_cast<uint32_t>(100 + i));
+      for (int threads = 1; threads <= 3; ++threads) check(c, kernel, threads, static_cast<uint32_t>(100 + i));
     }
   }
 }
@@ -164,13 +175,71 @@ TEST(QDepthwise, ShortRowsOnTheRowKernel) {
   };
   for (size_t i = 0; i < std::size(cases); ++i) {
     const Case& c = cases[i];
-    Conv2dParams p;
-    p.kh = c.kh, p.kw = c.kw, p.stride_h = c.stride_h, p.stride_w = c.stride_w;
-    for (bool avx2 : kernels_to_test(p)) {
+    for (QdwKernel kernel : kernels_to_test(c)) {
       SCOPED_TRACE(testing::Message() << "case " << i);
-      for (int threads = 1; threads <= 3; ++threads) check(c, avx2, threads, static_cast<uint32_t>(200 + i));
+      for (int threads = 1; threads <= 3; ++threads) check(c, kernel, threads, static_cast<uint32_t>(200 + i));
     }
   }
+}
+
+TEST(QDepthwise, ChannelPackedBlocks) {
+  // The packed kernel on the geometries it takes in models (7x7 / 14x14 / 28x28, stride 1 and 2, 3x3 / 5x5) and
+  // around its edges: channel counts below, at and past a block of 16 (the last block's repeated lanes), planes of
+  // under 16, 16..31 and over 32 positions (the transposes' three paths, shifted-back chunks), odd and even
+  // widths (odd window starts at stride 1), asymmetric and no padding, kernels wider than the padding, even
+  // kernel widths, 7x7, a vertical stride over a horizontal stride of 1, batch 2.
+  const Case cases[] = {
+      {1, 16, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, false},
+      {2, 37, 1, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false},
+      {1, 21, 1, 14, 14, 3, 3, 2, 2, 1, 1, 1, 1, 1, false, true},
+      {1, 48, 1, 7, 7, 5, 5, 1, 1, 1, 2, 2, 2, 2, true, true},
+      {2, 9, 1, 28, 28, 3, 3, 2, 2, 1, 0, 0, 1, 1, false, false},
+      {1, 5, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, false},
+      {1, 17, 1, 4, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false},
+      {1, 33, 1, 5, 6, 3, 3, 1, 1, 1, 0, 1, 2, 0, false, true},
+      {2, 18, 1, 11, 13, 5, 3, 1, 1, 1, 2, 1, 2, 1, true, true},
+      {1, 20, 1, 9, 10, 4, 2, 1, 1, 1, 1, 0, 2, 1, false, false},
+      {1, 16, 1, 15, 9, 7, 7, 1, 2, 1, 3, 3, 3, 3, true, false},
+      {2, 31, 1, 13, 15, 5, 5, 2, 2, 1, 2, 2, 2, 2, false, true},
+      {1, 19, 1, 12, 17, 3, 3, 2, 1, 1, 1, 1, 1, 1, true, true},
+      {1, 3, 1, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, false},
+      {1, 7, 1, 1, 9, 1, 3, 1, 1, 1, 0, 1, 0, 1, true, false},
+      {1, 24, 1, 6, 6, 6, 6, 2, 1, 1, 0, 0, 0, 0, false, true},
+  };
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    const Case& c = cases[i];
+    Conv2dParams p;
+    p.N = c.N, p.C = c.C, p.M = c.C * c.mult, p.H = c.H, p.W = c.W, p.kh = c.kh, p.kw = c.kw, p.group = c.C;
+    p.stride_h = c.stride_h, p.stride_w = c.stride_w;
+    if (!qdepthwise_use_avx2(p)) GTEST_SKIP() << "no AVX2";
+    ASSERT_TRUE(qdepthwise_packed_fits(p)) << "case " << i;
+    SCOPED_TRACE(testing::Message() << "case " << i);
+    for (int threads = 1; threads <= 3; ++threads) {
+      check(c, QdwKernel::kPacked, threads, static_cast<uint32_t>(300 + i));
+    }
+  }
+}
+
+TEST(QDepthwise, ChannelPackedRandomized) {
+  std::mt19937 rng(4242);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int ran = 0;
+  for (int i = 0; i < 60; ++i) {
+    Case c{};
+    c.N = pick(1, 2), c.C = pick(1, 40), c.mult = 1;
+    c.kh = pick(1, 7), c.kw = i % 4 == 0 ? pick(1, 7) : c.kh;
+    c.stride_h = pick(1, 3), c.stride_w = pick(1, 2), c.dilation = 1;
+    c.H = pick(c.kh, 20), c.W = pick(c.kw, 20);
+    c.pt = pick(0, 3), c.pl = pick(0, 3), c.pb = pick(0, 3), c.pr = pick(0, 3);
+    c.x_signed = i % 2 == 1, c.y_signed = (i / 2) % 2 == 1;
+    const auto kernels = kernels_to_test(c);
+    if (std::find(kernels.begin(), kernels.end(), QdwKernel::kPacked) == kernels.end()) continue;
+    SCOPED_TRACE(testing::Message() << "case " << i << " C " << c.C << " k " << c.kh << "x" << c.kw << " s "
+                                    << c.stride_h << "," << c.stride_w << " HxW " << c.H << "x" << c.W);
+    check(c, QdwKernel::kPacked, 1 + i % 3, static_cast<uint32_t>(400 + i));
+    ++ran;
+  }
+  if (ran == 0) GTEST_SKIP() << "no AVX2";
 }
 
 }  // namespace
