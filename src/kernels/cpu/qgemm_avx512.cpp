@@ -4,6 +4,9 @@
 // Compiled through function attributes and called only after a run-time CPU check.
 #include "kernels/cpu/qgemm.h"
 
+#include <algorithm>
+#include <cstring>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include "kernels/cpu/qgemm_x86-inl.h"
 #define EF_QAVX512BW __attribute__((target("avx2,fma,avx512f,avx512bw")))
@@ -41,10 +44,40 @@ EF_QAVX512VNNI void qgemm_micro_avx512_vnni(const QTile& t) {
       c[r] = _mm512_dpbusd_epi32(c[r], xv, _mm512_set1_epi32(bits));
     }
   }
-  TileOut o = tile_out(t);
+  if (t.acc != nullptr) {
+    TileOut o = tile_out(t);
 #pragma GCC unroll 16
-  for (int64_t r = 0; r < kRows; ++r) {
-    finish_row(o, r, half(c[r], 0), half(c[r], 1));
+    for (int64_t r = 0; r < kRows; ++r) finish_row(o, r, half(c[r], 0), half(c[r], 1));
+    return;
+  }
+  // The fused epilogue on whole rows: one 512-bit register is a row's 16 columns, and a saturating down-convert
+  // (vpmovusdb / vpmovsdb) narrows it to bytes in one instruction (the values are already within [lo, hi], so it
+  // only packs). The float steps are requant_rounded's (qrequant_avx2-inl.h), so the bits are the AVX2
+  // epilogue's; that one took two halves, packs, a permute and an extract per row, most of the instructions of
+  // the small-K pointwise layers (K = 16: 4 vpdpbusd per row and tile).
+  const QRequant& rq = *t.rq;
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(rq.lo - rq.zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(rq.hi - rq.zero_point));
+  const __m512i zp = _mm512_set1_epi32(rq.zero_point);
+  const int64_t rows = std::min<int64_t>(kRows, t.valid_rows), cols = t.cols;
+  const bool out_signed = rq.out_signed;
+  // The all-lanes masked forms: GCC 12 warns of the plain ones' undefined pass-through (as EF_HALF above).
+  constexpr __mmask16 kAll = 0xFFFF;
+  for (int64_t r = 0; r < rows; ++r) {
+    const __m512i a = _mm512_add_epi32(c[r], _mm512_set1_epi32(t.offset[r]));
+    const __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(kAll, a), _mm512_set1_ps(t.scale[r]));
+    const __m512 v = _mm512_maskz_min_ps(kAll, _mm512_maskz_max_ps(kAll, f, lo), hi);
+    // Rounds to nearest even (the current mode), like cvtps on ymm.
+    const __m512i q = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(kAll, v), zp);
+    const __m128i bytes = out_signed ? _mm512_maskz_cvtsepi32_epi8(kAll, q) : _mm512_maskz_cvtusepi32_epi8(kAll, q);
+    uint8_t* y = t.y + r * t.y_row;
+    if (cols == kQgemmNR) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y), bytes);
+    } else {
+      alignas(16) uint8_t tmp[kQgemmNR];
+      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
+      std::memcpy(y, tmp, static_cast<size_t>(cols));
+    }
   }
 }
 

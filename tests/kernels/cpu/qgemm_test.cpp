@@ -1,7 +1,7 @@
 // ef::cpu::qgemm against a plain int32 GEMM + the requantization formula, on every kernel this CPU runs (the
 // VNNI / AVX-512 ones only where present), narrow weights (vpmaddubsw-safe), a few large weights and uniform
 // full-range weights, odd M, N and K, several row blocks and panel groups, strided (transposed) outputs, int32
-// outputs (MatMulInteger), and 1-3 threads giving identical bytes.
+// outputs (MatMulInteger), bounds narrowed by a fused Clip, and 1-3 threads giving identical bytes.
 #include "kernels/cpu/qgemm.h"
 
 #include <gtest/gtest.h>
@@ -37,8 +37,9 @@ class DensePanels final : public QPanelPacker {
 
 // weight_limit 0: typical trained weights, mostly small with a few near +-128 (pairs that do not fit vpmaddubsw);
 // -1: trained 7-bit weights (|w| half-normal around 15, at most 64: a few lanes of four do not fit avx2_acc16).
+// clip: a fused Clip's narrower bounds (lo above the type's minimum, hi below its maximum).
 void check(int64_t M, int64_t N, int64_t K, int weight_limit, QKernel kernel, bool out_signed, uint32_t seed,
-           bool out_int32 = false) {
+           bool out_int32 = false, bool clip = false) {
   std::mt19937 rng(seed);
   std::vector<int8_t> w(static_cast<size_t>(M * K));
   for (size_t i = 0; i < w.size(); ++i) {
@@ -82,6 +83,7 @@ void check(int64_t M, int64_t N, int64_t K, int weight_limit, QKernel kernel, bo
   rq.zero_point = out_signed ? -3 : 128;
   rq.lo = out_signed ? -128 : 0;
   rq.hi = out_signed ? 127 : 255;
+  if (clip) rq.lo += 40, rq.hi -= 30;
   rq.out_signed = out_signed;
   rq.out_int32 = out_int32;
   const size_t elem = out_int32 ? 4 : 1;
@@ -130,6 +132,8 @@ TEST(QGemm, MatchesIntegerReferenceOnEveryKernel) {
       check(4, 16, 600, limit, kernel, true, seed++);
       check(37, 70, 1030, limit, kernel, false, seed++);  // several row blocks and panel groups
     }
+    check(21, 37, 40, 64, kernel, false, seed++, false, /*clip=*/true);
+    check(18, 16, 19, 127, kernel, true, seed++, false, /*clip=*/true);
     check(9, 21, 45, 0, kernel, false, seed++, /*out_int32=*/true);
     check(17, 100, 300, 127, kernel, true, seed++, /*out_int32=*/true);
   }
