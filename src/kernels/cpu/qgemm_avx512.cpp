@@ -34,7 +34,8 @@ EF_QAVX512VNNI void qgemm_micro_avx512_vnni(const QTile& t) {
   const auto* w = static_cast<const int8_t*>(t.w);
   const uint8_t* x = t.x;
   __m512i c[kRows];
-  for (auto& v : c) v = _mm512_setzero_si512();
+#pragma GCC unroll 16
+  for (int64_t r = 0; r < kRows; ++r) c[r] = _mm512_setzero_si512();
   for (int64_t q = 0; q < t.quads; ++q, x += 64, w += kQgemmMR * 4) {
     const __m512i xv = _mm512_load_si512(x);
 #pragma GCC unroll 16
@@ -63,7 +64,10 @@ EF_QAVX512VNNI void qgemm_micro_avx512_vnni(const QTile& t) {
   const bool out_signed = rq.out_signed;
   // The all-lanes masked forms: GCC 12 warns of the plain ones' undefined pass-through (as EF_HALF above).
   constexpr __mmask16 kAll = 0xFFFF;
-  for (int64_t r = 0; r < rows; ++r) {
+  // A constant trip count, unrolled: indexing c[] by a run-time row count put the accumulators in memory.
+#pragma GCC unroll 16
+  for (int64_t r = 0; r < kRows; ++r) {
+    if (r >= rows) continue;
     const __m512i a = _mm512_add_epi32(c[r], _mm512_set1_epi32(t.offset[r]));
     const __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(kAll, a), _mm512_set1_ps(t.scale[r]));
     const __m512 v = _mm512_maskz_min_ps(kAll, _mm512_maskz_max_ps(kAll, f, lo), hi);
