@@ -112,30 +112,6 @@ void BM_EfSgemm(benchmark::State& state) {
   state.SetLabel(cpu::sgemm_target_name());
 }
 
-// Convolution as the CPU provider runs it: weights packed once, the input (or im2col buffer) used as is.
-void BM_EfSgemmPackedA(benchmark::State& state) {
-  Gemm g(state);
-  const cpu::PackedMatrix packed = cpu::pack_a(false, g.M, g.K, g.A.data(), g.K);
-  for (auto _ : state) {
-    cpu::sgemm_packed_a(packed, g.N, false, g.B.data(), g.N, g.C.data(), g.N, {}, pool());
-    benchmark::ClobberMemory();
-  }
-  set_gflops(state, g.flops());
-  state.SetLabel(cpu::sgemm_target_name());
-}
-
-// Gemm / MatMul as the CPU provider runs it: activations times weights packed once.
-void BM_EfSgemmPackedB(benchmark::State& state) {
-  Gemm g(state);
-  const cpu::PackedMatrix packed = cpu::pack_b(false, g.K, g.N, g.B.data(), g.N);
-  for (auto _ : state) {
-    cpu::sgemm_packed_b(false, g.M, g.A.data(), g.K, packed, g.C.data(), g.N, {}, pool());
-    benchmark::ClobberMemory();
-  }
-  set_gflops(state, g.flops());
-  state.SetLabel(cpu::sgemm_target_name());
-}
-
 // Evicts the caches between iterations, outside the timing, by writing a buffer larger than the L3 (cold rows).
 class ColdCache {
  public:
@@ -151,6 +127,65 @@ class ColdCache {
   std::vector<char> buffer_;
   char round_ = 0;
 };
+
+// Convolution as the CPU provider runs it: weights packed once, the input (or im2col buffer) used as is.
+void BM_EfSgemmPackedA(benchmark::State& state) {
+  Gemm g(state);
+  const cpu::PackedMatrix packed = cpu::pack_a(false, g.M, g.K, g.A.data(), g.K);
+  const bool cold = state.range(3) != 0;
+  ColdCache cold_cache(cold);
+  for (auto _ : state) {
+    if (cold) cold_cache.evict(state);
+    cpu::sgemm_packed_a(packed, g.N, false, g.B.data(), g.N, g.C.data(), g.N, {}, pool());
+    benchmark::ClobberMemory();
+  }
+  set_gflops(state, g.flops());
+  state.SetLabel(cpu::sgemm_target_name());
+}
+
+// The 1x1 conv epilogue as blazeface's blocks fuse it ({M, N, K, mode}): residual + Relu. mode 0: B stored as a
+// matrix (sgemm_packed_a packs it per block); mode 1: B already in the panel layout (pack_b_panels_for outside the
+// timing; sgemm_packed_a_panels), i.e. what removing the B packing could buy at most.
+void BM_EfPointwiseResidual(benchmark::State& state) {
+  Gemm g(state);
+  const bool panels = state.range(3) != 0;
+  const cpu::PackedMatrix packed = cpu::pack_a(false, g.M, g.K, g.A.data(), g.K);
+  const std::vector<float> res = random_vector(static_cast<size_t>(g.M * g.N), 3);
+  cpu::GemmEpilogue epi;
+  epi.residual = res.data();
+  epi.ldr = g.N;
+  epi.act.kind = cpu::ActKind::kRelu;
+  const cpu::GemmTileShape t = cpu::gemm_tile_shape(packed);
+  const int64_t padded = (g.N + t.nr - 1) / t.nr * t.nr;
+  float* b_panels = nullptr;
+  if (panels) {
+    b_panels = static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(g.K * padded + 64) * sizeof(float)));
+    cpu::pack_b_panels_for(packed, g.K, g.N, g.B.data(), g.N, b_panels);
+  }
+  for (auto _ : state) {
+    if (panels) {
+      cpu::sgemm_packed_a_panels(packed, g.N, b_panels, g.C.data(), g.N, epi);
+    } else {
+      cpu::sgemm_packed_a(packed, g.N, false, g.B.data(), g.N, g.C.data(), g.N, epi, pool());
+    }
+    benchmark::ClobberMemory();
+  }
+  std::free(b_panels);
+  set_gflops(state, g.flops());
+  state.SetLabel(cpu::sgemm_target_name());
+}
+
+// Gemm / MatMul as the CPU provider runs it: activations times weights packed once.
+void BM_EfSgemmPackedB(benchmark::State& state) {
+  Gemm g(state);
+  const cpu::PackedMatrix packed = cpu::pack_b(false, g.K, g.N, g.B.data(), g.N);
+  for (auto _ : state) {
+    cpu::sgemm_packed_b(false, g.M, g.A.data(), g.K, packed, g.C.data(), g.N, {}, pool());
+    benchmark::ClobberMemory();
+  }
+  set_gflops(state, g.flops());
+  state.SetLabel(cpu::sgemm_target_name());
+}
 
 // A classifier at batch 1 ({N, K, cold}) on sgemm_packed_b with M = 1. In a model run the weights have mostly
 // left the caches since the last run (the classifier nodes take ~3.5x their hot time there); cold 1 evicts them
@@ -272,8 +307,19 @@ void register_all() {
         timed(benchmark::RegisterBenchmark("EfSgemmPackedB", BM_EfSgemmPackedB)->Args(s)->ArgNames({"M", "N", "K"}));
       }
       if (shapes == &kConv || shapes == &kPointwise) {
-        timed(benchmark::RegisterBenchmark("EfSgemmPackedA", BM_EfSgemmPackedA)->Args(s)->ArgNames({"M", "N", "K"}));
+        for (int64_t cold : {0, 1}) {
+          timed(benchmark::RegisterBenchmark("EfSgemmPackedA", BM_EfSgemmPackedA)
+                    ->Args({s[0], s[1], s[2], cold})
+                    ->ArgNames({"M", "N", "K", "cold"}));
+        }
         if (shapes == &kConv) register_qgemm(s, &pool(), g_threads > 1);
+        if (shapes == &kPointwise && g_threads == 1) {
+          for (int64_t mode : {0, 1}) {
+            timed(benchmark::RegisterBenchmark("EfPointwiseResidual", BM_EfPointwiseResidual)
+                      ->Args({s[0], s[1], s[2], mode})
+                      ->ArgNames({"M", "N", "K", "panels"}));
+          }
+        }
       }
 #ifdef EF_HAVE_DNNL
       timed(benchmark::RegisterBenchmark("DnnlSgemm", BM_DnnlSgemm)->Args(s)->ArgNames({"M", "N", "K"}));

@@ -312,8 +312,11 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
             if (pack_a) detail::pack_a_panels(k, p.a.trans, p.a.data, p.a.ld, i, rows, pc, kc, a_buf + ir * kc);
             TileEpilogue te;
             const TileEpilogue* ep = last ? tile_epilogue(*p.epi, i, j, te) : nullptr;
-            (pair ? k.tile_pair : k.tile[rows - 1][vecs - 1])(kc, a_panel, b_panel, p.C + i * p.ldc + j, p.ldc, cols,
-                                                              accumulate, ep);
+            // The first column panel reads each pre-packed A panel first (later ones find the block in L2).
+            const detail::TileFn fn = pair                                                   ? k.tile_pair
+                                      : jr == 0 && p.a.packed && rows == mr && vecs == 2 ? k.tile_stream_a
+                                                                                         : k.tile[rows - 1][vecs - 1];
+            fn(kc, a_panel, b_panel, p.C + i * p.ldc + j, p.ldc, cols, accumulate, ep);
             if (pair) ir += mr;
           }
         }

@@ -33,14 +33,14 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using ef::cpu::HWY_NAMESPACE::VecActivate;
 
-// R rows (<= kMR) by V vectors of C.
-template <int R, int V>
+// R rows (<= kMR) by V vectors of C. kPrefetchA: see TileProduct (GemmKernel::tile_stream_a).
+template <int R, int V, bool kPrefetchA = false>
 HWY_NOINLINE void Tile(int64_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, float* HWY_RESTRICT c,
                        int64_t ldc, int64_t cols, bool accumulate, const TileEpilogue* epi) {
   const DF d;
   VF acc[R][V];
   PrefetchTileC<R, V>(c, ldc, epi, 0);
-  TileProduct<R, V>(d, kc, a, b, acc);
+  TileProduct<R, V, false, kPrefetchA>(d, kc, a, b, acc);
   if (cols == V * kLanes) return StoreFullTile<R, V>(d, acc, c, ldc, accumulate, epi, 0);
   // Edge columns go through Finish, which does the same arithmetic.
   HWY_ALIGN float tile[R * 2 * kLanes];
@@ -309,6 +309,7 @@ constexpr GemmKernel MakeKernel() {
   k.nc = 4096;
   FillTiles(k);
   k.tile_pair = &TilePair;
+  k.tile_stream_a = &Tile<kMR, 2, true>;
   k.row_panels = &TileRow<kRowPanels>;
   k.column = &Column;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2

@@ -104,7 +104,10 @@ HWY_NOINLINE void Finish(const float* HWY_RESTRICT tile, int rows, int vecs, flo
 // stride 2 vectors: edge tiles read the zero padding of full-size panels rather than having a layout of their own.
 // kInPlaceB: B is not a panel but rows of the stored matrix, ldb floats apart (unaligned loads), and the row's
 // line of the next panel is prefetched: as many streams as K, too many for the hardware prefetchers.
-template <int R, int V, bool kInPlaceB = false>
+// kPrefetchA: the A panel is read once here (Tile in the usual order: first row pass of a block), from L3 or DRAM
+// when the weights are large; fetch its stream kPrefetchAheadA floats ahead (the next panel's start included).
+constexpr int64_t kPrefetchAheadA = 64 * kMR;
+template <int R, int V, bool kInPlaceB = false, bool kPrefetchA = false>
 HWY_INLINE void TileProduct(DF d, int64_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
                             VF (&acc)[R][V], int64_t ldb = 0) {
 #pragma GCC unroll 16
@@ -115,6 +118,7 @@ HWY_INLINE void TileProduct(DF d, int64_t kc, const float* HWY_RESTRICT a, const
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     VF b0, b1;
+    if constexpr (kPrefetchA) hwy::Prefetch(a + kPrefetchAheadA);
     if constexpr (kInPlaceB) {
       hwy::Prefetch(b + 2 * kLanes);
       b0 = hn::LoadU(d, b);

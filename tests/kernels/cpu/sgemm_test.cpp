@@ -274,6 +274,40 @@ TEST(Sgemm, PackedOperandsEveryTarget) {
   });
 }
 
+// K above the short-K limit with pre-packed A runs the usual order, whose first column panel of each block takes
+// the A-streaming tile (GemmKernel::tile_stream_a): several K and M blocks, full and edge row tiles, narrow and
+// wide N, every epilogue. Same arithmetic as the plain path's tiles, so also bit-identical to sgemm on the same
+// operands where both take the same tiles (no 1-2 column tail, which pre-packed A runs on the column kernel).
+TEST(Sgemm, LargeKPackedAStreamsAEveryTarget) {
+  ThreadPool& pool = ThreadPool::inline_pool();
+  std::mt19937 rng(23);
+  for_each_target([&] {
+    const int64_t ks[] = {161, 255, 256, 257, 600, 961};
+    for (int i = 0; i < 12; ++i) {
+      Case c;
+      c.path = Path::kPackedA;
+      c.K = ks[i % 6];
+      c.M = 1 + static_cast<int64_t>(rng() % 330);
+      c.N = i % 3 == 0 ? 49 : 1 + static_cast<int64_t>(rng() % 220);
+      c.ta = i % 4 == 1, c.tb = i % 4 == 3, c.pad_a = i % 3, c.pad_b = i % 2, c.pad_c = (i + 1) % 3;
+      c.bias = static_cast<Bias>(i % 3), c.residual = i % 2 == 0, c.act = kActs[i % 10];
+      check_case(c, pool, static_cast<uint32_t>(100 + i));
+      const int64_t tail = c.N % gemm_tile_shape().nr;  // pre-packed A puts 1-2 column tails on the column kernel
+      if (!c.ta && !c.tb && (tail == 0 || tail > 2)) {
+        std::mt19937 r1(7), r2(7);
+        const Operands o = make_operands(c, r1);
+        Case plain = c;
+        plain.path = Path::kPlain;
+        const std::vector<float> packed_c = run_case(c, o, pool), plain_c = run_case(plain, make_operands(plain, r2), pool);
+        for (int64_t x = 0; x < c.M * c.N; ++x) {
+          const int64_t at = x / c.N * (c.N + c.pad_c) + x % c.N;
+          ASSERT_EQ(std::memcmp(&packed_c[at], &plain_c[at], sizeof(float)), 0) << describe(c) << " at " << x;
+        }
+      }
+    }
+  });
+}
+
 // Short K with pre-packed A (1x1 convolutions with few input channels) runs the row-tile-outer order, whose column
 // blocks are sized by K: odd M, N spanning several such blocks and ending in partial tiles, all epilogues.
 TEST(Sgemm, ShortKPackedAEveryTarget) {
