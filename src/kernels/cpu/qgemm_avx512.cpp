@@ -90,7 +90,8 @@ EF_QAVX512BW void qgemm_micro_avx512bw(const QTile& t) {
   const auto* w = static_cast<const int16_t*>(t.w);
   const uint8_t* x = t.x;
   __m512i c[kRows][2];
-  for (auto& row : c) row[0] = row[1] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+  for (int64_t r = 0; r < kRows; ++r) c[r][0] = c[r][1] = _mm512_setzero_si512();  // unrolled: registers
   for (int64_t q = 0; q < t.quads; ++q, x += 64, w += kQgemmMR * 4) {
     // Columns 0-7 and 8-15, two int16 lanes (k pairs 0-1, 2-3) per column.
     const __m512i x0 = _mm512_cvtepu8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(x)));
