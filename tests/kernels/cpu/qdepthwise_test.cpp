@@ -26,12 +26,18 @@ const char* kernel_name(QdwKernel k) {
   return k == QdwKernel::kPacked ? "packed" : (k == QdwKernel::kRows ? "rows" : "portable");
 }
 
-void check(const Case& c, QdwKernel kernel, int threads, uint32_t seed) {
+// The depthwise convolution a case describes (M = C * mult, output size derived).
+Conv2dParams params_of(const Case& c) {
   Conv2dParams p;
-  p.N = c.N, p.C = c.C, p.M = c.C * c.mult, p.H = c.H, p.W = c.W, p.kh = c.kh, p.kw = c.kw;
+  p.N = c.N, p.C = c.C, p.M = c.C * c.mult, p.H = c.H, p.W = c.W, p.kh = c.kh, p.kw = c.kw, p.group = c.C;
   p.stride_h = c.stride_h, p.stride_w = c.stride_w, p.dilation_h = p.dilation_w = c.dilation;
-  p.pad_top = c.pt, p.pad_left = c.pl, p.pad_bottom = c.pb, p.pad_right = c.pr, p.group = c.C;
+  p.pad_top = c.pt, p.pad_left = c.pl, p.pad_bottom = c.pb, p.pad_right = c.pr;
   p.with_output_size();
+  return p;
+}
+
+void check(const Case& c, QdwKernel kernel, int threads, uint32_t seed) {
+  const Conv2dParams p = params_of(c);
   ASSERT_GT(p.OH * p.OW, 0);
   std::mt19937 rng(seed);
   std::vector<uint8_t> x(static_cast<size_t>(p.N * p.C * p.H * p.W));
@@ -90,13 +96,9 @@ void check(const Case& c, QdwKernel kernel, int threads, uint32_t seed) {
   EXPECT_GT(distinct, 0) << "outputs all equal: the case tests nothing";
 }
 
-// Every kernel that can run p (geometry fields as far as the case sets them; M = C * mult).
+// Every kernel that can run the case.
 std::vector<QdwKernel> kernels_to_test(const Case& c) {
-  Conv2dParams p;
-  p.N = c.N, p.C = c.C, p.M = c.C * c.mult, p.H = c.H, p.W = c.W, p.kh = c.kh, p.kw = c.kw, p.group = c.C;
-  p.stride_h = c.stride_h, p.stride_w = c.stride_w, p.dilation_h = p.dilation_w = c.dilation;
-  p.pad_top = c.pt, p.pad_left = c.pl, p.pad_bottom = c.pb, p.pad_right = c.pr;
-  p.with_output_size();
+  const Conv2dParams p = params_of(c);
   std::vector<QdwKernel> k{QdwKernel::kPortable};
   if (qdepthwise_use_avx2(p)) k.push_back(QdwKernel::kRows);
   if (qdepthwise_packed_fits(p)) k.push_back(QdwKernel::kPacked);
@@ -151,11 +153,7 @@ TEST(QDepthwise, SmallPlanesFlattened) {
   };
   for (size_t i = 0; i < std::size(cases); ++i) {
     const Case& c = cases[i];
-    Conv2dParams p;
-    p.N = c.N, p.C = c.C, p.M = c.C * c.mult, p.H = c.H, p.W = c.W, p.kh = c.kh, p.kw = c.kw, p.group = c.C;
-    p.pad_top = c.pt, p.pad_left = c.pl, p.pad_bottom = c.pb, p.pad_right = c.pr;
-    p.with_output_size();
-    EXPECT_TRUE(detail::qdw_plane_geometry(p).flat) << "case " << i;
+    EXPECT_TRUE(detail::qdw_plane_geometry(params_of(c)).flat) << "case " << i;
     for (QdwKernel kernel : kernels_to_test(c)) {
       SCOPED_TRACE(testing::Message() << "case " << i);
       for (int threads = 1; threads <= 3; ++threads) check(c, kernel, threads, static_cast<uint32_t>(100 + i));
@@ -208,9 +206,7 @@ TEST(QDepthwise, ChannelPackedBlocks) {
   };
   for (size_t i = 0; i < std::size(cases); ++i) {
     const Case& c = cases[i];
-    Conv2dParams p;
-    p.N = c.N, p.C = c.C, p.M = c.C * c.mult, p.H = c.H, p.W = c.W, p.kh = c.kh, p.kw = c.kw, p.group = c.C;
-    p.stride_h = c.stride_h, p.stride_w = c.stride_w;
+    const Conv2dParams p = params_of(c);
     if (!qdepthwise_use_avx2(p)) GTEST_SKIP() << "no AVX2";
     ASSERT_TRUE(qdepthwise_packed_fits(p)) << "case " << i;
     SCOPED_TRACE(testing::Message() << "case " << i);
