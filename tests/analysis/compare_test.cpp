@@ -7,7 +7,7 @@
 #include <limits>
 
 namespace ef {
-namespace {
+namespace analysis_compare_test {
 
 Tensor floats(Shape shape, std::vector<float> v) { return Tensor::from_vector(DType::kFloat32, std::move(shape), v); }
 

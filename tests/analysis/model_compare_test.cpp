@@ -9,7 +9,7 @@
 #include "onnx/model_io.h"
 
 namespace ef::test {
-namespace {
+namespace model_compare_test {
 
 // x[1,3] -> Add(bias) -> a -> Mul(scale) -> m -> Relu -> r -> Neg -> y; `m_name` renames m.
 Model chain(float bias0, const std::string& m_name) {

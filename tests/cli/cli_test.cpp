@@ -10,7 +10,7 @@
 #include "onnx/model_builder.h"
 
 namespace ef::test {
-namespace {
+namespace cli_test {
 
 class CliTest : public ::testing::Test {
  protected:

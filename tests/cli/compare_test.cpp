@@ -11,7 +11,7 @@
 #include "onnx/model_builder.h"
 
 namespace ef::test {
-namespace {
+namespace cli_compare_test {
 
 // add_relu with another bias: y = relu(x + bias).
 onnx::ModelProto add_relu_with_bias(const std::vector<float>& bias) {

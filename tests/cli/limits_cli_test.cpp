@@ -10,7 +10,7 @@
 #include "cli/cli_runner.h"
 
 namespace ef::test {
-namespace {
+namespace limits_cli_test {
 
 class LimitsCliTest : public ::testing::Test {
  protected:

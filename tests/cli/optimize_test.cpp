@@ -11,7 +11,7 @@
 #include "cli/cli_runner.h"
 
 namespace ef::test {
-namespace {
+namespace optimize_test {
 
 // x + (b1 + b2) -> Identity -> y, plus an unused initializer: three rewrites' worth of waste.
 std::string write_model(const std::filesystem::path& dir) {

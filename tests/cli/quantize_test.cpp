@@ -11,7 +11,7 @@
 #include "quant/quant_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace cli_quantize_test {
 
 TEST(QuantizeCli, StaticJsonSummaryAndRangesRoundTrip) {
   auto dir = temp_dir("cli");

@@ -6,7 +6,7 @@
 #include "edgeforge/tensor.h"
 
 namespace ef {
-namespace {
+namespace tensor_test {
 
 TEST(Tensor, ZerosHasShapeAndZeroedData) {
   Tensor t = Tensor::zeros(DType::kFloat32, {2, 3});

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 namespace ef {
-namespace {
+namespace thread_pool_test {
 
 TEST(ThreadPool, CoversRangeExactlyOnce) {
   for (int threads : {1, 2, 3, 8}) {

@@ -13,7 +13,7 @@
 #pragma GCC diagnostic pop
 
 namespace ef {
-namespace {
+namespace io_image_test {
 
 std::string png_bytes(int w, int h, int c, const std::vector<uint8_t>& pixels) {
   std::string out;

@@ -5,7 +5,7 @@
 #include "io/npy.h"
 
 namespace ef {
-namespace {
+namespace npy_test {
 
 TEST(Npy, RoundTripsEveryStoredType) {
   for (DType t : {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32, DType::kUInt8, DType::kInt8,

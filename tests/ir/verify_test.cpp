@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 namespace ef {
-namespace {
+namespace verify_test {
 
 // x -> Relu -> r -> Neg -> y, with producers set.
 Graph valid_graph() {

@@ -10,7 +10,7 @@
 #include "onnx/model_io.h"
 
 namespace ef::test {
-namespace {
+namespace import_test {
 
 std::string load_error(const std::string& bytes, const std::string& base_dir = "") {
   try {

@@ -5,7 +5,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace ops_activation_test {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 

@@ -5,7 +5,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace control_flow_test {
 
 using Scope = std::map<std::string, Tensor>;
 

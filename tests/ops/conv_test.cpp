@@ -4,7 +4,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace conv_test {
 
 std::vector<float> iota(int n) {
   std::vector<float> v(static_cast<size_t>(n));

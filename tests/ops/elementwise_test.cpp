@@ -4,7 +4,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace elementwise_test {
 
 TEST(Elementwise, AddBroadcastsRowVector) {
   auto out = run_op({"Add", 14, {}}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), f32({3}, {10, 20, 30})});

@@ -5,7 +5,7 @@
 #include "op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace fused_test {
 
 OpCall fused(const std::string& op, std::map<std::string, Attribute> attrs) {
   return OpCall{op, 1, std::move(attrs), "ai.edgeforge"};

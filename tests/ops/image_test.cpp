@@ -5,7 +5,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace ops_image_test {
 
 OpCall op(std::string type, int version, std::map<std::string, Attribute> attrs = {}) {
   return OpCall{std::move(type), version, std::move(attrs), ""};

@@ -4,7 +4,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace indexing_test {
 
 Tensor i32(Shape shape, std::vector<int32_t> v) { return Tensor::from_vector(DType::kInt32, std::move(shape), v); }
 Tensor boolean(Shape shape, std::vector<uint8_t> v) { return Tensor::from_vector(DType::kBool, std::move(shape), v); }

@@ -5,7 +5,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace linalg_test {
 
 Tensor f64(Shape shape, std::vector<double> v) { return Tensor::from_vector(DType::kFloat64, std::move(shape), v); }
 Tensor i32(Shape shape, std::vector<int32_t> v) { return Tensor::from_vector(DType::kInt32, std::move(shape), v); }

@@ -4,7 +4,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace normalization_test {
 
 void expect_near(const Tensor& t, const std::vector<float>& expected, float tol = 1e-5f) {
   ASSERT_EQ(t.numel(), static_cast<int64_t>(expected.size()));

@@ -6,7 +6,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace ops_pool_test {
 
 std::vector<float> iota(int n) {
   std::vector<float> v(static_cast<size_t>(n));

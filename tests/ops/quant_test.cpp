@@ -4,7 +4,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace quant_test {
 
 Tensor u8(Shape shape, std::vector<uint8_t> v) { return Tensor::from_vector(DType::kUInt8, std::move(shape), v); }
 Tensor s8(Shape shape, std::vector<int8_t> v) { return Tensor::from_vector(DType::kInt8, std::move(shape), v); }

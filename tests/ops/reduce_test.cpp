@@ -5,7 +5,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace reduce_test {
 
 const Tensor kMatrix = f32({2, 3}, {1, 2, 3, 4, 5, 6});
 

@@ -6,7 +6,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace rnn_test {
 
 void expect_near(const Tensor& t, const std::vector<float>& want, float tol = 1e-5f) {
   ASSERT_EQ(t.numel(), static_cast<int64_t>(want.size()));

@@ -4,7 +4,7 @@
 #include "ops/op_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace shape_ops_test {
 
 Tensor iota_f32(Shape shape) {
   std::vector<float> v(static_cast<size_t>(shape_numel(shape)));

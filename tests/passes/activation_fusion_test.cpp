@@ -2,7 +2,7 @@
 #include "ops/fused.h"
 
 namespace ef::test {
-namespace {
+namespace activation_fusion_test {
 
 TEST(ActivationFusion, FusesReluClipAndSiluIntoConvAndGemm) {
   GraphBuilder b;

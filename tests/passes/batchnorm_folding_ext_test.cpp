@@ -2,7 +2,7 @@
 #include "fusion_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace batchnorm_folding_ext_test {
 
 void add_bn(GraphBuilder& b, const std::string& p, int64_t c, uint32_t seed) {
   b.init(p + "_scale", rand_f32({c}, seed, 0.5f, 2.0f))

@@ -1,7 +1,7 @@
 #include "pass_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace common_subexpression_elimination_test {
 
 TEST(CommonSubexpressionElimination, MergesEqualNodesAndChains) {
   GraphBuilder b;

@@ -1,7 +1,7 @@
 #include "pass_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace constant_folding_test {
 
 Model make_model() {
   GraphBuilder b;

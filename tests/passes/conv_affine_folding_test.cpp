@@ -1,7 +1,7 @@
 #include "fusion_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace conv_affine_folding_test {
 
 TEST(ConvAffineFolding, FoldsPerChannelMulAndAddIntoWeights) {
   GraphBuilder b;

@@ -3,7 +3,7 @@
 #include "pass_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace conv_batchnorm_folding_test {
 
 // Deterministic non-trivial values in [lo, hi): folding bugs hide behind all-ones scales and zero means.
 std::vector<float> values(size_t n, float lo, float hi, uint32_t seed) {

@@ -1,7 +1,7 @@
 #include "pass_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace dead_node_elimination_test {
 
 // then/else branch of an If: yields Neg(outer value `captured`), so the If reads `captured` only by name.
 std::shared_ptr<Graph> branch_reading(const std::string& captured, const std::string& out) {

@@ -1,7 +1,7 @@
 #include "pass_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace duplicate_initializer_elimination_test {
 
 TEST(DuplicateInitializerElimination, MergesEqualDtypeShapeAndBytes) {
   GraphBuilder b;

@@ -4,7 +4,7 @@
 #include "onnx/model_io.h"
 
 namespace ef::test {
-namespace {
+namespace dynamic_shape_test {
 
 // Conv + BN + Relu, then a Shape -> Gather -> Unsqueeze -> Concat -> Reshape flatten keeping the batch dim.
 Model dynamic_model() {

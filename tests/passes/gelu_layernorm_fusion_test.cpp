@@ -6,7 +6,7 @@
 #include "ops/fused.h"
 
 namespace ef::test {
-namespace {
+namespace gelu_layernorm_fusion_test {
 
 TEST(GeluFusion, AllThreeAssociationOrders) {
   GraphBuilder b;

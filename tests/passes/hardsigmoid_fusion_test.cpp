@@ -2,7 +2,7 @@
 #include "ops/fused.h"
 
 namespace ef::test {
-namespace {
+namespace hardsigmoid_fusion_test {
 
 // Hard-swish as PyTorch/Paddle export it: x * Clip(x + 3, 0, 6) / 6 on a Conv output.
 TEST(HardSigmoidFusion, ClipChainBecomesHardSigmoidThenHardSwishEpilogue) {
@@ -47,7 +47,7 @@ TEST(HardSigmoidFusion, SkipsWhenScaleDoesNotNormalizeTheRange) {
 }  // namespace ef::test
 
 namespace ef::test {
-namespace {
+namespace hardsigmoid_fusion_test {
 
 // The Paddle form: the / 6 comes after the product, x * Clip(x + 3, 0, 6) / 6.
 TEST(HardSigmoidFusion, ScaleAfterProductIsHardSwishToo) {

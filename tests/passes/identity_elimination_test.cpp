@@ -1,7 +1,7 @@
 #include "pass_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace identity_elimination_test {
 
 TEST(IdentityElimination, RemovesCopiesAndKeepsOutputNames) {
   GraphBuilder b;

@@ -1,7 +1,7 @@
 #include "fusion_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace matmul_add_fusion_test {
 
 TEST(MatMulAddFusion, TwoDimensionalMatMulPlusBiasBecomesGemm) {
   GraphBuilder b;

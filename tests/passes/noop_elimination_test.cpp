@@ -1,7 +1,7 @@
 #include "pass_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace noop_elimination_test {
 
 Attribute to(DType t) { return int_attr(static_cast<int64_t>(t)); }
 

@@ -2,7 +2,7 @@
 #include "fusion_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace pad_folding_test {
 
 Attribute reflect() {
   Attribute a;

@@ -1,7 +1,7 @@
 #include "pass_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace pass_manager_test {
 
 Model messy_model() {
   GraphBuilder b;

@@ -9,6 +9,7 @@
 
 #include "edgeforge/session.h"
 #include "ir/graph.h"
+#include "ops/op_test_util.h"  // f32, i64
 #include "passes/graph_edit.h"
 #include "passes/pass.h"
 
@@ -30,12 +31,6 @@ inline Attribute graph_attr(std::shared_ptr<Graph> g) {
   return a;
 }
 
-inline Tensor f32(Shape shape, const std::vector<float>& v) {
-  return Tensor::from_vector(DType::kFloat32, std::move(shape), v);
-}
-inline Tensor i64(Shape shape, const std::vector<int64_t>& v) {
-  return Tensor::from_vector(DType::kInt64, std::move(shape), v);
-}
 inline ValueType ftype(Dims dims) { return ValueType{DType::kFloat32, std::move(dims)}; }
 
 // Values are named; a node input "" is an omitted optional input. Opset 13, so versions are opset-13 versions.

@@ -5,7 +5,7 @@
 #include "fusion_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace qdq_fusion_test {
 
 constexpr float kYScale = 0.05f;
 
@@ -90,7 +90,7 @@ TEST(QdqFusion, LevelTwoPipelineKeepsTheIntegerConv) {
 }  // namespace ef::test
 
 namespace ef::test {
-namespace {
+namespace qdq_fusion_test {
 
 TEST(QdqFusion, ConstantFoldingKeepsWeightDequantization) {
   GraphBuilder gb;

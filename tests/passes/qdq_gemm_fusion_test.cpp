@@ -5,7 +5,7 @@
 #include "fusion_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace qdq_gemm_fusion_test {
 
 constexpr float kYScale = 0.02f;
 constexpr int64_t kN = 7, kK = 20;

@@ -5,7 +5,7 @@
 #include "fusion_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace qdq_int8_ops_test {
 
 constexpr float kYScale = 0.04f;
 

@@ -2,7 +2,7 @@
 #include "ops/fused.h"
 
 namespace ef::test {
-namespace {
+namespace residual_add_fusion_test {
 
 TEST(ResidualAddFusion, ConvAddReluBecomesOneNode) {
   GraphBuilder b;

@@ -1,7 +1,7 @@
 #include "fusion_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace scale_shift_merging_test {
 
 TEST(ScaleShiftMerging, ChainBecomesOneMulAndOneAdd) {
   GraphBuilder b;

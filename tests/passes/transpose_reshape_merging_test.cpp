@@ -2,7 +2,7 @@
 #include "fusion_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace transpose_reshape_merging_test {
 
 TEST(TransposeMerging, ComposesAndCancels) {
   GraphBuilder b;

@@ -4,7 +4,7 @@
 #include "ops/fused.h"
 
 namespace ef::test {
-namespace {
+namespace unfuse_test {
 
 // Conv + BN + residual Add + Relu, Conv + HardSwish, Gemm + Sigmoid: every fused form the passes create.
 Model fusable_model() {
@@ -89,7 +89,7 @@ TEST(Unfuse, KeepFusedModelLoadsBackThroughOurRegistry) {
 }  // namespace ef::test
 
 namespace ef::test {
-namespace {
+namespace unfuse_test {
 
 // IR version 3 requires every initializer to be a graph input too; folds create new initializers, so an optimized
 // old model must still export.

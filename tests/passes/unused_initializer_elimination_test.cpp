@@ -1,7 +1,7 @@
 #include "pass_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace unused_initializer_elimination_test {
 
 TEST(UnusedInitializerElimination, DropsOnlyUnreadInitializers) {
   GraphBuilder b;

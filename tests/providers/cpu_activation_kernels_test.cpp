@@ -4,7 +4,7 @@
 #include "providers/provider_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace cpu_activation_kernels_test {
 
 onnx::ModelProto unary_model(const std::string& op, const std::vector<int64_t>& dims, int opset = 13) {
   onnx::ModelProto m = make_model(opset);
@@ -77,7 +77,7 @@ TEST(CpuProviderCopy, ReshapeFamilyIsACopy) {
 }  // namespace ef::test
 
 namespace ef::test {
-namespace {
+namespace cpu_activation_kernels_test {
 
 TEST(CpuProviderInPlace, ElementwiseChainSharesOneBuffer) {
   onnx::ModelProto m = make_model(13);

@@ -9,7 +9,7 @@
 #include "providers/provider_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace cpu_conv_kernels_test {
 
 struct ConvCase {
   int64_t N, C, M, group;

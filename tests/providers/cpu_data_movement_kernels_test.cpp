@@ -5,7 +5,7 @@
 #include "providers/provider_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace cpu_data_movement_kernels_test {
 
 onnx::ValueInfoProto* add_untyped_output(onnx::GraphProto* g, const std::string& name) {
   auto* out = g->add_output();

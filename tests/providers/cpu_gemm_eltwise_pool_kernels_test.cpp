@@ -5,7 +5,7 @@
 #include "providers/provider_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace cpu_gemm_eltwise_pool_kernels_test {
 
 void expect_kernel(const FastVsReference& r, const std::string& prefix) {
   ASSERT_FALSE(r.kernels.empty());

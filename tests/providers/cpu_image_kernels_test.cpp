@@ -8,7 +8,7 @@
 #include "providers/provider_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace cpu_image_kernels_test {
 
 onnx::ValueInfoProto* add_untyped_output(onnx::GraphProto* g, const std::string& name) {
   auto* out = g->add_output();

@@ -10,7 +10,7 @@
 #include "providers/provider_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace cpu_int8_ops_test {
 
 Tensor random_bytes(DType t, const Shape& shape, uint32_t seed) {
   Tensor x = Tensor::zeros(t, shape);

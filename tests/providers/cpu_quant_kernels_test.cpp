@@ -13,7 +13,7 @@
 #include "providers/provider_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace cpu_quant_kernels_test {
 
 struct QConvCase {
   int64_t N, C, M, group;

@@ -11,7 +11,7 @@
 #include "quant_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace dynamic_test {
 
 // x[2,6] -> MatMul(W[6,4]) -> Relu -> Gemm(transB, W2[3,4], C[3], alpha 0.5) -> y[2,3]; a Conv-free MLP.
 Model mlp() {

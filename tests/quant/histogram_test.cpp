@@ -7,7 +7,7 @@
 #include "quant/histogram.h"
 
 namespace ef {
-namespace {
+namespace histogram_test {
 
 TEST(QuantHistogram, MinMaxIgnoresNonFiniteValues) {
   TensorStats s(false);

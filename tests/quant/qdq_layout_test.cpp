@@ -10,7 +10,7 @@
 #include "quant_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace qdq_layout_test {
 
 const Node* producer(const Graph& g, int v) {
   const int p = g.values[static_cast<size_t>(v)].producer;

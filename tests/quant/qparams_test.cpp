@@ -3,7 +3,7 @@
 #include "quant/qparams.h"
 
 namespace ef {
-namespace {
+namespace qparams_test {
 
 TEST(QuantParams, AsymmetricRangeIncludesZero) {
   QuantParams p = activation_params({0.5f, 2.55f}, DType::kUInt8, false);

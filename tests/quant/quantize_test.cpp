@@ -12,7 +12,7 @@
 #include "quant_test_util.h"
 
 namespace ef::test {
-namespace {
+namespace quant_quantize_test {
 
 Model small_model(int64_t opset = 13) { return load_model_from_bytes(serialize(make_small_convnet(opset)), ""); }
 
@@ -218,7 +218,7 @@ TEST(QuantRanges, RejectsMalformedFiles) {
 }  // namespace ef::test
 
 namespace ef::test {
-namespace {
+namespace quant_quantize_test {
 
 TEST(QuantAccuracy, KeepsTheMostSensitiveLayersFloat) {
   auto dir = temp_dir("accuracy");
@@ -269,7 +269,7 @@ TEST(QuantAccuracy, KeepsTheMostSensitiveLayersFloat) {
 #pragma GCC diagnostic pop
 
 namespace ef::test {
-namespace {
+namespace quant_quantize_test {
 
 TEST(QuantCalibration, SampleFoldersForMultiInputModels) {
   onnx::ModelProto m = make_model(13);

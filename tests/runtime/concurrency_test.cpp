@@ -17,7 +17,7 @@
 #include "onnx/model_io.h"
 
 namespace ef::test {
-namespace {
+namespace concurrency_test {
 
 constexpr int kThreads = 8;
 

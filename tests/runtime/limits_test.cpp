@@ -12,7 +12,7 @@
 #include "runtime/limits.h"
 
 namespace ef {
-namespace {
+namespace limits_test {
 
 using test::add_initializer;
 using test::add_io;

@@ -8,7 +8,7 @@
 #include "runtime/memory_planner.h"
 
 namespace ef::test {
-namespace {
+namespace session_test {
 
 std::unique_ptr<Session> add_relu_session() {
   return Session::from_model(load_model_from_bytes(serialize(make_add_relu_model()), ""));

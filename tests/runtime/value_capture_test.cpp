@@ -8,7 +8,7 @@
 #include "onnx/model_io.h"
 
 namespace ef::test {
-namespace {
+namespace value_capture_test {
 
 TEST(ValueCapture, ListsComputedValuesInOrder) {
   Model m = load_model_from_bytes(serialize(make_add_relu_model()), "");

@@ -17,9 +17,10 @@
 #include <gtest/gtest.h>
 
 #include "hwy/targets.h"
+#include "kernels/cpu/target_test_util.h"
 
 namespace ef::cpu {
-namespace {
+namespace cpu_activation_test {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
@@ -141,23 +142,9 @@ TEST(CpuActivation, NoneLeavesDataUntouched) {
   EXPECT_TRUE(std::isnan(y[2]));
 }
 
-// Runs fn once per SIMD target that was compiled and that this CPU supports, with dynamic dispatch pinned to it
-// (targets the CPU lacks are skipped); restores normal dispatch afterwards.
-template <class Fn>
-void for_each_target(const Fn& fn) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
-    SCOPED_TRACE(hwy::TargetName(target));
-    fn(hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
-}
-
 TEST(CpuActivation, EveryCompiledTargetMatchesReference) {
   const std::vector<float> x = sweep_inputs();
-  for_each_target([&](const char* target) {
+  for_each_compiled_target([&](const char* target) {
     std::printf("[ info ] activation kernels checked on target %s\n", target);
     for (const Activation& act : all_activations()) {
       for (size_t offset : {size_t{0}, size_t{3}}) {  // unaligned start and a masked tail
@@ -226,7 +213,7 @@ TEST(CpuActivation, ExpBasedKernelsAreAccurateAgainstDouble) {
       {ActKind::kTanh, [](double v) { return std::tanh(v); }, ulp_error, 2.5},
   };
   const std::vector<float> x = accuracy_inputs();
-  for_each_target([&](const char* target) {
+  for_each_compiled_target([&](const char* target) {
     for (const Case& c : cases) {
       std::vector<float> y = x;
       apply_activation({c.kind}, y.data(), y.size());
@@ -251,7 +238,7 @@ TEST(CpuActivation, ExpBasedKernelsAreAccurateAgainstDouble) {
 TEST(CpuActivation, ExpBasedKernelsSpecialValues) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float tiny = std::numeric_limits<float>::denorm_min();
-  for_each_target([&](const char* target) {
+  for_each_compiled_target([&](const char* target) {
     auto run = [](ActKind kind, std::vector<float> v) {
       apply_activation({kind}, v.data(), v.size());
       return v;
@@ -283,13 +270,6 @@ TEST(CpuActivation, ExpBasedKernelsSpecialValues) {
     EXPECT_EQ(t[6], 1.0f) << target;
     EXPECT_EQ(t[7], -1.0f) << target;
   });
-}
-
-// Thread CPU time: the machine running the tests is shared, so wall time would also measure the neighbours.
-std::chrono::duration<double, std::nano> thread_now() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::chrono::duration<double, std::nano>(static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec));
 }
 
 // Informational: the speed of the epilogue on GEMM-sized chunks (256 floats) against the scalar definition.

@@ -17,9 +17,10 @@
 #include "hwy/targets.h"
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/target_test_util.h"
 
 namespace ef::cpu {
-namespace {
+namespace binary_test {
 
 using Shape = std::vector<int64_t>;
 
@@ -219,25 +220,11 @@ TEST(CpuBinary, RejectsShapesThatDoNotBroadcast) {
   EXPECT_EQ(plan_binary(BinaryOp::kAdd, Shape{0, 3}, Shape{1, 3}).numel, 0);
 }
 
-// Runs fn once per SIMD target that was compiled and that this CPU supports, with dynamic dispatch pinned to it
-// (targets the CPU lacks are skipped); restores normal dispatch afterwards.
-template <class Fn>
-void for_each_target(const Fn& fn) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
-    SCOPED_TRACE(hwy::TargetName(target));
-    fn(hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
-}
-
 TEST(CpuBinary, EveryCompiledTargetMatchesNaiveLoop) {
   ThreadPool pool(1);
   const std::pair<Shape, Shape> cases[] = {{{2, 16, 9, 11}, {1, 16, 1, 1}}, {{3, 50, 37}, {37}}, {{1, 37}, {3, 50, 37}},
                                            {{13}, {}}, {{2, 1, 3, 1, 5}, {1, 4, 1, 6, 1}}, {{4099}, {4099}}};
-  for_each_target([&](const char*) {
+  for_each_compiled_target([&](const char*) {
     std::mt19937 rng(3);
     for (const auto& [as, bs] : cases) {
       for (BinaryOp op : {BinaryOp::kAdd, BinaryOp::kSub, BinaryOp::kMul, BinaryOp::kDiv, BinaryOp::kMax,
@@ -247,13 +234,6 @@ TEST(CpuBinary, EveryCompiledTargetMatchesNaiveLoop) {
       check_case(BinaryOp::kAdd, as, bs, {ActKind::kSilu}, rng, pool);
     }
   });
-}
-
-// Thread CPU time: the machine running the tests is shared, so wall time would also measure the neighbours.
-std::chrono::duration<double, std::nano> thread_now() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::chrono::duration<double, std::nano>(static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec));
 }
 
 // Informational: speedup over the naive broadcasting loop on CNN-sized shapes (single thread).

@@ -19,7 +19,7 @@
 #include "kernels/reference/conv.h"
 
 namespace ef::cpu {
-namespace {
+namespace conv_direct_smallc_test {
 
 struct Problem : FusedConvCase {
   // Scratch poisoned with NaN: a read of a slot the kernel did not write shows up in the output.

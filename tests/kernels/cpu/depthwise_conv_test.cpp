@@ -17,16 +17,10 @@
 #include "hwy/targets.h"
 #include "kernels/reference/conv.h"
 #include "kernels/cpu/conv_test_util.h"
+#include "kernels/cpu/target_test_util.h"
 
 namespace ef::cpu {
-namespace {
-
-// CPU time of this thread: the machines these tests run on are shared, so wall time says little.
-double thread_cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
-}
+namespace depthwise_conv_test {
 
 struct Problem : FusedConvCase {
   std::vector<float> run(ThreadPool& pool) const {

@@ -18,7 +18,7 @@
 #include "kernels/cpu/depthwise_conv.h"
 
 namespace ef::cpu {
-namespace {
+namespace depthwise_packed_test {
 
 struct Problem : FusedConvCase {
   std::vector<float> run(ThreadPool& pool) const {

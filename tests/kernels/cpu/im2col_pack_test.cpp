@@ -17,7 +17,7 @@
 #include "kernels/cpu/conv_test_util.h"
 
 namespace ef::cpu {
-namespace {
+namespace im2col_pack_test {
 
 std::string describe(const Conv2dParams& p) {
   return "C " + std::to_string(p.C) + " HxW " + std::to_string(p.H) + "x" + std::to_string(p.W) + " k " +

@@ -13,7 +13,7 @@
 #include "kernels/cpu/conv_test_util.h"
 
 namespace ef::cpu {
-namespace {
+namespace im2col_test {
 
 // y = im2col + W_g x col per (n, g), accumulated in double like the reference.
 std::vector<float> conv_via_im2col(const Conv2dParams& p, const std::vector<float>& x, const std::vector<float>& w,

@@ -17,16 +17,10 @@
 
 #include "hwy/targets.h"
 #include "kernels/reference/pool.h"
+#include "kernels/cpu/target_test_util.h"
 
 namespace ef::cpu {
-namespace {
-
-// CPU time of this thread: the machines these tests run on are shared, so wall time says little.
-double thread_cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
-}
+namespace cpu_pool_test {
 
 PoolParams to_pool_reference(const Conv2dParams& p) {
   PoolParams r;

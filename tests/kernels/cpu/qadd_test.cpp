@@ -10,7 +10,7 @@
 #include <vector>
 
 namespace ef::cpu {
-namespace {
+namespace qadd_test {
 
 int32_t as_int(uint8_t v, bool is_signed) { return is_signed ? static_cast<int8_t>(v) : v; }
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 namespace ef::cpu {
-namespace {
+namespace qconv_pack_test {
 
 void check_conv_panels(const Conv2dParams& p, uint8_t flip, uint8_t pad, uint32_t seed, bool tap_major = false) {
   std::mt19937 rng(seed);

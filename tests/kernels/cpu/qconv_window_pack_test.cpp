@@ -11,7 +11,7 @@
 #include <vector>
 
 namespace ef::cpu {
-namespace {
+namespace qconv_window_pack_test {
 
 TEST(QWindowQuadPanels, MatchNaiveIm2colOnRandomGeometries) {
   std::mt19937 rng(31);

@@ -15,7 +15,7 @@
 #include "kernels/reference/conv_integer.h"
 
 namespace ef::cpu {
-namespace {
+namespace qdepthwise_test {
 
 struct Case {
   int64_t N, C, mult, H, W, kh, kw, stride_h, stride_w, dilation, pt, pl, pb, pr;

@@ -13,7 +13,7 @@
 #include <vector>
 
 namespace ef::cpu {
-namespace {
+namespace qgemm_test {
 
 class DensePanels final : public QPanelPacker {
  public:

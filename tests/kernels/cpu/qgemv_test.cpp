@@ -11,7 +11,7 @@
 #include <vector>
 
 namespace ef::cpu {
-namespace {
+namespace qgemv_test {
 
 TEST(QGemvKernel, MatchesTheGemmEpilogueBitForBit) {
   std::mt19937 rng(29);

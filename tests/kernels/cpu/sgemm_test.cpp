@@ -15,7 +15,7 @@
 #include "kernels/reference/gemm.h"
 
 namespace ef::cpu {
-namespace {
+namespace sgemm_test {
 
 enum class Path { kPlain, kPackedA, kPackedB };
 enum class Bias { kNone, kRow, kCol };

@@ -16,9 +16,10 @@
 #include "hwy/targets.h"
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/target_test_util.h"
 
 namespace ef::cpu {
-namespace {
+namespace softmax_test {
 
 std::vector<float> reference(SoftmaxKind kind, const std::vector<float>& x, int64_t outer, int64_t n,
                              int64_t inner) {
@@ -126,24 +127,10 @@ TEST(CpuSoftmax, NaNPoisonsItsSliceOnly) {
   }
 }
 
-// Runs fn once per SIMD target that was compiled and that this CPU supports, with dynamic dispatch pinned to it
-// (targets the CPU lacks are skipped); restores normal dispatch afterwards.
-template <class Fn>
-void for_each_target(const Fn& fn) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
-    SCOPED_TRACE(hwy::TargetName(target));
-    fn(hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
-}
-
 TEST(CpuSoftmax, EveryCompiledTargetMatchesReference) {
   ThreadPool pool(1);
   const Dims cases[] = {{3, 8, 1}, {5, 17, 1}, {2, 1000, 1}, {130, 5, 1}, {2, 5, 3}, {3, 17, 257}};
-  for_each_target([&](const char* target) {
+  for_each_compiled_target([&](const char* target) {
     std::mt19937 rng(4);
     for (SoftmaxKind kind : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
       double worst = 0;
@@ -155,13 +142,6 @@ TEST(CpuSoftmax, EveryCompiledTargetMatchesReference) {
       }
     }
   });
-}
-
-// Thread CPU time: the machine running the tests is shared, so wall time would also measure the neighbours.
-std::chrono::duration<double, std::nano> thread_now() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::chrono::duration<double, std::nano>(static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec));
 }
 
 // Informational: speedup over a scalar float loop (max, exp-and-sum, scale) on typical shapes, single thread.

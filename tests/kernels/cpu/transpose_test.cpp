@@ -18,9 +18,10 @@
 #include "hwy/targets.h"
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/target_test_util.h"
 
 namespace ef::cpu {
-namespace {
+namespace transpose_test {
 
 using Shape = std::vector<int64_t>;
 
@@ -125,20 +126,6 @@ TEST(CpuTranspose, RejectsBadPermutations) {
   EXPECT_EQ(plan_transpose(Shape{0, 3}, Shape{1, 0}, 4).numel, 0);
 }
 
-// Runs fn once per SIMD target that was compiled and that this CPU supports, with dynamic dispatch pinned to it
-// (targets the CPU lacks are skipped); restores normal dispatch afterwards.
-template <class Fn>
-void for_each_target(const Fn& fn) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
-    SCOPED_TRACE(hwy::TargetName(target));
-    fn(hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
-}
-
 TEST(CpuTranspose, EveryCompiledTargetMatchesNaiveLoop) {
   ThreadPool pool(1);
   const std::pair<Shape, Shape> cases[] = {{{2, 24, 33, 35}, {0, 2, 3, 1}}, {{67, 131}, {1, 0}},
@@ -146,19 +133,12 @@ TEST(CpuTranspose, EveryCompiledTargetMatchesNaiveLoop) {
                                            {{5000}, {0}}, {{2, 19, 23, 3}, {0, 3, 1, 2}},
                                            {{2, 3, 19, 23}, {0, 2, 3, 1}}, {{1, 45, 2}, {0, 2, 1}},
                                            {{1, 4, 45}, {0, 2, 1}}, {{1, 45, 4}, {0, 2, 1}}};
-  for_each_target([&](const char*) {
+  for_each_compiled_target([&](const char*) {
     std::mt19937 rng(5);
     for (const auto& [shape, perm] : cases) {
       for (size_t es : {size_t{1}, size_t{2}, size_t{4}, size_t{8}}) check(shape, perm, es, pool, rng);
     }
   });
-}
-
-// Thread CPU time: the machine running the tests is shared, so wall time would also measure the neighbours.
-std::chrono::duration<double, std::nano> thread_now() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::chrono::duration<double, std::nano>(static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec));
 }
 
 // Informational: speedup over the naive loop (specialized to 4-byte elements so that it is a fair scalar loop).

@@ -26,7 +26,7 @@
 #include "kernels/cpu/conv_test_util.h"
 
 namespace ef::cpu {
-namespace {
+namespace winograd_test {
 
 constexpr double kRelTol = 1e-5;
 
