@@ -30,8 +30,8 @@ constexpr int kWaitSpinRounds = 20000;
 
 constexpr int kMaxChunks = 0xFFFF;
 uint64_t generation_of(uint64_t s) { return s >> 32; }
-int chunks_of(uint64_t s) { return static_cast<int>((s >> 16) & 0xFFFF); }
-int next_of(uint64_t s) { return static_cast<int>(s & 0xFFFF); }
+int back_of(uint64_t s) { return static_cast<int>((s >> 16) & 0xFFFF); }
+int front_of(uint64_t s) { return static_cast<int>(s & 0xFFFF); }
 
 thread_local bool t_inside_parallel_for = false;
 
@@ -86,20 +86,23 @@ int ThreadPool::num_chunks(int64_t n, int64_t grain) const {
   return static_cast<int>(std::min(by_grain, limit));
 }
 
-bool ThreadPool::run_chunks(uint64_t s) {
+bool ThreadPool::run_chunks(uint64_t s, bool from_front) {
   // Read before the claim: a claim that succeeds proves the job was not replaced in between, because the caller
   // publishes a new job only after every chunk of this one was claimed and finished.
   const auto* fn = job_.load(std::memory_order_relaxed);
   const int64_t n = job_n_.load(std::memory_order_relaxed);
+  const int chunks = job_chunks_.load(std::memory_order_relaxed);
   const uint64_t generation = generation_of(s);
   for (;;) {
-    const int chunks = chunks_of(s), c = next_of(s);
-    if (c >= chunks) return true;
-    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+    const int front = front_of(s), back = back_of(s);
+    if (front >= back) return true;
+    const uint64_t claimed = from_front ? s + 1 : s - (uint64_t{1} << 16);
+    if (!state_.compare_exchange_weak(s, claimed, std::memory_order_acq_rel, std::memory_order_acquire)) {
       if (generation_of(s) != generation) return false;
       continue;
     }
-    ++s;
+    s = claimed;
+    const int c = from_front ? front : back - 1;
     // Chunk sizes differ by at most one; computed without n * c, which could overflow.
     const int64_t q = n / chunks, r = n % chunks;
     const int64_t begin = c * q + std::min<int64_t>(c, r), end = begin + q + (c < r ? 1 : 0);
@@ -123,6 +126,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   std::lock_guard<std::mutex> call_lock(call_mutex_);
   job_.store(&fn, std::memory_order_relaxed);
   job_n_.store(n, std::memory_order_relaxed);
+  job_chunks_.store(chunks, std::memory_order_relaxed);
   finished_.store(0, std::memory_order_relaxed);
   const uint64_t s = ((generation_of(state_.load(std::memory_order_relaxed)) + 1) << 32) |
                      (static_cast<uint64_t>(chunks) << 16);
@@ -133,7 +137,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     wake_.notify_all();
   }
   t_inside_parallel_for = true;
-  run_chunks(s);
+  run_chunks(s, true);
   t_inside_parallel_for = false;
   for (int r = 0; finished_.load(std::memory_order_acquire) < chunks; ++r) {
     if (r < kWaitSpinRounds) {
@@ -174,7 +178,7 @@ void ThreadPool::worker_loop() {
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = generation_of(s);
-    run_chunks(s);
+    run_chunks(s, false);
   }
 }
 

@@ -477,11 +477,22 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
   // Whole blocks per thread, no joins inside: slot k claims the next unclaimed block until none is left and runs
   // it in its own V / Mo (the phases' parallel_for calls run inline there). Claiming instead of a fixed
   // round-robin lets a thread that starts late or is preempted on a shared machine cost one block, not its share.
-  // A block's results do not depend on its slot or on which thread ran it.
-  std::atomic<int64_t> next{0};
+  // Slot 0 (the pool's calling thread) claims from the first block on, the others from the last one back: each
+  // thread then mostly writes the same image rows in every layer, which the next layer's same thread reads from
+  // its own cache (see docs/performance.md, two threads). A block's results do not depend on who ran it.
+  std::atomic<uint64_t> unclaimed{static_cast<uint64_t>(blocks) << 32};  // first unclaimed (low 32 bits), end (high)
+  auto claim = [&](bool from_front) -> int64_t {
+    uint64_t u = unclaimed.load(std::memory_order_relaxed);
+    for (;;) {
+      const int64_t front = static_cast<int64_t>(u & 0xFFFFFFFFu), end = static_cast<int64_t>(u >> 32);
+      if (front >= end) return -1;
+      const uint64_t next = from_front ? u + 1 : u - (uint64_t{1} << 32);
+      if (unclaimed.compare_exchange_weak(u, next, std::memory_order_relaxed)) return from_front ? front : end - 1;
+    }
+  };
   pool.parallel_for(used, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
-      for (int64_t b; (b = next.fetch_add(1, std::memory_order_relaxed)) < blocks;) {
+      for (int64_t b; (b = claim(k == 0)) >= 0;) {
         run_block(b * g.block, base + s.vp + k * s.slot, base + s.mo + k * s.slot, base, bias, residual, act, y,
                   pool);
       }
