@@ -5,8 +5,11 @@
 // its zero point). The reference kernel computes exactly what the replaced graph computes on the reference
 // kernels: (A - A_zp) * A_scale + (B - B_zp) * B_scale in float32, divided by C_scale, rounded half to even,
 // plus C_zp, saturated. Multidirectional broadcasting as Add. The export's unfuse step writes it back as that graph.
+// Also ai.edgeforge QLinearConvAdd, a QLinearConv with such an add of a residual fused in (below).
+#include <algorithm>
 #include <cmath>
 #include <tuple>
+#include <vector>
 
 #include "ops/fused.h"
 #include "ops/quant_family.h"
@@ -67,12 +70,10 @@ float dequantized(const Tensor& x, const QParam& q, int64_t i) {
   return (static_cast<float>(v) - static_cast<float>(q.zp)) * q.scale;  // as DequantizeLinear's reference
 }
 
-void qlinear_add_kernel(KernelContext& ctx) {
-  const Tensor& a = ctx.input(kA);
-  const Tensor& b = ctx.input(kB);
-  const QParam qa = qparam(ctx, kAScale, kAZp), qb = qparam(ctx, kBScale, kBZp), qc = qparam(ctx, kCScale, kCZp);
-  Tensor& y = ctx.output(0);
-  const QuantRange range = quant_range(y.dtype(), ctx.node());
+// The elementwise part of QLinearAdd, y = Q(DQ(a) + DQ(b)) with broadcasting.
+void add_quantized(const Tensor& a, const QParam& qa, const Tensor& b, const QParam& qb, const QParam& qc, Tensor& y,
+                   const Node& node) {
+  const QuantRange range = quant_range(y.dtype(), node);
   const BroadcastIndexer index(y.shape(), {a.shape(), b.shape()});
   int64_t at[2];
   for (int64_t i = 0; i < y.numel(); ++i) {
@@ -85,10 +86,72 @@ void qlinear_add_kernel(KernelContext& ctx) {
   }
 }
 
+void qlinear_add_kernel(KernelContext& ctx) {
+  add_quantized(ctx.input(kA), qparam(ctx, kAScale, kAZp), ctx.input(kB), qparam(ctx, kBScale, kBZp),
+                qparam(ctx, kCScale, kCZp), ctx.output(0), ctx.node());
+}
+
+// ai.edgeforge QLinearConvAdd: QLinearConv whose 8-bit result feeds a QLinearAdd with a residual R of the same
+// shape (qconv-add-fusion), so the fast kernel adds R while the convolution's outputs are still in cache.
+// Inputs: QLinearConv's nine (x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B; y_*
+// quantize the convolution's own result), then R, R_scale, R_zero_point, C_scale, C_zero_point; attributes:
+// QLinearConv's. The result is exactly QLinearAdd(QLinearConv(...), R) (addition commutes in float).
+enum : size_t { kConvY = 7, kR = 9, kRScale, kRZp, kOutScale, kOutZp, kConvAddInputs };
+
+void infer_qlinear_conv_add(InferContext& ctx) {
+  EF_CHECK(ctx.num_inputs() >= kOutScale + 1 && ctx.has_input(kConvY) && ctx.has_input(kR), kInvalidModel,
+           "{}: QLinearConvAdd needs QLinearConv's inputs, R, R_scale and C_scale", ctx.node().label());
+  std::vector<const ValueType*> types;
+  std::vector<const Tensor*> values;
+  for (size_t i = 0; i < kR; ++i) {
+    types.push_back(ctx.has_input(i) ? &ctx.input_type(i) : nullptr);
+    values.push_back(ctx.input_value(i));
+  }
+  std::vector<ValueType> conv_out(1);
+  std::vector<Tensor> conv_value(1);
+  InferContext conv(ctx.node(), types, values, &conv_out, &conv_value);
+  infer_qlinear_conv(conv);
+  const DType r = operand_type(ctx, kRScale, kRZp);
+  quant_range(r, ctx.node());
+  EF_CHECK(ctx.input_dtype(kR) == r, kInvalidModel, "{}: R is {} but its zero point says {}", ctx.node().label(),
+           dtype_name(ctx.input_dtype(kR)), dtype_name(r));
+  const DType out = operand_type(ctx, kOutScale, kOutZp);
+  quant_range(out, ctx.node());
+  const ValueType& rt = ctx.input_type(kR);
+  const ValueType& ct = conv_out[0];
+  if (ct.has_rank() && rt.has_rank()) {
+    bool fits = ct.rank() == rt.rank();
+    for (size_t i = 0; fits && i < ct.rank(); ++i) {
+      const Dim& a = (*ct.dims)[i];
+      const Dim& b = (*rt.dims)[i];
+      fits = !a.known() || !b.known() || a.value == b.value;
+    }
+    EF_CHECK(fits, kInvalidModel, "{}: R is {} but the convolution's result is {}", ctx.node().label(), rt.str(),
+             ct.str());
+  }
+  ctx.set_output(0, out, ct.dims ? ct.dims : rt.dims);
+}
+
+void qlinear_conv_add_kernel(KernelContext& ctx) {
+  const Node& node = ctx.node();
+  std::vector<const Tensor*> inputs;
+  for (size_t i = 0; i < kR; ++i) inputs.push_back(ctx.has_input(i) ? &ctx.input(i) : nullptr);
+  const Tensor& r = ctx.input(kR);
+  Tensor& y = ctx.output(0);
+  EF_CHECK(r.shape() == y.shape(), kInvalidModel, "{}: R is {} but the convolution's result is {}", node.label(),
+           shape_str(r.shape()), shape_str(y.shape()));
+  std::vector<Tensor> conv_out{Tensor::zeros(ctx.input(kConvY).dtype(), y.shape())};
+  KernelContext conv(node, inputs, &conv_out, nullptr, ctx.num_threads());
+  qlinear_conv_kernel(conv);
+  add_quantized(conv_out[0], qparam(ctx, 6, kConvY), r, qparam(ctx, kRScale, kRZp), qparam(ctx, kOutScale, kOutZp),
+                y, node);
+}
+
 }  // namespace
 
 void register_quant_add_ops(OpRegistry& r) {
   r.add({kEdgeForgeDomain, "QLinearAdd", 1, 1, infer_qlinear_add, qlinear_add_kernel});
+  r.add({kEdgeForgeDomain, "QLinearConvAdd", 1, 1, infer_qlinear_conv_add, qlinear_conv_add_kernel});
 }
 
 }  // namespace ef

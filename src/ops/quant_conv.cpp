@@ -125,6 +125,8 @@ void conv_integer_kernel(KernelContext& ctx) {
   conv_accumulate(ctx, kConvIntegerInputs, p, ctx.output(0).data<int32_t>());
 }
 
+}  // namespace
+
 void infer_qlinear_conv(InferContext& ctx) {
   quant_range(ctx.input_dtype(7), ctx.node());
   infer_conv_common(ctx, kQLinearConvInputs, ctx.input_dtype(7));
@@ -171,8 +173,6 @@ void qlinear_conv_kernel(KernelContext& ctx) {
     store_quantized(y, i, quantize_value(static_cast<double>(sum) * mult, y_zp, range));
   }
 }
-
-}  // namespace
 
 void register_quant_conv_ops(OpRegistry& r) {
   r.add({"", "ConvInteger", 10, 10, infer_conv_integer, conv_integer_kernel});

@@ -9,6 +9,10 @@ namespace ef {
 
 void register_quant_conv_ops(OpRegistry& r);
 
+// QLinearConv's inference and reference kernel, which ai.edgeforge QLinearConvAdd (quant_add.cpp) runs first.
+void infer_qlinear_conv(InferContext& ctx);
+void qlinear_conv_kernel(KernelContext& ctx);
+
 // The saturation range of a quantized element type; kInvalidModel naming the node unless int8/uint8.
 struct QuantRange {
   int32_t lo, hi;

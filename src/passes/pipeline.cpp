@@ -10,7 +10,10 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(int level) {
   std::vector<std::unique_ptr<Pass>> passes;
   // QDQ patterns first: constant folding would turn DequantizeLinear(weights) into float initializers and the
   // float fusions would claim their Conv.
-  if (level >= 2) passes.push_back(make_qdq_fusion());
+  if (level >= 2) {
+    passes.push_back(make_qdq_fusion());
+    passes.push_back(make_qconv_add_fusion());  // on qdq-fusion's QLinearConv and QLinearAdd
+  }
   passes.push_back(make_identity_elimination());
   passes.push_back(make_noop_elimination());
   passes.push_back(make_constant_folding());

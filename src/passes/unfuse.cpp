@@ -1,7 +1,7 @@
 // The export's unfuse step: ai.edgeforge nodes exist for our kernels, not for other runtimes, so before a model is
 // written as standard ONNX each fused node is expanded into the standard nodes it stands for (the inverse of
-// activation-fusion, residual-add-fusion, gelu-fusion and qdq-fusion's QLinearAdd), under the model's own standard
-// opset.
+// activation-fusion, residual-add-fusion, gelu-fusion, qdq-fusion's QLinearAdd and qconv-add-fusion's
+// QLinearConvAdd), under the model's own standard opset.
 #include <cmath>
 
 #include "ops/fused.h"
@@ -26,6 +26,8 @@ class Expander {
                                version, std::move(inputs), {out}));
     return out;
   }
+  // A node made by the caller (an op the standard-version table does not list, e.g. QLinearConv).
+  void push(Node n) { nodes_.push_back(std::move(n)); }
   Node& last() { return nodes_.back(); }
   int scalar(const std::string& what, float v) {
     return add_initializer(g_, base_ + "_" + what, Tensor::scalar(DType::kFloat32, v));
@@ -129,6 +131,25 @@ void emit_qlinear_add(Expander& e, const Node& n, int y) {
   e.emit("QuantizeLinear", std::move(q), y);
 }
 
+// QLinearConvAdd as the QLinearConv writing its 8-bit result and the QLinearAdd graph that adds R to it.
+void emit_qlinear_conv_add(Expander& e, Graph& g, const Node& n, int y) {
+  EF_CHECK(n.inputs.size() >= 13, kInvalidModel, "{}: QLinearConvAdd needs 13 or 14 inputs", n.label());
+  const int y_zp = n.inputs[7];
+  const DType conv_type = y_zp == kNoValue ? DType::kUInt8 : g.values[static_cast<size_t>(y_zp)].type.dtype;
+  const std::string base = n.name.empty() ? g.values[static_cast<size_t>(y)].name : n.name;
+  const int conv_out = add_intermediate(g, base + "_conv", conv_type);
+  std::vector<int> conv_inputs(n.inputs.begin(), n.inputs.begin() + 9);
+  while (conv_inputs.back() == kNoValue) conv_inputs.pop_back();
+  Node conv = make_node(base + "_conv", "QLinearConv", 10, std::move(conv_inputs), {conv_out});
+  conv.attrs = n.attrs;
+  e.push(std::move(conv));
+  Node add = make_node(base, "QLinearAdd", kEdgeForgeOpset,
+                       {conv_out, n.inputs[6], n.inputs[7], n.inputs[9], n.inputs[10], n.inputs[11], n.inputs[12],
+                        n.inputs.size() > 13 ? n.inputs[13] : kNoValue},
+                       {y}, kEdgeForgeDomain);
+  emit_qlinear_add(e, add, y);
+}
+
 std::vector<Node> expand(Graph& g, const Node& n, int64_t opset) {
   const int y = n.outputs.at(0);
   Expander e(g, opset, n.name.empty() ? g.values[static_cast<size_t>(y)].name : n.name);
@@ -138,6 +159,10 @@ std::vector<Node> expand(Graph& g, const Node& n, int64_t opset) {
   }
   if (n.op_type == "QLinearAdd") {
     emit_qlinear_add(e, n, y);
+    return e.take();
+  }
+  if (n.op_type == "QLinearConvAdd") {
+    emit_qlinear_conv_add(e, g, n, y);
     return e.take();
   }
   if (n.op_type == "Gelu") {

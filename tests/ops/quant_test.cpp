@@ -148,6 +148,22 @@ TEST(QuantQLinearConv, PerChannelScalesBiasAndRoundHalfToEven) {
                   f32({3}, {1, 1, 1}), s8({3}, {0, 0, 0}), f32({}, {1}), u8({}, {100})});
 }
 
+// ai.edgeforge QLinearConvAdd: the QLinearConv above (real values 2, 12, 22, 0, -3, -6 before its own rounding to
+// y_scale 1), plus R = 0.5 * (1 .. 6), requantized to scale 1 / zero point 10 with halves to even.
+TEST(QuantQLinearConvAdd, AddsTheResidualToTheRoundedConvolution) {
+  const OpCall call{"QLinearConvAdd", 1, {}, "ai.edgeforge"};
+  auto inputs = [](Tensor r) {
+    return std::vector<Tensor>{u8({1, 1, 1, 3}, {10, 20, 30}), f32({}, {0.5f}), u8({}, {10}), s8({2, 1, 1, 1}, {2, -1}),
+                               f32({2}, {1, 0.25f}), s8({2}, {0, 1}), f32({}, {1}), u8({}, {100}), i32({2}, {3, -4}),
+                               std::move(r), f32({}, {0.5f}), s8({}, {0}), f32({}, {1}), u8({}, {10})};
+  };
+  auto out = run_op(call, inputs(s8({1, 2, 1, 3}, {1, 2, 3, 4, 5, 6})));
+  EXPECT_EQ(out[0].shape(), (Shape{1, 2, 1, 3}));
+  EXPECT_EQ(out[0].dtype(), DType::kUInt8);
+  EXPECT_EQ(values<uint8_t>(out[0]), (std::vector<uint8_t>{12, 23, 34, 12, 10, 7}));
+  expect_invalid(call, inputs(s8({1, 2, 1, 2}, {1, 2, 3, 4})));  // R is not the convolution's shape
+}
+
 TEST(QuantConvIntegerReference, ThreeDimensionalWithPadding) {
   ConvIntegerParams p;
   p.in_spatial = {2, 1, 1};

@@ -22,6 +22,9 @@ struct QConvCase {
   bool x_signed = false, y_signed = false;
   bool per_channel = true;
   bool wide_weights = false;  // weights up to +-127 everywhere (split path); else within +-64
+  // ai.edgeforge QLinearConvAdd instead: the result plus a residual input r of its shape (r_signed: int8 r and
+  // output; the output scale is at least the convolution's, so a one-step difference stays within one step).
+  bool residual = false, r_signed = false;
 };
 
 // Widens a 2-D case's input until its padded extent holds one dilated window (at least one output per axis).
@@ -87,8 +90,29 @@ onnx::ModelProto qconv_model(const QConvCase& c, uint32_t seed, std::vector<int6
     int64_t span = c.in[i] + c.pads[i] + c.pads[i + c.in.size()] - ((c.kernel[i] - 1) * c.dilation[i] + 1);
     y_dims.push_back(span / c.stride[i] + 1);
   }
-  add_io(g, false, "y", yt, y_dims);
-  auto* n = add_node(g, "QLinearConv", inputs, {"y"});
+  if (c.residual) {
+    const int rt = c.r_signed ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+    add_io(g, true, "r", rt, y_dims);
+    add_initializer(g, "rs", {}, {ys * 0.7f});
+    add_initializer(g, "cs", {}, {ys * 1.3f});
+    if (c.r_signed) {
+      add_int_initializer<int8_t>(g, "rzp", rt, {}, {-3});
+      add_int_initializer<int8_t>(g, "czp", rt, {}, {9});
+    } else {
+      add_int_initializer<uint8_t>(g, "rzp", rt, {}, {140});
+      add_int_initializer<uint8_t>(g, "czp", rt, {}, {100});
+    }
+    if (!c.bias) inputs.push_back("");
+    for (const char* name : {"r", "rs", "rzp", "cs", "czp"}) inputs.push_back(name);
+    add_io(g, false, "y", rt, y_dims);
+    auto* os = m.add_opset_import();
+    os->set_domain("ai.edgeforge");
+    os->set_version(1);
+  } else {
+    add_io(g, false, "y", yt, y_dims);
+  }
+  auto* n = add_node(g, c.residual ? "QLinearConvAdd" : "QLinearConv", inputs, {"y"});
+  if (c.residual) n->set_domain("ai.edgeforge");
   set_ints(n, "kernel_shape", c.kernel);
   set_ints(n, "strides", c.stride);
   set_ints(n, "dilations", c.dilation);
@@ -112,10 +136,18 @@ void check_case(const QConvCase& c, uint32_t seed, int threads, const std::strin
   for (int64_t i = 0; i < x.numel(); ++i) raw[i] = static_cast<uint8_t>(rng());
   SCOPED_TRACE(testing::Message() << "seed " << seed << " threads " << threads << " C " << c.C << " M " << c.M
                                   << " group " << c.group << " x_signed " << c.x_signed << " y_signed "
-                                  << c.y_signed);
-  auto [got, want, profile] = run_fast_and_reference(m, {{"x", x}}, threads, threads);
+                                  << c.y_signed << " residual " << c.residual);
+  NamedTensors inputs{{"x", x}};
+  if (c.residual) {
+    Tensor r = Tensor::zeros(c.r_signed ? DType::kInt8 : DType::kUInt8, y_dims);
+    auto* rr = static_cast<uint8_t*>(r.raw());
+    for (int64_t i = 0; i < r.numel(); ++i) rr[i] = static_cast<uint8_t>(rng());
+    inputs.emplace_back("r", r);
+  }
+  auto [got, want, profile] = run_fast_and_reference(m, inputs, threads, threads);
   ASSERT_EQ(profile.size(), 1u);
   EXPECT_EQ(profile[0].kernel.rfind(expect_prefix, 0), 0u) << profile[0].kernel;
+  EXPECT_EQ(profile[0].kernel.find("+add_") != std::string::npos, c.residual) << profile[0].kernel;
   ASSERT_EQ(got[0].shape(), want[0].shape());
   ASSERT_EQ(got[0].dtype(), want[0].dtype());
   int64_t exact = 0, spread = 0;
@@ -296,6 +328,36 @@ TEST(CpuProviderQLinearConv, DepthwiseChannelPacked) {
       small.bias = k == 5;
       check_case(small, static_cast<uint32_t>(seed++), 2, expect);
     }
+  }
+}
+
+// QLinearConvAdd on every algorithm: the GEMM ones add the residual per finished column block (pointwise, im2col,
+// grouped, several blocks and threads), the others after the whole convolution (depthwise, gemv).
+TEST(CpuProviderQLinearConvAdd, EveryAlgorithmAddsTheResidual) {
+  std::mt19937 rng(555);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int i = 0; i < 20; ++i) {
+    const int kind = i % 4;  // 0 pointwise, 1 im2col (general or grouped), 2 depthwise, 3 one pixel (gemv)
+    QConvCase c;
+    c.N = pick(1, 2);
+    c.group = kind == 2 ? pick(2, 20) : (kind == 1 && i % 3 == 0 ? 2 : 1);
+    c.C = kind == 2 ? c.group : c.group * pick(1, 40);
+    c.M = kind == 2 ? c.C : c.group * pick(1, 40);
+    const int64_t k = kind == 1 ? pick(2, 3) : (kind == 2 ? 3 : 1);
+    c.kernel = {k, k};
+    c.in = kind == 3 ? std::vector<int64_t>{1, 1} : std::vector<int64_t>{pick(3, 30), pick(5, 70)};
+    const int64_t s = kind == 0 || kind == 3 ? 1 : pick(1, 2);
+    c.stride = {s, s};
+    c.dilation = {1, 1};
+    c.pads = {k / 2, k / 2, k / 2, k / 2};
+    grow_to_fit_window(c);
+    c.bias = i % 5 != 4;
+    c.x_signed = i % 2 == 1;
+    c.y_signed = (i / 2) % 2 == 1;
+    c.r_signed = (i / 3) % 2 == 1;
+    c.residual = true;
+    const char* prefix[] = {"qconv.pointwise_", "qconv.im2col_", "qconv.depthwise", "qconv.gemv_"};
+    check_case(c, static_cast<uint32_t>(500 + i), 1 + i % 3, prefix[kind]);
   }
 }
 

@@ -250,7 +250,7 @@ void requantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const int32
 }
 
 void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const QRequant& rq, void* y,
-           int64_t y_row, int64_t y_col, ThreadPool& pool) {
+           int64_t y_row, int64_t y_col, ThreadPool& pool, const QColumnsDone* done) {
   if (w.M == 0 || N == 0) return;
   const int64_t panels = (N + kQgemmNR - 1) / kQgemmNR;
   const int64_t rows = kernel_rows(w.kernel);
@@ -328,6 +328,7 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
           }
         }
       }
+      if (done != nullptr) done->apply(p0 * kQgemmNR, std::min(N, p1 * kQgemmNR));
     }
   });
 }

@@ -77,10 +77,18 @@ struct QRequant {
   bool out_int32 = false;
 };
 
+// Work on finished outputs (a fused residual add): apply(j0, j1) runs once the results of columns [j0, j1) are
+// final in every row, on the thread that computed them, while they are still in its cache. Must be thread-safe.
+class QColumnsDone {
+ public:
+  virtual ~QColumnsDone() = default;
+  virtual void apply(int64_t j0, int64_t j1) const = 0;
+};
+
 // Runs the GEMM over N columns; y[m * y_row + n * y_col] (elements of 1 byte, or 4 with out_int32) receives the
-// results. Parallel over column panels.
+// results. Parallel over column panels. `done`, when given, sees every column exactly once.
 void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const QRequant& rq, void* y,
-           int64_t y_row, int64_t y_col, ThreadPool& pool);
+           int64_t y_row, int64_t y_col, ThreadPool& pool, const QColumnsDone* done = nullptr);
 
 // Requantizes dense int32 rows: y[m * cols + j] per the epilogue formula with offset[m], scale[m] (rows x cols).
 void requantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const int32_t* offset, const float* scale,

@@ -5,10 +5,14 @@
 //   - everything else: the u8 x s8 GEMM (kernels/cpu/qgemm.h) with activation panels packed straight from the
 //     input windows and requantization (bias, zero points, per-channel scales) fused in its epilogue.
 // Weights are packed at plan time. Uint8 weights, non-zero weight zero points and run-time scales stay on the
-// reference kernel. Also per-tensor QuantizeLinear / DequantizeLinear with constant parameters (the edges of
-// the quantized regions of a QDQ graph) and ai.edgeforge QLinearAdd (residual adds kept 8-bit).
+// reference kernel. ai.edgeforge QLinearConvAdd runs the same algorithms and adds its residual to each block of
+// outputs as it is finished (the GEMM) or to the whole result (the others). Also per-tensor QuantizeLinear /
+// DequantizeLinear with constant parameters (the edges of the quantized regions of a QDQ graph) and ai.edgeforge
+// QLinearAdd (residual adds kept 8-bit).
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -27,8 +31,8 @@
 namespace ef::cpu_provider {
 namespace {
 
-// QLinearConv's inputs.
-enum : size_t { kX, kXScale, kXZp, kW, kWScale, kWZp, kYScale, kYZp, kBias };
+// QLinearConv's inputs, then QLinearConvAdd's residual and output parameters.
+enum : size_t { kX, kXScale, kXZp, kW, kWScale, kWZp, kYScale, kYZp, kBias, kR, kRScale, kRZp, kOutScale, kOutZp };
 
 bool is_8bit(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
 
@@ -45,6 +49,39 @@ struct QConvSetup {
   std::vector<int32_t> bias;  // M
   std::vector<float> scale;   // M: x_scale * w_scale[m] / y_scale, formed as the reference kernel forms it
   cpu::QRequant rq;
+  // QLinearConvAdd: y = QLinearAdd(conv result, input kR), in place on the output buffer.
+  struct ResidualAdd {
+    cpu::QAddParams p;
+    cpu::QAddKernel kernel{};
+  };
+  std::optional<ResidualAdd> add;
+  std::string name_suffix() const { return add ? std::string("+add_") + add->kernel.name : ""; }
+  // The residual add over a whole output, for the algorithms that do not add block by block.
+  void add_residual(const KernelArgs& args) const {
+    if (!add) return;
+    auto* y = static_cast<uint8_t*>(args.output(0).raw());
+    add->kernel.fn(y, static_cast<const uint8_t*>(args.input(kR).raw()), args.output(0).numel(), add->p, y);
+  }
+};
+
+// The residual add of QLinearConvAdd on GEMM output rows [0, rows) x cols, on each column block as qgemm
+// finishes it.
+class ResidualRows final : public cpu::QColumnsDone {
+ public:
+  ResidualRows(const QConvSetup::ResidualAdd& add, uint8_t* y, const uint8_t* r, int64_t rows, int64_t cols)
+      : add_(add), y_(y), r_(r), rows_(rows), cols_(cols) {}
+  void apply(int64_t j0, int64_t j1) const override {
+    for (int64_t m = 0; m < rows_; ++m) {
+      uint8_t* y = y_ + m * cols_ + j0;
+      add_.kernel.fn(y, r_ + m * cols_ + j0, j1 - j0, add_.p, y);
+    }
+  }
+
+ private:
+  const QConvSetup::ResidualAdd& add_;
+  uint8_t* y_;
+  const uint8_t* r_;
+  int64_t rows_, cols_;
 };
 
 // The GEMM epilogue's offset: bias - x_zero_point * row_sum, wrapping modulo 2^32 like the int32 accumulators.
@@ -86,7 +123,7 @@ class QGemmConv final : public PreparedKernel {
   }
   std::string name() const override {
     return std::string(cpu::qconv_is_pointwise(s_.p) ? "qconv.pointwise_" : "qconv.im2col_") +
-           packed_[0].kernel_name();
+           packed_[0].kernel_name() + s_.name_suffix();
   }
   void run(const KernelArgs& args) const override {
     const cpu::Conv2dParams& p = s_.p;
@@ -100,9 +137,15 @@ class QGemmConv final : public PreparedKernel {
         cpu::QRequant rq = s_.rq;
         rq.offset = offset_.data() + g * m_per_group_;
         rq.scale = s_.scale.data() + g * m_per_group_;
+        uint8_t* y_group = y + (n * p.M + g * m_per_group_) * cols;
+        std::optional<ResidualRows> residual;
+        if (s_.add) {
+          const auto* r = static_cast<const uint8_t*>(args.input(kR).raw()) + (n * p.M + g * m_per_group_) * cols;
+          residual.emplace(*s_.add, y_group, r, m_per_group_, cols);
+        }
         auto gemm = [&](const cpu::QPanelPacker& panels) {
-          cpu::qgemm(packed_[static_cast<size_t>(g)], cols, panels, rq, y + (n * p.M + g * m_per_group_) * cols,
-                     cols, 1, *args.pool);
+          cpu::qgemm(packed_[static_cast<size_t>(g)], cols, panels, rq, y_group, cols, 1, *args.pool,
+                     residual ? &*residual : nullptr);
         };
         const auto pad = static_cast<uint8_t>(s_.x_zp_unsigned);
         if (window_) {
@@ -132,9 +175,9 @@ class QDepthwiseConv final : public PreparedKernel {
   }
   std::string name() const override {
     switch (kernel_) {
-      case cpu::QdwKernel::kPacked: return "qconv.depthwise_packed_avx2";
-      case cpu::QdwKernel::kRows: return "qconv.depthwise_avx2";
-      default: return "qconv.depthwise_scalar";
+      case cpu::QdwKernel::kPacked: return "qconv.depthwise_packed_avx2" + s_.name_suffix();
+      case cpu::QdwKernel::kRows: return "qconv.depthwise_avx2" + s_.name_suffix();
+      default: return "qconv.depthwise_scalar" + s_.name_suffix();
     }
   }
   void run(const KernelArgs& args) const override {
@@ -149,6 +192,7 @@ class QDepthwiseConv final : public PreparedKernel {
     a.y = args.output(0).raw();
     a.packed = &packed_;
     cpu::qdepthwise_conv2d(s_.p, a, kernel_, *args.pool);
+    s_.add_residual(args);
   }
 
  private:
@@ -177,7 +221,9 @@ class QGemvConv final : public PreparedKernel {
           zero_point_offset(s_.bias[static_cast<size_t>(m)], s_.x_zp_unsigned, static_cast<int32_t>(row_sum));
     }
   }
-  std::string name() const override { return avx2_ ? "qconv.gemv_avx2" : "qconv.gemv_scalar"; }
+  std::string name() const override {
+    return (avx2_ ? "qconv.gemv_avx2" : "qconv.gemv_scalar") + s_.name_suffix();
+  }
   void run(const KernelArgs& args) const override {
     const cpu::Conv2dParams& p = s_.p;
     cpu::QGemvArgs a;
@@ -195,6 +241,7 @@ class QGemvConv final : public PreparedKernel {
       a.y = y + n * p.M;
       cpu::qgemv(a, avx2_, *args.pool);
     }
+    s_.add_residual(args);
   }
 
  private:
@@ -204,13 +251,15 @@ class QGemvConv final : public PreparedKernel {
   bool avx2_;
 };
 
-std::unique_ptr<PreparedKernel> prepare_qlinear_conv(const NodeSignature& sig) {
+// QLinearConv's part of a node whose convolution result has type `yt` (QLinearConv's output, QLinearConvAdd's
+// intermediate) and shape `y_shape`.
+std::unique_ptr<PreparedKernel> prepare_qconv(const NodeSignature& sig, DType yt, const Shape& y_shape,
+                                              std::optional<QConvSetup::ResidualAdd> add) {
   const Node& node = *sig.node;
   for (size_t i : {kX, kXScale, kW, kWScale, kYScale}) {
     if (!sig.has_input(i)) return nullptr;
   }
-  if (sig.output_types.empty() || sig.output_types[0] == nullptr) return nullptr;
-  const DType xt = sig.input_dtype(kX), yt = sig.output_types[0]->dtype;
+  const DType xt = sig.input_dtype(kX);
   if (!is_8bit(xt) || !is_8bit(yt) || sig.input_dtype(kW) != DType::kInt8) return nullptr;
   const Tensor* w = sig.constant(kW);
   const Tensor* xs = sig.constant(kXScale);
@@ -237,7 +286,7 @@ std::unique_ptr<PreparedKernel> prepare_qlinear_conv(const NodeSignature& sig) {
       if (wzp->data<int8_t>()[i] != 0) return nullptr;
     }
   }
-  const Shape x_shape = sig.input_shape(kX), y_shape = sig.output_shape(0);
+  const Shape x_shape = sig.input_shape(kX);
   if (x_shape.size() < 3 || x_shape.size() > 4) return nullptr;
   const ConvParams cp = conv_params(node, x_shape, w->shape(), y_shape);
   auto p = window_2d(cp.batch, cp.in_channels, cp.out_channels, cp.group, cp.in_spatial, cp.out_spatial, cp.axes);
@@ -262,10 +311,16 @@ std::unique_ptr<PreparedKernel> prepare_qlinear_conv(const NodeSignature& sig) {
   s.rq.zero_point = scalar_int(yzp);
   s.rq.lo = s.rq.out_signed ? -128 : 0;
   s.rq.hi = s.rq.out_signed ? 127 : 255;
+  s.add = add;
   const auto* wd = w->data<int8_t>();
   if (cpu::is_depthwise(s.p) && s.p.group > 1) return std::make_unique<QDepthwiseConv>(std::move(s), wd, w->numel());
   if (QGemvConv::applies(s.p)) return std::make_unique<QGemvConv>(std::move(s), wd);
   return std::make_unique<QGemmConv>(std::move(s), wd);
+}
+
+std::unique_ptr<PreparedKernel> prepare_qlinear_conv(const NodeSignature& sig) {
+  if (sig.output_types.empty() || sig.output_types[0] == nullptr) return nullptr;
+  return prepare_qconv(sig, sig.output_types[0]->dtype, sig.output_shape(0), std::nullopt);
 }
 
 // Per-tensor scale and zero point known at plan time (a missing zero point is a uint8 0).
@@ -329,9 +384,30 @@ std::unique_ptr<PreparedKernel> prepare_qlinear_add(const NodeSignature& sig) {
   p.a_scale = a->scale, p.b_scale = b->scale, p.y_scale = c->scale;
   p.a_zero_point = a->zero_point, p.b_zero_point = b->zero_point, p.y_zero_point = c->zero_point;
   p.a_signed = a->type == DType::kInt8, p.b_signed = b->type == DType::kInt8, p.y_signed = c->type == DType::kInt8;
-  return make_in_place_kernel("qlinear_add.same_shape", 0, [p](const KernelArgs& args) {
-    cpu::qlinear_add(args.input(0).raw(), args.input(3).raw(), args.output(0).numel(), p, args.output(0).raw());
+  const cpu::QAddKernel k = cpu::qlinear_add_kernel(p);
+  return make_in_place_kernel(std::string("qlinear_add.") + k.name, 0, [p, fn = k.fn](const KernelArgs& args) {
+    fn(static_cast<const uint8_t*>(args.input(0).raw()), static_cast<const uint8_t*>(args.input(3).raw()),
+       args.output(0).numel(), p, static_cast<uint8_t*>(args.output(0).raw()));
   });
+}
+
+// ai.edgeforge QLinearConvAdd: constant per-tensor parameters, a residual of the output's shape.
+std::unique_ptr<PreparedKernel> prepare_qlinear_conv_add(const NodeSignature& sig) {
+  auto a = tensor_qparams(sig, kYScale, kYZp), r = tensor_qparams(sig, kRScale, kRZp);
+  auto c = tensor_qparams(sig, kOutScale, kOutZp);
+  if (!a || !r || !c || !sig.has_input(kR) || sig.output_types.empty() || sig.output_types[0] == nullptr ||
+      sig.input_dtype(kR) != r->type || sig.output_types[0]->dtype != c->type) {
+    return nullptr;
+  }
+  const Shape shape = sig.output_shape(0);
+  if (sig.input_shape(kR) != shape) return nullptr;
+  QConvSetup::ResidualAdd add;
+  add.p.a_scale = a->scale, add.p.b_scale = r->scale, add.p.y_scale = c->scale;
+  add.p.a_zero_point = a->zero_point, add.p.b_zero_point = r->zero_point, add.p.y_zero_point = c->zero_point;
+  add.p.a_signed = a->type == DType::kInt8, add.p.b_signed = r->type == DType::kInt8;
+  add.p.y_signed = c->type == DType::kInt8;
+  add.kernel = cpu::qlinear_add_kernel(add.p);
+  return prepare_qconv(sig, a->type, shape, add);
 }
 
 }  // namespace
@@ -341,6 +417,7 @@ void add_quant_kernels(KernelTable& table) {
   table.add("", "QuantizeLinear", prepare_quantize);
   table.add("", "DequantizeLinear", prepare_dequantize);
   table.add(kEdgeForgeDomain, "QLinearAdd", prepare_qlinear_add);
+  table.add(kEdgeForgeDomain, "QLinearConvAdd", prepare_qlinear_conv_add);
   add_qmatmul_kernels(table);
 }
 

@@ -1,12 +1,14 @@
 // ef::cpu::qlinear_add (AVX2 where the CPU has it, and portable) against the DequantizeLinear -> Add ->
 // QuantizeLinear formula evaluated step by step in float32, bit for bit: lengths around the vector width,
-// uint8 / int8 operands and outputs in every mix, scales that make the sums saturate, in-place output.
+// uint8 / int8 operands and outputs in every mix, scales that make the sums saturate, in-place output; and the
+// prepared kernels (qlinear_add_kernel, which may multiply by the reciprocal) on every byte pair.
 #include "kernels/cpu/qadd.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace ef::cpu {
@@ -47,6 +49,39 @@ TEST(QLinearAddKernel, MatchesTheQdqFormula) {
       }
     }
   }
+}
+
+// The prepared kernel for random parameters, on all 65,536 input pairs and on rows whose length leaves tails: the
+// reciprocal form must be chosen only where it is exact, and chosen at all on x86 (else its code is untested).
+TEST(QLinearAddKernel, PreparedKernelIsExactOnEveryPair) {
+  std::mt19937 rng(23);
+  std::vector<uint8_t> a(256 * 256), b(a.size());
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(i >> 8), b[i] = static_cast<uint8_t>(i);
+  int reciprocal = 0;
+  for (int c = 0; c < 40; ++c) {
+    QAddParams p;
+    p.a_signed = c % 2, p.b_signed = (c / 2) % 2, p.y_signed = (c / 4) % 2;
+    auto scale = [&](float lo, float hi) { return std::exp(std::uniform_real_distribution<float>(lo, hi)(rng)); };
+    p.a_scale = scale(-7, -2), p.b_scale = scale(-7, -2), p.y_scale = scale(-6, -1);
+    p.a_zero_point = std::uniform_int_distribution<int>(p.a_signed ? -128 : 0, p.a_signed ? 127 : 255)(rng);
+    p.b_zero_point = std::uniform_int_distribution<int>(p.b_signed ? -128 : 0, p.b_signed ? 127 : 255)(rng);
+    p.y_zero_point = std::uniform_int_distribution<int>(p.y_signed ? -128 : 0, p.y_signed ? 127 : 255)(rng);
+    const QAddKernel k = qlinear_add_kernel(p);
+    reciprocal += std::string(k.name).rfind("reciprocal", 0) == 0;
+    std::vector<uint8_t> y(a.size());
+    k.fn(a.data(), b.data(), static_cast<int64_t>(a.size()), p, y.data());
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(y[i], expected(a[i], b[i], p)) << "case " << c << " kernel " << k.name << " a " << int{a[i]} << " b "
+                                               << int{b[i]};
+    }
+    // A row starting mid-array with a length that is no multiple of the vector width, in place.
+    const int64_t n = 37 + c;
+    std::vector<uint8_t> row(a.begin() + 1000, a.begin() + 1000 + n);
+    k.fn(row.data(), b.data() + 1000, n, p, row.data());
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(row[static_cast<size_t>(i)], y[static_cast<size_t>(1000 + i)]);
+  }
+  const bool x86_vectors = std::string(qlinear_add_kernel(QAddParams{}).name) != "portable";
+  if (x86_vectors) EXPECT_GT(reciprocal, 0) << "the reciprocal kernels were never chosen";
 }
 
 }  // namespace
