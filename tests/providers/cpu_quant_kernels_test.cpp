@@ -284,6 +284,7 @@ std::string depthwise_kernel_name(const QConvCase& c) {
   switch (ef::cpu::qdepthwise_choose(p)) {
     case ef::cpu::QdwKernel::kPacked: return "qconv.depthwise_packed_avx2";
     case ef::cpu::QdwKernel::kRows: return "qconv.depthwise_avx2";
+    case ef::cpu::QdwKernel::kRowsAvx512: return "qconv.depthwise_avx512_vnni";
     default: return "qconv.depthwise_scalar";
   }
 }

@@ -41,6 +41,13 @@ bool qdepthwise_use_avx2(const Conv2dParams& p) {
          p.kh <= 16 && p.kw <= 16;
 }
 
+bool qdepthwise_avx512_fits(const Conv2dParams& p) {
+  const bool flat = p.stride_h == 1 && p.stride_w == 1 && p.W <= 16 && p.OW <= 16;  // as qdw_plane_geometry
+  const bool square = p.kh == p.kw && (p.kh == 3 || p.kh == 5 || p.kh == 7);  // the unrolled instances
+  return qdepthwise_use_avx2(p) && detail::cpu_has_avx512_vnni() && active_isa().rfind("AVX3", 0) == 0 && !flat &&
+         p.OW > 16 && square;
+}
+
 bool qdepthwise_packed_fits(const Conv2dParams& p) {
   return qdepthwise_use_avx2(p) && p.M == p.C && p.group == p.C && p.kh <= 7 && p.kw <= 7 && p.OH * p.OW > 0;
 }
@@ -51,7 +58,7 @@ QdwKernel qdepthwise_choose(const Conv2dParams& p) {
   // (edgeforge_conv_bench depthwise_int8, docs/int8-execution.md), slower on 112 x 112 and 128 x 128 planes, where
   // the row kernels' vectors are full and the packed plane (32 bytes per position) leaves L2.
   if (qdepthwise_packed_fits(p) && p.H * p.W <= 56 * 56) return QdwKernel::kPacked;
-  return QdwKernel::kRows;
+  return qdepthwise_avx512_fits(p) ? QdwKernel::kRowsAvx512 : QdwKernel::kRows;
 }
 
 QdwPacked qdw_pack(const Conv2dParams& p, const int8_t* w, const int32_t* bias, const float* scale) {
@@ -92,7 +99,7 @@ QdwPacked qdw_pack(const Conv2dParams& p, const int8_t* w, const int32_t* bias, 
 
 namespace detail {
 
-QdwPlane qdw_plane_geometry(const Conv2dParams& p) {
+QdwPlane qdw_plane_geometry(const Conv2dParams& p, int64_t block) {
   QdwPlane g;
   g.rows = std::max(p.H + p.pad_top + p.pad_bottom, (p.OH - 1) * p.stride_h + p.kh);
   g.flat = p.stride_h == 1 && p.stride_w == 1 && p.W <= 16 && p.OW <= 16;
@@ -108,9 +115,9 @@ QdwPlane qdw_plane_geometry(const Conv2dParams& p) {
     g.size = plane + (blocks * 16 + p.OH * p.OW + 16 + 1) / 2 + 16;
     return g;
   }
-  // The last 16-output block reads up to stride * (OW rounded to 16) + kw (rounded to even) + one pair.
-  const int64_t ow16 = (p.OW + 15) / 16 * 16;
-  const int64_t need = std::max(p.W + p.pad_left, p.stride_w * ow16 + p.kw + 2);
+  // The last block reads up to stride * (OW rounded to the block) + kw (rounded to even) + one pair.
+  const int64_t ow_blocks = (p.OW + block - 1) / block * block;
+  const int64_t need = std::max(p.W + p.pad_left, p.stride_w * ow_blocks + p.kw + 2);
   g.cols = (need + 15) / 16 * 16;
   g.scratch = g.rows * g.cols;
   g.size = g.scratch + g.cols + 32;  // the plane, then a padded byte row
@@ -127,9 +134,9 @@ void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, QdwKernel
     pool.parallel_for(blocks, grain, [&](int64_t b, int64_t e) { detail::qdw_packed_blocks_avx2(p, a, b, e); });
     return;
   }
-  const bool avx2 = k == QdwKernel::kRows;
+  const bool wide = k == QdwKernel::kRowsAvx512, avx2 = wide || k == QdwKernel::kRows;
   const int64_t mult = p.M / p.C, plane_in = p.H * p.W, plane_out = p.OH * p.OW, taps = p.kh * p.kw;
-  const detail::QdwPlane g = avx2 ? detail::qdw_plane_geometry(p) : detail::QdwPlane{};
+  const detail::QdwPlane g = avx2 ? detail::qdw_plane_geometry(p, wide ? 32 : 16) : detail::QdwPlane{};
   pool.parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
     // The int16 plane and a padded byte row, per thread and kept between calls (pool workers outlive them): no
     // allocation per call after the first run; qdw_build_plane_avx2 writes every element the plane kernel reads.
@@ -144,7 +151,9 @@ void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, QdwKernel
         const int64_t m = c * mult + k;
         const int8_t* wm = a.w + m * taps;
         uint8_t* ym = static_cast<uint8_t*>(a.y) + (n * p.M + m) * plane_out;
-        if (avx2) {
+        if (wide) {
+          detail::qdw_plane_avx512(p, g, buf.data(), wm, a.bias[m], a.scale[m], a.rq, ym);
+        } else if (avx2) {
           detail::qdw_plane_avx2(p, g, buf.data(), wm, a.bias[m], a.scale[m], a.rq, ym);
         } else {
           plane_scalar(p, xc, a.flip, a.x_zero_point, wm, acc.data());

@@ -13,6 +13,10 @@
 // leaving most lanes of a short row idle (7x7: 4 blocks instead of 7); the P - OW columns of each flattened row
 // are computed and dropped. Everything else (other strides, dilation, --isa below AVX2, non-x86) runs the
 // portable loops.
+// AVX-512 VNNI row kernel (qdepthwise_avx512.cpp): the same plane and sums, 32 outputs per block in 512-bit
+// registers, vpdpwssd multiplying and accumulating a tap pair in one instruction (the AVX2 kernel's vpmaddwd +
+// vpaddd); rows wider than 16 outputs that are not flattened, where the CPU has AVX-512 VNNI and the --isa cap
+// allows AVX3. Same sums and requantization, so the same bits.
 // Channel-packed kernel (small planes, qdepthwise_packed_avx2.cpp): 16 channels per block with the channels in
 // the vector lanes, so no lane idles on a 7x7 plane and the per-plane set-up is paid once per 16 channels; see
 // QdwPacked below.
@@ -40,7 +44,7 @@ struct QdwPacked {
   int64_t tail = 0;               // where the biases start in a block (scales follow 16 later)
 };
 
-enum class QdwKernel { kPortable, kRows, kPacked };
+enum class QdwKernel { kPortable, kRows, kRowsAvx512, kPacked };
 
 struct QDepthwiseArgs {
   const uint8_t* x = nullptr;  // [N, C, H, W], uint8 or int8 bytes
@@ -56,6 +60,10 @@ struct QDepthwiseArgs {
 
 // Whether the AVX2 kernel runs geometry p: the CPU has AVX2, the --isa cap allows it, and p fits.
 bool qdepthwise_use_avx2(const Conv2dParams& p);
+
+// Whether the AVX-512 VNNI row kernel can run p: qdepthwise_use_avx2(p), the CPU and --isa allow AVX-512 VNNI,
+// the plane is not flattened, its rows have more than 16 outputs and the kernel is 3x3, 5x5 or 7x7.
+bool qdepthwise_avx512_fits(const Conv2dParams& p);
 
 // Whether the channel-packed kernel can run p: AVX2 as above, channel multiplier 1, stride_w 1 or 2, dilation 1,
 // kernel up to 7 x 7.
@@ -83,7 +91,8 @@ struct QdwPlane {
   int64_t scratch = 0;         // where the byte scratch after the plane starts, in int16 elements
   int64_t size = 0;            // int16 elements the kernels need: the plane and the scratch
 };
-QdwPlane qdw_plane_geometry(const Conv2dParams& p);
+// `block`: outputs per block of the row kernel that reads the plane (16: AVX2, 32: AVX-512).
+QdwPlane qdw_plane_geometry(const Conv2dParams& p, int64_t block = 16);
 // Fills the padded plane of one input channel into buf (g.size int16).
 void qdw_build_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip, int32_t zp,
                           int16_t* buf);
@@ -91,6 +100,9 @@ void qdw_build_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const uint8_
 // 8-bit plane y [OH * OW]. The plane is kept (a channel multiplier reuses it); the scratch after it is not.
 void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, int16_t* buf, const int8_t* w, int32_t offset,
                     float scale, const QRequant& rq, uint8_t* y);
+// qdw_plane_avx2 on the AVX-512 VNNI kernel (qdepthwise_avx512_fits(p); the plane built for blocks of 32).
+void qdw_plane_avx512(const Conv2dParams& p, const QdwPlane& g, int16_t* buf, const int8_t* w, int32_t offset,
+                      float scale, const QRequant& rq, uint8_t* y);
 // Channel blocks [begin, end) of the flattened (image, block of 16 channels) range on the packed kernel.
 void qdw_packed_blocks_avx2(const Conv2dParams& p, const QDepthwiseArgs& a, int64_t begin, int64_t end);
 }  // namespace detail

@@ -81,7 +81,9 @@ TEST(QLinearAddKernel, PreparedKernelIsExactOnEveryPair) {
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(row[static_cast<size_t>(i)], y[static_cast<size_t>(1000 + i)]);
   }
   const bool x86_vectors = std::string(qlinear_add_kernel(QAddParams{}).name) != "portable";
-  if (x86_vectors) EXPECT_GT(reciprocal, 0) << "the reciprocal kernels were never chosen";
+  if (x86_vectors) {
+    EXPECT_GT(reciprocal, 0) << "the reciprocal kernels were never chosen";
+  }
 }
 
 }  // namespace

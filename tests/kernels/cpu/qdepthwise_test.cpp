@@ -23,7 +23,12 @@ struct Case {
 };
 
 const char* kernel_name(QdwKernel k) {
-  return k == QdwKernel::kPacked ? "packed" : (k == QdwKernel::kRows ? "rows" : "portable");
+  switch (k) {
+    case QdwKernel::kPacked: return "packed";
+    case QdwKernel::kRows: return "rows";
+    case QdwKernel::kRowsAvx512: return "rows_avx512";
+    default: return "portable";
+  }
 }
 
 // The depthwise convolution a case describes (M = C * mult, output size derived).
@@ -101,6 +106,7 @@ std::vector<QdwKernel> kernels_to_test(const Case& c) {
   const Conv2dParams p = params_of(c);
   std::vector<QdwKernel> k{QdwKernel::kPortable};
   if (qdepthwise_use_avx2(p)) k.push_back(QdwKernel::kRows);
+  if (qdepthwise_avx512_fits(p)) k.push_back(QdwKernel::kRowsAvx512);
   if (qdepthwise_packed_fits(p)) k.push_back(QdwKernel::kPacked);
   return k;
 }
@@ -124,6 +130,30 @@ TEST(QDepthwise, RandomizedGeometries) {
       check(c, kernel, 1 + i % 3, static_cast<uint32_t>(i));
     }
   }
+}
+
+// The AVX-512 VNNI row kernel: rows of 17 to 140 outputs (32-output blocks, the last one partial), 3x3 / 5x5 / 7x7,
+// both strides on each axis, asymmetric pads, a channel multiplier, 1-3 threads.
+TEST(QDepthwise, Avx512RowsRandomized) {
+  std::mt19937 rng(131);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int ran = 0;
+  for (int i = 0; i < 24; ++i) {
+    Case c{};
+    c.N = pick(1, 2), c.C = pick(1, 5), c.mult = i % 4 == 0 ? 2 : 1;
+    c.kh = c.kw = 3 + 2 * (i % 3);
+    c.stride_h = 1 + (i / 3) % 2, c.stride_w = 1 + (i / 6) % 2;
+    c.dilation = 1;
+    c.pt = pick(0, c.kh / 2), c.pl = pick(0, c.kw / 2), c.pb = pick(0, c.kh / 2), c.pr = pick(0, c.kw / 2);
+    c.H = pick(c.kh, 19), c.W = pick(17 * c.stride_w + c.kw, 140);
+    c.x_signed = i % 2 == 1, c.y_signed = (i / 2) % 2 == 1;
+    if (!qdepthwise_avx512_fits(params_of(c))) continue;
+    SCOPED_TRACE(testing::Message() << "case " << i << " k " << c.kh << " s " << c.stride_h << "," << c.stride_w
+                                    << " HxW " << c.H << "x" << c.W);
+    check(c, QdwKernel::kRowsAvx512, 1 + i % 3, static_cast<uint32_t>(700 + i));
+    ++ran;
+  }
+  if (ran == 0) GTEST_SKIP() << "no AVX-512 VNNI on this CPU (or --isa below AVX3)";
 }
 
 TEST(QDepthwise, PortableOnlyGeometriesAndWideRows) {
