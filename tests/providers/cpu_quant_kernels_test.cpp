@@ -228,20 +228,20 @@ TEST(CpuProviderQLinearConv, TapMajorIm2col) {
   }
 }
 
-// Few channels, 7x7 / 4x4 / 8x8 / 3x3 windows at stride 1 and 2 (the resnet and mobilenet stems): window-quad panels, the weights
+// Few channels, 7x7 / 4x4 / 8x8 / 3x3 / 5x5 windows at stride 1 and 2 (the resnet, mobilenet and BlazeFace stems): window-quad panels, the weights
 // padded to whole quads of taps (qconv_window_pack.h); planes narrower than 16 bytes and panels spanning rows.
 TEST(CpuProviderQLinearConv, WindowQuadIm2col) {
   std::mt19937 rng(91);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
-  for (int i = 0; i < 16; ++i) {
+  for (int i = 0; i < 20; ++i) {
     QConvCase c;
     c.N = pick(1, 2);
     c.group = i % 5 == 4 ? 3 : 1;
     c.C = c.group * pick(1, 3);
     c.M = c.group * pick(1, 19);
-    const int64_t kws[4] = {7, 4, 8, 3};
-    const int64_t k = kws[i % 4];
-    c.kernel = {i % 4 == 3 ? pick(1, 7) : k, k};
+    const int64_t kws[5] = {7, 4, 8, 3, 5};
+    const int64_t k = kws[i % 5];
+    c.kernel = {i % 5 == 3 ? pick(1, 7) : k, k};
     c.in = {pick(k, 20), i % 3 == 2 ? pick(k, 15) : pick(16, 48)};
     c.stride = {pick(1, 2), pick(1, 2)};
     c.dilation = {i % 6 == 5 ? 2 : 1, 1};

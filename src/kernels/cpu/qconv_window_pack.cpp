@@ -24,8 +24,8 @@
 namespace ef::cpu {
 
 bool qconv_window_quads(const Conv2dParams& p) {
-  // kw 3 only over at most 3 channels (image stems): with more, the third more multiplies outweigh the gathers.
-  const bool kw_fits = p.kw == 4 || p.kw == 7 || p.kw == 8 || (p.kw == 3 && p.C / p.group <= 3);
+  // kw 3 and 5 only over at most 3 channels (image stems): with more, the extra multiplies outweigh the gathers.
+  const bool kw_fits = p.kw == 4 || p.kw == 7 || p.kw == 8 || ((p.kw == 3 || p.kw == 5) && p.C / p.group <= 3);
   return (p.stride_w == 1 || p.stride_w == 2) && p.dilation_w == 1 && kw_fits &&
          !qconv_is_pointwise(p) && !qconv_tap_major(p);
 }

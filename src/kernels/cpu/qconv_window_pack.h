@@ -12,8 +12,9 @@
 
 namespace ef::cpu {
 
-// True where this order pays: stride 1 or 2 and no dilation along x, kw of 4, 7 or 8, or 3 over at most 3
-// channels (a third more multiplies, but on image stems the gathers cost more: mobilenet_v2's stem -14%); not
+// True where this order pays: stride 1 or 2 and no dilation along x, kw of 4, 7 or 8, or 3 or 5 over at most 3
+// channels (a third / 60% more multiplies, but on image stems the gathers cost more: mobilenet_v2's 3x3 stem -14%,
+// BlazeFace's 5x5 stride-2 stem -20 to -35%); not
 // a pointwise or tap-major convolution (those have their own orders in qconv_pack.h).
 bool qconv_window_quads(const Conv2dParams& p);
 // The GEMM's K in this order: channels per group * kh * (kw rounded up to a multiple of 4).

@@ -1,6 +1,6 @@
 // ef::cpu::QWindowQuadPanels against a naive im2col in the window-quad order (k = ((c * kh + ky) * kq + h) * 4 + i
 // reads column ox * stride - pad_left + 4h + i; kx >= kw meets zero weights): every byte that meets a non-zero
-// weight, on random geometries (kw 3 / 4 / 7 / 8, strides 1 and 2, padding, dilation along y, groups, rows narrower
+// weight, on random geometries (kw 3 / 4 / 5 / 7 / 8, strides 1 and 2, padding, dilation along y, groups, rows narrower
 // than 16 bytes, panels spanning output rows), the input in a buffer of exactly its size (reads past it show under
 // ASan); and the weights' expansion.
 #include "kernels/cpu/qconv_window_pack.h"
@@ -17,7 +17,7 @@ TEST(QWindowQuadPanels, MatchNaiveIm2colOnRandomGeometries) {
   std::mt19937 rng(31);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   int checked = 0;
-  for (int i = 0; i < 60; ++i) {
+  for (int i = 0; i < 75; ++i) {
     Conv2dParams p;
     p.group = pick(1, 2);
     p.C = p.group * (i % 4 == 0 ? 1 : pick(1, 3));
@@ -25,8 +25,8 @@ TEST(QWindowQuadPanels, MatchNaiveIm2colOnRandomGeometries) {
     p.H = pick(1, 14);
     p.W = i % 3 == 0 ? pick(1, 15) : pick(16, 70);
     p.kh = pick(1, 7);
-    const int64_t kws[4] = {4, 7, 8, 3};
-    p.kw = kws[i % 4];
+    const int64_t kws[5] = {4, 7, 8, 3, 5};
+    p.kw = kws[i % 5];
     p.stride_h = pick(1, 3);
     p.stride_w = pick(1, 2);
     p.dilation_h = pick(1, 2);
