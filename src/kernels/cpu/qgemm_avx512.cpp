@@ -29,8 +29,10 @@ EF_QAVX512BW inline __m256i half(__m512i v, int i) { return i == 0 ? EF_HALF(v, 
 #undef EF_HALF
 }  // namespace
 
-EF_QAVX512VNNI void qgemm_micro_avx512_vnni(const QTile& t) {
-  constexpr int64_t kRows = 16;
+// kRows of the 16-row tile (4, 8, 12 or 16): the last row block of M = 24, 40, 56 ... needs fewer than 16 rows
+// (BlazeFace's 24-channel layers computed a third of their products for padding rows).
+template <int64_t kRows>
+EF_QAVX512VNNI void vnni_rows(const QTile& t) {
   const auto* w = static_cast<const int8_t*>(t.w);
   const uint8_t* x = t.x;
   __m512i c[kRows];
@@ -85,6 +87,15 @@ EF_QAVX512VNNI void qgemm_micro_avx512_vnni(const QTile& t) {
   }
 }
 
+EF_QAVX512VNNI void qgemm_micro_avx512_vnni(const QTile& t) { vnni_rows<16>(t); }
+
+QMicro qgemm_micro_avx512_vnni_rows(int64_t rows) {
+  if (rows <= 4) return vnni_rows<4>;
+  if (rows <= 8) return vnni_rows<8>;
+  if (rows <= 12) return vnni_rows<12>;
+  return vnni_rows<16>;
+}
+
 EF_QAVX512BW void qgemm_micro_avx512bw(const QTile& t) {
   constexpr int64_t kRows = 8;
   const auto* w = static_cast<const int16_t*>(t.w);
@@ -118,6 +129,7 @@ EF_QAVX512BW void qgemm_micro_avx512bw(const QTile& t) {
 bool cpu_has_avx512bw() { return false; }
 bool cpu_has_avx512_vnni() { return false; }
 void qgemm_micro_avx512_vnni(const QTile&) {}
+QMicro qgemm_micro_avx512_vnni_rows(int64_t) { return qgemm_micro_avx512_vnni; }
 void qgemm_micro_avx512bw(const QTile&) {}
 
 #endif
