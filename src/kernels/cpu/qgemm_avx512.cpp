@@ -29,15 +29,54 @@ EF_QAVX512BW inline __m256i half(__m512i v, int i) { return i == 0 ? EF_HALF(v, 
 #undef EF_HALF
 }  // namespace
 
+// The fused epilogue on whole rows: one 512-bit register is a row's 16 columns (the offset already in it), and a
+// saturating down-convert (vpmovusdb / vpmovsdb) narrows it to bytes in one instruction (the values are already
+// within [lo, hi], so it only packs). The float steps are requant_rounded's (qrequant_avx2-inl.h), so the bits are
+// the AVX2 epilogue's. kFull: all kRows rows valid and 16 columns, so no per-row checks (with K = 16 - 32 the
+// epilogue is most of a tile's instructions: K = 16 is 4 vpdpbusd per row).
+template <int64_t kRows, bool kSigned, bool kFull>
+EF_QAVX512VNNI __attribute__((always_inline)) inline void vnni_epilogue(const QTile& t, const __m512i (&c)[kRows]) {
+  const QRequant& rq = *t.rq;
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(rq.lo - rq.zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(rq.hi - rq.zero_point));
+  const __m512i zp = _mm512_set1_epi32(rq.zero_point);
+  const int64_t rows = std::min<int64_t>(kRows, t.valid_rows), cols = t.cols;
+  // The all-lanes masked forms: GCC 12 warns of the plain ones' undefined pass-through (as EF_HALF above).
+  constexpr __mmask16 kAll = 0xFFFF;
+  // A constant trip count, unrolled: indexing c[] by a run-time row count put the accumulators in memory.
+#pragma GCC unroll 16
+  for (int64_t r = 0; r < kRows; ++r) {
+    if (!kFull && r >= rows) continue;
+    const __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(kAll, c[r]), _mm512_set1_ps(t.scale[r]));
+    const __m512 v = _mm512_maskz_min_ps(kAll, _mm512_maskz_max_ps(kAll, f, lo), hi);
+    // Rounds to nearest even (the current mode), like cvtps on ymm.
+    const __m512i q = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(kAll, v), zp);
+    const __m128i bytes = kSigned ? _mm512_maskz_cvtsepi32_epi8(kAll, q) : _mm512_maskz_cvtusepi32_epi8(kAll, q);
+    uint8_t* y = t.y + r * t.y_row;
+    if (kFull || cols == kQgemmNR) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y), bytes);
+    } else {
+      alignas(16) uint8_t tmp[kQgemmNR];
+      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
+      std::memcpy(y, tmp, static_cast<size_t>(cols));
+    }
+  }
+}
+
 // kRows of the 16-row tile (4, 8, 12 or 16): the last row block of M = 24, 40, 56 ... needs fewer than 16 rows
 // (BlazeFace's 24-channel layers computed a third of their products for padding rows).
 template <int64_t kRows>
 EF_QAVX512VNNI void vnni_rows(const QTile& t) {
   const auto* w = static_cast<const int8_t*>(t.w);
   const uint8_t* x = t.x;
+  // The fused epilogue's sums start at the row offsets (int32 sums wrap, so the order of the adds is free); the
+  // raw accumulators (t.acc) at zero. Rows past the valid ones have no offset.
+  const bool fused = t.acc == nullptr;
   __m512i c[kRows];
 #pragma GCC unroll 16
-  for (int64_t r = 0; r < kRows; ++r) c[r] = _mm512_setzero_si512();
+  for (int64_t r = 0; r < kRows; ++r) {
+    c[r] = fused && r < t.valid_rows ? _mm512_set1_epi32(t.offset[r]) : _mm512_setzero_si512();
+  }
   for (int64_t q = 0; q < t.quads; ++q, x += 64, w += kQgemmMR * 4) {
     const __m512i xv = _mm512_load_si512(x);
 #pragma GCC unroll 16
@@ -47,44 +86,19 @@ EF_QAVX512VNNI void vnni_rows(const QTile& t) {
       c[r] = _mm512_dpbusd_epi32(c[r], xv, _mm512_set1_epi32(bits));
     }
   }
-  if (t.acc != nullptr) {
+  if (!fused) {
     TileOut o = tile_out(t);
 #pragma GCC unroll 16
     for (int64_t r = 0; r < kRows; ++r) finish_row(o, r, half(c[r], 0), half(c[r], 1));
     return;
   }
-  // The fused epilogue on whole rows: one 512-bit register is a row's 16 columns, and a saturating down-convert
-  // (vpmovusdb / vpmovsdb) narrows it to bytes in one instruction (the values are already within [lo, hi], so it
-  // only packs). The float steps are requant_rounded's (qrequant_avx2-inl.h), so the bits are the AVX2
-  // epilogue's; that one took two halves, packs, a permute and an extract per row, most of the instructions of
-  // the small-K pointwise layers (K = 16: 4 vpdpbusd per row and tile).
-  const QRequant& rq = *t.rq;
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(rq.lo - rq.zero_point));
-  const __m512 hi = _mm512_set1_ps(static_cast<float>(rq.hi - rq.zero_point));
-  const __m512i zp = _mm512_set1_epi32(rq.zero_point);
-  const int64_t rows = std::min<int64_t>(kRows, t.valid_rows), cols = t.cols;
-  const bool out_signed = rq.out_signed;
-  // The all-lanes masked forms: GCC 12 warns of the plain ones' undefined pass-through (as EF_HALF above).
-  constexpr __mmask16 kAll = 0xFFFF;
-  // A constant trip count, unrolled: indexing c[] by a run-time row count put the accumulators in memory.
-#pragma GCC unroll 16
-  for (int64_t r = 0; r < kRows; ++r) {
-    if (r >= rows) continue;
-    const __m512i a = _mm512_add_epi32(c[r], _mm512_set1_epi32(t.offset[r]));
-    const __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(kAll, a), _mm512_set1_ps(t.scale[r]));
-    const __m512 v = _mm512_maskz_min_ps(kAll, _mm512_maskz_max_ps(kAll, f, lo), hi);
-    // Rounds to nearest even (the current mode), like cvtps on ymm.
-    const __m512i q = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(kAll, v), zp);
-    const __m128i bytes = out_signed ? _mm512_maskz_cvtsepi32_epi8(kAll, q) : _mm512_maskz_cvtusepi32_epi8(kAll, q);
-    uint8_t* y = t.y + r * t.y_row;
-    if (cols == kQgemmNR) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(y), bytes);
-    } else {
-      alignas(16) uint8_t tmp[kQgemmNR];
-      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
-      std::memcpy(y, tmp, static_cast<size_t>(cols));
-    }
+  const bool full = t.valid_rows >= kRows && t.cols == kQgemmNR;
+  if (t.rq->out_signed) {
+    if (full) return vnni_epilogue<kRows, true, true>(t, c);
+    return vnni_epilogue<kRows, true, false>(t, c);
   }
+  if (full) return vnni_epilogue<kRows, false, true>(t, c);
+  vnni_epilogue<kRows, false, false>(t, c);
 }
 
 EF_QAVX512VNNI void qgemm_micro_avx512_vnni(const QTile& t) { vnni_rows<16>(t); }
