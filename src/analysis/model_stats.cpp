@@ -21,8 +21,8 @@ int64_t layer_macs(const Graph& g, const Node& n, const Plan& p) {
   if (y == nullptr) return 0;
   auto ys = y->concrete_shape();
   const std::string& op = n.op_type;
-  if (op == "Conv" || op == "ConvInteger" || op == "QLinearConv" || op == "FusedConv") {
-    size_t w_index = op == "QLinearConv" ? 3 : 1;
+  if (op == "Conv" || op == "ConvInteger" || op == "QLinearConv" || op == "FusedConv" || op == "QLinearConvAdd") {
+    size_t w_index = op == "QLinearConv" || op == "QLinearConvAdd" ? 3 : 1;
     const ValueType* w = type_of(w_index, false);
     auto ws = w ? w->concrete_shape() : std::nullopt;
     if (!ys || !ws || ws->size() < 2) return 0;

@@ -2,6 +2,7 @@
 // QLinearConvAdd, bit for bit what the two nodes give, on the fast and on the reference kernels, with the
 // convolution on either side of the add; left alone where the add reads the convolution's result with other
 // parameters, where the result has another reader, and where the residual broadcasts; written back by unfuse.
+#include "analysis/model_stats.h"
 #include "fusion_test_util.h"
 
 namespace ef::test {
@@ -88,6 +89,10 @@ TEST(QconvAddFusion, ConvThenAddBecomesOneNode) {
     EXPECT_EQ(count_op(*one.graph, "QLinearConvAdd"), 1u);
     EXPECT_EQ(count_op(*one.graph, "QLinearConv") + count_op(*one.graph, "QLinearAdd"), 0u);
     expect_same_bits(two, one, o.residual_dims);
+    // `inspect` counts the fused node's multiply-accumulates as the convolution's: 4 x 7 x 6 outputs x 4 x 3 x 3.
+    const std::vector<Shape> shapes{{1, 4, 7, 6}, {1, 4, 7, 6}};
+    EXPECT_EQ(compute_model_stats(one, shapes).total_macs, 4 * 7 * 6 * 4 * 9);
+    EXPECT_EQ(compute_model_stats(one, shapes).total_macs, compute_model_stats(two, shapes).total_macs);
     // The whole level-2 pipeline gets there too; export writes standard ONNX that computes the same.
     Model piped = optimized(residual_block(o));
     EXPECT_EQ(count_op(*piped.graph, "QLinearConvAdd"), 1u);
