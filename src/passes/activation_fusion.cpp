@@ -97,10 +97,7 @@ class ActivationFusion : public Pass {
       if (!is_float32(g, g.nodes[static_cast<size_t>(last)].outputs.at(0))) continue;
       if (!ctx.allow_rewrite()) break;
 
-      Node fused = p;
-      fused.op_type = target;
-      fused.domain = kEdgeForgeDomain;
-      fused.version = kEdgeForgeOpset;
+      Node fused = as_edgeforge_op(p, target);
       set_fused_activation(fused, *act);
       fused.outputs = g.nodes[static_cast<size_t>(last)].outputs;
       // The fused node takes the activation's place: everything it reads is defined before the producer, hence

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "ops/fused.h"
 #include "ops/registry.h"
 #include "passes/graph_edit.h"
 #include "runtime/node_runner.h"
@@ -43,6 +44,13 @@ int add_initializer(Graph& g, const std::string& base, Tensor t) {
 
 int add_intermediate(Graph& g, const std::string& base, DType dtype) {
   return g.add_value(fresh_name(g, base), ValueType{dtype, std::nullopt});
+}
+
+Node as_edgeforge_op(Node n, const std::string& op_type) {
+  n.op_type = op_type;
+  n.domain = kEdgeForgeDomain;
+  n.version = kEdgeForgeOpset;
+  return n;
 }
 
 bool is_op(const Node& n, const char* op_type) { return n.domain.empty() && n.op_type == op_type; }

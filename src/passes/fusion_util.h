@@ -69,6 +69,10 @@ Tensor eval_binary(const char* op_type, const Tensor& a, const Tensor& b);
 // does not exist there (or is not in this table: rewrites create only the ops listed in fusion_util.cpp).
 int standard_version(const std::string& op_type, int64_t opset);
 
+// `n` (its inputs, outputs, attributes and name kept) as the ai.edgeforge op `op_type`: the node a fusion puts in
+// the place of the nodes it merges.
+Node as_edgeforge_op(Node n, const std::string& op_type);
+
 // A node ready to insert: standard domain unless `domain` is given.
 Node make_node(const std::string& name, const std::string& op_type, int version, std::vector<int> inputs,
                std::vector<int> outputs, const std::string& domain = "");

@@ -68,10 +68,7 @@ class QconvAddFusion : public Pass {
         }
         if (!same_static_dims(g.values[static_cast<size_t>(y)].type, g.values[static_cast<size_t>(r)].type)) continue;
         if (!ctx.allow_rewrite()) return finish_rewrites(g, removed, count);
-        Node fused = conv;
-        fused.op_type = "QLinearConvAdd";
-        fused.domain = kEdgeForgeDomain;
-        fused.version = kEdgeForgeOpset;
+        Node fused = as_edgeforge_op(conv, "QLinearConvAdd");
         fused.name = add.name.empty() ? conv.name : add.name;
         fused.inputs.resize(kConvInputs, kNoValue);
         for (size_t i : {other, other + 1, other + 2, size_t{6}, size_t{7}}) fused.inputs.push_back(input_or_none(add, i));

@@ -48,10 +48,7 @@ class ResidualAddFusion : public Pass {
         const ValueType& yt = g.values[static_cast<size_t>(y)].type;
         if (!same_static_dims(yt, g.values[static_cast<size_t>(z)].type)) continue;
         if (!ctx.allow_rewrite()) return finish_rewrites(g, removed, count);
-        Node fused = conv;
-        fused.op_type = "FusedConv";
-        fused.domain = kEdgeForgeDomain;
-        fused.version = kEdgeForgeOpset;
+        Node fused = as_edgeforge_op(conv, "FusedConv");
         if (!fused.has_attr("activation")) set_fused_activation(fused, cpu::Activation{});
         fused.inputs.resize(4, kNoValue);
         fused.inputs[3] = z;
