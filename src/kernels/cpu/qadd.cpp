@@ -4,7 +4,7 @@
 //
 // The division by the output scale bound the vector loop (vdivps: BlazeFace's 31 residual adds ran at ~0.8
 // cycles per element on Zen 5). Multiplying by the rounded reciprocal instead is not the same float operation,
-// but an add node's inputs are only 256 x 256 byte pairs: qlinear_add_fn runs both forms over all of them for the
+// but an add node's inputs are only 256 x 256 byte pairs: qlinear_add_kernel runs both forms over all of them for the
 // node's parameters and takes the multiply only where every result byte agrees, so the choice is exact for that
 // node by exhaustion, not by an error bound.
 #include "kernels/cpu/qadd.h"
@@ -17,6 +17,7 @@
 
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/qgemm.h"
+#include "kernels/cpu/qrequant_avx512-inl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -69,7 +70,7 @@ struct AddConsts {
   __m256i az, bz, yz;
 };
 
-// kMul: times the reciprocal of the output scale instead of the division (only where qlinear_add_fn verified it).
+// kMul: times the reciprocal of the output scale instead of the division (only where qlinear_add_kernel verified it).
 template <bool kA, bool kB, bool kMul>
 __attribute__((target("avx2"), always_inline)) inline __m256i quantized_sum8(const uint8_t* a, const uint8_t* b,
                                                                               const AddConsts& c) {
@@ -122,8 +123,7 @@ __attribute__((target("avx2"))) void add_row_avx2(const uint8_t* a, const uint8_
   for (int64_t i = add_avx2<kA, kB, kY, kMul>(a, b, n, p, y); i < n; ++i) y[i] = add_one(a, b, i, p);
 }
 
-// All-lanes masks on the AVX-512 intrinsics: GCC 12's unmasked forms warn of an uninitialized pass-through.
-constexpr __mmask16 kAll = 0xFFFF;
+constexpr __mmask16 kAll = detail::kAllLanes16;
 constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
 
 template <bool kSigned>
@@ -197,31 +197,34 @@ bool same_on_every_pair(const QAddParams& p, QAddFn fast, QAddFn exact) {
 }
 #endif
 
-}  // namespace
-
-QAddKernel qlinear_add_kernel(const QAddParams& p, bool avx2) {
+// The division kernel for p: AVX2 where the CPU, the --isa cap and p allow, else portable.
+QAddKernel exact_kernel(const QAddParams& p, bool avx2) {
 #ifdef EF_QADD_AVX2
-  const std::string isa = active_isa();
-  if (avx2 && lanes_finite(p) && detail::cpu_has_avx2() && isa.rfind("AVX", 0) == 0) {
-    const QAddKernel exact{pick<Avx2Div>(p), "divide_avx2"};
-    if (!std::isfinite(1.0f / p.y_scale)) return exact;  // inf * 0 would make a NaN
-    const QAddKernel fast = isa.rfind("AVX3", 0) == 0 && detail::cpu_has_avx512bw()
-                                ? QAddKernel{pick<Avx512Mul>(p), "reciprocal_avx512"}
-                                : QAddKernel{pick<Avx2Mul>(p), "reciprocal_avx2"};
-    return same_on_every_pair(p, fast.fn, exact.fn) ? fast : exact;
+  if (avx2 && lanes_finite(p) && detail::cpu_has_avx2() && active_isa().rfind("AVX", 0) == 0) {
+    return {pick<Avx2Div>(p), "divide_avx2"};
   }
 #endif
   return {add_row_portable, "portable"};
 }
 
-void qlinear_add(const void* a, const void* b, int64_t n, const QAddParams& p, void* y, bool avx2) {
+}  // namespace
+
+QAddKernel qlinear_add_kernel(const QAddParams& p, bool avx2) {
+  const QAddKernel exact = exact_kernel(p, avx2);
 #ifdef EF_QADD_AVX2
-  if (avx2 && lanes_finite(p) && detail::cpu_has_avx2() && active_isa().rfind("AVX", 0) == 0) {
-    pick<Avx2Div>(p)(static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), n, p, static_cast<uint8_t*>(y));
-    return;
-  }
+  if (exact.fn == add_row_portable || !std::isfinite(1.0f / p.y_scale)) return exact;  // inf * 0 would make a NaN
+  const QAddKernel fast = active_isa().rfind("AVX3", 0) == 0 && detail::cpu_has_avx512bw()
+                              ? QAddKernel{pick<Avx512Mul>(p), "reciprocal_avx512"}
+                              : QAddKernel{pick<Avx2Mul>(p), "reciprocal_avx2"};
+  return same_on_every_pair(p, fast.fn, exact.fn) ? fast : exact;
+#else
+  return exact;
 #endif
-  add_row_portable(static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), n, p, static_cast<uint8_t*>(y));
+}
+
+void qlinear_add(const void* a, const void* b, int64_t n, const QAddParams& p, void* y, bool avx2) {
+  exact_kernel(p, avx2).fn(static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), n, p,
+                           static_cast<uint8_t*>(y));
 }
 
 }  // namespace ef::cpu

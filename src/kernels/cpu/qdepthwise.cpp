@@ -42,10 +42,9 @@ bool qdepthwise_use_avx2(const Conv2dParams& p) {
 }
 
 bool qdepthwise_avx512_fits(const Conv2dParams& p) {
-  const bool flat = p.stride_h == 1 && p.stride_w == 1 && p.W <= 16 && p.OW <= 16;  // as qdw_plane_geometry
   const bool square = p.kh == p.kw && (p.kh == 3 || p.kh == 5 || p.kh == 7);  // the unrolled instances
-  return qdepthwise_use_avx2(p) && detail::cpu_has_avx512_vnni() && active_isa().rfind("AVX3", 0) == 0 && !flat &&
-         p.OW > 16 && square;
+  return qdepthwise_use_avx2(p) && detail::cpu_has_avx512_vnni() && active_isa().rfind("AVX3", 0) == 0 &&
+         !detail::qdw_flat(p) && p.OW > 16 && square;
 }
 
 bool qdepthwise_packed_fits(const Conv2dParams& p) {
@@ -99,10 +98,12 @@ QdwPacked qdw_pack(const Conv2dParams& p, const int8_t* w, const int32_t* bias, 
 
 namespace detail {
 
+bool qdw_flat(const Conv2dParams& p) { return p.stride_h == 1 && p.stride_w == 1 && p.W <= 16 && p.OW <= 16; }
+
 QdwPlane qdw_plane_geometry(const Conv2dParams& p, int64_t block) {
   QdwPlane g;
   g.rows = std::max(p.H + p.pad_top + p.pad_bottom, (p.OH - 1) * p.stride_h + p.kh);
-  g.flat = p.stride_h == 1 && p.stride_w == 1 && p.W <= 16 && p.OW <= 16;
+  g.flat = qdw_flat(p);
   if (g.flat) {
     g.cols = p.W + p.pad_left + p.pad_right;
     // The last block's loads end 2 * pairs + 15 elements past its start, kh - 1 rows down; each input row's

@@ -93,6 +93,8 @@ struct QdwPlane {
 };
 // `block`: outputs per block of the row kernel that reads the plane (16: AVX2, 32: AVX-512).
 QdwPlane qdw_plane_geometry(const Conv2dParams& p, int64_t block = 16);
+// Whether the row kernels read p's plane flattened (QdwPlane::flat): stride 1, rows of at most 16.
+bool qdw_flat(const Conv2dParams& p);
 // Fills the padded plane of one input channel into buf (g.size int16).
 void qdw_build_plane_avx2(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip, int32_t zp,
                           int16_t* buf);

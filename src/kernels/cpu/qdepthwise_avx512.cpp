@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "kernels/cpu/qdepthwise.h"
+#include "kernels/cpu/qrequant_avx512-inl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -20,21 +21,15 @@ namespace ef::cpu::detail {
 
 namespace {
 
-// All-lanes masks: GCC 12 warns of the plain intrinsics' undefined pass-through (as qgemm_avx512.cpp).
-constexpr __mmask16 kAll = 0xFFFF;
-
 struct Requant32 {
   __m512 scale, lo, hi;  // lo / hi: the output bounds minus the zero point
   __m512i zero_point;
 };
 
-// 16 sums (offset included) -> 16 bytes: Requant16's steps (qrequant_avx2-inl.h) on one 512-bit register.
+// 16 sums (offset included) -> 16 bytes.
 template <bool kSigned>
 EF_AVX512_VNNI __attribute__((always_inline)) inline __m128i requant_lanes(const Requant32& r, __m512i acc) {
-  const __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(kAll, acc), r.scale);
-  const __m512 v = _mm512_maskz_min_ps(kAll, _mm512_maskz_max_ps(kAll, f, r.lo), r.hi);
-  const __m512i q = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(kAll, v), r.zero_point);
-  return kSigned ? _mm512_maskz_cvtsepi32_epi8(kAll, q) : _mm512_maskz_cvtusepi32_epi8(kAll, q);
+  return requant16_zmm<kSigned>(acc, r.scale, r.lo, r.hi, r.zero_point);
 }
 
 // The sums of one 32-output block, as block_sums in qdepthwise_avx2.cpp with 16 int32 lanes: S == 2: c0 outputs

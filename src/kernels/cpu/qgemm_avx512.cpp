@@ -9,6 +9,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include "kernels/cpu/qgemm_x86-inl.h"
+#include "kernels/cpu/qrequant_avx512-inl.h"
 #define EF_QAVX512BW __attribute__((target("avx2,fma,avx512f,avx512bw")))
 #define EF_QAVX512VNNI __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vnni")))
 #endif
@@ -29,10 +30,8 @@ EF_QAVX512BW inline __m256i half(__m512i v, int i) { return i == 0 ? EF_HALF(v, 
 #undef EF_HALF
 }  // namespace
 
-// The fused epilogue on whole rows: one 512-bit register is a row's 16 columns (the offset already in it), and a
-// saturating down-convert (vpmovusdb / vpmovsdb) narrows it to bytes in one instruction (the values are already
-// within [lo, hi], so it only packs). The float steps are requant_rounded's (qrequant_avx2-inl.h), so the bits are
-// the AVX2 epilogue's. kFull: all kRows rows valid and 16 columns, so no per-row checks (with K = 16 - 32 the
+// The fused epilogue on whole rows: one 512-bit register is a row's 16 columns (the offset already in it),
+// requantized by requant16_zmm (the AVX2 epilogue's float steps, so its bits). kFull: all kRows rows valid and 16 columns, so no per-row checks (with K = 16 - 32 the
 // epilogue is most of a tile's instructions: K = 16 is 4 vpdpbusd per row).
 template <int64_t kRows, bool kSigned, bool kFull>
 EF_QAVX512VNNI __attribute__((always_inline)) inline void vnni_epilogue(const QTile& t, const __m512i (&c)[kRows]) {
@@ -41,17 +40,11 @@ EF_QAVX512VNNI __attribute__((always_inline)) inline void vnni_epilogue(const QT
   const __m512 hi = _mm512_set1_ps(static_cast<float>(rq.hi - rq.zero_point));
   const __m512i zp = _mm512_set1_epi32(rq.zero_point);
   const int64_t rows = std::min<int64_t>(kRows, t.valid_rows), cols = t.cols;
-  // The all-lanes masked forms: GCC 12 warns of the plain ones' undefined pass-through (as EF_HALF above).
-  constexpr __mmask16 kAll = 0xFFFF;
   // A constant trip count, unrolled: indexing c[] by a run-time row count put the accumulators in memory.
 #pragma GCC unroll 16
   for (int64_t r = 0; r < kRows; ++r) {
     if (!kFull && r >= rows) continue;
-    const __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(kAll, c[r]), _mm512_set1_ps(t.scale[r]));
-    const __m512 v = _mm512_maskz_min_ps(kAll, _mm512_maskz_max_ps(kAll, f, lo), hi);
-    // Rounds to nearest even (the current mode), like cvtps on ymm.
-    const __m512i q = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(kAll, v), zp);
-    const __m128i bytes = kSigned ? _mm512_maskz_cvtsepi32_epi8(kAll, q) : _mm512_maskz_cvtusepi32_epi8(kAll, q);
+    const __m128i bytes = requant16_zmm<kSigned>(c[r], _mm512_set1_ps(t.scale[r]), lo, hi, zp);
     uint8_t* y = t.y + r * t.y_row;
     if (kFull || cols == kQgemmNR) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(y), bytes);
