@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ops/registry.h"
+#include "ops/shape_util.h"
 
 namespace ef {
 namespace {
@@ -108,15 +109,8 @@ void check_residual(InferContext& ctx, size_t z_index, const ValueType& y) {
   if (!ctx.has_input(z_index)) return;
   const ValueType& z = ctx.input_type(z_index);
   check_float32(ctx.node(), z.dtype);
-  if (!z.has_rank() || !y.has_rank()) return;
-  EF_CHECK(z.rank() == y.rank(), kInvalidModel, "{}: residual input Z is {} but the result is {}", ctx.node().label(),
+  EF_CHECK(dims_may_equal(z, y), kInvalidModel, "{}: residual input Z is {} but the result is {}", ctx.node().label(),
            z.str(), y.str());
-  for (size_t i = 0; i < z.rank(); ++i) {
-    const Dim& a = (*z.dims)[i];
-    const Dim& b = (*y.dims)[i];
-    EF_CHECK(!a.known() || !b.known() || a.value == b.value, kInvalidModel,
-             "{}: residual input Z is {} but the result is {}", ctx.node().label(), z.str(), y.str());
-  }
 }
 
 void infer_fused_conv(InferContext& ctx) {

@@ -96,7 +96,7 @@ void qlinear_add_kernel(KernelContext& ctx) {
 // Inputs: QLinearConv's nine (x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B; y_*
 // quantize the convolution's own result), then R, R_scale, R_zero_point, C_scale, C_zero_point; attributes:
 // QLinearConv's. The result is exactly QLinearAdd(QLinearConv(...), R) (addition commutes in float).
-enum : size_t { kConvY = 7, kR = 9, kRScale, kRZp, kOutScale, kOutZp, kConvAddInputs };
+enum : size_t { kConvYScale = 6, kConvY, kR = 9, kRScale, kRZp, kOutScale, kOutZp };
 
 void infer_qlinear_conv_add(InferContext& ctx) {
   EF_CHECK(ctx.num_inputs() >= kOutScale + 1 && ctx.has_input(kConvY) && ctx.has_input(kR), kInvalidModel,
@@ -119,16 +119,8 @@ void infer_qlinear_conv_add(InferContext& ctx) {
   quant_range(out, ctx.node());
   const ValueType& rt = ctx.input_type(kR);
   const ValueType& ct = conv_out[0];
-  if (ct.has_rank() && rt.has_rank()) {
-    bool fits = ct.rank() == rt.rank();
-    for (size_t i = 0; fits && i < ct.rank(); ++i) {
-      const Dim& a = (*ct.dims)[i];
-      const Dim& b = (*rt.dims)[i];
-      fits = !a.known() || !b.known() || a.value == b.value;
-    }
-    EF_CHECK(fits, kInvalidModel, "{}: R is {} but the convolution's result is {}", ctx.node().label(), rt.str(),
-             ct.str());
-  }
+  EF_CHECK(dims_may_equal(rt, ct), kInvalidModel, "{}: R is {} but the convolution's result is {}",
+           ctx.node().label(), rt.str(), ct.str());
   ctx.set_output(0, out, ct.dims ? ct.dims : rt.dims);
 }
 
@@ -143,7 +135,7 @@ void qlinear_conv_add_kernel(KernelContext& ctx) {
   std::vector<Tensor> conv_out{Tensor::zeros(ctx.input(kConvY).dtype(), y.shape())};
   KernelContext conv(node, inputs, &conv_out, nullptr, ctx.num_threads());
   qlinear_conv_kernel(conv);
-  add_quantized(conv_out[0], qparam(ctx, 6, kConvY), r, qparam(ctx, kRScale, kRZp), qparam(ctx, kOutScale, kOutZp),
+  add_quantized(conv_out[0], qparam(ctx, kConvYScale, kConvY), r, qparam(ctx, kRScale, kRZp), qparam(ctx, kOutScale, kOutZp),
                 y, node);
 }
 

@@ -23,6 +23,17 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const Node& node) {
   return out;
 }
 
+bool dims_may_equal(const ValueType& a, const ValueType& b) {
+  if (!a.has_rank() || !b.has_rank()) return true;
+  if (a.rank() != b.rank()) return false;
+  for (size_t i = 0; i < a.rank(); ++i) {
+    const Dim& x = (*a.dims)[i];
+    const Dim& y = (*b.dims)[i];
+    if (x.known() && y.known() && x.value != y.value) return false;
+  }
+  return true;
+}
+
 Dims broadcast_dims(const Dims& a, const Dims& b, const Node& node) {
   size_t rank = std::max(a.size(), b.size());
   Dims out(rank);

@@ -16,6 +16,10 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const Node& node);
 // Same over dims with unknowns (an unknown against 1 or an equal symbol stays symbolic).
 Dims broadcast_dims(const Dims& a, const Dims& b, const Node& node);
 
+// False only when both types prove different shapes: known ranks that differ, or a dim known on both sides with
+// two values (a residual input against the result it is added to; the kernel checks the exact shape).
+bool dims_may_equal(const ValueType& a, const ValueType& b);
+
 // Sets output 0 to the broadcast of all present inputs' shapes (rank unknown if any input's rank is unknown).
 void infer_broadcast(InferContext& ctx, DType out_dtype);
 // Sets output 0 = input 0's type (same dtype and dims).

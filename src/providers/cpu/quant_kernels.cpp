@@ -344,6 +344,15 @@ std::optional<TensorQParams> tensor_qparams(const NodeSignature& sig, size_t sca
   return q;
 }
 
+// QLinearAdd's parameters for operands a, b and result c.
+cpu::QAddParams add_params(const TensorQParams& a, const TensorQParams& b, const TensorQParams& c) {
+  cpu::QAddParams p;
+  p.a_scale = a.scale, p.b_scale = b.scale, p.y_scale = c.scale;
+  p.a_zero_point = a.zero_point, p.b_zero_point = b.zero_point, p.y_zero_point = c.zero_point;
+  p.a_signed = a.type == DType::kInt8, p.b_signed = b.type == DType::kInt8, p.y_signed = c.type == DType::kInt8;
+  return p;
+}
+
 std::unique_ptr<PreparedKernel> prepare_quantize(const NodeSignature& sig) {
   auto q = tensor_qparams(sig);
   if (!q || !sig.has_input(0) || sig.input_dtype(0) != DType::kFloat32 || sig.output_types.empty() ||
@@ -381,10 +390,7 @@ std::unique_ptr<PreparedKernel> prepare_qlinear_add(const NodeSignature& sig) {
   }
   const Shape shape = sig.output_shape(0);
   if (sig.input_shape(0) != shape || sig.input_shape(3) != shape) return nullptr;
-  cpu::QAddParams p;
-  p.a_scale = a->scale, p.b_scale = b->scale, p.y_scale = c->scale;
-  p.a_zero_point = a->zero_point, p.b_zero_point = b->zero_point, p.y_zero_point = c->zero_point;
-  p.a_signed = a->type == DType::kInt8, p.b_signed = b->type == DType::kInt8, p.y_signed = c->type == DType::kInt8;
+  const cpu::QAddParams p = add_params(*a, *b, *c);
   const cpu::QAddKernel k = cpu::qlinear_add_kernel(p);
   return make_in_place_kernel(std::string("qlinear_add.") + k.name, 0, [p, fn = k.fn](const KernelArgs& args) {
     fn(static_cast<const uint8_t*>(args.input(0).raw()), static_cast<const uint8_t*>(args.input(3).raw()),
@@ -403,10 +409,7 @@ std::unique_ptr<PreparedKernel> prepare_qlinear_conv_add(const NodeSignature& si
   const Shape shape = sig.output_shape(0);
   if (sig.input_shape(kR) != shape) return nullptr;
   QConvSetup::ResidualAdd add;
-  add.p.a_scale = a->scale, add.p.b_scale = r->scale, add.p.y_scale = c->scale;
-  add.p.a_zero_point = a->zero_point, add.p.b_zero_point = r->zero_point, add.p.y_zero_point = c->zero_point;
-  add.p.a_signed = a->type == DType::kInt8, add.p.b_signed = r->type == DType::kInt8;
-  add.p.y_signed = c->type == DType::kInt8;
+  add.p = add_params(*a, *r, *c);
   add.kernel = cpu::qlinear_add_kernel(add.p);
   return prepare_qconv(sig, a->type, shape, add);
 }
