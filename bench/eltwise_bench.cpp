@@ -155,6 +155,27 @@ void BM_QLinearAdd(benchmark::State& state) {
 }
 BENCHMARK(BM_QLinearAdd);
 
+// The prepared kernel as a QDQ file from `edgeforge quantize` gets it: input scales integer multiples of the output
+// scale (2 and 1), so qlinear_add_kernel picks the fixed-point form; arg 1 gives non-integer ratios instead.
+void BM_QLinearAddPrepared(benchmark::State& state) {
+  const size_t n = 24 * 128 * 128;
+  std::mt19937 rng(3);
+  std::vector<uint8_t> a(n), b(n), out(n);
+  for (size_t i = 0; i < n; ++i) a[i] = static_cast<uint8_t>(rng()), b[i] = static_cast<uint8_t>(rng());
+  cpu::QAddParams p;
+  p.y_scale = 0.05f;
+  p.a_scale = state.range(0) == 0 ? 0.1f : 0.021f, p.b_scale = state.range(0) == 0 ? 0.05f : 0.034f;
+  p.a_zero_point = 120, p.b_zero_point = 131, p.y_zero_point = 100;
+  const cpu::QAddKernel k = cpu::qlinear_add_kernel(p);
+  state.SetLabel(k.name);
+  for (auto _ : state) {
+    k(a.data(), b.data(), static_cast<int64_t>(n), out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
+}
+BENCHMARK(BM_QLinearAddPrepared)->Arg(0)->Arg(1);
+
 // ---- softmax: args {outer, axis, inner}
 void BM_Softmax(benchmark::State& state) {
   const int64_t outer = state.range(0), n = state.range(1), inner = state.range(2);

@@ -51,8 +51,7 @@ struct QConvSetup {
   cpu::QRequant rq;
   // QLinearConvAdd: y = QLinearAdd(conv result, input kR), in place on the output buffer.
   struct ResidualAdd {
-    cpu::QAddParams p;
-    cpu::QAddKernel kernel{};
+    cpu::QAddKernel kernel;
   };
   std::optional<ResidualAdd> add;
   std::string name_suffix() const { return add ? std::string("+add_") + add->kernel.name : ""; }
@@ -60,7 +59,7 @@ struct QConvSetup {
   void add_residual(const KernelArgs& args) const {
     if (!add) return;
     auto* y = static_cast<uint8_t*>(args.output(0).raw());
-    add->kernel.fn(y, static_cast<const uint8_t*>(args.input(kR).raw()), args.output(0).numel(), add->p, y);
+    add->kernel(y, static_cast<const uint8_t*>(args.input(kR).raw()), args.output(0).numel(), y);
   }
 };
 
@@ -73,7 +72,7 @@ class ResidualRows final : public cpu::QColumnsDone {
   void apply(int64_t j0, int64_t j1) const override {
     for (int64_t m = 0; m < rows_; ++m) {
       uint8_t* y = y_ + m * cols_ + j0;
-      add_.kernel.fn(y, r_ + m * cols_ + j0, j1 - j0, add_.p, y);
+      add_.kernel(y, r_ + m * cols_ + j0, j1 - j0, y);
     }
   }
 
@@ -390,11 +389,10 @@ std::unique_ptr<PreparedKernel> prepare_qlinear_add(const NodeSignature& sig) {
   }
   const Shape shape = sig.output_shape(0);
   if (sig.input_shape(0) != shape || sig.input_shape(3) != shape) return nullptr;
-  const cpu::QAddParams p = add_params(*a, *b, *c);
-  const cpu::QAddKernel k = cpu::qlinear_add_kernel(p);
-  return make_in_place_kernel(std::string("qlinear_add.") + k.name, 0, [p, fn = k.fn](const KernelArgs& args) {
-    fn(static_cast<const uint8_t*>(args.input(0).raw()), static_cast<const uint8_t*>(args.input(3).raw()),
-       args.output(0).numel(), p, static_cast<uint8_t*>(args.output(0).raw()));
+  const cpu::QAddKernel k = cpu::qlinear_add_kernel(add_params(*a, *b, *c));
+  return make_in_place_kernel(std::string("qlinear_add.") + k.name, 0, [k](const KernelArgs& args) {
+    k(static_cast<const uint8_t*>(args.input(0).raw()), static_cast<const uint8_t*>(args.input(3).raw()),
+      args.output(0).numel(), static_cast<uint8_t*>(args.output(0).raw()));
   });
 }
 
@@ -409,8 +407,7 @@ std::unique_ptr<PreparedKernel> prepare_qlinear_conv_add(const NodeSignature& si
   const Shape shape = sig.output_shape(0);
   if (sig.input_shape(kR) != shape) return nullptr;
   QConvSetup::ResidualAdd add;
-  add.p = add_params(*a, *r, *c);
-  add.kernel = cpu::qlinear_add_kernel(add.p);
+  add.kernel = cpu::qlinear_add_kernel(add_params(*a, *r, *c));
   return prepare_qconv(sig, a->type, shape, add);
 }
 

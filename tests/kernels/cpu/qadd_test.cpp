@@ -1,10 +1,13 @@
 // ef::cpu::qlinear_add (AVX2 where the CPU has it, and portable) against the DequantizeLinear -> Add ->
 // QuantizeLinear formula evaluated step by step in float32, bit for bit: lengths around the vector width,
 // uint8 / int8 operands and outputs in every mix, scales that make the sums saturate, in-place output; and the
-// prepared kernels (qlinear_add_kernel, which may multiply by the reciprocal) on every byte pair.
+// prepared kernels (qlinear_add_kernel, which may multiply by the reciprocal or use fixed point) on every byte pair
+// and on rows of every length up to two vector steps.
 #include "kernels/cpu/qadd.h"
 
 #include <gtest/gtest.h>
+
+#include "kernels/cpu/isa.h"
 
 #include <cmath>
 #include <random>
@@ -84,6 +87,55 @@ TEST(QLinearAddKernel, PreparedKernelIsExactOnEveryPair) {
   if (x86_vectors) {
     EXPECT_GT(reciprocal, 0) << "the reciprocal kernels were never chosen";
   }
+}
+
+
+// Integer scale ratios (what `edgeforge quantize` writes for residual adds) must get the fixed-point kernels, at
+// every x86 level this CPU has, and they must equal the float formula on all pairs and on rows of any length.
+TEST(QLinearAddKernel, IntegerScaleRatiosUseExactFixedPoint) {
+  const std::vector<std::string> isas = available_isas();
+  std::vector<std::string> levels;
+  for (const std::string& isa : isas) {
+    const bool avx512 = isa.rfind("AVX3", 0) == 0;
+    if ((avx512 || isa == "AVX2") && (levels.empty() || avx512 != (levels.back().rfind("AVX3", 0) == 0))) {
+      levels.push_back(isa);
+    }
+  }
+  std::mt19937 rng(5);
+  std::vector<uint8_t> a(256 * 256), b(a.size());
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(i >> 8), b[i] = static_cast<uint8_t>(i);
+  struct RestoreIsa {
+    std::string best;
+    ~RestoreIsa() { limit_isa(best); }
+  } restore{isas.front()};
+  for (const std::string& isa : levels) {
+    ASSERT_TRUE(limit_isa(isa));
+    for (int c = 0; c < 16; ++c) {
+      QAddParams p;
+      p.a_signed = c % 2, p.b_signed = (c / 2) % 2, p.y_signed = (c / 4) % 2;
+      p.y_scale = std::exp(std::uniform_real_distribution<float>(-6, -2)(rng));
+      p.a_scale = p.y_scale * static_cast<float>(1 + c % 3), p.b_scale = p.y_scale * static_cast<float>(1 + (c / 3) % 2);
+      p.a_zero_point = std::uniform_int_distribution<int>(p.a_signed ? -128 : 0, p.a_signed ? 127 : 255)(rng);
+      p.b_zero_point = std::uniform_int_distribution<int>(p.b_signed ? -128 : 0, p.b_signed ? 127 : 255)(rng);
+      p.y_zero_point = std::uniform_int_distribution<int>(p.y_signed ? -128 : 0, p.y_signed ? 127 : 255)(rng);
+      const QAddKernel k = qlinear_add_kernel(p);
+      ASSERT_EQ(std::string(k.name).rfind("fixed", 0), 0u) << isa << " case " << c << " chose " << k.name;
+      std::vector<uint8_t> y(a.size());
+      k(a.data(), b.data(), static_cast<int64_t>(a.size()), y.data());
+      for (size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(y[i], expected(a[i], b[i], p)) << isa << " case " << c << " a " << int{a[i]} << " b " << int{b[i]};
+      }
+      for (int64_t n = 1; n <= 130; ++n) {
+        const size_t at = static_cast<size_t>(std::uniform_int_distribution<int>(0, 60000)(rng));
+        std::vector<uint8_t> row(a.begin() + static_cast<std::ptrdiff_t>(at), a.begin() + static_cast<std::ptrdiff_t>(at) + n);
+        k(row.data(), b.data() + at, n, row.data());
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(row[static_cast<size_t>(i)], y[at + static_cast<size_t>(i)]) << isa << " row length " << n;
+        }
+      }
+    }
+  }
+  if (levels.empty()) GTEST_SKIP() << "no AVX2 / AVX-512 on this CPU: the fixed-point kernels do not apply";
 }
 
 }  // namespace
