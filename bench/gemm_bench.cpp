@@ -312,7 +312,7 @@ void register_all() {
                     ->Args({s[0], s[1], s[2], cold})
                     ->ArgNames({"M", "N", "K", "cold"}));
         }
-        if (shapes == &kConv) register_qgemm(s, &pool(), g_threads > 1);
+        register_qgemm(s, &pool(), g_threads > 1);
         if (shapes == &kPointwise && g_threads == 1) {
           for (int64_t mode : {0, 1}) {
             timed(benchmark::RegisterBenchmark("EfPointwiseResidual", BM_EfPointwiseResidual)

@@ -169,6 +169,31 @@ void QRowPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
   }
 }
 
+void QConvPanels::pack_panels(int64_t j0, int64_t j1, uint8_t* dst, int64_t panel_bytes) const {
+  const int64_t K = p_.C / p_.group;
+  const int64_t full = (j1 - j0) / kQgemmNR;  // panels of 16 columns
+#if defined(__SSE2__)
+  if (qconv_is_pointwise(p_) && K % 4 == 0 && full > 1) {
+    const int64_t plane = p_.H * p_.W;
+    const __m128i flip = _mm_set1_epi8(static_cast<char>(flip_));
+    const uint8_t* xk = x_ + j0;
+    for (int64_t q = 0; q < K / 4; ++q, xk += 4 * plane) {
+      for (int64_t i = 0; i < full; ++i) {
+        const uint8_t* x = xk + i * kQgemmNR;
+        interleave4v(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + plane)),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 2 * plane)),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 3 * plane)), flip,
+                     dst + i * panel_bytes + q * kQgemmNR * 4);
+      }
+    }
+    if (j0 + full * kQgemmNR < j1) pack(j0 + full * kQgemmNR, j1, dst + full * panel_bytes);
+    return;
+  }
+#endif
+  QPanelPacker::pack_panels(j0, j1, dst, panel_bytes);
+}
+
 bool qconv_is_pointwise(const Conv2dParams& p) {
   return p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
          p.pad_bottom == 0 && p.pad_right == 0 && p.OH == p.H && p.OW == p.W;

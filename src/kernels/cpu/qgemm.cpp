@@ -279,10 +279,7 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
     t.panel_stride = panel_bytes;
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t p0 = g * group, p1 = std::min(panels, p0 + group);
-      for (int64_t pi = p0; pi < p1; ++pi) {
-        const int64_t j0 = pi * kQgemmNR;
-        packer.pack(j0, std::min(N, j0 + kQgemmNR), base + (pi - p0) * panel_bytes);
-      }
+      packer.pack_panels(p0 * kQgemmNR, std::min(N, p1 * kQgemmNR), base, panel_bytes);
       for (int64_t b = 0; b < blocks; ++b) {
         const int64_t m0 = b * rows, valid = std::min(rows, w.M - m0);
         const int64_t first_tile = m0 / kQgemmMR;

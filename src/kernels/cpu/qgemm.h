@@ -63,6 +63,11 @@ class QPanelPacker {
  public:
   virtual ~QPanelPacker() = default;
   virtual void pack(int64_t j0, int64_t j1, uint8_t* dst) const = 0;
+  // The panels of columns [j0, j1) (j0 a multiple of kQgemmNR), panel i at dst + i * panel_bytes; by default
+  // one pack() each. A packer may fill them in another order (all panels' first quad, then the second, ...).
+  virtual void pack_panels(int64_t j0, int64_t j1, uint8_t* dst, int64_t panel_bytes) const {
+    for (int64_t j = j0; j < j1; j += kQgemmNR, dst += panel_bytes) pack(j, j + kQgemmNR < j1 ? j + kQgemmNR : j1, dst);
+  }
 };
 
 // The epilogue: y[m, n] = saturate(round_half_even(float(acc[m, n] + offset[m]) * scale[m]) + zero_point), to int8

@@ -73,6 +73,44 @@ TEST(QConvPanels, MatchNaiveIm2colOnRandomGeometries) {
   check_conv_panels(pointwise, 0x80, 0, 7);
 }
 
+// pack_panels (pointwise inputs: quad by quad across the panels) fills each panel as pack() does, for groups of
+// panels starting anywhere, ending in a partial panel or not, channel counts with and without a K % 4 tail.
+TEST(QConvPanels, PackPanelsEqualsPanelByPanel) {
+  std::mt19937 rng(5);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int i = 0; i < 40; ++i) {
+    Conv2dParams p;
+    p.C = i % 4 == 3 ? pick(1, 13) : 4 * pick(1, 8);
+    p.H = pick(1, 9);
+    p.W = pick(1, 70);
+    if (i % 5 == 4) p.kh = p.kw = 3, p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;  // not pointwise
+    p.with_output_size();
+    const int64_t N = p.OH * p.OW, K = p.C * p.kh * p.kw, quads = (K + 3) / 4;
+    const int64_t panel_bytes = quads * kQgemmNR * 4 + 64 * (i % 2);
+    std::vector<uint8_t> x(static_cast<size_t>(p.C * p.H * p.W));
+    for (uint8_t& v : x) v = static_cast<uint8_t>(rng());
+    const uint8_t flip = i % 2 ? 0x80 : 0;
+    const QConvPanels panels(p, x.data(), flip, 17);
+    const int64_t panels_total = (N + kQgemmNR - 1) / kQgemmNR;
+    const int64_t p0 = pick(0, panels_total - 1), p1 = pick(p0 + 1, panels_total);
+    const int64_t j0 = p0 * kQgemmNR, j1 = std::min(N, p1 * kQgemmNR);
+    std::vector<uint8_t> got(static_cast<size_t>((p1 - p0) * panel_bytes), 0xAB), want = got;
+    panels.pack_panels(j0, j1, got.data(), panel_bytes);
+    for (int64_t pi = p0; pi < p1; ++pi) {
+      panels.pack(pi * kQgemmNR, std::min(N, (pi + 1) * kQgemmNR), want.data() + (pi - p0) * panel_bytes);
+    }
+    for (int64_t pi = p0; pi < p1; ++pi) {
+      const int64_t cols = std::min(N, (pi + 1) * kQgemmNR) - pi * kQgemmNR;
+      for (int64_t k = 0; k < K; ++k) {  // the bytes the GEMM reads as data (the rest may hold anything)
+        for (int64_t j = 0; j < cols; ++j) {
+          const size_t at = static_cast<size_t>((pi - p0) * panel_bytes + ((k / 4) * kQgemmNR + j) * 4 + k % 4);
+          ASSERT_EQ(got[at], want[at]) << "case " << i << " panel " << pi << " k " << k << " column " << j;
+        }
+      }
+    }
+  }
+}
+
 // Tap-major rows (k = tap * channels + c) over multiples of 4 channels: every tap kind of the fast path (whole
 // rows, one or two masked runs, only padding) and the unplanned fallbacks (stride 3, loads leaving the input).
 TEST(QConvPanels, TapMajorMatchesNaiveIm2col) {
