@@ -285,6 +285,7 @@ std::string depthwise_kernel_name(const QConvCase& c) {
     case ef::cpu::QdwKernel::kPacked: return "qconv.depthwise_packed_avx2";
     case ef::cpu::QdwKernel::kRows: return "qconv.depthwise_avx2";
     case ef::cpu::QdwKernel::kRowsAvx512: return "qconv.depthwise_avx512_vnni";
+    case ef::cpu::QdwKernel::kBytesVbmi: return "qconv.depthwise_avx512_vbmi";
     default: return "qconv.depthwise_scalar";
   }
 }

@@ -47,6 +47,10 @@ bool qdepthwise_avx512_fits(const Conv2dParams& p) {
          !detail::qdw_flat(p) && p.OW > 16 && square;
 }
 
+bool qdepthwise_vbmi_fits(const Conv2dParams& p) {
+  return qdepthwise_avx512_fits(p) && detail::cpu_has_avx512_vbmi();
+}
+
 bool qdepthwise_packed_fits(const Conv2dParams& p) {
   return qdepthwise_use_avx2(p) && p.M == p.C && p.group == p.C && p.kh <= 7 && p.kw <= 7 && p.OH * p.OW > 0;
 }
@@ -57,6 +61,7 @@ QdwKernel qdepthwise_choose(const Conv2dParams& p) {
   // (edgeforge_conv_bench depthwise_int8, docs/int8-execution.md), slower on 112 x 112 and 128 x 128 planes, where
   // the row kernels' vectors are full and the packed plane (32 bytes per position) leaves L2.
   if (qdepthwise_packed_fits(p) && p.H * p.W <= 56 * 56) return QdwKernel::kPacked;
+  if (qdepthwise_vbmi_fits(p)) return QdwKernel::kBytesVbmi;
   return qdepthwise_avx512_fits(p) ? QdwKernel::kRowsAvx512 : QdwKernel::kRows;
 }
 
@@ -133,6 +138,30 @@ void qdepthwise_conv2d(const Conv2dParams& p, const QDepthwiseArgs& a, QdwKernel
     const int64_t work = std::max<int64_t>(1, 16 * p.OH * p.OW * p.kh * p.kw);
     const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / work);
     pool.parallel_for(blocks, grain, [&](int64_t b, int64_t e) { detail::qdw_packed_blocks_avx2(p, a, b, e); });
+    return;
+  }
+  if (k == QdwKernel::kBytesVbmi) {
+    const detail::QdwPlane g = detail::qdw_byte_plane_geometry(p);
+    const int64_t mult = p.M / p.C, taps = p.kh * p.kw;
+    pool.parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
+      thread_local std::vector<uint8_t> buf;  // per thread, kept between calls: no allocation after the first run
+      if (buf.size() < static_cast<size_t>(g.size)) buf.resize(static_cast<size_t>(g.size));
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t n = i / p.C, c = i % p.C;
+        detail::qdw_build_byte_plane_vbmi(p, g, a.x + i * p.H * p.W, a.flip, static_cast<uint8_t>(a.x_zero_point),
+                                          buf.data());
+        for (int64_t k = 0; k < mult; ++k) {
+          const int64_t m = c * mult + k;
+          const int8_t* wm = a.w + m * taps;
+          uint32_t sum = 0;
+          for (int64_t t = 0; t < taps; ++t) sum += static_cast<uint32_t>(static_cast<int32_t>(wm[t]));
+          const auto offset = static_cast<int32_t>(static_cast<uint32_t>(a.bias[m]) -
+                                                   static_cast<uint32_t>(a.x_zero_point) * sum);
+          detail::qdw_plane_vbmi(p, g, buf.data(), wm, offset, a.scale[m], a.rq,
+                                 static_cast<uint8_t*>(a.y) + (n * p.M + m) * p.OH * p.OW);
+        }
+      }
+    });
     return;
   }
   const bool wide = k == QdwKernel::kRowsAvx512, avx2 = wide || k == QdwKernel::kRows;

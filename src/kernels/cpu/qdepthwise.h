@@ -17,6 +17,10 @@
 // registers, vpdpwssd multiplying and accumulating a tap pair in one instruction (the AVX2 kernel's vpmaddwd +
 // vpaddd); rows wider than 16 outputs that are not flattened, where the CPU has AVX-512 VNNI and the --isa cap
 // allows AVX3. Same sums and requantization, so the same bits.
+// AVX-512 VBMI byte kernel (qdepthwise_vbmi.cpp), where the CPU also has VBMI: the plane stays 8-bit (x ^ flip,
+// the zero point in the padding) and one vpdpbusd multiplies four taps of a kernel row for 16 outputs, the 4-byte
+// windows cut from one 64-byte load by vpermb; the zero point comes out as bias - zp * sum(w). Same sums, so the
+// same bits as the other kernels.
 // Channel-packed kernel (small planes, qdepthwise_packed_avx2.cpp): 16 channels per block with the channels in
 // the vector lanes, so no lane idles on a 7x7 plane and the per-plane set-up is paid once per 16 channels; see
 // QdwPacked below.
@@ -44,7 +48,7 @@ struct QdwPacked {
   int64_t tail = 0;               // where the biases start in a block (scales follow 16 later)
 };
 
-enum class QdwKernel { kPortable, kRows, kRowsAvx512, kPacked };
+enum class QdwKernel { kPortable, kRows, kRowsAvx512, kBytesVbmi, kPacked };
 
 struct QDepthwiseArgs {
   const uint8_t* x = nullptr;  // [N, C, H, W], uint8 or int8 bytes
@@ -64,6 +68,9 @@ bool qdepthwise_use_avx2(const Conv2dParams& p);
 // Whether the AVX-512 VNNI row kernel can run p: qdepthwise_use_avx2(p), the CPU and --isa allow AVX-512 VNNI,
 // the plane is not flattened, its rows have more than 16 outputs and the kernel is 3x3, 5x5 or 7x7.
 bool qdepthwise_avx512_fits(const Conv2dParams& p);
+
+// Whether the AVX-512 VBMI byte kernel can run p: qdepthwise_avx512_fits(p) and the CPU has AVX-512 VBMI.
+bool qdepthwise_vbmi_fits(const Conv2dParams& p);
 
 // Whether the channel-packed kernel can run p: AVX2 as above, channel multiplier 1, stride_w 1 or 2, dilation 1,
 // kernel up to 7 x 7.
@@ -105,6 +112,15 @@ void qdw_plane_avx2(const Conv2dParams& p, const QdwPlane& g, int16_t* buf, cons
 // qdw_plane_avx2 on the AVX-512 VNNI kernel (qdepthwise_avx512_fits(p); the plane built for blocks of 32).
 void qdw_plane_avx512(const Conv2dParams& p, const QdwPlane& g, int16_t* buf, const int8_t* w, int32_t offset,
                       float scale, const QRequant& rq, uint8_t* y);
+// The byte plane of the VBMI kernel: rows x cols bytes (cols a multiple of 64 with room for the last block's
+// loads); size = rows * cols.
+QdwPlane qdw_byte_plane_geometry(const Conv2dParams& p);
+// Fills it for one input channel: x ^ flip inside, zp (flipped domain) in the padding and the slack.
+void qdw_build_byte_plane_vbmi(const Conv2dParams& p, const QdwPlane& g, const uint8_t* x, uint8_t flip, uint8_t zp,
+                               uint8_t* buf);
+// One output channel over the byte plane; offset = bias - zp * sum(w) (wrapping int32).
+void qdw_plane_vbmi(const Conv2dParams& p, const QdwPlane& g, const uint8_t* buf, const int8_t* w, int32_t offset,
+                    float scale, const QRequant& rq, uint8_t* y);
 // Channel blocks [begin, end) of the flattened (image, block of 16 channels) range on the packed kernel.
 void qdw_packed_blocks_avx2(const Conv2dParams& p, const QDepthwiseArgs& a, int64_t begin, int64_t end);
 }  // namespace detail

@@ -137,6 +137,7 @@ bool cpu_has_avx2();
 bool cpu_has_avx_vnni();
 bool cpu_has_avx512bw();
 bool cpu_has_avx512_vnni();
+bool cpu_has_avx512_vbmi();  // and VNNI
 }  // namespace detail
 
 }  // namespace ef::cpu

@@ -22,6 +22,7 @@ bool cpu_has_avx512bw() {
   return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
 }
 bool cpu_has_avx512_vnni() { return cpu_has_avx512bw() && __builtin_cpu_supports("avx512vnni"); }
+bool cpu_has_avx512_vbmi() { return cpu_has_avx512_vnni() && __builtin_cpu_supports("avx512vbmi"); }
 
 namespace {
 // The low or high 256 bits (the masked form: GCC 12's plain cast/extract warn of an uninitialized pass-through).
@@ -135,6 +136,7 @@ EF_QAVX512BW void qgemm_micro_avx512bw(const QTile& t) {
 
 bool cpu_has_avx512bw() { return false; }
 bool cpu_has_avx512_vnni() { return false; }
+bool cpu_has_avx512_vbmi() { return false; }
 void qgemm_micro_avx512_vnni(const QTile&) {}
 QMicro qgemm_micro_avx512_vnni_rows(int64_t) { return qgemm_micro_avx512_vnni; }
 void qgemm_micro_avx512bw(const QTile&) {}

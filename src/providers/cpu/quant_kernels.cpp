@@ -177,6 +177,7 @@ class QDepthwiseConv final : public PreparedKernel {
       case cpu::QdwKernel::kPacked: return "qconv.depthwise_packed_avx2" + s_.name_suffix();
       case cpu::QdwKernel::kRows: return "qconv.depthwise_avx2" + s_.name_suffix();
       case cpu::QdwKernel::kRowsAvx512: return "qconv.depthwise_avx512_vnni" + s_.name_suffix();
+      case cpu::QdwKernel::kBytesVbmi: return "qconv.depthwise_avx512_vbmi" + s_.name_suffix();
       default: return "qconv.depthwise_scalar" + s_.name_suffix();
     }
   }

@@ -27,6 +27,7 @@ const char* kernel_name(QdwKernel k) {
     case QdwKernel::kPacked: return "packed";
     case QdwKernel::kRows: return "rows";
     case QdwKernel::kRowsAvx512: return "rows_avx512";
+    case QdwKernel::kBytesVbmi: return "bytes_vbmi";
     default: return "portable";
   }
 }
@@ -107,6 +108,7 @@ std::vector<QdwKernel> kernels_to_test(const Case& c) {
   std::vector<QdwKernel> k{QdwKernel::kPortable};
   if (qdepthwise_use_avx2(p)) k.push_back(QdwKernel::kRows);
   if (qdepthwise_avx512_fits(p)) k.push_back(QdwKernel::kRowsAvx512);
+  if (qdepthwise_vbmi_fits(p)) k.push_back(QdwKernel::kBytesVbmi);
   if (qdepthwise_packed_fits(p)) k.push_back(QdwKernel::kPacked);
   return k;
 }
@@ -154,6 +156,30 @@ TEST(QDepthwise, Avx512RowsRandomized) {
     ++ran;
   }
   if (ran == 0) GTEST_SKIP() << "no AVX-512 VNNI on this CPU (or --isa below AVX3)";
+}
+
+// The VBMI byte kernel on the same kind of geometries (3x3 / 5x5 / 7x7, strides 1 and 2 in both directions,
+// asymmetric padding, rows of any length over 16 outputs, channel multipliers, int8 / uint8 in and out).
+TEST(QDepthwise, VbmiBytesRandomized) {
+  std::mt19937 rng(313);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int ran = 0;
+  for (int i = 0; i < 36; ++i) {
+    Case c{};
+    c.N = pick(1, 2), c.C = pick(1, 5), c.mult = i % 4 == 0 ? 2 : 1;
+    c.kh = c.kw = 3 + 2 * (i % 3);
+    c.stride_h = 1 + (i / 3) % 2, c.stride_w = 1 + (i / 6) % 2;
+    c.dilation = 1;
+    c.pt = pick(0, c.kh / 2), c.pl = pick(0, c.kw / 2), c.pb = pick(0, c.kh / 2), c.pr = pick(0, c.kw / 2);
+    c.H = pick(c.kh, 19), c.W = pick(17 * c.stride_w + c.kw, 150);
+    c.x_signed = i % 2 == 1, c.y_signed = (i / 2) % 2 == 1;
+    if (!qdepthwise_vbmi_fits(params_of(c))) continue;
+    SCOPED_TRACE(testing::Message() << "case " << i << " k " << c.kh << " s " << c.stride_h << "," << c.stride_w
+                                    << " HxW " << c.H << "x" << c.W);
+    check(c, QdwKernel::kBytesVbmi, 1 + i % 3, static_cast<uint32_t>(900 + i));
+    ++ran;
+  }
+  if (ran == 0) GTEST_SKIP() << "no AVX-512 VBMI on this CPU (or --isa below AVX3)";
 }
 
 TEST(QDepthwise, PortableOnlyGeometriesAndWideRows) {
