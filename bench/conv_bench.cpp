@@ -83,10 +83,19 @@ void BM_QDepthwise(benchmark::State& state) {
   const std::vector<float> scale(static_cast<size_t>(p.M), 0.001f);
   cpu::QDepthwiseArgs a;
   a.x = x.data(), a.x_zero_point = 128, a.w = w.data(), a.bias = bias.data(), a.scale = scale.data(), a.y = y.data();
-  // state.range(4): 0 the kernel the planner picks, 1 the row kernels, 2 the channel-packed kernel (where it fits).
+  // state.range(4): 0 the kernel the planner picks, 1 the AVX2 row kernel, 2 the channel-packed kernel, 3 the
+  // AVX-512 VNNI row kernel, 4 the AVX-512 VBMI byte kernel; skipped where that kernel cannot run the shape.
   cpu::QdwKernel kernel = cpu::qdepthwise_choose(p);
-  if (state.range(4) == 1 && cpu::qdepthwise_use_avx2(p)) kernel = cpu::QdwKernel::kRows;
-  if (state.range(4) == 2 && cpu::qdepthwise_packed_fits(p)) kernel = cpu::QdwKernel::kPacked;
+  const int64_t want = state.range(4);
+  const bool fits[] = {true, cpu::qdepthwise_use_avx2(p), cpu::qdepthwise_packed_fits(p),
+                       cpu::qdepthwise_avx512_fits(p), cpu::qdepthwise_vbmi_fits(p)};
+  if (!fits[want]) {
+    state.SkipWithError("this kernel does not run this shape on this CPU");
+    return;
+  }
+  const cpu::QdwKernel forced[] = {kernel, cpu::QdwKernel::kRows, cpu::QdwKernel::kPacked, cpu::QdwKernel::kRowsAvx512,
+                                   cpu::QdwKernel::kBytesVbmi};
+  kernel = forced[want];
   const cpu::QdwPacked packed = cpu::qdw_pack(p, w.data(), bias.data(), scale.data());
   a.packed = &packed;
   for (auto _ : state) {
@@ -300,7 +309,8 @@ constexpr int64_t kPointwiseShapes[][5] = {
 void register_all() {
   {
     // The int8 kernel on MobileNetV2 / EfficientNet / BlazeFace depthwise shapes; kern: 0 the planner's choice,
-    // 1 the row kernels, 2 the channel-packed kernel (qdepthwise_choose's boundary).
+    // 1 the AVX2 row kernel, 2 the channel-packed kernel (qdepthwise_choose's boundary), 3 the AVX-512 VNNI row
+    // kernel, 4 the AVX-512 VBMI byte kernel.
     auto* b = benchmark::RegisterBenchmark("depthwise_int8", BM_QDepthwise);
     b->ArgNames({"C", "HW", "k", "s", "kern"});
     const int64_t shapes[][4] = {{960, 7, 3, 1},  {576, 14, 3, 1},  {384, 14, 3, 1},  {576, 14, 3, 2},
@@ -309,7 +319,7 @@ void register_all() {
                                  {240, 28, 5, 1}, {24, 128, 3, 1},  {48, 32, 3, 1},   {96, 16, 3, 1},
                                  {48, 64, 3, 2},  {96, 32, 3, 2},   {64, 56, 7, 1}};
     for (const auto& sh : shapes) {
-      for (int64_t kern : {1, 2}) b->Args({sh[0], sh[1], sh[2], sh[3], kern});
+      for (int64_t kern : {0, 1, 2, 3, 4}) b->Args({sh[0], sh[1], sh[2], sh[3], kern});
     }
     timed(b);
   }

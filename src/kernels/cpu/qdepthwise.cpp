@@ -57,11 +57,14 @@ bool qdepthwise_packed_fits(const Conv2dParams& p) {
 
 QdwKernel qdepthwise_choose(const Conv2dParams& p) {
   if (!qdepthwise_use_avx2(p)) return QdwKernel::kPortable;
+  // The VBMI byte kernel at stride 1 on rows of 48+ outputs: faster than every other kernel there, the packed
+  // one on 56 x 56 included (144 channels 3x3: 102 vs 144 us, 64 channels 7x7: 94 vs 179 us); at stride 2 and on
+  // 32-wide rows the AVX-512 row kernel or the packed one is (edgeforge_conv_bench depthwise_int8, Zen 5).
+  if (p.stride_w == 1 && p.OW >= 48 && qdepthwise_vbmi_fits(p)) return QdwKernel::kBytesVbmi;
   // The packed kernel up to 56 x 56 inputs: faster there at every stride and kernel size measured
   // (edgeforge_conv_bench depthwise_int8, docs/int8-execution.md), slower on 112 x 112 and 128 x 128 planes, where
   // the row kernels' vectors are full and the packed plane (32 bytes per position) leaves L2.
   if (qdepthwise_packed_fits(p) && p.H * p.W <= 56 * 56) return QdwKernel::kPacked;
-  if (qdepthwise_vbmi_fits(p)) return QdwKernel::kBytesVbmi;
   return qdepthwise_avx512_fits(p) ? QdwKernel::kRowsAvx512 : QdwKernel::kRows;
 }
 
