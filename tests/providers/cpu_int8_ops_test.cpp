@@ -51,6 +51,9 @@ TEST(CpuProviderInt8Ops, MaxPoolAndPad) {
       {{1, 2, 9, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 0},
       {{1, 3, 8, 41}, {2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}, 0},
       {{1, 2, 7, 35}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, 1},
+      // 2x2 stride 2 wholly inside: the dedicated path (16 outputs a step, odd input sizes, a scalar tail).
+      {{2, 3, 9, 71}, {2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}, 0},
+      {{1, 2, 16, 64}, {2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}, 0},
   };
   uint32_t seed = 300;
   for (int type : {onnx::TensorProto::UINT8, onnx::TensorProto::INT8}) {

@@ -61,6 +61,40 @@ void horizontal(const uint8_t* row, const Conv2dParams& p, uint8_t flip, uint8_t
   }
 }
 
+// The 2 x 2, stride 2 pool without padding whose windows all lie inside the input (BlazeFace's and most CNNs'
+// downsampling pools): each output row is the max of two input rows, then of each byte pair, with no padded row
+// buffer (the general path's row fill was ~30x this loop's cost on BlazeFace's 24 x 128 x 128 pool).
+bool is_2x2_stride2_inside(const Conv2dParams& p) {
+  return p.kh == 2 && p.kw == 2 && p.stride_h == 2 && p.stride_w == 2 && p.dilation_h == 1 && p.dilation_w == 1 &&
+         p.pad_top == 0 && p.pad_left == 0 && 2 * p.OH <= p.H && 2 * p.OW <= p.W;
+}
+
+void max_pool_2x2_stride2(const Conv2dParams& p, const uint8_t* xc, uint8_t flip, uint8_t* yc) {
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    const uint8_t* r0 = xc + 2 * oh * p.W;
+    const uint8_t* r1 = r0 + p.W;
+    uint8_t* y = yc + oh * p.OW;
+    int64_t ow = 0;
+#if defined(__SSE2__)
+    const __m128i f = _mm_set1_epi8(static_cast<char>(flip)), low = _mm_set1_epi16(0x00FF);
+    auto pairs = [&](int64_t at) {  // 8 outputs: the max of rows, then of the two bytes of each 16-bit lane
+      const __m128i m = _mm_max_epu8(_mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + at)), f),
+                                     _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + at)), f));
+      return _mm_max_epu8(_mm_and_si128(m, low), _mm_srli_epi16(m, 8));
+    };
+    for (; ow + 16 <= p.OW; ow += 16) {
+      const __m128i bytes = _mm_packus_epi16(pairs(2 * ow), pairs(2 * ow + 16));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y + ow), _mm_xor_si128(bytes, f));
+    }
+#endif
+    for (; ow < p.OW; ++ow) {
+      const uint8_t a = std::max<uint8_t>(r0[2 * ow] ^ flip, r0[2 * ow + 1] ^ flip);
+      const uint8_t b = std::max<uint8_t>(r1[2 * ow] ^ flip, r1[2 * ow + 1] ^ flip);
+      y[ow] = std::max(a, b) ^ flip;
+    }
+  }
+}
+
 }  // namespace
 
 void max_pool2d_8bit(const Conv2dParams& p, const uint8_t* x, bool is_signed, uint8_t* y, ThreadPool& pool) {
@@ -68,15 +102,22 @@ void max_pool2d_8bit(const Conv2dParams& p, const uint8_t* x, bool is_signed, ui
   const int64_t plane_in = p.H * p.W, plane_out = p.OH * p.OW;
   // Padded row: every tap any output reads, plus 16 bytes for the last vector.
   const int64_t width = std::max(p.pad_left + p.W, (p.OW - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + 1) + 32;
+  if (is_2x2_stride2_inside(p)) {
+    pool.parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
+      for (int64_t c = b; c < e; ++c) max_pool_2x2_stride2(p, x + c * plane_in, flip, y + c * plane_out);
+    });
+    return;
+  }
   pool.parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
-    std::vector<uint8_t> row(static_cast<size_t>(width));
+    thread_local std::vector<uint8_t> row;  // kept between calls: no allocation per run
+    if (row.size() < static_cast<size_t>(width)) row.resize(static_cast<size_t>(width));
     for (int64_t c = b; c < e; ++c) {
       const uint8_t* xc = x + c * plane_in;
       for (int64_t oh = 0; oh < p.OH; ++oh) {
         const int64_t h0 = oh * p.stride_h - p.pad_top;
         const TapRange rows = valid_taps(h0, p.H, p.kh, p.dilation_h);
         // 0 is the type's lowest value (flipped): the padding never wins, and a window wholly in it gives it.
-        std::memset(row.data(), 0, row.size());
+        std::memset(row.data(), 0, static_cast<size_t>(width));
         for (int64_t i = rows.first; i < rows.last; ++i) {
           max_into(row.data() + p.pad_left, xc + (h0 + i * p.dilation_h) * p.W, p.W, flip);
         }
