@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -136,6 +135,13 @@ uint8_t* panel_buffer(size_t bytes) {
   return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t{63});
 }
 
+// This thread's staging block for fused outputs (see `stage` in qgemm), kept like the panel buffer.
+uint8_t* staging_buffer(size_t bytes) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < bytes) buf.resize(bytes);
+  return buf.data();
+}
+
 }  // namespace
 
 const char* qkernel_name(QKernel k) {
@@ -261,6 +267,13 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
   // Fused epilogue: 8-bit outputs in contiguous columns; otherwise raw accumulators and a strided epilogue.
   const bool fused = micro != nullptr && y_col == 1 && !rq.out_int32;
   const bool sweep = fused && (w.kernel == QKernel::kAvx2 || w.kernel == QKernel::kAvx2Acc16);
+  // Fused outputs whose rows lie a multiple of 2 KiB apart (planes of 32 x 64, 64 x 64, 128 x 128 ...) map a
+  // tile's 16-24 row segments to one or two L1 sets, so the tile's stores evicted each other before the group's
+  // next panels wrote the rest of those lines. Their tiles write to a contiguous staging block instead, copied
+  // out row by row once the group's panels are done.
+  const bool stage = fused && y_row % 2048 == 0;
+  constexpr int64_t kStageRows = 24;  // the tallest row block (merge24)
+  const bool merge24 = fused && w.kernel == QKernel::kAvx512Vnni && w.M >= 24 && w.M % 16 == 8;
   const int64_t elem = rq.out_int32 ? 4 : 1;
   int64_t group = std::clamp<int64_t>(kGroupBytes / panel_bytes, 1, kMaxGroupPanels);
   // Enough groups for every thread.
@@ -268,12 +281,14 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
   const int64_t groups = (panels + group - 1) / group;
   pool.parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
     uint8_t* base = panel_buffer(static_cast<size_t>(group * panel_bytes));
+    const int64_t stage_row = group * kQgemmNR;
+    uint8_t* staging = stage ? staging_buffer(static_cast<size_t>(kStageRows * stage_row)) : nullptr;
     alignas(64) int32_t acc[kRowPad * kQgemmNR];
     detail::QTile t{};
     t.tile_stride = tile_stride;
     t.quads = w.Kq;
     t.rq = &rq;
-    t.y_row = y_row;
+    t.y_row = stage ? stage_row : y_row;
     t.acc = fused ? nullptr : acc;
     t.panels = 1;
     t.panel_stride = panel_bytes;
@@ -281,12 +296,16 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
       const int64_t p0 = g * group, p1 = std::min(panels, p0 + group);
       packer.pack_panels(p0 * kQgemmNR, std::min(N, p1 * kQgemmNR), base, panel_bytes);
       for (int64_t b = 0; b < blocks; ++b) {
-        const int64_t m0 = b * rows, valid = std::min(rows, w.M - m0);
+        // avx512_vnni, M % 16 == 8: the last 24 rows as one 24-row tile instead of 16 + 8 (EfQgemm 24 x 16384 x
+        // 24 70 -> 64 us, 24 x 3136 x 144 44 -> 42 us; it needs the staging on 2 KiB row strides: there its 24
+        // row stores per tile thrashed L1 and it ran at half the speed).
+        if (merge24 && b == blocks - 1) continue;
+        const int64_t m0 = b * rows, valid = merge24 && b == blocks - 2 ? 24 : std::min(rows, w.M - m0);
         const int64_t first_tile = m0 / kQgemmMR;
         // A short last block computes only the rows it has (the 16-row kernel's padding rows were a third of
         // the products of M = 24 layers).
         const detail::QMicro block_micro =
-            w.kernel == QKernel::kAvx512Vnni && valid < rows ? detail::qgemm_micro_avx512_vnni_rows(valid) : micro;
+            w.kernel == QKernel::kAvx512Vnni && valid != rows ? detail::qgemm_micro_avx512_vnni_rows(valid) : micro;
         // The tile fields that change with the row block; `t` is set up once per task (value-initializing it
         // per tile was a 112-byte rep stos, 4% of mobilenet_v2's INT8 run).
         t.w = w.data16.empty() ? static_cast<const void*>(w.data.data() + first_tile * tile_stride)
@@ -299,14 +318,24 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
           t.res_count = w.residual_begin[static_cast<size_t>(first_tile + 1)] -
                         w.residual_begin[static_cast<size_t>(first_tile)];
         }
+        // Where this block's fused outputs for the group's first column go.
+        uint8_t* const y_block = stage ? staging : static_cast<uint8_t*>(y) + m0 * y_row + p0 * kQgemmNR;
+        const int64_t group_cols = std::min(N, p1 * kQgemmNR) - p0 * kQgemmNR;
+        auto unstage = [&] {
+          for (int64_t r = 0; r < valid; ++r) {
+            std::memcpy(static_cast<uint8_t*>(y) + (m0 + r) * y_row + p0 * kQgemmNR, staging + r * stage_row,
+                        static_cast<size_t>(group_cols));
+          }
+        };
         if (sweep) {
           // The row block over the whole group in one call: the per-tile call and epilogue set-up were a
           // visible part of small-K tiles (mobilenet_v2's expansions, K = 16-32).
           t.x = base;
           t.panels = p1 - p0;
           t.cols = N - p0 * kQgemmNR;
-          t.y = static_cast<uint8_t*>(y) + m0 * y_row + p0 * kQgemmNR;
+          t.y = y_block;
           block_micro(t);
+          if (stage) unstage();
           continue;
         }
         for (int64_t pi = p0; pi < p1; ++pi) {
@@ -317,7 +346,7 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
           } else {
             t.x = panel;
             t.cols = count;
-            t.y = static_cast<uint8_t*>(y) + m0 * y_row + j0;
+            t.y = y_block + (pi - p0) * kQgemmNR;
             block_micro(t);
             if (fused) continue;
           }
@@ -328,6 +357,7 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
                                rq, yrow, y_col);
           }
         }
+        if (stage) unstage();
       }
       if (done != nullptr) done->apply(p0 * kQgemmNR, std::min(N, p1 * kQgemmNR));
     }

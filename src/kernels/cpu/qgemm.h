@@ -129,7 +129,8 @@ void qgemm_micro_avx2_int16(const QTile& t);   // 4 rows
 void qgemm_micro_avx_vnni(const QTile& t);     // 4 rows
 void qgemm_micro_avx512bw(const QTile& t);     // 8 rows
 void qgemm_micro_avx512_vnni(const QTile& t);  // 16 rows
-// The avx512_vnni micro-kernel computing only the first 4, 8, 12 or 16 rows of its tile (the least >= rows).
+// The avx512_vnni micro-kernel computing only the first 4, 8, 12 or 16 rows of its tile (the least >= rows), or
+// 24 rows (fused epilogue only: the raw accumulator block holds 16).
 QMicro qgemm_micro_avx512_vnni_rows(int64_t rows);
 // Requantizes `count` (<= 16) contiguous accumulators of one row into 8-bit values at y.
 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq, void* y);

@@ -42,7 +42,7 @@ EF_QAVX512VNNI __attribute__((always_inline)) inline void vnni_epilogue(const QT
   const __m512i zp = _mm512_set1_epi32(rq.zero_point);
   const int64_t rows = std::min<int64_t>(kRows, t.valid_rows), cols = t.cols;
   // A constant trip count, unrolled: indexing c[] by a run-time row count put the accumulators in memory.
-#pragma GCC unroll 16
+#pragma GCC unroll 24
   for (int64_t r = 0; r < kRows; ++r) {
     if (!kFull && r >= rows) continue;
     const __m128i bytes = requant16_zmm<kSigned>(c[r], _mm512_set1_ps(t.scale[r]), lo, hi, zp);
@@ -57,8 +57,9 @@ EF_QAVX512VNNI __attribute__((always_inline)) inline void vnni_epilogue(const QT
   }
 }
 
-// kRows of the 16-row tile (4, 8, 12 or 16): the last row block of M = 24, 40, 56 ... needs fewer than 16 rows
-// (BlazeFace's 24-channel layers computed a third of their products for padding rows).
+// kRows of the 16-row tile (4, 8, 12 or 16): the last row block of M = 20, 36, ... needs fewer than 16 rows
+// (BlazeFace's 24-channel layers computed a third of their products for padding rows); 24: the last 24 rows of
+// M = 24, 40, 56 ... in one tile (qgemm), 24 accumulators + the panel quad + a broadcast in 32 registers.
 template <int64_t kRows>
 EF_QAVX512VNNI void vnni_rows(const QTile& t) {
   const auto* w = static_cast<const int8_t*>(t.w);
@@ -67,13 +68,13 @@ EF_QAVX512VNNI void vnni_rows(const QTile& t) {
   // raw accumulators (t.acc) at zero. Rows past the valid ones have no offset.
   const bool fused = t.acc == nullptr;
   __m512i c[kRows];
-#pragma GCC unroll 16
+#pragma GCC unroll 24
   for (int64_t r = 0; r < kRows; ++r) {
     c[r] = fused && r < t.valid_rows ? _mm512_set1_epi32(t.offset[r]) : _mm512_setzero_si512();
   }
   for (int64_t q = 0; q < t.quads; ++q, x += 64, w += kQgemmMR * 4) {
     const __m512i xv = _mm512_load_si512(x);
-#pragma GCC unroll 16
+#pragma GCC unroll 24
     for (int64_t r = 0; r < kRows; ++r) {
       int32_t bits;
       std::memcpy(&bits, w + (r / kQgemmMR) * t.tile_stride + (r % kQgemmMR) * 4, 4);
@@ -82,7 +83,7 @@ EF_QAVX512VNNI void vnni_rows(const QTile& t) {
   }
   if (!fused) {
     TileOut o = tile_out(t);
-#pragma GCC unroll 16
+#pragma GCC unroll 24
     for (int64_t r = 0; r < kRows; ++r) finish_row(o, r, half(c[r], 0), half(c[r], 1));
     return;
   }
@@ -101,7 +102,8 @@ QMicro qgemm_micro_avx512_vnni_rows(int64_t rows) {
   if (rows <= 4) return vnni_rows<4>;
   if (rows <= 8) return vnni_rows<8>;
   if (rows <= 12) return vnni_rows<12>;
-  return vnni_rows<16>;
+  if (rows <= 16) return vnni_rows<16>;
+  return vnni_rows<24>;
 }
 
 EF_QAVX512BW void qgemm_micro_avx512bw(const QTile& t) {

@@ -136,6 +136,13 @@ TEST(QGemm, MatchesIntegerReferenceOnEveryKernel) {
     check(18, 16, 19, 127, kernel, true, seed++, false, /*clip=*/true);
     check(9, 21, 45, 0, kernel, false, seed++, /*out_int32=*/true);
     check(17, 100, 300, 127, kernel, true, seed++, /*out_int32=*/true);
+    // Rows 2 KiB apart: fused tiles staged and copied out (qgemm's `stage`); M = 24 / 40 take the 24-row
+    // avx512_vnni tile there; int32 outputs are never staged.
+    check(24, 2048, 24, 64, kernel, false, seed++);
+    check(40, 2048 + 2048, 9, 127, kernel, true, seed++, false, /*clip=*/true);
+    check(8, 2048, 33, 32, kernel, false, seed++);
+    check(24, 2048, 12, 127, kernel, true, seed++, /*out_int32=*/true);
+    check(24, 53, 70, 64, kernel, true, seed++);  // the 24-row tile unstaged, with a partial last panel
   }
 }
 
