@@ -98,6 +98,57 @@ EF_QAVX512VNNI void vnni_rows(const QTile& t) {
 
 EF_QAVX512VNNI void qgemm_micro_avx512_vnni(const QTile& t) { vnni_rows<16>(t); }
 
+// The last few columns of a GEMM whose last panel is mostly empty (N = 49: 1 column of 16), with the rows in the
+// lanes instead: one vpdpbusd multiplies 4 quads of a 4-row weight tile (its 64 contiguous bytes: lane 4 qq + r
+// is row r, quad qq) by the column's 4 quads each repeated 4 times (qgemm_arrange_columns), so a column costs
+// 1/16 of a panel's products. The 4 quad lanes of each row are summed by two 128-bit lane swaps, the tiles
+// blended 4 rows each into one register of 16 rows, requantized as the row kernels do (the same integer sums,
+// the same float steps, so the same bytes), and stored with the row stride.
+EF_QAVX512VNNI void qgemm_columns_avx512_vnni(const QTile& t) {
+  const auto* w = static_cast<const int8_t*>(t.w);
+  const int64_t groups = (t.quads + 3) / 4;
+  const int64_t rem = t.quads % 4;
+  const __mmask16 last = rem == 0 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (4 * rem)) - 1);
+  const QRequant& rq = *t.rq;
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(rq.lo - rq.zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(rq.hi - rq.zero_point));
+  const __m512i zp = _mm512_set1_epi32(rq.zero_point);
+  for (int64_t j = 0; j < t.cols; ++j) {
+    const uint8_t* xa = t.x + j * groups * 64;
+    // 16 rows (4 tiles) at a time: the weights are padded to 16 rows, so all 4 tiles exist.
+    for (int64_t r0 = 0; r0 < t.valid_rows; r0 += 16) {
+      const int8_t* wt = w + (r0 / kQgemmMR) * t.tile_stride;
+      __m512i a[4];
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) a[k] = _mm512_setzero_si512();
+      for (int64_t g = 0; g < groups; ++g) {
+        const __m512i xv = _mm512_load_si512(xa + g * 64);
+        const __mmask16 m = g + 1 == groups ? last : static_cast<__mmask16>(0xFFFF);  // no read past the weights
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+          a[k] = _mm512_dpbusd_epi32(a[k], xv, _mm512_maskz_loadu_epi32(m, wt + k * t.tile_stride + g * 64));
+        }
+      }
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        a[k] = _mm512_add_epi32(a[k], _mm512_maskz_shuffle_i64x2(0xFF, a[k], a[k], 0x4E));  // 128-bit lanes 2 3 0 1
+        a[k] = _mm512_add_epi32(a[k], _mm512_maskz_shuffle_i64x2(0xFF, a[k], a[k], 0xB1));  // 1 0 3 2
+      }
+      __m512i v = _mm512_mask_blend_epi32(0x00F0, a[0], a[1]);
+      v = _mm512_mask_blend_epi32(0x0F00, v, a[2]);
+      v = _mm512_mask_blend_epi32(0xF000, v, a[3]);
+      const int64_t rows = std::min<int64_t>(16, t.valid_rows - r0);
+      const auto valid = static_cast<__mmask16>((1u << rows) - 1);
+      v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(valid, t.offset + r0));
+      const __m512 scale = _mm512_maskz_loadu_ps(valid, t.scale + r0);
+      alignas(16) uint8_t bytes[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(bytes), rq.out_signed ? requant16_zmm<true>(v, scale, lo, hi, zp)
+                                                                       : requant16_zmm<false>(v, scale, lo, hi, zp));
+      for (int64_t r = 0; r < rows; ++r) t.y[(r0 + r) * t.y_row + j] = bytes[r];
+    }
+  }
+}
+
 QMicro qgemm_micro_avx512_vnni_rows(int64_t rows) {
   if (rows <= 4) return vnni_rows<4>;
   if (rows <= 8) return vnni_rows<8>;
@@ -141,6 +192,7 @@ bool cpu_has_avx512_vnni() { return false; }
 bool cpu_has_avx512_vbmi() { return false; }
 void qgemm_micro_avx512_vnni(const QTile&) {}
 QMicro qgemm_micro_avx512_vnni_rows(int64_t) { return qgemm_micro_avx512_vnni; }
+void qgemm_columns_avx512_vnni(const QTile&) {}
 void qgemm_micro_avx512bw(const QTile&) {}
 
 #endif

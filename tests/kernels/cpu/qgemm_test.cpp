@@ -143,6 +143,10 @@ TEST(QGemm, MatchesIntegerReferenceOnEveryKernel) {
     check(8, 2048, 33, 32, kernel, false, seed++);
     check(24, 2048, 12, 127, kernel, true, seed++, /*out_int32=*/true);
     check(24, 53, 70, 64, kernel, true, seed++);  // the 24-row tile unstaged, with a partial last panel
+    // Last panels of 1-4 columns: avx512_vnni computes them with the rows in the lanes (K % 16 != 0 included).
+    check(24, 49, 301, 127, kernel, false, seed++);
+    check(40, 65, 130, 64, kernel, true, seed++, false, /*clip=*/true);
+    check(20, 196, 300, 32, kernel, false, seed++);
   }
 }
 
