@@ -254,6 +254,31 @@ TEST(CpuProviderQLinearConv, WindowQuadIm2col) {
   }
 }
 
+// The BlazeFace stem shape (3 channels, 5x5, stride 2, TF-style asymmetric padding) and its neighbours: row-window
+// panels where the CPU has AVX-512 VBMI (qconv_row_window_pack.h), window quads elsewhere; rows wider than one
+// 64-byte span, and 5 channels x 3 taps.
+TEST(CpuProviderQLinearConv, RowWindowStems) {
+  std::mt19937 rng(93);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int i = 0; i < 8; ++i) {
+    QConvCase c;
+    c.N = 1 + i % 2;
+    c.group = 1;
+    c.C = i % 4 == 3 ? 5 : 3;
+    c.M = i % 3 == 0 ? 24 : pick(1, 40);
+    const int64_t k = c.C == 5 ? 3 : 5;
+    c.kernel = {k, k};
+    c.in = {pick(k, 24), i < 4 ? pick(70, 150) : pick(16, 40)};
+    c.stride = {1 + i % 2, 1 + (i / 2) % 2};
+    c.dilation = {1, 1};
+    c.pads = {pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
+    grow_to_fit_window(c);
+    c.x_signed = i % 2 == 0;
+    c.y_signed = (i / 4) % 2 == 1;
+    check_case(c, static_cast<uint32_t>(300 + i), 1 + i % 3, "qconv.im2col");
+  }
+}
+
 TEST(CpuProviderQLinearConv, OnePixelOnTheGemvKernel) {
   // 1x1 convolutions of 1x1 planes (qdq-fusion's classifier heads): the matrix-vector kernel, batches, K tails,
   // padding after the pixel (stride 2 still gives one output), 1-D, u8/s8, per tensor / per channel.

@@ -19,6 +19,7 @@
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/qadd.h"
 #include "kernels/cpu/qconv_pack.h"
+#include "kernels/cpu/qconv_row_window_pack.h"
 #include "kernels/cpu/qconv_window_pack.h"
 #include "kernels/cpu/qdepthwise.h"
 #include "kernels/cpu/qgemm.h"
@@ -99,13 +100,19 @@ class QGemmConv final : public PreparedKernel {
     // Tap-major im2col rows where allowed: a panel quad is then one tap of four channels, packed with one offset
     // and mask instead of four (the packing was ~15% of resnet18's INT8 time). Else window quads for wide windows
     // over few channels (the 7x7 stem: its packing was ~30% of the layer). The sums are exact in any k order.
-    tap_major_ = cpu::qconv_tap_major(p);
-    window_ = cpu::qconv_window_quads(p);
-    const int64_t k_gemm = window_ ? cpu::qconv_window_quad_k(p) : k;
-    std::vector<int8_t> permuted(tap_major_ || window_ ? static_cast<size_t>(m_per_group_ * k_gemm) : 0);
+    // Row windows (AVX-512 VBMI) where a kernel row of every channel fits 16 bytes in fewer quads still.
+    row_window_ = cpu::qconv_row_windows(p);
+    tap_major_ = !row_window_ && cpu::qconv_tap_major(p);
+    window_ = !row_window_ && cpu::qconv_window_quads(p);
+    const int64_t k_gemm = row_window_ ? cpu::qconv_row_window_k(p) : window_ ? cpu::qconv_window_quad_k(p) : k;
+    std::vector<int8_t> permuted(tap_major_ || window_ || row_window_ ? static_cast<size_t>(m_per_group_ * k_gemm)
+                                                                      : 0);
     for (int64_t g = 0; g < p.group; ++g) {
       const int8_t* wg = w + g * m_per_group_ * k;
-      if (tap_major_) {
+      if (row_window_) {
+        cpu::qconv_row_window_weights(p, m_per_group_, wg, k, permuted.data());
+        wg = permuted.data();
+      } else if (tap_major_) {
         cpu::qconv_tap_major_weights(p, m_per_group_, wg, k, permuted.data());
         wg = permuted.data();
       } else if (window_) {
@@ -147,7 +154,9 @@ class QGemmConv final : public PreparedKernel {
                      residual ? &*residual : nullptr);
         };
         const auto pad = static_cast<uint8_t>(s_.x_zp_unsigned);
-        if (window_) {
+        if (row_window_) {
+          gemm(cpu::QRowWindowPanels(p, x_group, flip, pad));
+        } else if (window_) {
           gemm(cpu::QWindowQuadPanels(p, x_group, flip, pad));
         } else {
           gemm(cpu::QConvPanels(p, x_group, flip, pad, tap_major_));
@@ -161,6 +170,7 @@ class QGemmConv final : public PreparedKernel {
   int64_t m_per_group_ = 0;
   bool tap_major_ = false;
   bool window_ = false;  // window-quad panels (qconv_window_pack.h)
+  bool row_window_ = false;  // row-window panels (qconv_row_window_pack.h)
   std::vector<int32_t> offset_;
   std::vector<cpu::QPackedWeights> packed_;
 };
