@@ -21,14 +21,10 @@ namespace ef::cpu::detail {
 
 namespace {
 
-struct Requant32 {
-  __m512 scale, lo, hi;  // lo / hi: the output bounds minus the zero point
-  __m512i zero_point;
-};
 
 // 16 sums (offset included) -> 16 bytes.
 template <bool kSigned>
-EF_AVX512_VNNI __attribute__((always_inline)) inline __m128i requant_lanes(const Requant32& r, __m512i acc) {
+EF_AVX512_VNNI __attribute__((always_inline)) inline __m128i requant_lanes(const RequantZmm& r, __m512i acc) {
   return requant16_zmm<kSigned>(acc, r.scale, r.lo, r.hi, r.zero_point);
 }
 
@@ -57,7 +53,7 @@ EF_AVX512_VNNI __attribute__((always_inline)) inline void block_sums32(const int
 // plane, which is written after this one.
 template <int S, int KH, int KW, bool kSigned>
 EF_AVX512_VNNI void plane32(const Conv2dParams& p, const QdwPlane& g, const int16_t* buf, const int8_t* w,
-                            int32_t offset, const Requant32& r, uint8_t* y) {
+                            int32_t offset, const RequantZmm& r, uint8_t* y) {
   int32_t wp[KH][8];
   for (int i = 0; i < KH; ++i) {
     for (int j = 0; j < (KW + 1) / 2; ++j) {
@@ -74,16 +70,7 @@ EF_AVX512_VNNI void plane32(const Conv2dParams& p, const QdwPlane& g, const int1
       const __m128i a = requant_lanes<kSigned>(r, c0), b = requant_lanes<kSigned>(r, c1);
       // Stride 1: even and odd outputs interleaved back into order.
       const __m128i lo = S == 1 ? _mm_unpacklo_epi8(a, b) : a, hi = S == 1 ? _mm_unpackhi_epi8(a, b) : b;
-      const int64_t at = oh * OW + ob;
-      if (at + 32 <= total) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + at), lo);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + at + 16), hi);
-      } else {
-        alignas(16) uint8_t tmp[32];
-        _mm_store_si128(reinterpret_cast<__m128i*>(tmp), lo);
-        _mm_store_si128(reinterpret_cast<__m128i*>(tmp + 16), hi);
-        std::memcpy(y + at, tmp, static_cast<size_t>(std::min<int64_t>(32, OW - ob)));
-      }
+      store_block32(y, oh * OW + ob, total, OW - ob, lo, hi);
     }
   }
 }
@@ -91,7 +78,7 @@ EF_AVX512_VNNI void plane32(const Conv2dParams& p, const QdwPlane& g, const int1
 // The instance for p's stride, kernel size (square 3, 5 or 7: qdepthwise_avx512_fits) and output type.
 template <int S, bool kSigned>
 EF_AVX512_VNNI void plane_for(const Conv2dParams& p, const QdwPlane& g, const int16_t* buf, const int8_t* w,
-                              int32_t offset, const Requant32& r, uint8_t* y) {
+                              int32_t offset, const RequantZmm& r, uint8_t* y) {
   if (p.kh == 3) return plane32<S, 3, 3, kSigned>(p, g, buf, w, offset, r, y);
   if (p.kh == 5) return plane32<S, 5, 5, kSigned>(p, g, buf, w, offset, r, y);
   return plane32<S, 7, 7, kSigned>(p, g, buf, w, offset, r, y);
@@ -101,8 +88,7 @@ EF_AVX512_VNNI void plane_for(const Conv2dParams& p, const QdwPlane& g, const in
 
 EF_AVX512_VNNI void qdw_plane_avx512(const Conv2dParams& p, const QdwPlane& g, int16_t* buf, const int8_t* w,
                                      int32_t offset, float scale, const QRequant& rq, uint8_t* y) {
-  const Requant32 r{_mm512_set1_ps(scale), _mm512_set1_ps(static_cast<float>(rq.lo - rq.zero_point)),
-                    _mm512_set1_ps(static_cast<float>(rq.hi - rq.zero_point)), _mm512_set1_epi32(rq.zero_point)};
+  const RequantZmm r = requant_zmm(scale, rq.lo, rq.hi, rq.zero_point);
   if (p.stride_w == 1) {
     return rq.out_signed ? plane_for<1, true>(p, g, buf, w, offset, r, y) : plane_for<1, false>(p, g, buf, w, offset, r, y);
   }

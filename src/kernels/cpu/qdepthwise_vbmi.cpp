@@ -59,10 +59,6 @@ EF_AVX512_VBMI void qdw_build_byte_plane_vbmi(const Conv2dParams& p, const QdwPl
 
 namespace {
 
-struct Requant32 {
-  __m512 scale, lo, hi;  // lo / hi: the output bounds minus the zero point
-  __m512i zero_point;
-};
 
 // The vpermb index of window group `group` (taps 4 group .. + 3) for 16 outputs starting `first` outputs into the
 // load: lane l takes bytes S * (first + l) + 4 group + j, j = 0..3.
@@ -80,7 +76,7 @@ EF_AVX512_VBMI __m512i window_index(int group, int first) {
 // land in the next row of the output, which is written after this one.
 template <int S, int KH, int KW, bool kSigned>
 EF_AVX512_VBMI void plane32(const Conv2dParams& p, const QdwPlane& g, const uint8_t* buf, const int8_t* w,
-                            int32_t offset, const Requant32& r, uint8_t* y) {
+                            int32_t offset, const RequantZmm& r, uint8_t* y) {
   constexpr int kGroups = (KW + 3) / 4;
   int32_t wq[KH][kGroups];  // four weights of a kernel row per int32, zeros past the kernel width
   for (int i = 0; i < KH; ++i) {
@@ -118,23 +114,14 @@ EF_AVX512_VBMI void plane32(const Conv2dParams& p, const QdwPlane& g, const uint
       }
       const __m128i lo = requant16_zmm<kSigned>(c0, r.scale, r.lo, r.hi, r.zero_point);
       const __m128i hi = requant16_zmm<kSigned>(c1, r.scale, r.lo, r.hi, r.zero_point);
-      const int64_t at = oh * OW + ob;
-      if (at + 32 <= total) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + at), lo);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + at + 16), hi);
-      } else {
-        alignas(16) uint8_t tmp[32];
-        _mm_store_si128(reinterpret_cast<__m128i*>(tmp), lo);
-        _mm_store_si128(reinterpret_cast<__m128i*>(tmp + 16), hi);
-        std::memcpy(y + at, tmp, static_cast<size_t>(std::min<int64_t>(32, OW - ob)));
-      }
+      store_block32(y, oh * OW + ob, total, OW - ob, lo, hi);
     }
   }
 }
 
 template <int S, bool kSigned>
 EF_AVX512_VBMI void plane_for(const Conv2dParams& p, const QdwPlane& g, const uint8_t* buf, const int8_t* w,
-                              int32_t offset, const Requant32& r, uint8_t* y) {
+                              int32_t offset, const RequantZmm& r, uint8_t* y) {
   if (p.kh == 3) return plane32<S, 3, 3, kSigned>(p, g, buf, w, offset, r, y);
   if (p.kh == 5) return plane32<S, 5, 5, kSigned>(p, g, buf, w, offset, r, y);
   return plane32<S, 7, 7, kSigned>(p, g, buf, w, offset, r, y);
@@ -144,8 +131,7 @@ EF_AVX512_VBMI void plane_for(const Conv2dParams& p, const QdwPlane& g, const ui
 
 EF_AVX512_VBMI void qdw_plane_vbmi(const Conv2dParams& p, const QdwPlane& g, const uint8_t* buf, const int8_t* w,
                                    int32_t offset, float scale, const QRequant& rq, uint8_t* y) {
-  const Requant32 r{_mm512_set1_ps(scale), _mm512_set1_ps(static_cast<float>(rq.lo - rq.zero_point)),
-                    _mm512_set1_ps(static_cast<float>(rq.hi - rq.zero_point)), _mm512_set1_epi32(rq.zero_point)};
+  const RequantZmm r = requant_zmm(scale, rq.lo, rq.hi, rq.zero_point);
   if (p.stride_w == 1) {
     return rq.out_signed ? plane_for<1, true>(p, g, buf, w, offset, r, y) : plane_for<1, false>(p, g, buf, w, offset, r, y);
   }

@@ -6,6 +6,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
+#include <cstdint>
+#include <cstring>
+
 namespace ef::cpu::detail {
 
 // All-lanes masks on the AVX-512 intrinsics: GCC 12's unmasked forms warn of an uninitialized pass-through.
@@ -21,6 +24,35 @@ __attribute__((target("avx2,fma,avx512f,avx512bw"), always_inline)) inline __m12
   const __m512 v = _mm512_maskz_min_ps(kAll, _mm512_maskz_max_ps(kAll, f, lo), hi);
   const __m512i q = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(kAll, v), zero_point);
   return kSigned ? _mm512_maskz_cvtsepi32_epi8(kAll, q) : _mm512_maskz_cvtusepi32_epi8(kAll, q);
+}
+
+// The per-plane constants of the depthwise row kernels' requantization (AVX-512 rows and VBMI bytes).
+struct RequantZmm {
+  __m512 scale, lo, hi;  // lo / hi: the output bounds minus the zero point
+  __m512i zero_point;
+};
+
+__attribute__((target("avx2,fma,avx512f,avx512bw"), always_inline)) inline RequantZmm requant_zmm(float scale,
+                                                                                                  int32_t lo,
+                                                                                                  int32_t hi,
+                                                                                                  int32_t zp) {
+  return {_mm512_set1_ps(scale), _mm512_set1_ps(static_cast<float>(lo - zp)),
+          _mm512_set1_ps(static_cast<float>(hi - zp)), _mm512_set1_epi32(zp)};
+}
+
+// 32 output bytes (lo then hi) at y + at of a plane of `total` bytes: whole where they fit (a block running past
+// its row's end spills into the next row, written after it), else only the first `count`.
+__attribute__((target("avx2"), always_inline)) inline void store_block32(uint8_t* y, int64_t at, int64_t total,
+                                                                         int64_t count, __m128i lo, __m128i hi) {
+  if (at + 32 <= total) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + at), lo);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + at + 16), hi);
+    return;
+  }
+  alignas(16) uint8_t tmp[32];
+  _mm_store_si128(reinterpret_cast<__m128i*>(tmp), lo);
+  _mm_store_si128(reinterpret_cast<__m128i*>(tmp + 16), hi);
+  std::memcpy(y + at, tmp, static_cast<size_t>(count < 32 ? count : 32));
 }
 
 }  // namespace ef::cpu::detail

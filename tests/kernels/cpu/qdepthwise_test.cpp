@@ -136,50 +136,42 @@ TEST(QDepthwise, RandomizedGeometries) {
 
 // The AVX-512 VNNI row kernel: rows of 17 to 140 outputs (32-output blocks, the last one partial), 3x3 / 5x5 / 7x7,
 // both strides on each axis, asymmetric pads, a channel multiplier, 1-3 threads.
-TEST(QDepthwise, Avx512RowsRandomized) {
-  std::mt19937 rng(131);
+// Random geometries for one of the AVX-512 row kernels (3x3 / 5x5 / 7x7, strides 1 and 2 in both directions,
+// asymmetric padding, rows of any length over 16 outputs, channel multipliers, int8 / uint8 in and out); returns
+// how many the kernel could run.
+int check_row_kernel(QdwKernel kernel, bool (*fits)(const Conv2dParams&), uint32_t seed, int cases, int64_t max_w) {
+  std::mt19937 rng(seed);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   int ran = 0;
-  for (int i = 0; i < 24; ++i) {
+  for (int i = 0; i < cases; ++i) {
     Case c{};
     c.N = pick(1, 2), c.C = pick(1, 5), c.mult = i % 4 == 0 ? 2 : 1;
     c.kh = c.kw = 3 + 2 * (i % 3);
     c.stride_h = 1 + (i / 3) % 2, c.stride_w = 1 + (i / 6) % 2;
     c.dilation = 1;
     c.pt = pick(0, c.kh / 2), c.pl = pick(0, c.kw / 2), c.pb = pick(0, c.kh / 2), c.pr = pick(0, c.kw / 2);
-    c.H = pick(c.kh, 19), c.W = pick(17 * c.stride_w + c.kw, 140);
+    c.H = pick(c.kh, 19), c.W = pick(17 * c.stride_w + c.kw, max_w);
     c.x_signed = i % 2 == 1, c.y_signed = (i / 2) % 2 == 1;
-    if (!qdepthwise_avx512_fits(params_of(c))) continue;
+    if (!fits(params_of(c))) continue;
     SCOPED_TRACE(testing::Message() << "case " << i << " k " << c.kh << " s " << c.stride_h << "," << c.stride_w
                                     << " HxW " << c.H << "x" << c.W);
-    check(c, QdwKernel::kRowsAvx512, 1 + i % 3, static_cast<uint32_t>(700 + i));
+    check(c, kernel, 1 + i % 3, seed + static_cast<uint32_t>(i));
     ++ran;
   }
-  if (ran == 0) GTEST_SKIP() << "no AVX-512 VNNI on this CPU (or --isa below AVX3)";
+  return ran;
 }
 
-// The VBMI byte kernel on the same kind of geometries (3x3 / 5x5 / 7x7, strides 1 and 2 in both directions,
-// asymmetric padding, rows of any length over 16 outputs, channel multipliers, int8 / uint8 in and out).
-TEST(QDepthwise, VbmiBytesRandomized) {
-  std::mt19937 rng(313);
-  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
-  int ran = 0;
-  for (int i = 0; i < 36; ++i) {
-    Case c{};
-    c.N = pick(1, 2), c.C = pick(1, 5), c.mult = i % 4 == 0 ? 2 : 1;
-    c.kh = c.kw = 3 + 2 * (i % 3);
-    c.stride_h = 1 + (i / 3) % 2, c.stride_w = 1 + (i / 6) % 2;
-    c.dilation = 1;
-    c.pt = pick(0, c.kh / 2), c.pl = pick(0, c.kw / 2), c.pb = pick(0, c.kh / 2), c.pr = pick(0, c.kw / 2);
-    c.H = pick(c.kh, 19), c.W = pick(17 * c.stride_w + c.kw, 150);
-    c.x_signed = i % 2 == 1, c.y_signed = (i / 2) % 2 == 1;
-    if (!qdepthwise_vbmi_fits(params_of(c))) continue;
-    SCOPED_TRACE(testing::Message() << "case " << i << " k " << c.kh << " s " << c.stride_h << "," << c.stride_w
-                                    << " HxW " << c.H << "x" << c.W);
-    check(c, QdwKernel::kBytesVbmi, 1 + i % 3, static_cast<uint32_t>(900 + i));
-    ++ran;
+TEST(QDepthwise, Avx512RowsRandomized) {
+  if (check_row_kernel(QdwKernel::kRowsAvx512, qdepthwise_avx512_fits, 700, 24, 140) == 0) {
+    GTEST_SKIP() << "no AVX-512 VNNI on this CPU (or --isa below AVX3)";
   }
-  if (ran == 0) GTEST_SKIP() << "no AVX-512 VBMI on this CPU (or --isa below AVX3)";
+}
+
+// The VBMI byte kernel on the same kind of geometries, more of them and wider rows (several 64-byte spans).
+TEST(QDepthwise, VbmiBytesRandomized) {
+  if (check_row_kernel(QdwKernel::kBytesVbmi, qdepthwise_vbmi_fits, 900, 36, 150) == 0) {
+    GTEST_SKIP() << "no AVX-512 VBMI on this CPU (or --isa below AVX3)";
+  }
 }
 
 TEST(QDepthwise, PortableOnlyGeometriesAndWideRows) {
