@@ -25,6 +25,7 @@ struct QConvCase {
   // ai.edgeforge QLinearConvAdd instead: the result plus a residual input r of its shape (r_signed: int8 r and
   // output; the output scale is at least the convolution's, so a one-step difference stays within one step).
   bool residual = false, r_signed = false;
+  bool integer_add = false;  // residual and output scales with integer ratios (quantize's adds: fixed-point kernel)
 };
 
 // Widens a 2-D case's input until its padded extent holds one dilated window (at least one output per axis).
@@ -93,8 +94,8 @@ onnx::ModelProto qconv_model(const QConvCase& c, uint32_t seed, std::vector<int6
   if (c.residual) {
     const int rt = c.r_signed ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
     add_io(g, true, "r", rt, y_dims);
-    add_initializer(g, "rs", {}, {ys * 0.7f});
-    add_initializer(g, "cs", {}, {ys * 1.3f});
+    add_initializer(g, "rs", {}, {c.integer_add ? ys * 2.0f : ys * 0.7f});
+    add_initializer(g, "cs", {}, {c.integer_add ? ys : ys * 1.3f});
     if (c.r_signed) {
       add_int_initializer<int8_t>(g, "rzp", rt, {}, {-3});
       add_int_initializer<int8_t>(g, "czp", rt, {}, {9});
@@ -125,7 +126,9 @@ int32_t element(const Tensor& t, int64_t i) {
   return t.dtype() == DType::kInt8 ? t.data<int8_t>()[i] : t.data<uint8_t>()[i];
 }
 
-void check_case(const QConvCase& c, uint32_t seed, int threads, const std::string& expect_prefix) {
+// name_has: where non-empty, the kernel name must contain it.
+void check_case(const QConvCase& c, uint32_t seed, int threads, const std::string& expect_prefix,
+                const std::string& name_has = "") {
   std::vector<int64_t> y_dims;
   onnx::ModelProto m = qconv_model(c, seed, y_dims);
   std::vector<int64_t> x_dims{c.N, c.C};
@@ -148,6 +151,9 @@ void check_case(const QConvCase& c, uint32_t seed, int threads, const std::strin
   ASSERT_EQ(profile.size(), 1u);
   EXPECT_EQ(profile[0].kernel.rfind(expect_prefix, 0), 0u) << profile[0].kernel;
   EXPECT_EQ(profile[0].kernel.find("+add_") != std::string::npos, c.residual) << profile[0].kernel;
+  if (!name_has.empty()) {
+    EXPECT_NE(profile[0].kernel.find(name_has), std::string::npos) << profile[0].kernel;
+  }
   ASSERT_EQ(got[0].shape(), want[0].shape());
   ASSERT_EQ(got[0].dtype(), want[0].dtype());
   int64_t exact = 0, spread = 0;
@@ -385,6 +391,34 @@ TEST(CpuProviderQLinearConvAdd, EveryAlgorithmAddsTheResidual) {
     c.residual = true;
     const char* prefix[] = {"qconv.pointwise_", "qconv.im2col_", "qconv.depthwise", "qconv.gemv_"};
     check_case(c, static_cast<uint32_t>(500 + i), 1 + i % 3, prefix[kind]);
+  }
+}
+
+// QLinearConvAdd with integer scale ratios (the fixed-point add) on the GEMM paths this stop reworked: 64 x 32
+// planes (output rows 2 KiB apart: staged tiles; M = 24: the 24-row tile), 7 x 7 planes (a 1-column last panel:
+// the column kernel), 3x3 and pointwise, 1-3 threads.
+TEST(CpuProviderQLinearConvAdd, FixedPointAddOnStagedTilesAndColumnTails) {
+  int i = 0;
+  for (const std::vector<int64_t>& in : {std::vector<int64_t>{64, 32}, std::vector<int64_t>{7, 7}}) {
+    for (int64_t k : {1, 3}) {
+      for (int64_t M : {24, 40}) {
+        QConvCase c;
+        c.N = 1, c.group = 1, c.C = 20, c.M = M;
+        c.kernel = {k, k};
+        c.in = in;
+        c.stride = {1, 1};
+        c.dilation = {1, 1};
+        c.pads = {k / 2, k / 2, k / 2, k / 2};
+        c.x_signed = i % 2 == 1;
+        c.r_signed = (i / 2) % 2 == 1;
+        c.residual = true;
+        c.integer_add = true;
+        // On x86 with AVX2 the add must be the fixed-point kernel.
+        check_case(c, static_cast<uint32_t>(700 + i), 1 + i % 3, k == 1 ? "qconv.pointwise_" : "qconv.im2col_",
+                   ef::cpu::detail::cpu_has_avx2() ? "+add_fixed_avx" : "");
+        ++i;
+      }
+    }
   }
 }
 
