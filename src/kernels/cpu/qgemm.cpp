@@ -300,6 +300,10 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
   const int64_t tail_cols = N % kQgemmNR;
   const bool column_tail = fused && w.kernel == QKernel::kAvx512Vnni && tail_cols > 0 && tail_cols <= 4;
   const int64_t column_bytes = (w.Kq + 3) / 4 * 64;
+  // avx512_vnni, fused, K of 32+ quads: full 16-row blocks run pairs of full panels on the 8-row x 2-panel tile
+  // (qgemm_pair_avx512_vnni: 10 loads per 16 vpdpbusd instead of 17). Shorter K keeps the 16-row tile: the pair
+  // tile's sums go through memory around its asm loop, which short loops do not repay.
+  const bool pairs = fused && w.kernel == QKernel::kAvx512Vnni && w.Kq >= 32;
   const int64_t elem = rq.out_int32 ? 4 : 1;
   int64_t group = std::clamp<int64_t>(kGroupBytes / panel_bytes, 1, kMaxGroupPanels);
   // Enough groups for every thread.
@@ -372,7 +376,16 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
           if (stage) unstage();
           continue;
         }
-        for (int64_t pi = p0; pi < p_full; ++pi) {
+        int64_t first = p0;
+        if (pairs && valid == rows) {
+          // Full 16-row blocks over pairs of full panels: the 8-row x 2-panel tile.
+          for (; first + 2 <= p_full && (first + 2) * kQgemmNR <= N; first += 2) {
+            t.x = base + (first - p0) * panel_bytes;
+            t.y = y_block + (first - p0) * kQgemmNR;
+            detail::qgemm_pair_avx512_vnni(t);
+          }
+        }
+        for (int64_t pi = first; pi < p_full; ++pi) {
           const int64_t j0 = pi * kQgemmNR, count = std::min(kQgemmNR, N - j0);
           const uint8_t* panel = base + (pi - p0) * panel_bytes;
           if (micro == nullptr) {

@@ -132,6 +132,9 @@ void qgemm_micro_avx512_vnni(const QTile& t);  // 16 rows
 // The avx512_vnni micro-kernel computing only the first 4, 8, 12 or 16 rows of its tile (the least >= rows), or
 // 24 rows (fused epilogue only: the raw accumulator block holds 16).
 QMicro qgemm_micro_avx512_vnni_rows(int64_t rows);
+// The avx512_vnni fused tile for two full panels (t.x, t.x + t.panel_stride) x 16 full rows: outputs at t.y and
+// t.y + 16; t.quads >= 1.
+void qgemm_pair_avx512_vnni(const QTile& t);
 // The avx512_vnni fused tile for t.cols single columns with the rows in the lanes: t.x holds the columns as
 // qgemm_arrange_columns lays them out, t.y their first output; rows [0, valid_rows), valid_rows <= 24.
 void qgemm_columns_avx512_vnni(const QTile& t);
