@@ -28,6 +28,19 @@ void max_into(uint8_t* dst, const uint8_t* src, int64_t n, uint8_t flip) {
   for (; i < n; ++i) dst[i] = std::max<uint8_t>(dst[i], src[i] ^ flip);
 }
 
+// dst[i] = src[i] ^ flip for i < n (the window's first input row).
+void copy_into(uint8_t* dst, const uint8_t* src, int64_t n, uint8_t flip) {
+  int64_t i = 0;
+#if defined(__SSE2__)
+  const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
+  for (; i + 16 <= n; i += 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                     _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)), f));
+  }
+#endif
+  for (; i < n; ++i) dst[i] = src[i] ^ flip;
+}
+
 // y[ow] = max over the kw taps of row[ow * stride + j] (row already padded), flipped back.
 void horizontal(const uint8_t* row, const Conv2dParams& p, uint8_t flip, uint8_t* y) {
   int64_t ow = 0;
@@ -111,15 +124,22 @@ void max_pool2d_8bit(const Conv2dParams& p, const uint8_t* x, bool is_signed, ui
   pool.parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
     thread_local std::vector<uint8_t> row;  // kept between calls: no allocation per run
     if (row.size() < static_cast<size_t>(width)) row.resize(static_cast<size_t>(width));
+    // 0 is the type's lowest value (flipped): the padding never wins, and a window wholly in it gives it. Only
+    // the data columns [pad_left, pad_left + W) are written below, so the padding columns stay 0.
+    std::memset(row.data(), 0, static_cast<size_t>(width));
+    uint8_t* data = row.data() + p.pad_left;
     for (int64_t c = b; c < e; ++c) {
       const uint8_t* xc = x + c * plane_in;
       for (int64_t oh = 0; oh < p.OH; ++oh) {
         const int64_t h0 = oh * p.stride_h - p.pad_top;
         const TapRange rows = valid_taps(h0, p.H, p.kh, p.dilation_h);
-        // 0 is the type's lowest value (flipped): the padding never wins, and a window wholly in it gives it.
-        std::memset(row.data(), 0, static_cast<size_t>(width));
-        for (int64_t i = rows.first; i < rows.last; ++i) {
-          max_into(row.data() + p.pad_left, xc + (h0 + i * p.dilation_h) * p.W, p.W, flip);
+        if (rows.first >= rows.last) {
+          std::memset(data, 0, static_cast<size_t>(p.W));
+        } else {
+          copy_into(data, xc + (h0 + rows.first * p.dilation_h) * p.W, p.W, flip);
+        }
+        for (int64_t i = rows.first + 1; i < rows.last; ++i) {
+          max_into(data, xc + (h0 + i * p.dilation_h) * p.W, p.W, flip);
         }
         horizontal(row.data(), p, flip, y + c * plane_out + oh * p.OW);
       }
