@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -202,6 +201,11 @@ __attribute__((target("avx512f"))) void add_row_avx512(const uint8_t* a, const u
 
 // ---- the fixed-point kernels
 
+// The (a_mul, b_mul) int16 pair vpmaddwd multiplies each (a, b) element pair by: a's in the low half of the dword.
+inline int32_t pair_multipliers(const QAddParams& p) {
+  return static_cast<int32_t>((static_cast<uint32_t>(p.b_mul) << 16) | (static_cast<uint32_t>(p.a_mul) & 0xffffu));
+}
+
 template <bool kSigned>
 __attribute__((target("avx2"), always_inline)) inline __m256i widened16(const uint8_t* x) {
   const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x));
@@ -223,9 +227,7 @@ __attribute__((target("avx2"), always_inline)) inline __m256i fixed16(const uint
 template <bool kA, bool kB, bool kY>
 __attribute__((target("avx2"))) void fixed_row_avx2(const uint8_t* a, const uint8_t* b, int64_t n,
                                                     const QAddParams& p, uint8_t* y) {
-  // vpmaddwd pairs: the a element sits in the low half of each dword.
-  const __m256i mul = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(p.b_mul) << 16) |
-                                                             (static_cast<uint32_t>(p.a_mul) & 0xffffu)));
+  const __m256i mul = _mm256_set1_epi32(pair_multipliers(p));
   const __m256i offset = _mm256_set1_epi32(p.offset);
   const __m128i shift = _mm_cvtsi32_si128(p.shift);
   int64_t i = 0;
@@ -268,8 +270,7 @@ __attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512i fixed3
 template <bool kA, bool kB, bool kY>
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void fixed_row_avx512(const uint8_t* a, const uint8_t* b,
                                                                            int64_t n, const QAddParams& p, uint8_t* y) {
-  const __m512i mul = _mm512_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(p.b_mul) << 16) |
-                                                             (static_cast<uint32_t>(p.a_mul) & 0xffffu)));
+  const __m512i mul = _mm512_set1_epi32(pair_multipliers(p));
   const __m512i offset = _mm512_set1_epi32(p.offset);
   const __m128i shift = _mm_cvtsi32_si128(p.shift);
   const __m512i lane_order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
@@ -355,7 +356,8 @@ QAddKernel qlinear_add_kernel(const QAddParams& p, bool avx2) {
   const std::vector<uint8_t> expected = on_every_pair(exact);
   const bool avx512 = active_isa().rfind("AVX3", 0) == 0 && detail::cpu_has_avx512bw();
   // Fixed point with the most fraction bits first; fewer only change the rounding of inexact ratios.
-  for (int shift = widest_shift(p); shift >= 1 && shift + 3 > widest_shift(p); --shift) {
+  const int widest = widest_shift(p);
+  for (int shift = widest; shift >= 1 && shift + 3 > widest; --shift) {
     const std::optional<QAddParams> f = fixed_point(p, shift);
     if (!f) continue;
     const QAddKernel fixed = avx512 ? QAddKernel{pick<Avx512Fixed>(p), "fixed_avx512", *f}

@@ -40,6 +40,25 @@ void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const 
 }
 #endif
 
+#if defined(__SSE2__)
+// Pointwise quads [0, quads) of `panels` consecutive full panels (panel i at dst + i * panel_bytes) from input
+// rows `plane` bytes apart starting at x: quad by quad across the panels, so each quad's four channel rows are
+// read while their lines are in L1 (see QConvPanels::pack_panels).
+inline void pack_pointwise_quads(const uint8_t* x, int64_t plane, int64_t quads, int64_t panels, __m128i flip,
+                                 uint8_t* dst, int64_t panel_bytes) {
+  for (int64_t q = 0; q < quads; ++q, x += 4 * plane) {
+    for (int64_t i = 0; i < panels; ++i) {
+      const uint8_t* xi = x + i * kQgemmNR;
+      interleave4v(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xi)),
+                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(xi + plane)),
+                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(xi + 2 * plane)),
+                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(xi + 3 * plane)), flip,
+                   dst + i * panel_bytes + q * kQgemmNR * 4);
+    }
+  }
+}
+#endif
+
 // dst[0, n) = src[0, n) for n <= 16: one vector move for a whole panel row, else a byte loop.
 inline void copy_bytes(uint8_t* dst, const uint8_t* src, int64_t n) {
 #if defined(__SSE2__)
@@ -174,19 +193,8 @@ void QConvPanels::pack_panels(int64_t j0, int64_t j1, uint8_t* dst, int64_t pane
   const int64_t full = (j1 - j0) / kQgemmNR;  // panels of 16 columns
 #if defined(__SSE2__)
   if (qconv_is_pointwise(p_) && K % 4 == 0 && full > 1) {
-    const int64_t plane = p_.H * p_.W;
-    const __m128i flip = _mm_set1_epi8(static_cast<char>(flip_));
-    const uint8_t* xk = x_ + j0;
-    for (int64_t q = 0; q < K / 4; ++q, xk += 4 * plane) {
-      for (int64_t i = 0; i < full; ++i) {
-        const uint8_t* x = xk + i * kQgemmNR;
-        interleave4v(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)),
-                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + plane)),
-                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 2 * plane)),
-                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 3 * plane)), flip,
-                     dst + i * panel_bytes + q * kQgemmNR * 4);
-      }
-    }
+    pack_pointwise_quads(x_ + j0, p_.H * p_.W, K / 4, full, _mm_set1_epi8(static_cast<char>(flip_)), dst,
+                         panel_bytes);
     if (j0 + full * kQgemmNR < j1) pack(j0 + full * kQgemmNR, j1, dst + full * panel_bytes);
     return;
   }
@@ -407,13 +415,8 @@ void QConvPanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
   int64_t q = 0;
   if (whole_rows) {
     // Pointwise panels of 16 columns, quads wholly inside K: four plain loads per quad, no per-row dispatch.
-    for (const uint8_t* xk = x_ + j0; q < K / 4; ++q, xk += 4 * plane) {
-      interleave4v(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xk)),
-                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(xk + plane)),
-                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(xk + 2 * plane)),
-                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(xk + 3 * plane)), flip_vec,
-                   dst + q * kQgemmNR * 4);
-    }
+    q = K / 4;
+    pack_pointwise_quads(x_ + j0, plane, q, 1, flip_vec, dst, 0);
     c = q * 4;  // taps == 1: row k is channel k
   } else if (all_planned && two_runs()) {
     // Every tap with at most two runs (and at least one tap with a run, whose offset the empty slots load from).

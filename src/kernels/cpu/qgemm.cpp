@@ -127,23 +127,13 @@ void clamp_lane_groups(int64_t M, int64_t K, const int8_t* w, int64_t ldw, QKern
   }
 }
 
-// This thread's packed-panel buffer, 64-byte aligned: pool workers live as long as the pool, so after the first
-// run a GEMM neither allocates nor clears it (a per-call vector zeroed up to 192 KiB per task).
-uint8_t* panel_buffer(size_t bytes) {
-  thread_local std::vector<uint8_t> buf;
-  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
-  return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t{63});
-}
-
-// This thread's staging block for fused outputs (see `stage` in qgemm), kept like the panel buffer.
-uint8_t* staging_buffer(size_t bytes) {
-  thread_local std::vector<uint8_t> buf;
-  if (buf.size() < bytes) buf.resize(bytes);
-  return buf.data();
-}
-
-// This thread's arranged tail columns (qgemm_arrange_columns), kept like the panel buffer, 64-byte aligned.
-uint8_t* columns_buffer(size_t bytes) {
+// A per-thread scratch buffer of at least `bytes`, 64-byte aligned, one per slot (kPanels: the packed panels,
+// kStaging: staged fused outputs (see `stage` in qgemm), kColumns: arranged tail columns). Pool workers live as
+// long as the pool, so after the first run a GEMM neither allocates nor clears them (a per-call vector zeroed up
+// to 192 KiB per task had been visible).
+enum class Scratch { kPanels, kStaging, kColumns };
+template <Scratch kSlot>
+uint8_t* scratch(size_t bytes) {
   thread_local std::vector<uint8_t> buf;
   if (buf.size() < bytes + 64) buf.resize(bytes + 64);
   return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t{63});
@@ -152,12 +142,12 @@ uint8_t* columns_buffer(size_t bytes) {
 }  // namespace
 
 namespace detail {
-void qgemm_arrange_columns(const uint8_t* panel, int64_t Kq, int64_t j0, int64_t cols, uint8_t* out) {
+void qgemm_arrange_columns(const uint8_t* panel, int64_t Kq, int64_t cols, uint8_t* out) {
   const int64_t groups = (Kq + 3) / 4;
   for (int64_t j = 0; j < cols; ++j, out += groups * 64) {
     for (int64_t q = 0; q < groups * 4; ++q) {
       uint32_t v = 0;
-      if (q < Kq) std::memcpy(&v, panel + q * kQgemmNR * 4 + (j0 + j) * 4, 4);
+      if (q < Kq) std::memcpy(&v, panel + q * kQgemmNR * 4 + j * 4, 4);
       for (int r = 0; r < 4; ++r) std::memcpy(out + q * 16 + r * 4, &v, 4);
     }
   }
@@ -310,9 +300,9 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
   group = std::min(group, std::max<int64_t>(1, panels / std::max(1, pool.num_threads())));
   const int64_t groups = (panels + group - 1) / group;
   pool.parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
-    uint8_t* base = panel_buffer(static_cast<size_t>(group * panel_bytes));
+    uint8_t* base = scratch<Scratch::kPanels>(static_cast<size_t>(group * panel_bytes));
     const int64_t stage_row = group * kQgemmNR;
-    uint8_t* staging = stage ? staging_buffer(static_cast<size_t>(kStageRows * stage_row)) : nullptr;
+    uint8_t* staging = stage ? scratch<Scratch::kStaging>(static_cast<size_t>(kStageRows * stage_row)) : nullptr;
     alignas(64) int32_t acc[kRowPad * kQgemmNR];
     detail::QTile t{};
     t.tile_stride = tile_stride;
@@ -328,10 +318,11 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
       // This group holds the last panel and its columns go to the column kernel: arrange them once for all blocks.
       const bool has_tail = column_tail && p1 == panels;
       const int64_t p_full = has_tail ? p1 - 1 : p1;
+      const int64_t group_cols = std::min(N, p1 * kQgemmNR) - p0 * kQgemmNR;
       uint8_t* arranged = nullptr;
       if (has_tail) {
-        arranged = columns_buffer(static_cast<size_t>(tail_cols * column_bytes));
-        detail::qgemm_arrange_columns(base + (p_full - p0) * panel_bytes, w.Kq, 0, tail_cols, arranged);
+        arranged = scratch<Scratch::kColumns>(static_cast<size_t>(tail_cols * column_bytes));
+        detail::qgemm_arrange_columns(base + (p_full - p0) * panel_bytes, w.Kq, tail_cols, arranged);
       }
       for (int64_t b = 0; b < blocks; ++b) {
         // avx512_vnni, M % 16 == 8: the last 24 rows as one 24-row tile instead of 16 + 8 (EfQgemm 24 x 16384 x
@@ -358,7 +349,6 @@ void qgemm(const QPackedWeights& w, int64_t N, const QPanelPacker& packer, const
         }
         // Where this block's fused outputs for the group's first column go.
         uint8_t* const y_block = stage ? staging : static_cast<uint8_t*>(y) + m0 * y_row + p0 * kQgemmNR;
-        const int64_t group_cols = std::min(N, p1 * kQgemmNR) - p0 * kQgemmNR;
         auto unstage = [&] {
           for (int64_t r = 0; r < valid; ++r) {
             std::memcpy(static_cast<uint8_t*>(y) + (m0 + r) * y_row + p0 * kQgemmNR, staging + r * stage_row,

@@ -138,9 +138,9 @@ void qgemm_pair_avx512_vnni(const QTile& t);
 // The avx512_vnni fused tile for t.cols single columns with the rows in the lanes: t.x holds the columns as
 // qgemm_arrange_columns lays them out, t.y their first output; rows [0, valid_rows), valid_rows <= 24.
 void qgemm_columns_avx512_vnni(const QTile& t);
-// Columns [j0, j0 + cols) of a packed panel for qgemm_columns_avx512_vnni: per column, per group of 4 quads, 64
+// The first `cols` columns of a packed panel for qgemm_columns_avx512_vnni: per column, per group of 4 quads, 64
 // bytes in which quad qq's 4 bytes fill dwords 4 qq .. 4 qq + 3 (zeros past Kq).
-void qgemm_arrange_columns(const uint8_t* panel, int64_t Kq, int64_t j0, int64_t cols, uint8_t* out);
+void qgemm_arrange_columns(const uint8_t* panel, int64_t Kq, int64_t cols, uint8_t* out);
 // Requantizes `count` (<= 16) contiguous accumulators of one row into 8-bit values at y.
 void requant_row_avx2(const int32_t* acc, int64_t count, int32_t offset, float scale, const QRequant& rq, void* y);
 bool cpu_has_avx2();

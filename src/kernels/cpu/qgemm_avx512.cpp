@@ -37,15 +37,13 @@ EF_QAVX512BW inline __m256i half(__m512i v, int i) { return i == 0 ? EF_HALF(v, 
 template <int64_t kRows, bool kSigned, bool kFull>
 EF_QAVX512VNNI __attribute__((always_inline)) inline void vnni_epilogue(const QTile& t, const __m512i (&c)[kRows]) {
   const QRequant& rq = *t.rq;
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(rq.lo - rq.zero_point));
-  const __m512 hi = _mm512_set1_ps(static_cast<float>(rq.hi - rq.zero_point));
-  const __m512i zp = _mm512_set1_epi32(rq.zero_point);
+  const RequantZmm b = requant_zmm(1.0f, rq.lo, rq.hi, rq.zero_point);  // each row's scale below
   const int64_t rows = std::min<int64_t>(kRows, t.valid_rows), cols = t.cols;
   // A constant trip count, unrolled: indexing c[] by a run-time row count put the accumulators in memory.
 #pragma GCC unroll 24
   for (int64_t r = 0; r < kRows; ++r) {
     if (!kFull && r >= rows) continue;
-    const __m128i bytes = requant16_zmm<kSigned>(c[r], _mm512_set1_ps(t.scale[r]), lo, hi, zp);
+    const __m128i bytes = requant16_zmm<kSigned>(c[r], _mm512_set1_ps(t.scale[r]), b.lo, b.hi, b.zero_point);
     uint8_t* y = t.y + r * t.y_row;
     if (kFull || cols == kQgemmNR) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(y), bytes);
@@ -148,9 +146,7 @@ EF_QAVX512VNNI void vnni_pair_k_loop(int32_t* sums, const int8_t* w, int64_t til
 EF_QAVX512VNNI void qgemm_pair_avx512_vnni(const QTile& t) {
   const auto* w = static_cast<const int8_t*>(t.w);
   const QRequant& rq = *t.rq;
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(rq.lo - rq.zero_point));
-  const __m512 hi = _mm512_set1_ps(static_cast<float>(rq.hi - rq.zero_point));
-  const __m512i zp = _mm512_set1_epi32(rq.zero_point);
+  const RequantZmm b = requant_zmm(1.0f, rq.lo, rq.hi, rq.zero_point);  // each row's scale below
   alignas(64) int32_t sums[16 * 16];
   for (int64_t h = 0; h < 2; ++h) {
 #pragma GCC unroll 8
@@ -165,12 +161,8 @@ EF_QAVX512VNNI void qgemm_pair_avx512_vnni(const QTile& t) {
       const __m512 scale = _mm512_set1_ps(t.scale[8 * h + r]);
       uint8_t* y = t.y + (8 * h + r) * t.y_row;
       const __m512i c0 = _mm512_load_si512(sums + 16 * (2 * r)), c1 = _mm512_load_si512(sums + 16 * (2 * r + 1));
-      const __m128i b0 = rq.out_signed ? requant16_zmm<true>(c0, scale, lo, hi, zp)
-                                       : requant16_zmm<false>(c0, scale, lo, hi, zp);
-      const __m128i b1 = rq.out_signed ? requant16_zmm<true>(c1, scale, lo, hi, zp)
-                                       : requant16_zmm<false>(c1, scale, lo, hi, zp);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(y), b0);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(y + kQgemmNR), b1);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y), requant16_zmm(rq.out_signed, c0, scale, b));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y + kQgemmNR), requant16_zmm(rq.out_signed, c1, scale, b));
     }
   }
 }
@@ -187,9 +179,7 @@ EF_QAVX512VNNI void qgemm_columns_avx512_vnni(const QTile& t) {
   const int64_t rem = t.quads % 4;
   const __mmask16 last = rem == 0 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (4 * rem)) - 1);
   const QRequant& rq = *t.rq;
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(rq.lo - rq.zero_point));
-  const __m512 hi = _mm512_set1_ps(static_cast<float>(rq.hi - rq.zero_point));
-  const __m512i zp = _mm512_set1_epi32(rq.zero_point);
+  const RequantZmm b = requant_zmm(1.0f, rq.lo, rq.hi, rq.zero_point);  // each row's scale below
   for (int64_t j = 0; j < t.cols; ++j) {
     const uint8_t* xa = t.x + j * groups * 64;
     // 16 rows (4 tiles) at a time: the weights are padded to 16 rows, so all 4 tiles exist.
@@ -219,8 +209,7 @@ EF_QAVX512VNNI void qgemm_columns_avx512_vnni(const QTile& t) {
       v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(valid, t.offset + r0));
       const __m512 scale = _mm512_maskz_loadu_ps(valid, t.scale + r0);
       alignas(16) uint8_t bytes[16];
-      _mm_store_si128(reinterpret_cast<__m128i*>(bytes), rq.out_signed ? requant16_zmm<true>(v, scale, lo, hi, zp)
-                                                                       : requant16_zmm<false>(v, scale, lo, hi, zp));
+      _mm_store_si128(reinterpret_cast<__m128i*>(bytes), requant16_zmm(rq.out_signed, v, scale, b));
       for (int64_t r = 0; r < rows; ++r) t.y[(r0 + r) * t.y_row + j] = bytes[r];
     }
   }

@@ -26,7 +26,8 @@ __attribute__((target("avx2,fma,avx512f,avx512bw"), always_inline)) inline __m12
   return kSigned ? _mm512_maskz_cvtsepi32_epi8(kAll, q) : _mm512_maskz_cvtusepi32_epi8(kAll, q);
 }
 
-// The per-plane constants of the depthwise row kernels' requantization (AVX-512 rows and VBMI bytes).
+// The constants of a requantization: the depthwise row kernels' per plane (AVX-512 rows and VBMI bytes); the GEMM
+// tiles' per call, with their scale taken from each row instead of `scale`.
 struct RequantZmm {
   __m512 scale, lo, hi;  // lo / hi: the output bounds minus the zero point
   __m512i zero_point;
@@ -38,6 +39,14 @@ __attribute__((target("avx2,fma,avx512f,avx512bw"), always_inline)) inline Requa
                                                                                                   int32_t zp) {
   return {_mm512_set1_ps(scale), _mm512_set1_ps(static_cast<float>(lo - zp)),
           _mm512_set1_ps(static_cast<float>(hi - zp)), _mm512_set1_epi32(zp)};
+}
+
+// requant16_zmm with r's bounds and zero point and `scale` (a row's, or one per lane), the output type chosen at
+// run time.
+__attribute__((target("avx2,fma,avx512f,avx512bw"), always_inline)) inline __m128i requant16_zmm(
+    bool out_signed, __m512i acc, __m512 scale, const RequantZmm& r) {
+  return out_signed ? requant16_zmm<true>(acc, scale, r.lo, r.hi, r.zero_point)
+                    : requant16_zmm<false>(acc, scale, r.lo, r.hi, r.zero_point);
 }
 
 // 32 output bytes (lo then hi) at y + at of a plane of `total` bytes: whole where they fit (a block running past

@@ -51,16 +51,13 @@ struct QConvSetup {
   std::vector<float> scale;   // M: x_scale * w_scale[m] / y_scale, formed as the reference kernel forms it
   cpu::QRequant rq;
   // QLinearConvAdd: y = QLinearAdd(conv result, input kR), in place on the output buffer.
-  struct ResidualAdd {
-    cpu::QAddKernel kernel;
-  };
-  std::optional<ResidualAdd> add;
-  std::string name_suffix() const { return add ? std::string("+add_") + add->kernel.name : ""; }
+  std::optional<cpu::QAddKernel> add;
+  std::string name_suffix() const { return add ? std::string("+add_") + add->name : ""; }
   // The residual add over a whole output, for the algorithms that do not add block by block.
   void add_residual(const KernelArgs& args) const {
     if (!add) return;
     auto* y = static_cast<uint8_t*>(args.output(0).raw());
-    add->kernel(y, static_cast<const uint8_t*>(args.input(kR).raw()), args.output(0).numel(), y);
+    (*add)(y, static_cast<const uint8_t*>(args.input(kR).raw()), args.output(0).numel(), y);
   }
 };
 
@@ -68,17 +65,17 @@ struct QConvSetup {
 // finishes it.
 class ResidualRows final : public cpu::QColumnsDone {
  public:
-  ResidualRows(const QConvSetup::ResidualAdd& add, uint8_t* y, const uint8_t* r, int64_t rows, int64_t cols)
+  ResidualRows(const cpu::QAddKernel& add, uint8_t* y, const uint8_t* r, int64_t rows, int64_t cols)
       : add_(add), y_(y), r_(r), rows_(rows), cols_(cols) {}
   void apply(int64_t j0, int64_t j1) const override {
     for (int64_t m = 0; m < rows_; ++m) {
       uint8_t* y = y_ + m * cols_ + j0;
-      add_.kernel(y, r_ + m * cols_ + j0, j1 - j0, y);
+      add_(y, r_ + m * cols_ + j0, j1 - j0, y);
     }
   }
 
  private:
-  const QConvSetup::ResidualAdd& add_;
+  const cpu::QAddKernel& add_;
   uint8_t* y_;
   const uint8_t* r_;
   int64_t rows_, cols_;
@@ -265,7 +262,7 @@ class QGemvConv final : public PreparedKernel {
 // QLinearConv's part of a node whose convolution result has type `yt` (QLinearConv's output, QLinearConvAdd's
 // intermediate) and shape `y_shape`.
 std::unique_ptr<PreparedKernel> prepare_qconv(const NodeSignature& sig, DType yt, const Shape& y_shape,
-                                              std::optional<QConvSetup::ResidualAdd> add) {
+                                              std::optional<cpu::QAddKernel> add) {
   const Node& node = *sig.node;
   for (size_t i : {kX, kXScale, kW, kWScale, kYScale}) {
     if (!sig.has_input(i)) return nullptr;
@@ -417,8 +414,7 @@ std::unique_ptr<PreparedKernel> prepare_qlinear_conv_add(const NodeSignature& si
   }
   const Shape shape = sig.output_shape(0);
   if (sig.input_shape(kR) != shape) return nullptr;
-  QConvSetup::ResidualAdd add;
-  add.kernel = cpu::qlinear_add_kernel(add_params(*a, *r, *c));
+  const cpu::QAddKernel add = cpu::qlinear_add_kernel(add_params(*a, *r, *c));
   return prepare_qconv(sig, a->type, shape, add);
 }
 
