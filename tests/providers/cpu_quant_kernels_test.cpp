@@ -209,7 +209,8 @@ TEST(CpuProviderQLinearConv, PointwiseLargeKAndOneDimensional) {
 }
 
 // Channels per group a multiple of 4: the im2col panels are packed tap-major and the weights permuted to match
-// (qconv_tap_major); resnet-like 3x3 / 7x7 windows, strides 1-3, planes wider than a panel, groups, 1-3 threads.
+// (qconv_tap_major), at stride 1 on AVX-512 from quad planes; resnet-like 3x3 / 7x7 windows, strides 1-3, planes wider
+// than a panel, groups, 1-3 threads.
 TEST(CpuProviderQLinearConv, TapMajorIm2col) {
   std::mt19937 rng(77);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
@@ -230,7 +231,9 @@ TEST(CpuProviderQLinearConv, TapMajorIm2col) {
     c.x_signed = i % 2 == 1;
     c.y_signed = (i / 2) % 2 == 1;
     c.wide_weights = i % 3 == 0;
-    check_case(c, static_cast<uint32_t>(100 + i), 1 + i % 3, "qconv.im2col");
+    // Stride 1 on AVX-512: from quad planes (qconv_plane_pack.h).
+    const bool planes = c.stride[0] == 1 && c.stride[1] == 1 && ef::cpu::detail::cpu_has_avx512bw();
+    check_case(c, static_cast<uint32_t>(100 + i), 1 + i % 3, "qconv.im2col", planes ? "im2col_planes_" : "");
   }
 }
 

@@ -19,6 +19,7 @@
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/qadd.h"
 #include "kernels/cpu/qconv_pack.h"
+#include "kernels/cpu/qconv_plane_pack.h"
 #include "kernels/cpu/qconv_row_window_pack.h"
 #include "kernels/cpu/qconv_window_pack.h"
 #include "kernels/cpu/qdepthwise.h"
@@ -100,6 +101,8 @@ class QGemmConv final : public PreparedKernel {
     // Row windows (AVX-512 VBMI) where a kernel row of every channel fits 16 bytes in fewer quads still.
     row_window_ = cpu::qconv_row_windows(p);
     tap_major_ = !row_window_ && cpu::qconv_tap_major(p);
+    // Stride-1 tap-major layers on AVX-512 gather from quad planes laid out once per run (qconv_plane_pack.h).
+    quad_planes_ = tap_major_ && cpu::qconv_quad_planes(p);
     window_ = !row_window_ && cpu::qconv_window_quads(p);
     const int64_t k_gemm = row_window_ ? cpu::qconv_row_window_k(p) : window_ ? cpu::qconv_window_quad_k(p) : k;
     std::vector<int8_t> permuted(tap_major_ || window_ || row_window_ ? static_cast<size_t>(m_per_group_ * k_gemm)
@@ -125,8 +128,13 @@ class QGemmConv final : public PreparedKernel {
     }
   }
   std::string name() const override {
-    return std::string(cpu::qconv_is_pointwise(s_.p) ? "qconv.pointwise_" : "qconv.im2col_") +
-           packed_[0].kernel_name() + s_.name_suffix();
+    const char* algo = cpu::qconv_is_pointwise(s_.p) ? "qconv.pointwise_"
+                       : quad_planes_                ? "qconv.im2col_planes_"
+                                                     : "qconv.im2col_";
+    return std::string(algo) + packed_[0].kernel_name() + s_.name_suffix();
+  }
+  uint64_t scratch_bytes() const override {
+    return quad_planes_ ? static_cast<uint64_t>(cpu::qconv_quad_plane_bytes(s_.p)) : 0;
   }
   void run(const KernelArgs& args) const override {
     const cpu::Conv2dParams& p = s_.p;
@@ -151,7 +159,11 @@ class QGemmConv final : public PreparedKernel {
                      residual ? &*residual : nullptr);
         };
         const auto pad = static_cast<uint8_t>(s_.x_zp_unsigned);
-        if (row_window_) {
+        if (quad_planes_) {
+          auto* planes = static_cast<uint8_t*>(args.scratch);
+          cpu::QQuadPlanePanels::build(p, x_group, flip, pad, planes, *args.pool);
+          gemm(cpu::QQuadPlanePanels(p, planes));
+        } else if (row_window_) {
           gemm(cpu::QRowWindowPanels(p, x_group, flip, pad));
         } else if (window_) {
           gemm(cpu::QWindowQuadPanels(p, x_group, flip, pad));
@@ -166,6 +178,7 @@ class QGemmConv final : public PreparedKernel {
   QConvSetup s_;
   int64_t m_per_group_ = 0;
   bool tap_major_ = false;
+  bool quad_planes_ = false;  // tap-major panels from quad planes (qconv_plane_pack.h)
   bool window_ = false;  // window-quad panels (qconv_window_pack.h)
   bool row_window_ = false;  // row-window panels (qconv_row_window_pack.h)
   std::vector<int32_t> offset_;
