@@ -92,6 +92,21 @@ TEST(QuantStatic, WritesStandardQdqThatTracksTheFloatModel) {
   }
   EXPECT_NO_THROW(export_model_bytes(q));  // onnx::checker
   EXPECT_GT(output_sqnr(fp, q), 25.0);
+  // Read back, the file runs its convolutions on the integer kernels: the compaction must keep what QDQ fusion
+  // looks for (it once dropped the weights' all-zero zero points, and every conv ran in float).
+  {
+    auto session = Session::from_model(load_model_from_bytes(export_model_bytes(q), ""));
+    std::vector<NodeProfile> profile;
+    session->run_profiled({{"x", Tensor::from_vector(DType::kFloat32, {1, 3, 8, 8}, seeded_values(192, 5, 1.0f))}},
+                          profile);
+    int integer_convs = 0, float_convs = 0;
+    for (const NodeProfile& p : profile) {
+      integer_convs += p.op_type.rfind("QLinearConv", 0) == 0;
+      float_convs += p.op_type == "Conv";
+    }
+    EXPECT_EQ(integer_convs, count_op(q, "Conv") + count_op(q, "Gemm"));  // the Gemm: a 1x1 QLinearConv
+    EXPECT_EQ(float_convs, 0);
+  }
 
   // The saved ranges reproduce the same model without calibration data.
   QuantizeOptions again;
