@@ -152,9 +152,11 @@ TEST(CpuWinograd, Applicability) {
   EXPECT_THROW(WinogradConv(p, std::vector<float>(4 * 4 * 15).data()), std::invalid_argument);
   p = conv3x3(1, 4, 4, 8, 8, 1, 1, 1, 1);
   EXPECT_THROW(WinogradConv(p, std::vector<float>(4 * 4 * 9).data(), 3), std::invalid_argument);
-  // The per-layer choice: 4x4 tiles on large planes, 2x2 on 7x7 with many channels, none for thin layers.
+  // The per-layer choice: 4x4 tiles on large planes, 2x2 on small planes of few channels, none for thin layers.
   EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 64, 64, 56, 56, 1, 1, 1, 1)), 4);
-  EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 512, 512, 7, 7, 1, 1, 1, 1)), 2);
+  // 7x7 planes: F(2x2) while its transformed weights fit in L2 (64 channels), im2col for resnet18's 512.
+  EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 64, 64, 7, 7, 1, 1, 1, 1)), 2);
+  EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 512, 512, 7, 7, 1, 1, 1, 1)), 0);
   EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 4, 64, 56, 56, 1, 1, 1, 1)), 0);
   EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 64, 64, 4096, 3, 1, 1, 1, 1)), 0);  // padded plane ~24x the input
   EXPECT_EQ(winograd_preferred_tile(conv3x3(1, 64, 64, 320, 320, 1, 1, 1, 1)), 4);
