@@ -150,7 +150,10 @@ void run_column(const Problem& p, int64_t m0, int64_t m1, int64_t j) {
 constexpr int64_t kMaxColumnTail = 2;
 
 int64_t column_tail(const Problem& p, int64_t n1) {
-  const int64_t tail = p.N % p.kernel->nr;
+  // Modulo one vector, not a panel: on AVX-512 (nr = 32) N = 49 is then 32 + 16 + 1 (a two-vector panel, a
+  // one-vector panel in row-tile pairs, one column) instead of 32 + 17, whose last panel took a full two-vector
+  // tile for 17 columns (64 column slots for 49).
+  const int64_t tail = p.N % (p.kernel->nr / 2);
   return p.a.packed && n1 == p.N && tail <= kMaxColumnTail ? tail : 0;
 }
 
