@@ -1,7 +1,7 @@
 // The CPU provider's 8-bit kernels for the ops qdq-fusion moves onto 8-bit tensors -- MaxPool (pool.max_8bit),
 // constant Pad (pad.constant) and ai.edgeforge QLinearAdd -- against the reference kernels, byte for byte, for
-// uint8 and int8, odd sizes, strides, dilation, padding, ceil mode; QLinearAdd with broadcasting stays on the
-// reference kernel.
+// uint8 and int8, odd sizes, strides, dilation, padding, ceil mode; QLinearAdd of a tensor and one broadcast element
+// (qlinear_add.scalar_table) or one per channel plane (broadcast_table), either side, an input or a constant.
 #include <random>
 
 #include <gtest/gtest.h>
@@ -95,6 +95,75 @@ TEST(CpuProviderInt8Ops, MaxPoolAndPad) {
       EXPECT_EQ(k[1], "pad.constant");
     }
   }
+}
+
+// QLinearAdd of a tensor and a single element (hard-swish's x + 3 in QDQ models) runs a 256-entry table, on
+// either input side, uint8 and int8, scale ratios that are and are not integers, the element a constant or a graph
+// input, tensor sizes around the 64-byte vector step; one element per channel ([1, C, 1, 1], batch 2) a table per
+// channel plane.
+TEST(CpuProviderInt8Ops, QLinearAddOfOneBroadcastElement) {
+  uint32_t seed = 700;
+  int checked = 0;
+  for (int type : {onnx::TensorProto::UINT8, onnx::TensorProto::INT8}) {
+    for (int scalar_side = 0; scalar_side < 2; ++scalar_side) {
+      for (int constant = 0; constant < 3; ++constant) {  // 2: one element per channel, a constant [1, C, 1, 1]
+        const std::vector<int64_t> x_dims = constant == 2 ? std::vector<int64_t>{2, 3, 17, 19 + scalar_side}
+                                                          : std::vector<int64_t>{1, 3, 5, 13 + 17 * scalar_side + 9 * constant};
+        const std::vector<int64_t> one_dims = constant == 2 ? std::vector<int64_t>{1, 3, 1, 1}
+                                              : constant  ? std::vector<int64_t>{1}
+                                                          : std::vector<int64_t>{1, 1, 1, 1};
+        onnx::ModelProto m = make_model(13);
+        auto* os = m.add_opset_import();
+        os->set_domain("ai.edgeforge");
+        os->set_version(1);
+        auto* g = m.mutable_graph();
+        add_io(g, true, "x", type, x_dims);
+        if (!constant) add_io(g, true, "s", type, one_dims);
+        auto* out = g->add_output();
+        out->set_name("y");
+        out->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+        auto scalar_init = [&](const char* name, int elem, const void* v, size_t bytes, bool rank1) {
+          auto* t = g->add_initializer();
+          t->set_name(name);
+          t->set_data_type(elem);
+          if (rank1) t->add_dims(1);
+          t->set_raw_data(v, bytes);
+        };
+        const uint8_t s_values[3] = {77, 0, 255}, zx = type == onnx::TensorProto::INT8 ? 250 : 120, zs = 3, zy = 131;
+        if (constant == 1) scalar_init("s", type, s_values, 1, true);
+        if (constant == 2) {
+          auto* t = g->add_initializer();
+          t->set_name("s");
+          t->set_data_type(type);
+          for (int64_t d : one_dims) t->add_dims(d);
+          t->set_raw_data(s_values, 3);
+        }
+        // x's and y's scales differ by a non-integer ratio on one side, an integer one on the other.
+        const float xs = scalar_side ? 0.05f : 0.1f, ss = 0.0371f, ys = 0.1f;
+        scalar_init("xs", onnx::TensorProto::FLOAT, &xs, 4, false);
+        scalar_init("ss", onnx::TensorProto::FLOAT, &ss, 4, false);
+        scalar_init("ys", onnx::TensorProto::FLOAT, &ys, 4, false);
+        scalar_init("xz", type, &zx, 1, false);
+        scalar_init("sz", type, &zs, 1, false);
+        scalar_init("yz", type, &zy, 1, false);
+        std::vector<std::string> in = scalar_side ? std::vector<std::string>{"s", "ss", "sz", "x", "xs", "xz"}
+                                                  : std::vector<std::string>{"x", "xs", "xz", "s", "ss", "sz"};
+        in.push_back("ys");
+        in.push_back("yz");
+        add_node(g, "QLinearAdd", in, {"y"})->set_domain("ai.edgeforge");
+        const DType dt = type == onnx::TensorProto::INT8 ? DType::kInt8 : DType::kUInt8;
+        NamedTensors inputs{{"x", random_bytes(dt, x_dims, ++seed)}};
+        if (!constant) inputs.emplace_back("s", random_bytes(dt, one_dims, ++seed));
+        SCOPED_TRACE(testing::Message() << "type " << type << " scalar side " << scalar_side << " constant "
+                                        << constant);
+        const std::vector<std::string> k = expect_same_bytes(m, inputs);
+        ASSERT_EQ(k.size(), 1u);
+        EXPECT_EQ(k[0], constant == 2 ? "qlinear_add.broadcast_table" : "qlinear_add.scalar_table");
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 12);
 }
 
 }  // namespace

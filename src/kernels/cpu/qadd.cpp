@@ -376,4 +376,39 @@ void qlinear_add(const void* a, const void* b, int64_t n, const QAddParams& p, v
   exact_kernel(p, avx2)(static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), n, static_cast<uint8_t*>(y));
 }
 
+namespace {
+#ifdef EF_QADD_AVX2
+// y = table[x] for 64 bytes at a time: two vpermi2b look up the low and the high half of the table by the low 7
+// bits, the top bit picks between them.
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) int64_t map_bytes_vbmi(const uint8_t* x, int64_t n,
+                                                                             const uint8_t* table, uint8_t* y) {
+  const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+  const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512i v = _mm512_loadu_si512(x + i);
+    const __m512i lo = _mm512_permutex2var_epi8(t0, v, t1), hi = _mm512_permutex2var_epi8(t2, v, t3);
+    _mm512_storeu_si512(y + i, _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi));
+  }
+  return i;
+}
+#endif
+}  // namespace
+
+void map_bytes(const uint8_t* x, int64_t n, const uint8_t* table, uint8_t* y) {
+  int64_t i = 0;
+#ifdef EF_QADD_AVX2
+  if (detail::cpu_has_avx512_vbmi() && active_isa().rfind("AVX3", 0) == 0) i = map_bytes_vbmi(x, n, table, y);
+#endif
+  for (; i < n; ++i) y[i] = table[x[i]];
+}
+
+void qlinear_add_scalar(const uint8_t* a, int64_t n, uint8_t b, const QAddParams& p, uint8_t* y) {
+  uint8_t values[256], same_b[256], table[256];
+  for (int v = 0; v < 256; ++v) values[v] = static_cast<uint8_t>(v);
+  std::fill(same_b, same_b + 256, b);
+  qlinear_add(values, same_b, 256, p, table, false);  // the portable loop: the formula itself
+  map_bytes(a, n, table, y);
+}
+
 }  // namespace ef::cpu

@@ -37,4 +37,12 @@ struct QAddKernel {
 };
 QAddKernel qlinear_add_kernel(const QAddParams& p, bool avx2 = true);
 
+// y[i] = table[x[i]] (AVX-512 VBMI: 64 bytes per two vpermi2b). y may alias x.
+void map_bytes(const uint8_t* x, int64_t n, const uint8_t* table, uint8_t* y);
+
+// QLinearAdd of a tensor a and one broadcast element b (hard-swish's x + 3 after quantization): each result
+// depends on a's byte alone, so the 256 possible results are computed by qlinear_add's portable loop (the formula
+// itself, hence exact) and a is mapped through them. y may alias a.
+void qlinear_add_scalar(const uint8_t* a, int64_t n, uint8_t b, const QAddParams& p, uint8_t* y);
+
 }  // namespace ef::cpu
