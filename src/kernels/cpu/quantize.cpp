@@ -46,6 +46,24 @@ __attribute__((target("avx2,fma"))) int64_t quantize_avx2(const float* x, int64_
   return i;
 }
 
+// The same steps on 16 lanes (vdivps bounds both loops; Zen 5 divides 512 bits at about the 256-bit rate per
+// instruction).
+__attribute__((target("avx512f,avx512bw"))) int64_t quantize_avx512(const float* x, int64_t n, float scale,
+                                                                     int32_t zp, int32_t lo, int32_t hi, uint8_t* y) {
+  const __m512 s = _mm512_set1_ps(scale), big = _mm512_set1_ps(65536.0f), nbig = _mm512_set1_ps(-65536.0f);
+  const __m512i z = _mm512_set1_epi32(zp), vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_div_ps(_mm512_loadu_ps(x + i), s);
+    const __mmask16 ordered = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+    v = _mm512_maskz_mov_ps(ordered, _mm512_min_ps(_mm512_max_ps(v, nbig), big));  // NaN -> 0 -> the zero point
+    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), z);
+    q = _mm512_min_epi32(_mm512_max_epi32(q, vlo), vhi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtepi32_epi8(q));  // in range: truncation is exact
+  }
+  return i;
+}
+
 __attribute__((target("avx2,fma"))) int64_t dequantize_avx2(const uint8_t* x, bool in_signed, int64_t n,
                                                              float scale, int32_t zp, float* y) {
   const __m256 s = _mm256_set1_ps(scale);
@@ -67,7 +85,10 @@ void quantize_linear(const float* x, int64_t n, float scale, int32_t zero_point,
   auto* out = static_cast<uint8_t*>(y);
   int64_t i = 0;
 #ifdef EF_QUANTIZE_AVX2
-  if (use_avx2()) i = quantize_avx2(x, n, scale, zero_point, lo, hi, out);
+  if (detail::cpu_has_avx512bw() && active_isa().rfind("AVX3", 0) == 0) {
+    i = quantize_avx512(x, n, scale, zero_point, lo, hi, out);
+  }
+  if (use_avx2()) i += quantize_avx2(x + i, n - i, scale, zero_point, lo, hi, out + i);
 #endif
   for (; i < n; ++i) out[i] = static_cast<uint8_t>(quantize_one(x[i], scale, zero_point, lo, hi));
 }

@@ -2,7 +2,7 @@
 // the int8 path (the boundaries between quantized and float regions of a QDQ graph):
 //   quantize:   y = saturate(round_half_even(x / scale) + zero_point)   (NaN gives the zero point)
 //   dequantize: y = (x - zero_point) * scale
-// Bit-identical to the reference kernels (the division is float32, as there). AVX2 where the CPU has it and the
+// Bit-identical to the reference kernels (the division is float32, as there). AVX-512 / AVX2 where the CPU has it and the
 // --isa cap allows, else portable loops. Depends on nothing but the standard library.
 #pragma once
 #include <cstdint>
