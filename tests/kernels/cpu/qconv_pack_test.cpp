@@ -8,35 +8,19 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cpu/qconv_panel_check.h"
+
 namespace ef::cpu {
 namespace qconv_pack_test {
 
 void check_conv_panels(const Conv2dParams& p, uint8_t flip, uint8_t pad, uint32_t seed, bool tap_major = false) {
   std::mt19937 rng(seed);
-  const int64_t channels = p.C / p.group, plane = p.H * p.W;
-  const int64_t K = channels * p.kh * p.kw, quads = (K + 3) / 4, N = p.OH * p.OW;
   for (int64_t g = 0; g < p.group; ++g) {
-    std::vector<uint8_t> x(static_cast<size_t>(channels * plane));  // this group's input, exactly
+    std::vector<uint8_t> x(static_cast<size_t>(p.C / p.group * p.H * p.W));  // this group's input, exactly
     for (uint8_t& v : x) v = static_cast<uint8_t>(rng());
     const QConvPanels panels(p, x.data(), flip, pad, tap_major);
-    std::vector<uint8_t> dst(static_cast<size_t>(quads * kQgemmNR * 4));
-    for (int64_t j0 = 0; j0 < N; j0 += kQgemmNR) {
-      const int64_t j1 = std::min(N, j0 + kQgemmNR);
-      panels.pack(j0, j1, dst.data());
-      for (int64_t k = 0; k < K; ++k) {
-        const int64_t taps = p.kh * p.kw, tap = tap_major ? k / channels : k % taps;
-        const int64_t c = tap_major ? k % channels : k / taps, ky = tap / p.kw, kx = tap % p.kw;
-        for (int64_t j = 0; j < j1 - j0; ++j) {
-          const int64_t oy = (j0 + j) / p.OW, ox = (j0 + j) % p.OW;
-          const int64_t iy = oy * p.stride_h - p.pad_top + ky * p.dilation_h;
-          const int64_t ix = ox * p.stride_w - p.pad_left + kx * p.dilation_w;
-          const bool inside = iy >= 0 && iy < p.H && ix >= 0 && ix < p.W;
-          const int want = inside ? x[static_cast<size_t>(c * plane + iy * p.W + ix)] ^ flip : pad;
-          ASSERT_EQ(dst[static_cast<size_t>(((k / 4) * kQgemmNR + j) * 4 + k % 4)], want)
-              << "k " << k << " column " << j0 + j << " group " << g;
-        }
-      }
-    }
+    expect_im2col_panels(p, x, flip, pad, tap_major, g,
+                         [&](int64_t j0, int64_t j1, uint8_t* dst) { panels.pack(j0, j1, dst); });
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/qconv_pack.h"
+#include "kernels/cpu/qconv_panel_check.h"
 
 namespace ef::cpu {
 namespace qconv_plane_pack_test {
@@ -40,31 +41,15 @@ TEST(QQuadPlanePanels, MatchNaiveTapMajorIm2col) {
     if (p.OH < 1 || p.OW < 1 || !qconv_tap_major(p)) continue;
     SCOPED_TRACE(testing::Message() << "case " << i << " C " << p.C << " H " << p.H << " W " << p.W << " k "
                                     << p.kh << "x" << p.kw << " d " << p.dilation_h << "," << p.dilation_w);
-    const int64_t channels = p.C / p.group, plane = p.H * p.W, taps = p.kh * p.kw;
-    const int64_t K = channels * taps, N = p.OH * p.OW;
     const auto flip = static_cast<uint8_t>(i % 2 ? 0x80 : 0), pad = static_cast<uint8_t>(pick(0, 255));
     for (int64_t g = 0; g < p.group; ++g) {
-      std::vector<uint8_t> x(static_cast<size_t>(channels * plane));
+      std::vector<uint8_t> x(static_cast<size_t>(p.C / p.group * p.H * p.W));
       for (uint8_t& v : x) v = static_cast<uint8_t>(rng());
       std::vector<uint8_t> planes(static_cast<size_t>(qconv_quad_plane_bytes(p)));
       QQuadPlanePanels::build(p, x.data(), flip, pad, planes.data(), pool);
       const QQuadPlanePanels panels(p, planes.data());
-      std::vector<uint8_t> dst(static_cast<size_t>(K / 4 * kQgemmNR * 4));
-      for (int64_t j0 = 0; j0 < N; j0 += kQgemmNR) {
-        const int64_t j1 = std::min(N, j0 + kQgemmNR);
-        panels.pack(j0, j1, dst.data());
-        for (int64_t k = 0; k < K; ++k) {
-          const int64_t tap = k / channels, c = k % channels, ky = tap / p.kw, kx = tap % p.kw;
-          for (int64_t j = 0; j < j1 - j0; ++j) {
-            const int64_t oy = (j0 + j) / p.OW, ox = (j0 + j) % p.OW;
-            const int64_t iy = oy - p.pad_top + ky * p.dilation_h, ix = ox - p.pad_left + kx * p.dilation_w;
-            const bool inside = iy >= 0 && iy < p.H && ix >= 0 && ix < p.W;
-            const int want = inside ? x[static_cast<size_t>(c * plane + iy * p.W + ix)] ^ flip : pad;
-            ASSERT_EQ(dst[static_cast<size_t>(((k / 4) * kQgemmNR + j) * 4 + k % 4)], want)
-                << "k " << k << " column " << j0 + j << " group " << g;
-          }
-        }
-      }
+      expect_im2col_panels(p, x, flip, pad, /*tap_major=*/true, g,
+                           [&](int64_t j0, int64_t j1, uint8_t* dst) { panels.pack(j0, j1, dst); });
     }
     ++checked;
     narrow += p.OW < 8;
