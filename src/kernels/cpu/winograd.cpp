@@ -103,8 +103,8 @@ HWY_INLINE void ForEachGroup(const Geometry& g, int64_t t0, int64_t t1, int64_t 
 // the same channel (tiles later in the row) or channel c + 1 (the next row of the panel), which is why the whole
 // store is used only when c + 1 < c1 in the same K block; the last channel of the range stores lane by lane.
 template <int kT>
-void InputTransformT(const Geometry& g, const float* xpad, int64_t t0, int64_t t1, int64_t c0, int64_t c1,
-                     const WinogradConv::Panels& dst) {
+void InputTransformT(const Geometry& g, const float* xpad, int64_t row0, int64_t t0, int64_t t1, int64_t c0,
+                     int64_t c1, const WinogradConv::Panels& dst) {
   constexpr int kIn = kT + 2;
   const D d;
   const int64_t L = static_cast<int64_t>(hn::Lanes(d)), nr = dst.nr;
@@ -122,7 +122,7 @@ void InputTransformT(const Geometry& g, const float* xpad, int64_t t0, int64_t t
     float* const row = dst.data + pc * dst.padded + (c - pc) * nr;
     const bool spill_ok = c + 1 < c1 && c + 1 < pc + kcl;
     ForEachGroup(g, t0, t1, L, [&](int64_t s, int64_t seg_end, int64_t img, int64_t th, int64_t tw) HWY_ATTR {
-      const float* p = xpad + ((img * g.C + c) * g.Hp + th * kT) * g.Wp + tw * kT;
+      const float* p = xpad + ((img * g.C + c) * g.Hp + th * kT - row0) * g.Wp + tw * kT;
       HWY_ALIGN float rows[kIn * kIn * WinogradConv::kMaxLanes];  // B^T applied along each input row
       // The small fixed loops are unrolled explicitly (GCC at -O2 keeps them as loops over stack arrays).
       HWY_UNROLL(6) for (int r = 0; r < kIn; ++r) {
@@ -242,10 +242,10 @@ void OutputTransformK(const Geometry& g, const float* mo, int64_t t0, int64_t t1
   }
 }
 
-void InputTransform(const Geometry& g, const float* xpad, int64_t t0, int64_t t1, int64_t c0, int64_t c1,
-                    const WinogradConv::Panels& dst) {
-  if (g.tile == 4) return InputTransformT<4>(g, xpad, t0, t1, c0, c1, dst);
-  InputTransformT<2>(g, xpad, t0, t1, c0, c1, dst);
+void InputTransform(const Geometry& g, const float* xpad, int64_t row0, int64_t t0, int64_t t1, int64_t c0,
+                    int64_t c1, const WinogradConv::Panels& dst) {
+  if (g.tile == 4) return InputTransformT<4>(g, xpad, row0, t0, t1, c0, c1, dst);
+  InputTransformT<2>(g, xpad, row0, t0, t1, c0, c1, dst);
 }
 
 void OutputTransform(const Geometry& g, const float* mo, int64_t t0, int64_t t1, int64_t m0, int64_t m1,
@@ -287,12 +287,13 @@ constexpr double kG4[6][3] = {{1.0 / 4, 0, 0},
 constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 
 // Copies input planes [p0, p1) of the flattened (n, c) range into the zero-padded layout of g.
+// Padded rows [row0, row0 + rows) of planes [p0, p1) into xpad, planes rows * Wp floats apart.
 void pad_planes(const Conv2dParams& p, const WinogradConv::Geometry& g, const float* x, float* xpad, int64_t p0,
-                int64_t p1) {
+                int64_t p1, int64_t row0, int64_t rows) {
   for (int64_t pl = p0; pl < p1; ++pl) {
     const float* src = x + pl * p.H * p.W;
-    float* dst = xpad + pl * g.Hp * g.Wp;
-    for (int64_t r = 0; r < g.Hp; ++r, dst += g.Wp) {
+    float* dst = xpad + pl * rows * g.Wp;
+    for (int64_t r = row0; r < row0 + rows; ++r, dst += g.Wp) {
       const int64_t ih = r - p.pad_top;
       if (ih < 0 || ih >= p.H) {
         std::fill(dst, dst + g.Wp, 0.0f);
@@ -412,17 +413,36 @@ WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int6
 }
 
 namespace {
-// Scratch: the padded input, then per slot (a block in flight) its V (in GEMM panels) and Mo.
+// The padded rows the input transform of block b reads (one image: tiles in row-major order), [first, first + count).
+std::pair<int64_t, int64_t> block_rows(const WinogradConv::Geometry& g, int64_t b) {
+  const int64_t t0 = b * g.block, t1 = std::min(g.tiles, t0 + g.block);
+  const int64_t th0 = t0 / g.TW, th1 = (t1 - 1) / g.TW;
+  return {th0 * g.tile, (th1 - th0 + 1) * g.tile + 2};
+}
+
+// With several slots on one image, each slot pads the rows of its own block into its own buffer: when the whole
+// padded input was built first, split by planes between the threads, every block's input transform read rows
+// the other core had written (and the next run's padding overwrote rows the other core had read). Two threads
+// then took as long as one on squeezenet's 55x55 layer (edgeforge_conv_bench, C:16/HW:55/M:64).
+bool private_rows(const WinogradConv::Geometry& g, int64_t slots) { return g.N == 1 && slots > 1; }
+
+// Scratch: the padded input (or, with private rows, nothing), then per slot (a block in flight) its V (in GEMM
+// panels), Mo and, with private rows, its block's padded rows.
 struct ScratchLayout {
   int64_t vp, mo;  // float offsets of slot 0's V and Mo, 64-byte aligned
+  int64_t rows;    // float offset of slot 0's padded rows (with private rows)
   int64_t slot;    // floats per slot
   int64_t total;
 };
 ScratchLayout layout(const WinogradConv::Geometry& g, int64_t points, int64_t vp_stride, int64_t slots) {
   ScratchLayout s;
-  s.vp = round_up(g.N * g.C * g.Hp * g.Wp, 16);
+  const bool own = private_rows(g, slots);
+  int64_t max_rows = 0;
+  for (int64_t b = 0; own && b * g.block < g.tiles; ++b) max_rows = std::max(max_rows, block_rows(g, b).second);
+  s.vp = own ? 0 : round_up(g.N * g.C * g.Hp * g.Wp, 16);
   s.mo = s.vp + points * vp_stride;
-  s.slot = s.mo - s.vp + round_up(g.M * g.row, 16);
+  s.rows = s.mo + round_up(g.M * g.row, 16);
+  s.slot = s.rows - s.vp + round_up(g.C * max_rows * g.Wp, 16);
   s.total = s.vp + slots * s.slot;
   return s;
 }
@@ -432,9 +452,12 @@ uint64_t WinogradConv::scratch_bytes() const {
   return static_cast<uint64_t>(layout(g_, points_, vp_stride_, slots_).total) * sizeof(float);
 }
 
-void WinogradConv::run_block(int64_t t0, float* vp, float* mo, const float* xpad, const float* bias,
-                             const float* residual, const Activation& act, float* y, ThreadPool& pool) const {
+void WinogradConv::run_block(int64_t t0, float* vp, float* mo, const float* xpad, int64_t row0, int64_t hp,
+                             const float* bias, const float* residual, const Activation& act, float* y,
+                             ThreadPool& pool) const {
   const Geometry& g = g_;
+  Geometry in = g;  // the padded rows the input transform reads
+  in.Hp = hp;
   const int64_t t1 = std::min(g.tiles, t0 + g.block), nt = t1 - t0;
   const Panels panels{vp, vp_stride_, nr_, kc_, round_up(nt, nr_)};
   pool.parallel_for(g.C, 1, [&](int64_t c0, int64_t c1) {
@@ -448,7 +471,7 @@ void WinogradConv::run_block(int64_t t0, float* vp, float* mo, const float* xpad
         std::fill(row + nt - last, row + nr_, 0.0f);
       }
     }
-    HWY_DYNAMIC_DISPATCH(InputTransform)(g, xpad, t0, t1, c0, c1, panels);
+    HWY_DYNAMIC_DISPATCH(InputTransform)(in, xpad, row0, t0, t1, c0, c1, panels);
   });
   const int64_t chunks = ceil_div(g.M, chunk_);
   pool.parallel_for(chunks, 1, [&](int64_t k0, int64_t k1) {
@@ -468,15 +491,27 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
   const Geometry& g = g_;
   const ScratchLayout s = layout(g, points_, vp_stride_, slots_);
   float* base = static_cast<float*>(scratch);
-  const int64_t plane_work = std::max<int64_t>(1, g.Hp * g.Wp);
-  pool.parallel_for(g.N * g.C, std::max<int64_t>(1, (int64_t{1} << 14) / plane_work),
-                    [&](int64_t p0, int64_t p1) { pad_planes(p_, g, x, base, p0, p1); });
   const int64_t blocks = ceil_div(g.tiles, g.block);
   const int64_t used = std::min<int64_t>({slots_, pool.num_threads(), blocks});
+  const bool own_rows = private_rows(g, slots_);
+  const int64_t plane_work = std::max<int64_t>(1, g.Hp * g.Wp);
+  const int64_t pad_grain = std::max<int64_t>(1, (int64_t{1} << 14) / plane_work);
+  if (!own_rows) {
+    pool.parallel_for(g.N * g.C, pad_grain,
+                      [&](int64_t p0, int64_t p1) { pad_planes(p_, g, x, base, p0, p1, 0, g.Hp); });
+  }
   if (used <= 1) {
-    // One block at a time, each phase split among the threads (three joins per block).
+    // One block at a time, each phase split among the threads (three joins per block); with private rows, slot
+    // 0's rows are padded per block.
     for (int64_t b = 0; b < blocks; ++b) {
-      run_block(b * g.block, base + s.vp, base + s.mo, base, bias, residual, act, y, pool);
+      if (!own_rows) {
+        run_block(b * g.block, base + s.vp, base + s.mo, base, 0, g.Hp, bias, residual, act, y, pool);
+        continue;
+      }
+      float* rows = base + s.rows;
+      const auto [row0, count] = block_rows(g, b);
+      pool.parallel_for(g.C, pad_grain, [&](int64_t c0, int64_t c1) { pad_planes(p_, g, x, rows, c0, c1, row0, count); });
+      run_block(b * g.block, base + s.vp, base + s.mo, rows, row0, count, bias, residual, act, y, pool);
     }
     return;
   }
@@ -499,8 +534,16 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
   pool.parallel_for(used, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       for (int64_t b; (b = claim(k == 0)) >= 0;) {
-        run_block(b * g.block, base + s.vp + k * s.slot, base + s.mo + k * s.slot, base, bias, residual, act, y,
-                  pool);
+        if (own_rows) {
+          float* rows = base + s.rows + k * s.slot;
+          const auto [row0, count] = block_rows(g, b);
+          pad_planes(p_, g, x, rows, 0, g.C, row0, count);
+          run_block(b * g.block, base + s.vp + k * s.slot, base + s.mo + k * s.slot, rows, row0, count, bias,
+                    residual, act, y, pool);
+        } else {
+          run_block(b * g.block, base + s.vp + k * s.slot, base + s.mo + k * s.slot, base, 0, g.Hp, bias, residual,
+                    act, y, pool);
+        }
       }
     }
   });

@@ -78,9 +78,9 @@ class WinogradConv {
 
  private:
   // Input transform, GEMMs and output transform of the tiles [t0, t0 + block) with V (in GEMM panels) and Mo
-  // at vp and mo.
-  void run_block(int64_t t0, float* vp, float* mo, const float* xpad, const float* bias, const float* residual,
-                 const Activation& act, float* y, ThreadPool& pool) const;
+  // at vp and mo. xpad holds padded rows [row0, row0 + hp) of every plane (planes hp rows apart).
+  void run_block(int64_t t0, float* vp, float* mo, const float* xpad, int64_t row0, int64_t hp, const float* bias,
+                 const float* residual, const Activation& act, float* y, ThreadPool& pool) const;
 
   Conv2dParams p_;
   Geometry g_;
