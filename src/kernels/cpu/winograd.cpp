@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/winograd.cpp"
@@ -509,7 +510,9 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
         continue;
       }
       float* rows = base + s.rows;
-      const auto [row0, count] = block_rows(g, b);
+      // Plain variables, not a structured binding: clang (the fuzz build) cannot capture those in a lambda.
+      const std::pair<int64_t, int64_t> span = block_rows(g, b);
+      const int64_t row0 = span.first, count = span.second;
       pool.parallel_for(g.C, pad_grain, [&](int64_t c0, int64_t c1) { pad_planes(p_, g, x, rows, c0, c1, row0, count); });
       run_block(b * g.block, base + s.vp, base + s.mo, rows, row0, count, bias, residual, act, y, pool);
     }
@@ -536,10 +539,10 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
       for (int64_t b; (b = claim(k == 0)) >= 0;) {
         if (own_rows) {
           float* rows = base + s.rows + k * s.slot;
-          const auto [row0, count] = block_rows(g, b);
-          pad_planes(p_, g, x, rows, 0, g.C, row0, count);
-          run_block(b * g.block, base + s.vp + k * s.slot, base + s.mo + k * s.slot, rows, row0, count, bias,
-                    residual, act, y, pool);
+          const std::pair<int64_t, int64_t> span = block_rows(g, b);
+          pad_planes(p_, g, x, rows, 0, g.C, span.first, span.second);
+          run_block(b * g.block, base + s.vp + k * s.slot, base + s.mo + k * s.slot, rows, span.first, span.second,
+                    bias, residual, act, y, pool);
         } else {
           run_block(b * g.block, base + s.vp + k * s.slot, base + s.mo + k * s.slot, base, 0, g.Hp, bias, residual,
                     act, y, pool);
