@@ -287,8 +287,8 @@ constexpr double kG4[6][3] = {{1.0 / 4, 0, 0},
                               {0, 0, 1}};
 constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 
-// Copies input planes [p0, p1) of the flattened (n, c) range into the zero-padded layout of g.
-// Padded rows [row0, row0 + rows) of planes [p0, p1) into xpad, planes rows * Wp floats apart.
+// Copies padded rows [row0, row0 + rows) of input planes [p0, p1) of the flattened (n, c) range into the
+// zero-padded layout of g at xpad, planes rows * Wp floats apart.
 void pad_planes(const Conv2dParams& p, const WinogradConv::Geometry& g, const float* x, float* xpad, int64_t p0,
                 int64_t p1, int64_t row0, int64_t rows) {
   for (int64_t pl = p0; pl < p1; ++pl) {
@@ -501,21 +501,23 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
     pool.parallel_for(g.N * g.C, pad_grain,
                       [&](int64_t p0, int64_t p1) { pad_planes(p_, g, x, base, p0, p1, 0, g.Hp); });
   }
+  // Block b in slot k's V and Mo; with private rows, after padding its rows into the slot's buffer (in a pool
+  // worker the parallel_for runs inline).
+  auto run_in_slot = [&](int64_t b, int64_t k) {
+    float* vp = base + s.vp + k * s.slot;
+    float* mo = base + s.mo + k * s.slot;
+    if (!own_rows) return run_block(b * g.block, vp, mo, base, 0, g.Hp, bias, residual, act, y, pool);
+    float* rows = base + s.rows + k * s.slot;
+    // Plain variables, not a structured binding: clang (the fuzz build) cannot capture those in a lambda.
+    const std::pair<int64_t, int64_t> span = block_rows(g, b);
+    const int64_t row0 = span.first, count = span.second;
+    pool.parallel_for(g.C, pad_grain,
+                      [&](int64_t c0, int64_t c1) { pad_planes(p_, g, x, rows, c0, c1, row0, count); });
+    run_block(b * g.block, vp, mo, rows, row0, count, bias, residual, act, y, pool);
+  };
   if (used <= 1) {
-    // One block at a time, each phase split among the threads (three joins per block); with private rows, slot
-    // 0's rows are padded per block.
-    for (int64_t b = 0; b < blocks; ++b) {
-      if (!own_rows) {
-        run_block(b * g.block, base + s.vp, base + s.mo, base, 0, g.Hp, bias, residual, act, y, pool);
-        continue;
-      }
-      float* rows = base + s.rows;
-      // Plain variables, not a structured binding: clang (the fuzz build) cannot capture those in a lambda.
-      const std::pair<int64_t, int64_t> span = block_rows(g, b);
-      const int64_t row0 = span.first, count = span.second;
-      pool.parallel_for(g.C, pad_grain, [&](int64_t c0, int64_t c1) { pad_planes(p_, g, x, rows, c0, c1, row0, count); });
-      run_block(b * g.block, base + s.vp, base + s.mo, rows, row0, count, bias, residual, act, y, pool);
-    }
+    // One block at a time, each phase split among the threads (three joins per block).
+    for (int64_t b = 0; b < blocks; ++b) run_in_slot(b, 0);
     return;
   }
   // Whole blocks per thread, no joins inside: slot k claims the next unclaimed block until none is left and runs
@@ -537,16 +539,7 @@ void WinogradConv::run(const float* x, const float* bias, const float* residual,
   pool.parallel_for(used, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       for (int64_t b; (b = claim(k == 0)) >= 0;) {
-        if (own_rows) {
-          float* rows = base + s.rows + k * s.slot;
-          const std::pair<int64_t, int64_t> span = block_rows(g, b);
-          pad_planes(p_, g, x, rows, 0, g.C, span.first, span.second);
-          run_block(b * g.block, base + s.vp + k * s.slot, base + s.mo + k * s.slot, rows, span.first, span.second,
-                    bias, residual, act, y, pool);
-        } else {
-          run_block(b * g.block, base + s.vp + k * s.slot, base + s.mo + k * s.slot, base, 0, g.Hp, bias, residual,
-                    act, y, pool);
-        }
+        run_in_slot(b, k);
       }
     }
   });
