@@ -180,12 +180,8 @@ int64_t qconv_quad_plane_bytes(const Conv2dParams& p) {
   return g.quads * g.plane_bytes + 64;  // the last panel's first-segment load may run 15 dwords past the end
 }
 
-QQuadPlanePanels::QQuadPlanePanels(const Conv2dParams& p, const uint8_t* planes) : p_(p), planes_(planes) {
-  const Geometry g = geometry(p);
-  wp_ = g.wp;
-  plane_bytes_ = g.plane_bytes;
-  avx512_ = use_avx512();
-}
+QQuadPlanePanels::QQuadPlanePanels(const Conv2dParams& p, const uint8_t* planes)
+    : p_(p), planes_(planes), avx512_(use_avx512()) {}
 
 void QQuadPlanePanels::build(const Conv2dParams& p, const uint8_t* x_group, uint8_t flip, uint8_t pad,
                              uint8_t* planes, ThreadPool& pool) {
@@ -209,10 +205,7 @@ void QQuadPlanePanels::build(const Conv2dParams& p, const uint8_t* x_group, uint
 }
 
 void QQuadPlanePanels::pack(int64_t j0, int64_t j1, uint8_t* dst) const {
-  Geometry g;
-  g.wp = wp_;
-  g.plane_bytes = plane_bytes_;
-  g.quads = p_.C / p_.group / 4;
+  const Geometry g = geometry(p_);  // a few multiplies per panel of kh * kw * quads 64-byte moves
 #if defined(__x86_64__) || defined(__i386__)
   if (avx512_) {
     pack_avx512(p_, g, planes_, j0, j1, dst);

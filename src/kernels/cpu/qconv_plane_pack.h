@@ -31,9 +31,7 @@ class QQuadPlanePanels final : public QPanelPacker {
  private:
   const Conv2dParams& p_;
   const uint8_t* planes_;
-  int64_t wp_ = 0;            // padded width in pixels
-  int64_t plane_bytes_ = 0;   // between consecutive quad planes
-  bool avx512_ = false;
+  bool avx512_;
 };
 
 }  // namespace ef::cpu
