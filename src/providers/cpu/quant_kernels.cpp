@@ -28,6 +28,7 @@
 #include "kernels/cpu/quantize.h"
 #include "ops/conv_pool_family.h"
 #include "ops/fused.h"
+#include "ops/shape_util.h"
 #include "providers/cpu/kernel_table.h"
 
 namespace ef::cpu_provider {
@@ -427,18 +428,8 @@ std::unique_ptr<PreparedKernel> prepare_qlinear_add(const NodeSignature& sig) {
     const int64_t blocks = shape_numel(shape) / inner;
     if (blocks > 1 && inner < 256) return nullptr;  // a table per few outputs would cost more than it saves
     std::vector<int64_t> small_at(static_cast<size_t>(blocks), 0);  // the small input's element for each run
-    for (int64_t j = 0; j < blocks; ++j) {
-      int64_t rest = j, at = 0, stride = 1;
-      for (size_t d = from; d-- > 0;) {
-        const int64_t coord = rest % shape[d];
-        rest /= shape[d];
-        if (d < lead) continue;
-        const int64_t n = small[d - lead];
-        if (n != 1) at += coord * stride;
-        stride *= n;
-      }
-      small_at[static_cast<size_t>(j)] = at;
-    }
+    const BroadcastIndexer index(shape, {small});
+    for (int64_t j = 0; j < blocks; ++j) index.offsets(j * inner, &small_at[static_cast<size_t>(j)]);
     // The formula is symmetric in its two inputs (float addition commutes), so the broadcast input goes second.
     const cpu::QAddParams p = a_small ? add_params(*b, *a, *c) : add_params(*a, *b, *c);
     const int big_in = a_small ? 3 : 0, small_in = a_small ? 0 : 3;
