@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/conv_direct_planes.h"
 #include "kernels/cpu/conv_direct_smallc.h"
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
@@ -270,10 +271,31 @@ void BM_ConvDirectSmallC(benchmark::State& state) {
   const int64_t K = p.C * p.kh * p.kw;
   const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * K), b = random_floats(p.M);
   const cpu::DirectSmallCConv conv(p, w.data(), b.data());
-  std::vector<float> scratch(conv.scratch_bytes() / sizeof(float)), y(static_cast<size_t>(p.M * p.OH * p.OW));
+  std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16), y(static_cast<size_t>(p.M * p.OH * p.OW));
+  float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
   const cpu::Activation relu{cpu::ActKind::kRelu, 0, 0};
   for (auto _ : state) {
-    conv.run(x.data(), nullptr, relu, y.data(), scratch.data(), pool());
+    conv.run(x.data(), nullptr, relu, y.data(), aligned, pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  report(state, p.M * K * p.OH * p.OW, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
+}
+
+// Args: C, H = W, M. The padded-plane direct kernel (conv_direct_planes.h) on 3x3 stride-1 'same' layers (the
+// Winograd shapes), bias + ReLU.
+void BM_ConvDirectPlanes(benchmark::State& state) {
+  cpu::Conv2dParams p = square(state.range(0), state.range(1), 3, 1);
+  p.M = state.range(2);
+  p.group = 1;
+  p.with_output_size();
+  const int64_t K = p.C * 9;
+  const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * K), b = random_floats(p.M);
+  const cpu::DirectPlanesConv conv(p, w.data(), b.data());
+  std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16), y(static_cast<size_t>(p.M * p.OH * p.OW));
+  float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
+  const cpu::Activation relu{cpu::ActKind::kRelu, 0, 0};
+  for (auto _ : state) {
+    conv.run(x.data(), nullptr, relu, y.data(), aligned, pool());
     benchmark::DoNotOptimize(y.data());
   }
   report(state, p.M * K * p.OH * p.OW, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
@@ -362,6 +384,10 @@ void register_all() {
   direct->ArgNames({"C", "HW", "M", "k", "s"});
   for (auto [c, hw, m, k, s] : kStemShapes) direct->Args({c, hw, m, k, s});
   timed(direct);
+  auto* planes = benchmark::RegisterBenchmark("conv_direct_planes", BM_ConvDirectPlanes);
+  planes->ArgNames({"C", "HW", "M"});
+  for (auto [c, hw, m] : kWinogradShapes) planes->Args({c, hw, m});
+  timed(planes);
   auto* wino = benchmark::RegisterBenchmark("conv_winograd", BM_ConvWinograd);
   wino->ArgNames({"C", "HW", "M", "tile", "block", "chunk"});
   for (int64_t tile : {4, 2}) {

@@ -22,6 +22,9 @@ struct NodeSignature {
   std::vector<const ValueType*> input_types;  // nullptr for omitted optional inputs
   std::vector<const Tensor*> input_values;    // known at plan time (initializers, folded constants) or nullptr
   std::vector<const ValueType*> output_types;  // nullptr for omitted outputs
+  // Intra-op threads the kernel will run with. A kernel's results must not depend on the pool it runs on, but the
+  // choice of kernel may (an algorithm that wins on one core can lose on two).
+  int threads = 1;
 
   bool has_input(size_t i) const { return i < input_types.size() && input_types[i] != nullptr; }
   const Tensor* constant(size_t i) const { return i < input_values.size() ? input_values[i] : nullptr; }

@@ -44,6 +44,8 @@ struct PlanOptions {
   uint64_t weight_bytes = 0;
   // Offered each non-folded node in this order; empty: every node runs its reference kernel.
   std::vector<const ExecutionProvider*> providers;
+  // The intra-op threads the plan will run with: providers may choose a kernel by it (NodeSignature::threads).
+  int threads = 1;
 };
 
 // `input_types` gives the type of each graph input (Graph::inputs order), typically with concrete shapes.

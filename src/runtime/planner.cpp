@@ -102,10 +102,11 @@ void infer_and_fold(const Graph& graph, Plan& p, const PlanOptions& options) {
 }
 
 // The signature of node `ni` under the plan, or nullopt when a shape is still unknown (data-dependent).
-std::optional<NodeSignature> signature_of(const Graph& graph, const Plan& p, size_t ni) {
+std::optional<NodeSignature> signature_of(const Graph& graph, const Plan& p, size_t ni, int threads) {
   const Node& node = graph.nodes[ni];
   NodeSignature sig;
   sig.node = &node;
+  sig.threads = threads;
   auto concrete = [](const ValueType& t) { return t.concrete_shape().has_value() && dtype_is_supported(t.dtype); };
   for (int v : node.inputs) {
     const ValueType* t = v == kNoValue ? nullptr : &p.types[static_cast<size_t>(v)];
@@ -130,7 +131,7 @@ void choose_kernels(const Graph& graph, Plan& p, const PlanOptions& options) {
   for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
     const Node& node = graph.nodes[ni];
     if (p.folded[ni] || has_subgraph(node)) continue;
-    std::optional<NodeSignature> sig = signature_of(graph, p, ni);
+    std::optional<NodeSignature> sig = signature_of(graph, p, ni, options.threads);
     if (!sig) continue;
     try {
       for (const ExecutionProvider* provider : options.providers) {

@@ -149,6 +149,7 @@ struct Session::Impl {
     popts.max_tensor_elements = options.max_tensor_elements;
     popts.max_memory_bytes = effective_max_memory(options);
     popts.weight_bytes = weight_bytes;
+    popts.threads = options.num_threads;
     for (const auto& provider : providers) popts.providers.push_back(provider.get());
     auto plan = std::make_shared<const Plan>(build_plan(graph(), types, popts));
     plans.emplace(shapes, plan);

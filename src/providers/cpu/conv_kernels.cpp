@@ -3,6 +3,9 @@
 //   - pointwise (1x1, stride 1, no padding): GEMM straight on the input, no im2col;
 //   - dense 3x3 stride 1 with enough channels and output tiles (cpu::winograd_preferred_tile): Winograd F(4x4, 3x3)
 //     or, on small planes, F(2x2, 3x3);
+//   - dense 3x3 stride 1 where Winograd has few tiles or few input channels to share its transforms
+//     (cpu::direct_planes_preferred, which may depend on the plan's thread count): direct kernel over padded
+//     planes (conv_direct_planes.h);
 //   - few input channels (stem convs, C <= 4): direct kernel over phase-split padded rows (conv_direct_smallc.h);
 //   - everything else: GEMM whose B panels are packed straight from the input windows (im2col_pack_panel), so
 //     the column matrix is never written.
@@ -14,6 +17,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/col2im.h"
+#include "kernels/cpu/conv_direct_planes.h"
 #include "kernels/cpu/conv_direct_smallc.h"
 #include "kernels/cpu/conv_params.h"
 #include "kernels/cpu/depthwise_conv.h"
@@ -55,6 +59,22 @@ class DepthwiseConv final : public PreparedKernel {
  private:
   ConvSetup s_;
   Tensor w_;
+};
+
+class DirectPlanesKernel final : public PreparedKernel {
+ public:
+  DirectPlanesKernel(ConvSetup s, const float* w)
+      : s_(std::move(s)), conv_(s_.p, w, s_.bias.empty() ? nullptr : s_.bias.data()) {}
+  std::string name() const override { return "conv.direct_planes"; }
+  uint64_t scratch_bytes() const override { return conv_.scratch_bytes(); }
+  void run(const KernelArgs& args) const override {
+    const float* z = s_.has_residual ? args.input(3).data<float>() : nullptr;
+    conv_.run(args.input(0).data<float>(), z, s_.act, args.output(0).data<float>(), args.scratch, *args.pool);
+  }
+
+ private:
+  ConvSetup s_;
+  cpu::DirectPlanesConv conv_;
 };
 
 class DirectSmallCKernel final : public PreparedKernel {
@@ -242,6 +262,9 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
   }
   if (cpu::is_depthwise(s.p)) return std::make_unique<DepthwiseConv>(std::move(s), *w);
   if (cpu::direct_smallc_preferred(s.p)) return std::make_unique<DirectSmallCKernel>(std::move(s), w->data<float>());
+  if (cpu::direct_planes_preferred(s.p, sig.threads)) {
+    return std::make_unique<DirectPlanesKernel>(std::move(s), w->data<float>());
+  }
   if (const int tile = cpu::winograd_preferred_tile(s.p)) {
     return std::make_unique<WinogradConvKernel>(std::move(s), w->data<float>(), tile);
   }

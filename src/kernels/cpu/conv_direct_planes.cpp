@@ -1,0 +1,304 @@
+// Direct convolution over padded planes (see conv_direct_planes.h for the algorithm). The register tile is
+// kMR output channels x 2 vectors of padded-grid positions: per tap 2 unaligned loads and kMR weight broadcasts
+// for 2 kMR FMAs (12 x 2 on AVX-512 and NEON, 6 x 2 with 16 registers), as in the SGEMM's tiles, but the whole K
+// stays in registers (no C reloads between K blocks) and the B operand is read where it lies.
+#include "kernels/cpu/conv_direct_planes.h"
+
+#include <algorithm>
+#include <atomic>
+#include <array>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include "kernels/cpu/winograd.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/conv_direct_planes.cpp"
+// Arrays of accumulator vectors need sized vectors (as in sgemm_kernel.cpp).
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "kernels/cpu/activation-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace ef::cpu {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+using Geometry = DirectPlanesConv::Geometry;
+constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(DF()));
+constexpr int kV = 2;                     // vectors of positions per register tile
+constexpr int64_t kTile = kV * kLanes;  // positions per register tile
+constexpr int64_t kPanel = DirectPlanesConv::kRowTile;
+
+// Rows per register tile: kMR x 2 accumulators + 2 input vectors + 1 broadcast must fit the register file.
+#if (HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3) || (HWY_ARCH_ARM && HWY_TARGET == HWY_NEON)
+constexpr int kMR = 12;
+#else
+constexpr int kMR = 6;
+#endif
+static_assert(kPanel % kMR == 0 && kTile <= DirectPlanesConv::kMaxTile);
+
+// A run of positions of one column tile that are real output columns: tile lanes [lane, lane + count) go to
+// output index `out` (oh * OW + ow) onwards.
+struct Segment {
+  int64_t lane, count, out;
+};
+
+// The segments of band positions [n0, n0 + kTile) that are below `positions` and have ow < OW; `first` is the
+// output index of the band's position 0. Returns their number.
+int64_t Segments(const Geometry& g, int64_t n0, int64_t positions, int64_t first, Segment* s) {
+  const int64_t end = std::min(n0 + kTile, positions);
+  int64_t count = 0;
+  for (int64_t n = n0; n < end;) {
+    const int64_t oh = n / g.Wp, ow = n % g.Wp;
+    if (ow >= g.p.OW) {
+      n += g.Wp - ow;  // the row's garbage columns
+      continue;
+    }
+    const int64_t len = std::min(g.p.OW - ow, end - n);
+    s[count++] = Segment{n - n0, len, first + oh * g.p.OW + ow};
+    n += len;
+  }
+  return count;
+}
+
+// Partial vectors: x86 has fault-safe masked loads and stores (a store that wrote the other lanes back would race
+// with the thread storing the neighbouring tile); elsewhere they go through a stack buffer.
+HWY_INLINE VF LoadPartial(DF d, const float* HWY_RESTRICT p, int64_t n) {
+  if (n == kLanes) return hn::LoadU(d, p);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  return hn::MaskedLoad(hn::FirstN(d, static_cast<size_t>(n)), d, p);
+#else
+  HWY_ALIGN float buf[kLanes] = {};
+  std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
+  return hn::Load(d, buf);
+#endif
+}
+
+HWY_INLINE void StorePartial(VF v, DF d, float* HWY_RESTRICT p, int64_t n) {
+  if (n == kLanes) return hn::StoreU(v, d, p);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  hn::BlendedStore(v, hn::FirstN(d, static_cast<size_t>(n)), d, p);
+#else
+  HWY_ALIGN float buf[kLanes];
+  hn::Store(v, d, buf);
+  std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
+#endif
+}
+
+// acc = bias + sum over k of w[k][r] * x[offset[k] + lane] for R rows and kTile lanes, stored to tile[r][lane].
+template <int R>
+HWY_NOINLINE void Accumulate(DF d, const float* HWY_RESTRICT x, const int64_t* HWY_RESTRICT offset, int64_t K,
+                           const float* HWY_RESTRICT w, const float* HWY_RESTRICT bias, float* HWY_RESTRICT tile) {
+  VF acc[R][kV];
+  HWY_UNROLL(12) for (int r = 0; r < R; ++r) {
+    HWY_UNROLL(4) for (int v = 0; v < kV; ++v) acc[r][v] = hn::Set(d, bias[r]);
+  }
+  for (int64_t k = 0; k < K; ++k, w += kPanel) {
+    const float* p = x + offset[k];
+    VF b[kV];
+    HWY_UNROLL(4) for (int v = 0; v < kV; ++v) b[v] = hn::LoadU(d, p + v * kLanes);
+    HWY_UNROLL(12) for (int r = 0; r < R; ++r) {
+      const VF a = hn::Set(d, w[r]);
+      HWY_UNROLL(4) for (int v = 0; v < kV; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
+    }
+  }
+  HWY_UNROLL(12) for (int r = 0; r < R; ++r) {
+    HWY_UNROLL(4) for (int v = 0; v < kV; ++v) hn::Store(acc[r][v], d, tile + r * kTile + v * kLanes);
+  }
+}
+
+using AccumulateFn = void (*)(DF, const float*, const int64_t*, int64_t, const float*, const float*, float*);
+
+template <int... R>
+constexpr std::array<AccumulateFn, sizeof...(R)> AccumulateTable(std::integer_sequence<int, R...>) {
+  return {&Accumulate<R + 1>...};
+}
+constexpr auto kAccumulate = AccumulateTable(std::make_integer_sequence<int, kMR>());
+
+// Output rows [oh0, oh1) (one band) x output channels of row tiles [rt0, rt1) of one image. buf: the band's padded
+// rows (channel stride g.stride, position 0 at its first row); residual, y: the image's output planes.
+void Band(const Geometry& g, const float* buf, int64_t oh0, int64_t oh1, const float* w, const float* bias,
+          const int64_t* offset, const float* residual, const Activation& act, float* y, int64_t rt0, int64_t rt1) {
+  const DF d;
+  const Conv2dParams& p = g.p;
+  const int64_t out_plane = p.OH * p.OW;
+  const int64_t positions = (oh1 - oh0 - 1) * g.Wp + p.OW, first = oh0 * p.OW;
+  HWY_ALIGN float tile[kMR * kTile + kLanes];
+  Segment seg[kTile + 1];
+  DispatchActKind(act.kind, [&](auto kind) HWY_ATTR {
+    constexpr ActKind A = decltype(kind)::value;
+    // Column tiles outer: the tile's input window (C kh rows of ~kTile + kw floats) stays in L1 across the row
+    // tiles, whose weight panels stream from L2.
+    for (int64_t n0 = 0; n0 < positions; n0 += kTile) {
+      const int64_t segments = Segments(g, n0, positions, first, seg);
+      for (int64_t rt = rt0; rt < rt1; ++rt) {
+        for (int64_t r0 = 0; r0 < kPanel; r0 += kMR) {
+          const int64_t m0 = rt * kPanel + r0, rows = std::min<int64_t>(kMR, p.M - m0);
+          if (rows <= 0) break;
+          kAccumulate[static_cast<size_t>(rows - 1)](d, buf + n0, offset, g.K, w + rt * g.K * kPanel + r0,
+                                                    bias + m0, tile);
+          for (int64_t r = 0; r < rows; ++r) {
+            float* ym = y + (m0 + r) * out_plane;
+            const float* zm = residual ? residual + (m0 + r) * out_plane : nullptr;
+            for (int64_t s = 0; s < segments; ++s) {
+              const Segment& sg = seg[s];
+              for (int64_t j = 0; j < sg.count; j += kLanes) {
+                const int64_t n = std::min(kLanes, sg.count - j);
+                VF v = hn::LoadU(d, tile + r * kTile + sg.lane + j);
+                if (zm) v = hn::Add(v, LoadPartial(d, zm + sg.out + j, n));
+                StorePartial(VecActivateK<A>(d, v, act.alpha, act.beta), d, ym + sg.out + j, n);
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// The padded rows that output rows [oh0, oh1) read, for every channel of one image, into buf (channel stride
+// g.stride): padded row oh0 + r at buf + c * stride + r * Wp. Rows and columns outside the input are zero.
+void PadBand(const Geometry& g, const float* x, int64_t oh0, int64_t oh1, float* buf) {
+  const Conv2dParams& p = g.p;
+  const int64_t rows = oh1 - oh0 + (p.kh - 1) * p.dilation_h;
+  for (int64_t c = 0; c < p.C; ++c) {
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = buf + c * g.stride + r * g.Wp;
+      const int64_t ih = oh0 + r - p.pad_top;
+      if (ih < 0 || ih >= p.H) {
+        std::fill(row, row + g.Wp, 0.0f);
+        continue;
+      }
+      std::fill(row, row + p.pad_left, 0.0f);
+      std::memcpy(row + p.pad_left, x + (c * p.H + ih) * p.W, static_cast<size_t>(p.W) * sizeof(float));
+      std::fill(row + p.pad_left + p.W, row + g.Wp, 0.0f);
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace ef::cpu
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace ef::cpu {
+
+HWY_EXPORT(Band);
+HWY_EXPORT(PadBand);
+
+namespace {
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up_16(int64_t a) { return (a + 15) / 16 * 16; }
+
+// A band's padded input (C channels x its rows) is kept within this many bytes, so that it stays in L2 beside the
+// weight panels while every row tile sweeps it.
+constexpr int64_t kBandBytes = 192 << 10;
+}  // namespace
+
+bool direct_planes_applicable(const Conv2dParams& p) {
+  return p.group == 1 && p.C >= 1 && p.M >= 1 && p.kh >= 1 && p.kw >= 1 && p.stride_h == 1 && p.stride_w == 1 &&
+         p.dilation_h >= 1 && p.dilation_w >= 1 && p.OH >= 1 && p.OW >= 1 && p.pad_top >= 0 && p.pad_left >= 0 &&
+         p.pad_bottom >= 0 && p.pad_right >= 0 &&
+         p.OH == p.pad_top + p.H + p.pad_bottom - p.dilation_h * (p.kh - 1) &&
+         p.OW == p.pad_left + p.W + p.pad_right - p.dilation_w * (p.kw - 1);
+}
+
+bool direct_planes_preferred(const Conv2dParams& p, int threads) {
+  if (!direct_planes_applicable(p) || p.C < 8 || p.kh != 3 || p.kw != 3) return false;
+  // Measured against Winograd F(4x4), the algorithm these 3x3 layers otherwise get, inside squeezenet1_1 and
+  // resnet18 (bench/ort_profile per node, edgeforge bench A/B per model):
+  //  - one block of at most 16 Winograd tiles (13x13 planes) with C <= 64: Winograd's transforms and 16-column
+  //    GEMMs cost as much as the direct product at one thread (48 -> 192: 0.19 vs 0.21 ms, 64 -> 256: 0.34 vs
+  //    0.35 ms) and it splits poorly over threads (one block, three joins);
+  //  - at two threads and C <= 32 (squeezenet's 55x55 and 27x27 expand convs): Winograd's blocks of tiles split
+  //    1.1-1.4x over two threads, the direct bands ~1.8x; at one thread Winograd stays 5-10% faster.
+  // resnet18's 56x56 layers (C = 64) stay on Winograd: direct there made the model 10% slower at two threads.
+  // F(2x2) layers (7x7-ish planes) were not measured: they stay on Winograd.
+  if (winograd_preferred_tile(p) != 4) return false;
+  const int64_t tiles4 = p.N * ((p.OH + 3) / 4) * ((p.OW + 3) / 4);
+  return (tiles4 <= 16 && p.C <= 64) || (threads >= 2 && p.C <= 32);
+}
+
+DirectPlanesConv::DirectPlanesConv(const Conv2dParams& p, const float* w, const float* bias) {
+  if (!direct_planes_applicable(p)) throw std::invalid_argument("DirectPlanesConv: unsupported geometry");
+  Geometry& g = g_;
+  g.p = p;
+  g.Wp = p.pad_left + p.W + p.pad_right;
+  g.K = p.C * p.kh * p.kw;
+  g.row_tiles = ceil_div(p.M, kRowTile);
+  const int64_t halo = (p.kh - 1) * p.dilation_h;
+  const int64_t row_bytes = p.C * g.Wp * static_cast<int64_t>(sizeof(float));
+  g.band_rows = std::clamp<int64_t>(kBandBytes / std::max<int64_t>(1, row_bytes) - halo, 1, p.OH);
+  g.bands = ceil_div(p.OH, g.band_rows);
+  g.band_rows = ceil_div(p.OH, g.bands);  // even bands: 56 rows as 7 x 8, not 6 x 9 + 2
+  g.stride = (g.band_rows + halo) * g.Wp;
+  // The last register tile of a band starts below band_rows * Wp and reads kMaxTile positions at each tap, up to
+  // (kh - 1) dh Wp + (kw - 1) dw further: past the last channel's rows by at most kMaxTile + (kw - 1) dw.
+  g.buffer = p.C * g.stride + kMaxTile + (p.kw - 1) * p.dilation_w;
+  slots_ = std::max<int64_t>(1, std::min<int64_t>(physical_core_count(), g.bands * g.row_tiles * p.N));
+  w_.assign(static_cast<size_t>(g.row_tiles * g.K * kRowTile), 0.0f);
+  bias_.assign(static_cast<size_t>(g.row_tiles * kRowTile), 0.0f);
+  for (int64_t m = 0; m < p.M; ++m) {
+    for (int64_t k = 0; k < g.K; ++k) {
+      w_[static_cast<size_t>(((m / kRowTile) * g.K + k) * kRowTile + m % kRowTile)] = w[m * g.K + k];
+    }
+    if (bias) bias_[static_cast<size_t>(m)] = bias[m];
+  }
+  for (int64_t c = 0; c < p.C; ++c) {
+    for (int64_t i = 0; i < p.kh; ++i) {
+      for (int64_t j = 0; j < p.kw; ++j) offset_.push_back(c * g.stride + i * p.dilation_h * g.Wp + j * p.dilation_w);
+    }
+  }
+}
+
+uint64_t DirectPlanesConv::scratch_bytes() const {
+  return static_cast<uint64_t>(slots_ * round_up_16(g_.buffer)) * sizeof(float);
+}
+
+void DirectPlanesConv::run(const float* x, const float* residual, const Activation& act, float* y, void* scratch,
+                           ThreadPool& pool) const {
+  const Conv2dParams& p = g_.p;
+  const int64_t out_image = p.M * p.OH * p.OW;
+  // Tasks: (image, band, group of row tiles). One thread: whole bands. Several: at least ~4 tasks per thread so
+  // that a slow or late thread costs a fraction of its share; channel groups split what bands cannot (a 13x13
+  // plane is one band).
+  const int64_t threads = std::min<int64_t>(pool.num_threads(), slots_);
+  const int64_t groups =
+      threads <= 1 ? 1 : std::clamp<int64_t>(ceil_div(4 * threads, g_.bands * p.N), 1, g_.row_tiles);
+  const int64_t tasks = p.N * g_.bands * groups;
+  const int64_t slot_floats = round_up_16(g_.buffer);
+  std::atomic<int64_t> next{0};
+  auto work = [&](int64_t slot) {
+    float* buf = static_cast<float*>(scratch) + slot * slot_floats;
+    // The slack past the last channel is only read into lanes that are never stored; zero it so that no stale
+    // scratch (NaN, subnormals) goes through the FMAs.
+    std::fill(buf + p.C * g_.stride, buf + g_.buffer, 0.0f);
+    int64_t padded = -1;  // the (image, band) this slot's buffer holds
+    for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
+      const int64_t image_band = t / groups, group = t % groups;
+      const int64_t n = image_band / g_.bands, b = image_band % g_.bands;
+      const int64_t oh0 = b * g_.band_rows, oh1 = std::min(p.OH, oh0 + g_.band_rows);
+      if (image_band != padded) {
+        HWY_DYNAMIC_DISPATCH(PadBand)(g_, x + n * p.C * p.H * p.W, oh0, oh1, buf);
+        padded = image_band;
+      }
+      const int64_t rt0 = group * g_.row_tiles / groups, rt1 = (group + 1) * g_.row_tiles / groups;
+      HWY_DYNAMIC_DISPATCH(Band)(g_, buf, oh0, oh1, w_.data(), bias_.data(), offset_.data(),
+                                 residual ? residual + n * out_image : nullptr, act, y + n * out_image, rt0, rt1);
+    }
+  };
+  if (threads <= 1) return work(0);
+  pool.parallel_for(threads, 1, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) work(s);
+  });
+}
+
+}  // namespace ef::cpu
+#endif  // HWY_ONCE

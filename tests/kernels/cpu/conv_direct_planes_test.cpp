@@ -1,0 +1,206 @@
+// Tests of ef::cpu::DirectPlanesConv (stride-1 direct convolution over padded planes) against the reference
+// convolution (kernels/reference/conv.h) plus the reference activation, over randomized geometry (odd sizes,
+// kernels, dilations, asymmetric pads, batches), fused epilogues, thread counts and every compiled SIMD target.
+#include "kernels/cpu/conv_direct_planes.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/conv_test_util.h"
+#include "kernels/cpu/target_test_util.h"
+
+namespace ef::cpu {
+namespace conv_direct_planes_test {
+
+struct Problem : FusedConvCase {
+  // Scratch poisoned with NaN: a read of a slot the kernel did not write shows up in the output. The output is
+  // pre-filled with a sentinel, so a position the kernel skipped shows up too.
+  std::vector<float> run(ThreadPool& pool, float* y_in = nullptr) const {
+    const DirectPlanesConv conv(p, w.data(), bias_ptr());
+    std::vector<float> scratch(conv.scratch_bytes() / sizeof(float), std::nanf(""));
+    std::vector<float> y(out_size(), -12345.0f);
+    float* out = y_in ? y_in : y.data();
+    conv.run(x.data(), y_in ? y_in : residual_ptr(), act, out, scratch.data(), pool);
+    return y_in ? std::vector<float>(y_in, y_in + out_size()) : y;
+  }
+};
+
+std::string describe(const Problem& pr) {
+  const Conv2dParams& p = pr.p;
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "N=%lld C=%lld M=%lld HxW=%lldx%lld k=%lldx%lld d=%lld,%lld pads(t,l,b,r)=%lld,%lld,%lld,%lld "
+                "out=%lldx%lld bias=%d residual=%d act=%d",
+                (long long)p.N, (long long)p.C, (long long)p.M, (long long)p.H, (long long)p.W, (long long)p.kh,
+                (long long)p.kw, (long long)p.dilation_h, (long long)p.dilation_w, (long long)p.pad_top,
+                (long long)p.pad_left, (long long)p.pad_bottom, (long long)p.pad_right, (long long)p.OH,
+                (long long)p.OW, pr.use_bias, pr.use_residual, static_cast<int>(pr.act.kind));
+  return buf;
+}
+
+// Tolerance from the sum's magnitude: K products of values in [-1, 1] accumulated in a different order.
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, const Problem& pr) {
+  ASSERT_EQ(got.size(), want.size());
+  const float tol = 2e-6f * static_cast<float>(pr.p.C * pr.p.kh * pr.p.kw);
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(want[i])) {
+      ASSERT_TRUE(std::isnan(got[i])) << describe(pr) << " at " << i;
+      continue;
+    }
+    ASSERT_NEAR(got[i], want[i], tol * (1.0f + std::fabs(want[i]))) << describe(pr) << " at " << i;
+  }
+}
+
+Conv2dParams same3x3(int64_t c, int64_t m, int64_t h, int64_t w) {
+  Conv2dParams p;
+  p.C = c, p.M = m, p.H = h, p.W = w, p.kh = p.kw = 3;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  return p.with_output_size();
+}
+
+TEST(CpuDirectPlanes, RandomGeometryMatchesReference) {
+  std::mt19937 rng(2468);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  ThreadPool one(1), two(2), three(3);
+  ThreadPool* pools[] = {&one, &two, &three};
+  int checked = 0;
+  for (int iter = 0; iter < 250; ++iter) {
+    Problem pr;
+    Conv2dParams& p = pr.p;
+    p.N = pick(1, 2);
+    p.C = pick(1, 40);
+    p.M = pick(0, 2) == 0 ? pick(1, 30) : 12 * pick(1, 3);
+    p.H = pick(1, 20);
+    p.W = pick(0, 3) == 0 ? pick(30, 70) : pick(1, 29);
+    p.kh = pick(1, 5);
+    p.kw = pick(0, 2) == 0 ? pick(1, 5) : p.kh;
+    p.dilation_h = pick(0, 3) == 0 ? 2 : 1;
+    p.dilation_w = pick(0, 3) == 0 ? 2 : 1;
+    p.pad_top = pick(0, 3), p.pad_left = pick(0, 3), p.pad_bottom = pick(0, 3), p.pad_right = pick(0, 3);
+    p.with_output_size();
+    if (p.OH < 1 || p.OW < 1) continue;
+    ASSERT_TRUE(direct_planes_applicable(p)) << describe(pr);
+    pr.randomize_epilogue_and_fill(pick, rng);
+    expect_close(pr.run(*pools[iter % 3]), pr.expected(), pr);
+    if (HasFatalFailure()) return;
+    ++checked;
+  }
+  EXPECT_GT(checked, 200);
+}
+
+// The model layers it is meant for: squeezenet's and resnet's 3x3 'same' convs, at plane widths around the vector
+// length and the 2-vector column tile.
+TEST(CpuDirectPlanes, ModelShapesMatchReference) {
+  std::mt19937 rng(99);
+  ThreadPool two(2);
+  for (auto [c, m, hw] : {std::array<int64_t, 3>{64, 256, 13}, {48, 192, 13}, {32, 128, 27}, {16, 64, 55},
+                          {512, 512, 7}, {256, 256, 14}, {24, 40, 15}, {24, 40, 16}, {24, 40, 17}, {8, 13, 31},
+                          {8, 13, 32}, {8, 13, 33}}) {
+    Problem pr;
+    pr.p = same3x3(c, m, hw, hw);
+    pr.act = {ActKind::kRelu, 0, 0};
+    pr.use_residual = c == 512;
+    pr.fill(rng);
+    expect_close(pr.run(two), pr.expected(), pr);
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(CpuDirectPlanes, EachActivationKind) {
+  std::mt19937 rng(7);
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for (const Activation& act : kAllActivations) {
+    Problem pr;
+    pr.p = same3x3(10, 14, 9, 23);
+    pr.act = act;
+    pr.use_residual = true;
+    pr.fill(rng);
+    expect_close(pr.run(pool), pr.expected(), pr);
+  }
+}
+
+// Pads wider than the kernel: whole output rows and columns see only padding (bias alone).
+TEST(CpuDirectPlanes, PaddingOnlyWindowsAndTinyImages) {
+  std::mt19937 rng(5);
+  ThreadPool& pool = ThreadPool::inline_pool();
+  for (int64_t h : {1, 2, 3}) {
+    for (int64_t w : {1, 2, 3, 11}) {
+      Problem pr;
+      pr.p = same3x3(9, 5, h, w);
+      pr.p.pad_top = 4, pr.p.pad_left = 5, pr.p.pad_bottom = 3, pr.p.pad_right = 6;
+      pr.p.with_output_size();
+      pr.use_residual = true;
+      pr.fill(rng);
+      expect_close(pr.run(pool), pr.expected(), pr);
+    }
+  }
+}
+
+TEST(CpuDirectPlanes, ThreadCountsGiveBitIdenticalResults) {
+  std::mt19937 rng(11);
+  for (int64_t hw : {7, 13, 30}) {
+    Problem pr;
+    pr.p = same3x3(20, 37, hw, hw + 2);
+    pr.p.N = 2;
+    pr.use_residual = true;
+    pr.act = {ActKind::kSilu, 0, 0};
+    pr.fill(rng);
+    expect_same_bits_for_thread_counts(pr);
+  }
+}
+
+TEST(CpuDirectPlanes, OutputMayAliasResidual) {
+  std::mt19937 rng(13);
+  Problem pr;
+  pr.p = same3x3(12, 30, 19, 37);
+  pr.use_residual = true;
+  pr.act = {ActKind::kRelu, 0, 0};
+  pr.fill(rng);
+  std::vector<float> y = pr.residual;
+  ThreadPool two(2);
+  expect_close(pr.run(two, y.data()), pr.expected(), pr);
+}
+
+TEST(CpuDirectPlanes, RejectsUnsupportedGeometry) {
+  std::vector<float> w(4 * 8 * 9, 0.0f);
+  Conv2dParams p = same3x3(8, 4, 16, 16);
+  p.stride_h = p.stride_w = 2;
+  p.with_output_size();
+  EXPECT_FALSE(direct_planes_applicable(p));
+  EXPECT_THROW(DirectPlanesConv(p, w.data(), nullptr), std::invalid_argument);
+  p = same3x3(8, 4, 16, 16);
+  p.group = 2;
+  EXPECT_FALSE(direct_planes_applicable(p));
+  p = same3x3(8, 4, 16, 16);
+  p.OW += 1;  // ceil-mode-like output sizes are not this kernel's
+  EXPECT_FALSE(direct_planes_applicable(p));
+}
+
+// Every SIMD target compiled in and supported here runs the same cases: run-time dispatch alone would only ever
+// test the best one.
+TEST(CpuDirectPlanes, EveryCompiledTargetMatchesReference) {
+  std::mt19937 rng(31);
+  ThreadPool two(2);
+  for_each_compiled_target([&](const char*) {
+    for (auto [c, m, hw] : {std::array<int64_t, 3>{5, 13, 13}, {16, 30, 8}, {3, 7, 37}}) {
+      Problem pr;
+      pr.p = same3x3(c, m, hw - 2, hw);
+      pr.use_residual = true;
+      pr.act = {ActKind::kHardSwish, 0, 0};
+      pr.fill(rng);
+      expect_close(pr.run(two), pr.expected(), pr);
+      if (HasFatalFailure()) return;
+    }
+  });
+}
+
+}  // namespace conv_direct_planes_test
+}  // namespace ef::cpu
