@@ -133,9 +133,14 @@ void BM_DepthwiseNaive(benchmark::State& state) {
   report(state, p.M * p.OH * p.OW * p.kh * p.kw, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
 }
 
-// Args: channels, H = W, kernel, stride, 0 = max / 1 = average (count_include_pad off).
+// Args: channels, H = W, kernel, stride, 0 = max / 1 = average (count_include_pad off), ceil: 0 = pads k / 2,
+// 1 = no pads and ceil_mode output sizes (squeezenet's MaxPools).
 void BM_Pool(benchmark::State& state) {
-  const cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(2), state.range(3));
+  cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(2), state.range(3));
+  if (state.range(5) != 0) {
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 0;
+    p.OH = p.OW = (p.H - p.kh + p.stride_h - 1) / p.stride_h + 1;
+  }
   const auto x = random_floats(p.C * p.H * p.W);
   std::vector<float> y(static_cast<size_t>(p.C * p.OH * p.OW));
   for (auto _ : state) {
@@ -359,8 +364,10 @@ void register_all() {
     timed(b);
   }
   auto* pools = benchmark::RegisterBenchmark("pool", BM_Pool);
-  pools->ArgNames({"C", "HW", "k", "s", "avg"});
-  pools->Args({64, 111, 3, 2, 0})->Args({64, 112, 3, 2, 0})->Args({64, 112, 2, 2, 0})->Args({256, 28, 3, 1, 0})->Args({64, 56, 3, 1, 1});
+  pools->ArgNames({"C", "HW", "k", "s", "avg", "ceil"});
+  pools->Args({64, 111, 3, 2, 0, 0})->Args({64, 112, 3, 2, 0, 0})->Args({64, 112, 2, 2, 0, 0});
+  pools->Args({256, 28, 3, 1, 0, 0})->Args({64, 56, 3, 1, 1, 0});
+  pools->Args({64, 111, 3, 2, 0, 1})->Args({128, 55, 3, 2, 0, 1})->Args({256, 27, 3, 2, 0, 1});  // squeezenet1_1
   timed(pools);
   auto* global = benchmark::RegisterBenchmark("global_pool", BM_GlobalPool);
   global->ArgNames({"planes", "size", "avg"})->Args({1280, 49, 1})->Args({2048, 49, 1})->Args({512, 3136, 0});

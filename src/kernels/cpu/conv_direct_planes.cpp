@@ -22,6 +22,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/cpu/activation-inl.h"
+#include "kernels/cpu/partial_vec-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ef::cpu {
@@ -66,30 +67,6 @@ int64_t Segments(const Geometry& g, int64_t n0, int64_t positions, int64_t first
     n += len;
   }
   return count;
-}
-
-// Partial vectors: x86 has fault-safe masked loads and stores (a store that wrote the other lanes back would race
-// with the thread storing the neighbouring tile); elsewhere they go through a stack buffer.
-HWY_INLINE VF LoadPartial(DF d, const float* HWY_RESTRICT p, int64_t n) {
-  if (n == kLanes) return hn::LoadU(d, p);
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  return hn::MaskedLoad(hn::FirstN(d, static_cast<size_t>(n)), d, p);
-#else
-  HWY_ALIGN float buf[kLanes] = {};
-  std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
-  return hn::Load(d, buf);
-#endif
-}
-
-HWY_INLINE void StorePartial(VF v, DF d, float* HWY_RESTRICT p, int64_t n) {
-  if (n == kLanes) return hn::StoreU(v, d, p);
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  hn::BlendedStore(v, hn::FirstN(d, static_cast<size_t>(n)), d, p);
-#else
-  HWY_ALIGN float buf[kLanes];
-  hn::Store(v, d, buf);
-  std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
-#endif
 }
 
 // acc = bias + sum over k of w[k][r] * x[offset[k] + lane] for R rows and kTile lanes, stored to tile[r][lane].

@@ -10,12 +10,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/pool.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "kernels/cpu/partial_vec-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ef::cpu {
@@ -97,28 +99,28 @@ bool has_non_finite(const float* x, int64_t count) {
 // (stride 2 loads one column past its last tap). Each input row is loaded once per window row it belongs to
 // (1.5 times per output for 3x3 stride 2) instead of kw times with a deinterleave per tap.
 struct RowShape {
-  int64_t len;   // row buffer floats
-  int64_t ow_v;  // outputs computed per row by the vector pass: max(OW, lanes) (stride 1 or 2)
+  int64_t len;  // row buffer floats
 };
 
 HWY_INLINE RowShape row_shape(const Conv2dParams& p) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
   const bool vec = p.stride_w == 1 || p.stride_w == 2;
-  const int64_t ow_v = vec ? std::max(p.OW, n) : p.OW;
+  const int64_t ow_v = vec ? std::max(p.OW, n) : p.OW;  // outputs the vector pass computes per row
   const int64_t reach = (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + (vec ? p.stride_w : 1);
-  return {std::max(p.W + p.pad_left, reach), ow_v};
+  return {std::max(p.W + p.pad_left, reach)};
 }
 
-// row[0, W) = combine of the `nrows` rows at `in`, `step` floats apart. MaxPool also returns whether any of
-// those rows holds a NaN or an infinity: the rows' sum is then NaN or infinite, and s - s is NaN exactly for
-// those (a finite sum that overflows only sends the plane to the exact loop too). Checking here, on values
-// already in registers, costs a few adds; a separate scan of the plane was 40% of the kernel (first touch of
-// a plane that the previous node left in L3).
-template <bool kAvg>
-bool vertical_pass(const float* in, int64_t step, int64_t nrows, int64_t W, float* row) {
+// row[0, W) = combine of the `nrows` rows at `in`, `step` floats apart. MaxPool also tracks whether any of those
+// rows holds a NaN or an infinity: the rows' sum is then NaN or infinite, and s - s is NaN exactly for those (a
+// finite sum that overflows only sends the plane to the exact loop too). It is OR-ed into `bad` (vector lanes)
+// and `tail_bad` (columns of rows narrower than a vector), which the caller tests once per plane. Checking here,
+// on values already in registers, costs a few adds; a separate scan of the plane was 40% of the kernel (first
+// touch of a plane that the previous node left in L3), a test per row 17% on 27x27 planes.
+template <bool kAvg, class V>
+HWY_INLINE void vertical_pass(const float* in, int64_t step, int64_t nrows, int64_t W, float* row, V& bad,
+                              bool& tail_bad) {
   const hn::ScalableTag<float> d;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  auto bad = hn::Zero(d);
   auto check = [&](auto sum) {
     if constexpr (!kAvg) bad = hn::Or(bad, hn::Sub(sum, sum));
   };
@@ -146,7 +148,6 @@ bool vertical_pass(const float* in, int64_t step, int64_t nrows, int64_t W, floa
     if (c < W) columns(W - n);
     c = W;
   }
-  bool tail_bad = false;
   for (; c < W; ++c) {  // rows narrower than a vector
     float acc = in[c];
     tail_bad = tail_bad || !std::isfinite(in[c]);
@@ -157,29 +158,26 @@ bool vertical_pass(const float* in, int64_t step, int64_t nrows, int64_t W, floa
     }
     row[c] = acc;
   }
-  if constexpr (kAvg) {
-    return false;
-  } else {
-    return tail_bad || any_non_finite(d, bad);
-  }
 }
 
-// out[ow] = combine of row[ow S + t dw], t < kw, for ow in [0, ow_v) (vectors; the last one overlaps when
-// ow_v is not a multiple of the lanes). KW = 0: kw and dw from the arguments; a nonzero KW implies dw = 1.
+// out[ow] = combine of row[ow S + t dw], t < kw, for ow in [0, OW) (vectors; the last one overlaps the one before
+// when OW is not a multiple of the lanes, or is stored partially when OW is less than one vector). KW = 0: kw and
+// dw from the arguments; a nonzero KW implies dw = 1.
 template <bool kAvg, int KW, int S>
-void horizontal_vec(const float* row, int64_t kw_rt, int64_t dw_rt, int64_t ow_v, float* out) {
+HWY_INLINE void horizontal_vec(const float* row, int64_t kw_rt, int64_t dw_rt, int64_t OW, float* out) {
   const hn::ScalableTag<float> d;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   const int64_t kw = KW ? KW : kw_rt, dw = KW ? 1 : dw_rt;
-  auto one = [&](int64_t ow) {
+  auto window = [&](int64_t ow) {
     const float* r = row + ow * S;
     auto acc = load_strided<S>(d, r);
     HWY_UNROLL(4) for (int64_t t = 1; t < kw; ++t) acc = combine<kAvg>(acc, load_strided<S>(d, r + t * dw));
-    hn::StoreU(acc, d, out + ow);
+    return acc;
   };
+  if (OW < n) return StorePartial(window(0), d, out, OW);
   int64_t ow = 0;
-  for (; ow + n <= ow_v; ow += n) one(ow);
-  if (ow < ow_v) one(ow_v - n);
+  for (; ow + n <= OW; ow += n) hn::StoreU(window(ow), d, out + ow);
+  if (ow < OW) hn::StoreU(window(OW - n), d, out + OW - n);
 }
 
 // Strides of 3 and more: scalar taps (no cheap vector gather on these targets).
@@ -196,20 +194,27 @@ void horizontal_scalar(const float* row, const Conv2dParams& p, float* out) {
   }
 }
 
-using HorizontalFn = void (*)(const float*, int64_t, int64_t, int64_t, float*);
-
-template <bool kAvg>
-HorizontalFn pick_horizontal(const Conv2dParams& p) {
+// Calls fn(horizontal) with the horizontal pass for p as a callable (row, kw, dw, OW, out): fixed taps for the
+// common 2- and 3-wide windows, so that the per-row calls inline.
+template <bool kAvg, class Fn>
+HWY_INLINE void with_horizontal(const Conv2dParams& p, const Fn& fn) {
   const bool fixed = p.dilation_w == 1 && (p.kw == 2 || p.kw == 3);
-  if (p.stride_w == 1) {
-    if (fixed) return p.kw == 2 ? &horizontal_vec<kAvg, 2, 1> : &horizontal_vec<kAvg, 3, 1>;
-    return &horizontal_vec<kAvg, 0, 1>;
+  auto vec = [&](auto kw, auto stride) {
+    fn([](const float* row, int64_t kw_rt, int64_t dw, int64_t OW, float* out) {
+      horizontal_vec<kAvg, decltype(kw)::value, decltype(stride)::value>(row, kw_rt, dw, OW, out);
+    });
+  };
+  using I0 = std::integral_constant<int, 0>;
+  using I1 = std::integral_constant<int, 1>;
+  using I2 = std::integral_constant<int, 2>;
+  using I3 = std::integral_constant<int, 3>;
+  if (p.stride_w == 1 || p.stride_w == 2) {
+    const bool s2 = p.stride_w == 2;
+    if (fixed && p.kw == 2) return s2 ? vec(I2(), I2()) : vec(I2(), I1());
+    if (fixed) return s2 ? vec(I3(), I2()) : vec(I3(), I1());
+    return s2 ? vec(I0(), I2()) : vec(I0(), I1());
   }
-  if (p.stride_w == 2) {
-    if (fixed) return p.kw == 2 ? &horizontal_vec<kAvg, 2, 2> : &horizontal_vec<kAvg, 3, 2>;
-    return &horizontal_vec<kAvg, 0, 2>;
-  }
-  return nullptr;
+  fn([&p](const float* row, int64_t, int64_t, int64_t, float* out) { horizontal_scalar<kAvg>(row, p, out); });
 }
 
 // Taps of a window inside the padded extent [-pad_begin, in + pad_end): AveragePool's count_include_pad divisor.
@@ -231,42 +236,43 @@ HWY_INLINE void scale_row(const float* sums, const float* inv_col, float inv_row
   for (; i < count; ++i) out[i] = sums[i] * inv_col[i] * inv_row;
 }
 
-// One plane. `row` is the RowShape buffer with its padding already filled (only [pad_left, pad_left + W) is
-// written here), `tmp` holds ow_v floats. MaxPool planes holding NaN or infinity take the exact loop, since
-// vector max instructions do not propagate NaN the way the definition does. Average divisors factor into a
-// row count times a column count and are applied after the sums as reciprocals (`inv_col` per output column,
-// 0 where no tap counts: such windows sum to exactly 0).
-template <bool kAvg>
-void pool_plane(const Conv2dParams& p, const RowShape& rs, HorizontalFn hfn, bool count_include_pad,
-                const float* inv_col, const float* x_plane, float* y_plane, float* row, float* tmp) {
+// One plane, in two sweeps: the vertical pass of every output row into its own row buffer (rows[oh * len], the
+// padding on both sides already filled; only [pad_left, pad_left + W) is written here), then the horizontal pass
+// of every row. Reading a row buffer right after writing it cost a store-forwarding stall per load (the
+// horizontal loads straddle the vertical stores): 45% of squeezenet's 27x27 MaxPool. MaxPool planes holding NaN
+// or infinity take the exact loop, since vector max instructions do not propagate NaN the way the definition
+// does. Average divisors factor into a row count times a column count and are applied after the sums as
+// reciprocals (`inv_col` per output column, 0 where no tap counts: such windows sum to exactly 0).
+// The in-input rows of output row oh's windows: `count` rows from input row `first`, `step` rows apart; and the
+// reciprocal of its AveragePool row divisor.
+struct WindowRows {
+  int64_t first, count;
+  float inv_divisor;
+};
+
+template <bool kAvg, class H>
+void pool_plane(const Conv2dParams& p, const RowShape& rs, const H& horizontal, const WindowRows* wr,
+                const float* inv_col, const float* x_plane, float* y_plane, float* rows) {
   const float empty = kAvg ? 0.0f : std::numeric_limits<float>::lowest();
+  const hn::ScalableTag<float> d;
+  auto bad = hn::Zero(d);
+  bool tail_bad = false;
   for (int64_t oh = 0; oh < p.OH; ++oh) {
-    float* out = y_plane + oh * p.OW;
-    const int64_t start = oh * p.stride_h - p.pad_top;
-    const TapRange rows = valid_taps(start, p.H, p.kh, p.dilation_h);
-    const int64_t nrows = rows.last - rows.first;
-    if (nrows == 0) {  // the window lies wholly in the vertical padding
-      std::fill(out, out + p.OW, empty);
+    float* row = rows + oh * rs.len + p.pad_left;
+    if (wr[oh].count == 0) {  // the window lies wholly in the vertical padding
+      std::fill(row, row + p.W, empty);
       continue;
     }
-    if (vertical_pass<kAvg>(x_plane + (start + rows.first * p.dilation_h) * p.W, p.dilation_h * p.W, nrows, p.W,
-                            row + p.pad_left)) {
-      max_plane_exact(p, x_plane, y_plane);  // NaN or infinity among this plane's window rows
-      return;
-    }
-    float* dst = hfn != nullptr && rs.ow_v != p.OW ? tmp : out;
-    if (hfn != nullptr) {
-      hfn(row, p.kw, p.dilation_w, rs.ow_v, dst);
-    } else {
-      horizontal_scalar<kAvg>(row, p, dst);
-    }
-    if (kAvg) {
-      const int64_t row_count =
-          count_include_pad ? padded_taps(start, p.H, p.kh, p.dilation_h, p.pad_top, p.pad_bottom) : nrows;
-      scale_row(dst, inv_col, 1.0f / static_cast<float>(row_count), p.OW, out);
-    } else if (dst != out) {
-      std::copy(dst, dst + p.OW, out);
-    }
+    vertical_pass<kAvg>(x_plane + wr[oh].first * p.W, p.dilation_h * p.W, wr[oh].count, p.W, row, bad, tail_bad);
+  }
+  if (!kAvg && (tail_bad || any_non_finite(d, bad))) {
+    max_plane_exact(p, x_plane, y_plane);  // NaN or infinity among this plane's window rows
+    return;
+  }
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    float* out = y_plane + oh * p.OW;
+    horizontal(rows + oh * rs.len, p.kw, p.dilation_w, p.OW, out);
+    if (kAvg) scale_row(out, inv_col, wr[oh].inv_divisor, p.OW, out);
   }
 }
 
@@ -275,16 +281,26 @@ void pool_planes(const Conv2dParams& p, bool count_include_pad, const float* x, 
                  int64_t end) {
   const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
   const RowShape rs = row_shape(p);
-  // Per-thread buffer, grown only when a larger geometry comes: no allocation per run once warm.
+  // Per-thread buffers, grown only when a larger geometry comes: no allocation per run once warm.
   thread_local std::vector<float> buf;
-  const size_t need = static_cast<size_t>(rs.len + rs.ow_v + p.OW);
+  thread_local std::vector<WindowRows> window_rows;
+  const size_t need = static_cast<size_t>(p.OH * rs.len + p.OW);
   if (buf.size() < need) buf.resize(need);
-  float* row = buf.data();
-  float* tmp = row + rs.len;
-  float* inv_col = tmp + rs.ow_v;
+  if (window_rows.size() < static_cast<size_t>(p.OH)) window_rows.resize(static_cast<size_t>(p.OH));
+  float* rows = buf.data();
+  float* inv_col = rows + p.OH * rs.len;
   const float empty = kAvg ? 0.0f : std::numeric_limits<float>::lowest();
-  std::fill(row, row + p.pad_left, empty);
-  std::fill(row + p.pad_left + p.W, row + rs.len, empty);
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    float* row = rows + oh * rs.len;
+    std::fill(row, row + p.pad_left, empty);
+    std::fill(row + p.pad_left + p.W, row + rs.len, empty);
+    const int64_t start = oh * p.stride_h - p.pad_top;
+    const TapRange taps = valid_taps(start, p.H, p.kh, p.dilation_h);
+    const int64_t divisor = count_include_pad ? padded_taps(start, p.H, p.kh, p.dilation_h, p.pad_top, p.pad_bottom)
+                                              : taps.last - taps.first;
+    window_rows[static_cast<size_t>(oh)] = {start + taps.first * p.dilation_h, taps.last - taps.first,
+                                            divisor == 0 ? 0.0f : 1.0f / static_cast<float>(divisor)};
+  }
   if (kAvg) {
     for (int64_t ow = 0; ow < p.OW; ++ow) {
       const int64_t start = ow * p.stride_w - p.pad_left;
@@ -294,10 +310,11 @@ void pool_planes(const Conv2dParams& p, bool count_include_pad, const float* x, 
       inv_col[ow] = count == 0 ? 0.0f : 1.0f / static_cast<float>(count);
     }
   }
-  const HorizontalFn hfn = pick_horizontal<kAvg>(p);
-  for (int64_t c = begin; c < end; ++c) {
-    pool_plane<kAvg>(p, rs, hfn, count_include_pad, inv_col, x + c * in_plane, y + c * out_plane, row, tmp);
-  }
+  with_horizontal<kAvg>(p, [&](const auto& horizontal) {
+    for (int64_t c = begin; c < end; ++c) {
+      pool_plane<kAvg>(p, rs, horizontal, window_rows.data(), inv_col, x + c * in_plane, y + c * out_plane, rows);
+    }
+  });
 }
 
 // Planes [begin, end) of the flattened (n, c) range.
