@@ -5,7 +5,7 @@
 //
 // Algorithm: each image's input is first copied into scratch zero-padded and split by column phase (column
 // j * stride_w + phase in phase row `phase`), so every tap of a row of outputs reads one contiguous run of floats
-// (stride 2 needs no gather). Then each output row is computed as blocks of 4 output channels x up to 3 vectors
+// (stride 2 needs no gather). Then each output row is computed as blocks of 4 or 8 output channels x up to 3 vectors
 // of output columns in registers: per tap one vector load per column vector, one weight broadcast per channel.
 // Bias is the accumulators' start value; residual and activation are applied before the tile leaves registers.
 // Results do not depend on the thread count (threads split output rows; every output goes through the same
@@ -29,7 +29,7 @@ bool direct_smallc_preferred(const Conv2dParams& p);
 class DirectSmallCConv {
  public:
   static constexpr int64_t kMaxC = 4, kMaxKernel = 7, kMaxStride = 4;
-  static constexpr int64_t kBlockM = 4;     // output channels per register tile
+  static constexpr int64_t kBlockM = 8;     // output channels per packed weight panel
   static constexpr int64_t kMaxLanes = 16;  // widest float vector: slack at the end of each phase row
 
   // w: [M, C, kh, kw]; bias: [M] or null. Throws std::invalid_argument when !direct_smallc_applicable(p).
