@@ -33,7 +33,8 @@ using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 using Geometry = DirectPlanesConv::Geometry;
 constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(DF()));
-constexpr int kV = 2;                     // vectors of positions per register tile
+constexpr int kV = 2;                     // vectors of positions per register tile (at most)
+static_assert(kV == 2, "AccumulateTable lists the 1- and 2-vector tiles");
 constexpr int64_t kTile = kV * kLanes;  // positions per register tile
 constexpr int64_t kPanel = DirectPlanesConv::kRowTile;
 
@@ -69,33 +70,36 @@ int64_t Segments(const Geometry& g, int64_t n0, int64_t positions, int64_t first
   return count;
 }
 
-// acc = bias + sum over k of w[k][r] * x[offset[k] + lane] for R rows and kTile lanes, stored to tile[r][lane].
-template <int R>
+// acc = bias + sum over k of w[k][r] * x[offset[k] + lane] for R rows and V * lanes lanes, stored to
+// tile[r][lane] (rows kTile apart).
+template <int R, int V>
 HWY_NOINLINE void Accumulate(DF d, const float* HWY_RESTRICT x, const int64_t* HWY_RESTRICT offset, int64_t K,
-                           const float* HWY_RESTRICT w, const float* HWY_RESTRICT bias, float* HWY_RESTRICT tile) {
-  VF acc[R][kV];
+                             const float* HWY_RESTRICT w, const float* HWY_RESTRICT bias, float* HWY_RESTRICT tile) {
+  VF acc[R][V];
   HWY_UNROLL(12) for (int r = 0; r < R; ++r) {
-    HWY_UNROLL(4) for (int v = 0; v < kV; ++v) acc[r][v] = hn::Set(d, bias[r]);
+    HWY_UNROLL(2) for (int v = 0; v < V; ++v) acc[r][v] = hn::Set(d, bias[r]);
   }
   for (int64_t k = 0; k < K; ++k, w += kPanel) {
     const float* p = x + offset[k];
-    VF b[kV];
-    HWY_UNROLL(4) for (int v = 0; v < kV; ++v) b[v] = hn::LoadU(d, p + v * kLanes);
+    VF b[V];
+    HWY_UNROLL(2) for (int v = 0; v < V; ++v) b[v] = hn::LoadU(d, p + v * kLanes);
     HWY_UNROLL(12) for (int r = 0; r < R; ++r) {
       const VF a = hn::Set(d, w[r]);
-      HWY_UNROLL(4) for (int v = 0; v < kV; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
+      HWY_UNROLL(2) for (int v = 0; v < V; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
     }
   }
   HWY_UNROLL(12) for (int r = 0; r < R; ++r) {
-    HWY_UNROLL(4) for (int v = 0; v < kV; ++v) hn::Store(acc[r][v], d, tile + r * kTile + v * kLanes);
+    HWY_UNROLL(2) for (int v = 0; v < V; ++v) hn::Store(acc[r][v], d, tile + r * kTile + v * kLanes);
   }
 }
 
 using AccumulateFn = void (*)(DF, const float*, const int64_t*, int64_t, const float*, const float*, float*);
 
+// [V - 1][R - 1]: a band's last tile, when at most one vector of positions is left, computes one vector (13x13
+// planes have 193 positions: 6 tiles of 32 and one of 1).
 template <int... R>
-constexpr std::array<AccumulateFn, sizeof...(R)> AccumulateTable(std::integer_sequence<int, R...>) {
-  return {&Accumulate<R + 1>...};
+constexpr std::array<std::array<AccumulateFn, sizeof...(R)>, kV> AccumulateTable(std::integer_sequence<int, R...>) {
+  return {{{&Accumulate<R + 1, 1>...}, {&Accumulate<R + 1, 2>...}}};
 }
 constexpr auto kAccumulate = AccumulateTable(std::make_integer_sequence<int, kMR>());
 
@@ -115,12 +119,13 @@ void Band(const Geometry& g, const float* buf, int64_t oh0, int64_t oh1, const f
     // tiles, whose weight panels stream from L2.
     for (int64_t n0 = 0; n0 < positions; n0 += kTile) {
       const int64_t segments = Segments(g, n0, positions, first, seg);
+      const size_t vectors = positions - n0 <= kLanes ? 1 : kV;
       for (int64_t rt = rt0; rt < rt1; ++rt) {
         for (int64_t r0 = 0; r0 < kPanel; r0 += kMR) {
           const int64_t m0 = rt * kPanel + r0, rows = std::min<int64_t>(kMR, p.M - m0);
           if (rows <= 0) break;
-          kAccumulate[static_cast<size_t>(rows - 1)](d, buf + n0, offset, g.K, w + rt * g.K * kPanel + r0,
-                                                    bias + m0, tile);
+          kAccumulate[vectors - 1][static_cast<size_t>(rows - 1)](d, buf + n0, offset, g.K,
+                                                                 w + rt * g.K * kPanel + r0, bias + m0, tile);
           for (int64_t r = 0; r < rows; ++r) {
             float* ym = y + (m0 + r) * out_plane;
             const float* zm = residual ? residual + (m0 + r) * out_plane : nullptr;
