@@ -286,14 +286,14 @@ void BM_ConvDirectSmallC(benchmark::State& state) {
   report(state, p.M * K * p.OH * p.OW, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
 }
 
-// Args: C, H = W, M. The padded-plane direct kernel (conv_direct_planes.h) on 3x3 stride-1 'same' layers (the
-// Winograd shapes), bias + ReLU.
+// Args: C, H = W, M, k. The padded-plane direct kernel (conv_direct_planes.h) on k x k stride-1 'same' layers
+// (3x3: the Winograd shapes; 1x1: the pointwise ones), bias + ReLU.
 void BM_ConvDirectPlanes(benchmark::State& state) {
-  cpu::Conv2dParams p = square(state.range(0), state.range(1), 3, 1);
+  cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(3), 1);
   p.M = state.range(2);
   p.group = 1;
   p.with_output_size();
-  const int64_t K = p.C * 9;
+  const int64_t K = p.C * p.kh * p.kw;
   const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * K), b = random_floats(p.M);
   const cpu::DirectPlanesConv conv(p, w.data(), b.data());
   std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16), y(static_cast<size_t>(p.M * p.OH * p.OW));
@@ -331,7 +331,8 @@ constexpr int64_t kPointwiseShapes[][5] = {
     {672, 14, 112, 0, 1}, {1152, 7, 192, 0, 1}, {320, 7, 1280, 7, 0}, {96, 14, 576, 2, 0}, {160, 7, 960, 2, 0},
     {960, 7, 160, 0, 1}, {24, 128, 24, 1, 1},
     {16, 112, 96, 0, 0}, {112, 14, 672, 0, 0}, {192, 7, 1152, 0, 0},  // the SiLU layers without an activation
-    {240, 28, 40, 0, 1}, {192, 14, 64, 0, 0}, {192, 28, 32, 0, 0}};     // K in (160, 256]: the loop-order limit
+    {240, 28, 40, 0, 1}, {192, 14, 64, 0, 0}, {192, 28, 32, 0, 0},      // K in (160, 256]: the loop-order limit
+    {256, 27, 32, 1, 0}, {384, 13, 48, 1, 0}, {512, 13, 64, 1, 0}, {64, 13, 256, 1, 0}};  // squeezenet1_1
 
 void register_all() {
   {
@@ -392,8 +393,9 @@ void register_all() {
   for (auto [c, hw, m, k, s] : kStemShapes) direct->Args({c, hw, m, k, s});
   timed(direct);
   auto* planes = benchmark::RegisterBenchmark("conv_direct_planes", BM_ConvDirectPlanes);
-  planes->ArgNames({"C", "HW", "M"});
-  for (auto [c, hw, m] : kWinogradShapes) planes->Args({c, hw, m});
+  planes->ArgNames({"C", "HW", "M", "k"});
+  for (auto [c, hw, m] : kWinogradShapes) planes->Args({c, hw, m, 3});
+  for (const auto& a : kPointwiseShapes) planes->Args({a[0], a[1], a[2], 1});
   timed(planes);
   auto* wino = benchmark::RegisterBenchmark("conv_winograd", BM_ConvWinograd);
   wino->ArgNames({"C", "HW", "M", "tile", "block", "chunk"});

@@ -21,6 +21,8 @@ bool same_name(std::string_view a, std::string_view b) {
 
 std::string active_isa() { return sgemm_target_name(); }
 
+bool avx512_in_use() { return active_isa().rfind("AVX3", 0) == 0; }
+
 std::vector<std::string> available_isas() { return sgemm_targets(); }
 
 bool limit_isa(std::string_view name) {

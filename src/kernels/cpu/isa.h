@@ -10,6 +10,9 @@ namespace ef::cpu {
 
 // The best target in use now, as Highway names it ("AVX3_DL", "AVX3", "AVX2", "SSE4", "NEON", "EMU128", ...).
 std::string active_isa();
+// True when the kernels may use AVX-512 now: the target in use is one of Highway's AVX3 family (limit_isa can cap
+// it below that). Hand-written AVX-512 paths check this and the CPU features they need beyond AVX-512F.
+bool avx512_in_use();
 // Targets this binary has code for and this CPU can run, best first.
 std::vector<std::string> available_isas();
 // Limits every kernel to the best available target no better than `name` (case-insensitive). Returns false,

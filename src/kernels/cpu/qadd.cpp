@@ -354,7 +354,7 @@ QAddKernel qlinear_add_kernel(const QAddParams& p, bool avx2) {
 #ifdef EF_QADD_AVX2
   if (exact.fn == add_row_portable || !std::isfinite(1.0f / p.y_scale)) return exact;  // inf * 0 would make a NaN
   const std::vector<uint8_t> expected = on_every_pair(exact);
-  const bool avx512 = active_isa().rfind("AVX3", 0) == 0 && detail::cpu_has_avx512bw();
+  const bool avx512 = avx512_in_use() && detail::cpu_has_avx512bw();
   // Fixed point with the most fraction bits first; fewer only change the rounding of inexact ratios.
   const int widest = widest_shift(p);
   for (int shift = widest; shift >= 1 && shift + 3 > widest; --shift) {
@@ -398,7 +398,7 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) int64_t map_bytes_vbmi(co
 void map_bytes(const uint8_t* x, int64_t n, const uint8_t* table, uint8_t* y) {
   int64_t i = 0;
 #ifdef EF_QADD_AVX2
-  if (detail::cpu_has_avx512_vbmi() && active_isa().rfind("AVX3", 0) == 0) i = map_bytes_vbmi(x, n, table, y);
+  if (detail::cpu_has_avx512_vbmi() && avx512_in_use()) i = map_bytes_vbmi(x, n, table, y);
 #endif
   for (; i < n; ++i) y[i] = table[x[i]];
 }

@@ -162,7 +162,7 @@ EF_QPLANE_AVX512 void pack_avx512(const Conv2dParams& p, const Geometry& g, cons
 
 bool use_avx512() {
 #if defined(__x86_64__) || defined(__i386__)
-  return detail::cpu_has_avx512bw() && active_isa().rfind("AVX3", 0) == 0;
+  return detail::cpu_has_avx512bw() && avx512_in_use();
 #else
   return false;
 #endif

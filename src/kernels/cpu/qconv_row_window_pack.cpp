@@ -20,7 +20,7 @@ bool qconv_row_windows(const Conv2dParams& p) {
   // 3 channels x 5 taps yes (4 vs 6); 3 x 3 taps (3), 7 taps (too wide) and 4+ channels (tap-major) no.
   return channels * p.kw <= 16 && p.kw >= 3 && 16 < channels * ((p.kw + 3) / 4 * 4) &&
          (p.stride_w == 1 || p.stride_w == 2) && p.dilation_w == 1 &&
-         !qconv_is_pointwise(p) && detail::cpu_has_avx512_vbmi() && active_isa().rfind("AVX3", 0) == 0;
+         !qconv_is_pointwise(p) && detail::cpu_has_avx512_vbmi() && avx512_in_use();
 }
 
 int64_t qconv_row_window_k(const Conv2dParams& p) { return p.kh * 16; }

@@ -43,7 +43,7 @@ bool qdepthwise_use_avx2(const Conv2dParams& p) {
 
 bool qdepthwise_avx512_fits(const Conv2dParams& p) {
   const bool square = p.kh == p.kw && (p.kh == 3 || p.kh == 5 || p.kh == 7);  // the unrolled instances
-  return qdepthwise_use_avx2(p) && detail::cpu_has_avx512_vnni() && active_isa().rfind("AVX3", 0) == 0 &&
+  return qdepthwise_use_avx2(p) && detail::cpu_has_avx512_vnni() && avx512_in_use() &&
          !detail::qdw_flat(p) && p.OW > 16 && square;
 }
 

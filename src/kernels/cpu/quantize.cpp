@@ -47,7 +47,9 @@ __attribute__((target("avx2,fma"))) int64_t quantize_avx2(const float* x, int64_
 }
 
 // The same steps on 16 lanes (vdivps bounds both loops; Zen 5 divides 512 bits at about the 256-bit rate per
-// instruction).
+// instruction). GCC 12 reports the intrinsics' own undefined pass-through operands as maybe-uninitialized here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 __attribute__((target("avx512f,avx512bw"))) int64_t quantize_avx512(const float* x, int64_t n, float scale,
                                                                      int32_t zp, int32_t lo, int32_t hi, uint8_t* y) {
   const __m512 s = _mm512_set1_ps(scale), big = _mm512_set1_ps(65536.0f), nbig = _mm512_set1_ps(-65536.0f);
@@ -63,6 +65,7 @@ __attribute__((target("avx512f,avx512bw"))) int64_t quantize_avx512(const float*
   }
   return i;
 }
+#pragma GCC diagnostic pop
 
 __attribute__((target("avx2,fma"))) int64_t dequantize_avx2(const uint8_t* x, bool in_signed, int64_t n,
                                                              float scale, int32_t zp, float* y) {
@@ -85,7 +88,7 @@ void quantize_linear(const float* x, int64_t n, float scale, int32_t zero_point,
   auto* out = static_cast<uint8_t*>(y);
   int64_t i = 0;
 #ifdef EF_QUANTIZE_AVX2
-  if (detail::cpu_has_avx512bw() && active_isa().rfind("AVX3", 0) == 0) {
+  if (detail::cpu_has_avx512bw() && avx512_in_use()) {
     i = quantize_avx512(x, n, scale, zero_point, lo, hi, out);
   }
   if (use_avx2()) i += quantize_avx2(x + i, n - i, scale, zero_point, lo, hi, out + i);
