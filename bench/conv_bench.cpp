@@ -196,9 +196,22 @@ class Im2colPanels final : public cpu::BPanelPacker {
   const float* x_;
 };
 
+// The same from zero-padded planes (im2col_pack_panel_padded).
+class PaddedPanels final : public cpu::BPanelPacker {
+ public:
+  PaddedPanels(const cpu::Conv2dParams& p, const float* xpad) : p_(p), xpad_(xpad) {}
+  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
+    cpu::im2col_pack_panel_padded(p_, xpad_, k0, k1, j0, j1, nr, dst);
+  }
+
+ private:
+  cpu::Conv2dParams p_;
+  const float* xpad_;
+};
+
 // Args: C, H = W, M, kernel, stride, implicit. One image, one group, 'same' padding, bias + ReLU epilogue.
 // implicit 0: im2col into a column matrix, then sgemm_packed_a (which packs that matrix again); 1:
-// sgemm_packed_a_custom_b with im2col_pack_panel, no column matrix.
+// sgemm_packed_a_custom_b with im2col_pack_panel, no column matrix; 2: the same from padded planes (stride 1).
 void BM_ConvGemm(benchmark::State& state) {
   cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(3), state.range(4));
   p.M = state.range(2);
@@ -213,8 +226,14 @@ void BM_ConvGemm(benchmark::State& state) {
   epi.bias = b.data();
   epi.act = cpu::Activation{cpu::ActKind::kRelu, 0, 0};
   const Im2colPanels panels(p, x.data());
+  const bool padded = state.range(5) == 2;
+  std::vector<float> xpad(padded ? static_cast<size_t>(cpu::im2col_padded_floats(p, p.C)) : 0);
+  const PaddedPanels padded_panels(p, xpad.data());
   for (auto _ : state) {
-    if (implicit) {
+    if (padded) {
+      cpu::im2col_pad_planes(p, x.data(), p.C, 0, p.C, xpad.data());
+      cpu::sgemm_packed_a_custom_b(packed, N, padded_panels, y.data(), N, epi, pool());
+    } else if (implicit) {
       cpu::sgemm_packed_a_custom_b(packed, N, panels, y.data(), N, epi, pool());
     } else {
       cpu::im2col(p, x.data(), 0, 0, col.data());
@@ -383,6 +402,9 @@ void register_all() {
   for (auto [c, hw, m, k, s] : kStemShapes) conv->Args({c, hw, m, k, s, 1});  // vs conv_direct_smallc
   // The Winograd shapes below on the implicit-im2col path, for the crossover.
   for (auto [c, hw, m] : kWinogradShapes) conv->Args({c, hw, m, 3, 1, 1});
+  for (auto [c, hw, m] : kWinogradShapes) {
+    if (hw < 32) conv->Args({c, hw, m, 3, 1, 2});  // small planes: padded-plane packing
+  }
   timed(conv);
   auto* pointwise = benchmark::RegisterBenchmark("conv_pointwise", BM_ConvPointwise);
   pointwise->ArgNames({"C", "HW", "M", "act", "res"});

@@ -148,6 +148,15 @@ TEST(CpuProviderConv, DirectPlanes3x3) {
   check_case(few_channels, 84, 1, "conv.winograd_f4x4", 2e-4);
 }
 
+// Stride-1 GEMM layers on small planes with enough work pack their panels from zero-padded copies of the input.
+TEST(CpuProviderConv, Im2colFromPaddedPlanes) {
+  ConvCase five{1, 64, 64, 1, {14, 14}, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}, true, "Relu", true};
+  check_case(five, 91, 1, "conv.im2col_gemm");
+  check_case(five, 92, 2, "conv.im2col_gemm");
+  ConvCase dilated{2, 96, 96, 1, {15, 17}, {3, 3}, {1, 1}, {2, 2}, {2, 1, 2, 3}, false, ""};
+  check_case(dilated, 93, 2, "conv.im2col_gemm");
+}
+
 TEST(CpuProviderConv, OneDimensional) {
   ConvCase c{2, 4, 6, 2, {37}, {3}, {2}, {1}, {1, 2}, true, ""};
   check_case(c, 5, 2, "conv.im2col_gemm");

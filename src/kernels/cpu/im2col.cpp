@@ -183,7 +183,73 @@ void pack_panels(const Conv2dParams& p, const float* x_group, int64_t k_begin, i
   }
 }
 
+constexpr int64_t kCopyChunk = 8;  // floats per move of the padded packer (it reads and writes up to 7 past a run)
+
 }  // namespace
+
+bool im2col_padded_applicable(const Conv2dParams& p) {
+  return p.stride_h == 1 && p.stride_w == 1 && p.OH == p.pad_top + p.H + p.pad_bottom - p.dilation_h * (p.kh - 1) &&
+         p.OW == p.pad_left + p.W + p.pad_right - p.dilation_w * (p.kw - 1);
+}
+
+int64_t im2col_padded_floats(const Conv2dParams& p, int64_t channels) {
+  return channels * (p.pad_top + p.H + p.pad_bottom) * (p.pad_left + p.W + p.pad_right) + kCopyChunk;
+}
+
+void im2col_pad_planes(const Conv2dParams& p, const float* x_group, int64_t channels, int64_t c_begin, int64_t c_end,
+                       float* xpad) {
+  const int64_t wp = p.pad_left + p.W + p.pad_right, plane = (p.pad_top + p.H + p.pad_bottom) * wp;
+  for (int64_t c = c_begin; c < c_end; ++c) {
+    float* dst = xpad + c * plane;
+    zero(dst, p.pad_top * wp);
+    for (int64_t h = 0; h < p.H; ++h) {
+      float* row = dst + (p.pad_top + h) * wp;
+      zero(row, p.pad_left);
+      std::memcpy(row + p.pad_left, x_group + (c * p.H + h) * p.W, static_cast<size_t>(p.W) * sizeof(float));
+      zero(row + p.pad_left + p.W, p.pad_right);
+    }
+    zero(dst + (p.pad_top + p.H) * wp, p.pad_bottom * wp);
+  }
+  if (c_end == channels) zero(xpad + channels * plane, kCopyChunk);
+}
+
+void im2col_pack_panel_padded(const Conv2dParams& p, const float* xpad, int64_t k_begin, int64_t k_end,
+                              int64_t j_begin, int64_t j_end, int64_t nr, float* dst) {
+  if (nr < 1 || nr > kMaxPanel) std::abort();  // a contract violation by the caller, not an input error
+  const int64_t wp = p.pad_left + p.W + p.pad_right, plane = (p.pad_top + p.H + p.pad_bottom) * wp;
+  const int64_t taps = p.kh * p.kw, kc = k_end - k_begin;
+  struct Piece {
+    int64_t src, lane, len;  // lanes [lane, lane + len) read xpad[tap base + src ...]
+  };
+  Piece pieces[kMaxPanel];
+  for (int64_t j = j_begin; j < j_end; j += nr, dst += nr * kc) {
+    const int64_t width = std::min(nr, j_end - j);
+    int npieces = 0;
+    for (int64_t lane = 0; lane < width;) {
+      const int64_t oh = (j + lane) / p.OW, ow = (j + lane) - oh * p.OW;
+      const int64_t len = std::min(width - lane, p.OW - ow);
+      pieces[npieces++] = {oh * wp + ow, lane, len};
+      lane += len;
+    }
+    // Each K row is built in a buffer with a chunk of slack (runs are copied in whole chunks, each over the
+    // previous one's overshoot), then stored in whole chunks.
+    float row[kMaxPanel + kCopyChunk];
+    float* out = dst;
+    for (int64_t k = k_begin; k < k_end; ++k, out += nr) {
+      const int64_t c = k / taps, t = k % taps;
+      const float* base = xpad + c * plane + (t / p.kw) * p.dilation_h * wp + (t % p.kw) * p.dilation_w;
+      for (int i = 0; i < npieces; ++i) {
+        const float* in = base + pieces[i].src;
+        float* o = row + pieces[i].lane;
+        for (int64_t x = 0; x < pieces[i].len; x += kCopyChunk) std::memcpy(o + x, in + x, kCopyChunk * sizeof(float));
+      }
+      std::fill(row + width, row + nr, 0.0f);  // lanes past j_end (the last panel)
+      int64_t x = 0;
+      for (; x + kCopyChunk <= nr; x += kCopyChunk) std::memcpy(out + x, row + x, kCopyChunk * sizeof(float));
+      for (; x < nr; ++x) out[x] = row[x];
+    }
+  }
+}
 
 void im2col_block(const Conv2dParams& p, const float* x_group, int64_t k_begin, int64_t k_end, int64_t j_begin,
                   int64_t j_end, float* col, int64_t ld) {

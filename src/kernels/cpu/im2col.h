@@ -33,4 +33,18 @@ void im2col_block(const Conv2dParams& p, const float* x_group, int64_t k_begin, 
 void im2col_pack_panel(const Conv2dParams& p, const float* x_group, int64_t k_begin, int64_t k_end, int64_t j_begin,
                        int64_t j_end, int64_t nr, float* dst);
 
+// Small planes (output rows narrower than a panel, so each panel row spans several output rows): the group's input
+// is first copied into zero-padded planes, after which every segment of a panel row is one contiguous run at stride
+// 1 (no bounds, no zero fills), copied in whole 8-float moves. Only for stride 1 (im2col_padded_applicable).
+bool im2col_padded_applicable(const Conv2dParams& p);
+// Floats of the padded planes of `channels` input channels, slack included.
+int64_t im2col_padded_floats(const Conv2dParams& p, int64_t channels);
+// Pads channels [c_begin, c_end) of x_group into xpad (planes of (pad_top + H + pad_bottom) x
+// (pad_left + W + pad_right)); the slack past the last plane is zeroed by the call that pads the last channel.
+void im2col_pad_planes(const Conv2dParams& p, const float* x_group, int64_t channels, int64_t c_begin, int64_t c_end,
+                       float* xpad);
+// im2col_pack_panel from padded planes: the same values at the same places.
+void im2col_pack_panel_padded(const Conv2dParams& p, const float* xpad, int64_t k_begin, int64_t k_end,
+                              int64_t j_begin, int64_t j_end, int64_t nr, float* dst);
+
 }  // namespace ef::cpu

@@ -99,6 +99,47 @@ TEST(CpuIm2colPackPanel, MatchesPackedColumnMatrix) {
   EXPECT_GT(fast_shapes, 50);
 }
 
+// The padded-plane packer writes the same panels, for stride-1 geometries (any pads, dilations, kernels, blocks).
+TEST(CpuIm2colPackPanel, PaddedPlanesMatchPackedColumnMatrix) {
+  std::mt19937 rng(23);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int checked = 0;
+  for (int iter = 0; iter < 400; ++iter) {
+    Conv2dParams p = random_geometry(rng, 4);
+    p.stride_h = p.stride_w = 1;
+    p.with_output_size();
+    if (p.OH < 1 || p.OW < 1) continue;
+    ASSERT_TRUE(im2col_padded_applicable(p)) << describe(p);
+    const auto x = random_floats(static_cast<size_t>(p.C * p.H * p.W), rng);
+    const int64_t K = im2col_rows(p), P = im2col_cols(p), g = p.group - 1, channels = p.C / p.group;
+    std::vector<float> col(static_cast<size_t>(K * P));
+    im2col(p, x.data(), 0, g, col.data());
+    const float* x_group = x.data() + g * channels * p.H * p.W;
+    // Padded in two calls (as two threads would), over scratch poisoned with NaN.
+    std::vector<float> xpad(static_cast<size_t>(im2col_padded_floats(p, channels)), std::nanf(""));
+    const int64_t split = pick(0, channels);
+    im2col_pad_planes(p, x_group, channels, 0, split, xpad.data());
+    im2col_pad_planes(p, x_group, channels, split, channels, xpad.data());
+    const int64_t widths[] = {1, 2, 3, 4, 8, 16, 32, 64};
+    const int64_t nr = widths[pick(0, 7)];
+    int64_t k0 = 0, k1 = K, j0 = 0, j1 = P;
+    if (pick(0, 1)) {
+      k0 = pick(0, K - 1), k1 = pick(k0 + 1, K);
+      j0 = pick(0, P - 1), j1 = pick(j0 + 1, P);
+    }
+    const std::vector<float> want = panels_of(col, P, k0, k1, j0, j1, nr);
+    std::vector<float> got(want.size() + 16, -7.0f);
+    im2col_pack_panel_padded(p, xpad.data(), k0, k1, j0, j1, nr, got.data());
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(got[i], want[i]) << describe(p) << " nr " << nr << " block k [" << k0 << "," << k1 << ") j [" << j0
+                                 << "," << j1 << ") at " << i;
+    }
+    for (size_t i = want.size(); i < got.size(); ++i) ASSERT_EQ(got[i], -7.0f) << "wrote past the panels";
+    ++checked;
+  }
+  EXPECT_GT(checked, 300);
+}
+
 // op(B) from a stored K x N matrix, packed by hand: the simplest conforming packer.
 class MatrixPanels final : public BPanelPacker {
  public:
