@@ -405,6 +405,8 @@ void register_all() {
   for (auto [c, hw, m] : kWinogradShapes) {
     if (hw < 32) conv->Args({c, hw, m, 3, 1, 2});  // small planes: padded-plane packing
   }
+  // resnet18's stride-2 3x3 convs (implicit im2col).
+  conv->Args({64, 56, 128, 3, 2, 1})->Args({128, 28, 256, 3, 2, 1})->Args({256, 14, 512, 3, 2, 1});
   timed(conv);
   auto* pointwise = benchmark::RegisterBenchmark("conv_pointwise", BM_ConvPointwise);
   pointwise->ArgNames({"C", "HW", "M", "act", "res"});
