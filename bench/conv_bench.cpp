@@ -18,6 +18,7 @@
 #include "kernels/cpu/conv_direct_smallc.h"
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/im2col_panels.h"
 #include "kernels/cpu/pool.h"
 #include "kernels/cpu/qdepthwise.h"
 #include "kernels/cpu/sgemm.h"
@@ -184,31 +185,6 @@ void BM_Im2col(benchmark::State& state) {
 }
 
 // The convolution's B operand packed by sgemm straight from the input windows.
-class Im2colPanels final : public cpu::BPanelPacker {
- public:
-  Im2colPanels(const cpu::Conv2dParams& p, const float* x) : p_(p), x_(x) {}
-  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
-    cpu::im2col_pack_panel(p_, x_, k0, k1, j0, j1, nr, dst);
-  }
-
- private:
-  const cpu::Conv2dParams& p_;
-  const float* x_;
-};
-
-// The same from zero-padded planes (im2col_pack_panel_padded).
-class PaddedPanels final : public cpu::BPanelPacker {
- public:
-  PaddedPanels(const cpu::Conv2dParams& p, const float* xpad) : p_(p), xpad_(xpad) {}
-  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
-    cpu::im2col_pack_panel_padded(p_, xpad_, k0, k1, j0, j1, nr, dst);
-  }
-
- private:
-  cpu::Conv2dParams p_;
-  const float* xpad_;
-};
-
 // Args: C, H = W, M, kernel, stride, implicit. One image, one group, 'same' padding, bias + ReLU epilogue.
 // implicit 0: im2col into a column matrix, then sgemm_packed_a (which packs that matrix again); 1:
 // sgemm_packed_a_custom_b with im2col_pack_panel, no column matrix; 2: the same from padded planes (stride 1).
@@ -225,10 +201,10 @@ void BM_ConvGemm(benchmark::State& state) {
   cpu::GemmEpilogue epi;
   epi.bias = b.data();
   epi.act = cpu::Activation{cpu::ActKind::kRelu, 0, 0};
-  const Im2colPanels panels(p, x.data());
+  const cpu::Im2colPanels panels(p, x.data());
   const bool padded = state.range(5) == 2;
   std::vector<float> xpad(padded ? static_cast<size_t>(cpu::im2col_padded_floats(p, p.C)) : 0);
-  const PaddedPanels padded_panels(p, xpad.data());
+  const cpu::PaddedIm2colPanels padded_panels(p, xpad.data());
   for (auto _ : state) {
     if (padded) {
       cpu::im2col_pad_planes(p, x.data(), p.C, 0, p.C, xpad.data());

@@ -22,6 +22,7 @@
 #include "kernels/cpu/conv_params.h"
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/im2col_panels.h"
 #include "kernels/cpu/sgemm.h"
 #include "kernels/cpu/winograd.h"
 #include "ops/conv_pool_family.h"
@@ -61,11 +62,13 @@ class DepthwiseConv final : public PreparedKernel {
   Tensor w_;
 };
 
-class DirectPlanesKernel final : public PreparedKernel {
+// The direct kernels (weights and bias packed at construction, scratch for their padded input), named by `Name`.
+template <class Conv, const char* Name>
+class DirectConvKernel final : public PreparedKernel {
  public:
-  DirectPlanesKernel(ConvSetup s, const float* w)
+  DirectConvKernel(ConvSetup s, const float* w)
       : s_(std::move(s)), conv_(s_.p, w, s_.bias.empty() ? nullptr : s_.bias.data()) {}
-  std::string name() const override { return "conv.direct_planes"; }
+  std::string name() const override { return Name; }
   uint64_t scratch_bytes() const override { return conv_.scratch_bytes(); }
   void run(const KernelArgs& args) const override {
     const float* z = s_.has_residual ? args.input(3).data<float>() : nullptr;
@@ -74,24 +77,12 @@ class DirectPlanesKernel final : public PreparedKernel {
 
  private:
   ConvSetup s_;
-  cpu::DirectPlanesConv conv_;
+  Conv conv_;
 };
-
-class DirectSmallCKernel final : public PreparedKernel {
- public:
-  DirectSmallCKernel(ConvSetup s, const float* w)
-      : s_(std::move(s)), conv_(s_.p, w, s_.bias.empty() ? nullptr : s_.bias.data()) {}
-  std::string name() const override { return "conv.direct_smallc"; }
-  uint64_t scratch_bytes() const override { return conv_.scratch_bytes(); }
-  void run(const KernelArgs& args) const override {
-    const float* z = s_.has_residual ? args.input(3).data<float>() : nullptr;
-    conv_.run(args.input(0).data<float>(), z, s_.act, args.output(0).data<float>(), args.scratch, *args.pool);
-  }
-
- private:
-  ConvSetup s_;
-  cpu::DirectSmallCConv conv_;
-};
+constexpr char kDirectPlanesName[] = "conv.direct_planes";
+constexpr char kDirectSmallCName[] = "conv.direct_smallc";
+using DirectPlanesKernel = DirectConvKernel<cpu::DirectPlanesConv, kDirectPlanesName>;
+using DirectSmallCKernel = DirectConvKernel<cpu::DirectSmallCConv, kDirectSmallCName>;
 
 class WinogradConvKernel final : public PreparedKernel {
  public:
@@ -107,32 +98,6 @@ class WinogradConvKernel final : public PreparedKernel {
  private:
   ConvSetup s_;
   cpu::WinogradConv conv_;
-};
-
-// The im2col matrix of one image and group as sgemm's B operand, packed panel by panel when sgemm needs it.
-class Im2colPanels final : public cpu::BPanelPacker {
- public:
-  Im2colPanels(const cpu::Conv2dParams& p, const float* x_group) : p_(p), x_group_(x_group) {}
-  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
-    cpu::im2col_pack_panel(p_, x_group_, k0, k1, j0, j1, nr, dst);
-  }
-
- private:
-  const cpu::Conv2dParams& p_;
-  const float* x_group_;
-};
-
-// The same from the group's input copied into zero-padded planes first (small planes, stride 1).
-class PaddedIm2colPanels final : public cpu::BPanelPacker {
- public:
-  PaddedIm2colPanels(const cpu::Conv2dParams& p, const float* xpad) : p_(p), xpad_(xpad) {}
-  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
-    cpu::im2col_pack_panel_padded(p_, xpad_, k0, k1, j0, j1, nr, dst);
-  }
-
- private:
-  const cpu::Conv2dParams& p_;
-  const float* xpad_;
 };
 
 class GemmConv final : public PreparedKernel {
@@ -183,10 +148,10 @@ class GemmConv final : public PreparedKernel {
           args.pool->parallel_for(c_per_group, grain, [&](int64_t c0, int64_t c1) {
             cpu::im2col_pad_planes(p, x_group, c_per_group, c0, c1, xpad);
           });
-          cpu::sgemm_packed_a_custom_b(w, cols, PaddedIm2colPanels(p, xpad), y + out_offset, cols, epi,
+          cpu::sgemm_packed_a_custom_b(w, cols, cpu::PaddedIm2colPanels(p, xpad), y + out_offset, cols, epi,
                                        *args.pool);
         } else {
-          cpu::sgemm_packed_a_custom_b(w, cols, Im2colPanels(p, x_group), y + out_offset, cols, epi, *args.pool);
+          cpu::sgemm_packed_a_custom_b(w, cols, cpu::Im2colPanels(p, x_group), y + out_offset, cols, epi, *args.pool);
         }
       }
     }

@@ -21,42 +21,16 @@ namespace ef::cpu {
 namespace conv_direct_planes_test {
 
 struct Problem : FusedConvCase {
-  // Scratch poisoned with NaN: a read of a slot the kernel did not write shows up in the output. The output is
-  // pre-filled with a sentinel, so a position the kernel skipped shows up too.
   std::vector<float> run(ThreadPool& pool, float* y_in = nullptr) const {
-    const DirectPlanesConv conv(p, w.data(), bias_ptr());
-    std::vector<float> scratch(conv.scratch_bytes() / sizeof(float), std::nanf(""));
-    std::vector<float> y(out_size(), -12345.0f);
-    float* out = y_in ? y_in : y.data();
-    conv.run(x.data(), y_in ? y_in : residual_ptr(), act, out, scratch.data(), pool);
-    return y_in ? std::vector<float>(y_in, y_in + out_size()) : y;
+    return run_direct_conv<DirectPlanesConv>(*this, pool, y_in);
   }
 };
 
-std::string describe(const Problem& pr) {
-  const Conv2dParams& p = pr.p;
-  char buf[320];
-  std::snprintf(buf, sizeof buf,
-                "N=%lld C=%lld M=%lld HxW=%lldx%lld k=%lldx%lld d=%lld,%lld pads(t,l,b,r)=%lld,%lld,%lld,%lld "
-                "out=%lldx%lld bias=%d residual=%d act=%d",
-                (long long)p.N, (long long)p.C, (long long)p.M, (long long)p.H, (long long)p.W, (long long)p.kh,
-                (long long)p.kw, (long long)p.dilation_h, (long long)p.dilation_w, (long long)p.pad_top,
-                (long long)p.pad_left, (long long)p.pad_bottom, (long long)p.pad_right, (long long)p.OH,
-                (long long)p.OW, pr.use_bias, pr.use_residual, static_cast<int>(pr.act.kind));
-  return buf;
-}
+std::string describe(const Problem& pr) { return describe_conv_case(pr); }
 
 // Tolerance from the sum's magnitude: K products of values in [-1, 1] accumulated in a different order.
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, const Problem& pr) {
-  ASSERT_EQ(got.size(), want.size());
-  const float tol = 2e-6f * static_cast<float>(pr.p.C * pr.p.kh * pr.p.kw);
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(want[i])) {
-      ASSERT_TRUE(std::isnan(got[i])) << describe(pr) << " at " << i;
-      continue;
-    }
-    ASSERT_NEAR(got[i], want[i], tol * (1.0f + std::fabs(want[i]))) << describe(pr) << " at " << i;
-  }
+  expect_close_to_reference(got, want, pr, 2e-6f * static_cast<float>(pr.p.C * pr.p.kh * pr.p.kw));
 }
 
 Conv2dParams same3x3(int64_t c, int64_t m, int64_t h, int64_t w) {

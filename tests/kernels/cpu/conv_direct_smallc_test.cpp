@@ -22,39 +22,15 @@ namespace ef::cpu {
 namespace conv_direct_smallc_test {
 
 struct Problem : FusedConvCase {
-  // Scratch poisoned with NaN: a read of a slot the kernel did not write shows up in the output.
   std::vector<float> run(ThreadPool& pool, float* y_in = nullptr) const {
-    const DirectSmallCConv conv(p, w.data(), bias_ptr());
-    std::vector<float> scratch(conv.scratch_bytes() / sizeof(float), std::nanf(""));
-    std::vector<float> y(out_size(), -12345.0f);
-    float* out = y_in ? y_in : y.data();
-    conv.run(x.data(), y_in ? y_in : residual_ptr(), act, out, scratch.data(), pool);
-    return y_in ? std::vector<float>(y_in, y_in + out_size()) : y;
+    return run_direct_conv<DirectSmallCConv>(*this, pool, y_in);
   }
 };
 
-std::string describe(const Problem& pr) {
-  const Conv2dParams& p = pr.p;
-  char buf[320];
-  std::snprintf(buf, sizeof buf,
-                "N=%lld C=%lld M=%lld HxW=%lldx%lld k=%lldx%lld s=%lld,%lld pads(t,l,b,r)=%lld,%lld,%lld,%lld "
-                "out=%lldx%lld bias=%d residual=%d act=%d",
-                (long long)p.N, (long long)p.C, (long long)p.M, (long long)p.H, (long long)p.W, (long long)p.kh,
-                (long long)p.kw, (long long)p.stride_h, (long long)p.stride_w, (long long)p.pad_top,
-                (long long)p.pad_left, (long long)p.pad_bottom, (long long)p.pad_right, (long long)p.OH,
-                (long long)p.OW, pr.use_bias, pr.use_residual, static_cast<int>(pr.act.kind));
-  return buf;
-}
+std::string describe(const Problem& pr) { return describe_conv_case(pr); }
 
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, const Problem& pr) {
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(want[i])) {
-      ASSERT_TRUE(std::isnan(got[i])) << describe(pr) << " at " << i;
-      continue;
-    }
-    ASSERT_NEAR(got[i], want[i], 2e-5f * (1.0f + std::fabs(want[i]))) << describe(pr) << " at " << i;
-  }
+  expect_close_to_reference(got, want, pr, 2e-5f);
 }
 
 Conv2dParams stem(int64_t c, int64_t m, int64_t h, int64_t w, int64_t k, int64_t s, int64_t pad) {

@@ -3,8 +3,11 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -97,6 +100,48 @@ struct FusedConvCase {
     fill(rng);
   }
 };
+
+// The case's geometry and epilogue in one line, for failure messages.
+inline std::string describe_conv_case(const FusedConvCase& c) {
+  const Conv2dParams& p = c.p;
+  char buf[384];
+  std::snprintf(buf, sizeof buf,
+                "N=%lld C=%lld M=%lld HxW=%lldx%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld pads(t,l,b,r)=%lld,%lld,%lld,"
+                "%lld out=%lldx%lld bias=%d residual=%d act=%d",
+                (long long)p.N, (long long)p.C, (long long)p.M, (long long)p.H, (long long)p.W, (long long)p.kh,
+                (long long)p.kw, (long long)p.stride_h, (long long)p.stride_w, (long long)p.dilation_h,
+                (long long)p.dilation_w, (long long)p.pad_top, (long long)p.pad_left, (long long)p.pad_bottom,
+                (long long)p.pad_right, (long long)p.OH, (long long)p.OW, c.use_bias, c.use_residual,
+                static_cast<int>(c.act.kind));
+  return buf;
+}
+
+// Runs a direct conv kernel class (Conv(p, w, bias), scratch_bytes(), run(x, residual, act, y, scratch, pool)) on
+// the case. Scratch is poisoned with NaN, so a read of a slot the kernel did not write shows up in the output, and
+// the output pre-filled with a sentinel, so a position the kernel skipped shows up too. With y_in, the output is
+// written there over the residual it holds (the aliasing case).
+template <class Conv>
+std::vector<float> run_direct_conv(const FusedConvCase& c, ThreadPool& pool, float* y_in = nullptr) {
+  const Conv conv(c.p, c.w.data(), c.bias_ptr());
+  std::vector<float> scratch(conv.scratch_bytes() / sizeof(float), std::nanf(""));
+  std::vector<float> y(c.out_size(), -12345.0f);
+  float* out = y_in ? y_in : y.data();
+  conv.run(c.x.data(), y_in ? y_in : c.residual_ptr(), c.act, out, scratch.data(), pool);
+  return y_in ? std::vector<float>(y_in, y_in + c.out_size()) : y;
+}
+
+// got == want within tol * (1 + |want|) per element; NaN where want is NaN.
+inline void expect_close_to_reference(const std::vector<float>& got, const std::vector<float>& want,
+                                      const FusedConvCase& c, float tol) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(want[i])) {
+      ASSERT_TRUE(std::isnan(got[i])) << describe_conv_case(c) << " at " << i;
+      continue;
+    }
+    ASSERT_NEAR(got[i], want[i], tol * (1.0f + std::fabs(want[i]))) << describe_conv_case(c) << " at " << i;
+  }
+}
 
 // The window of a random depthwise layer (N, C, M, group, H and W already set): kernels 1..7 with 3 and 5 most
 // often, strides 1..3, dilation 2 a quarter of the time, pads 0..3. OH or OW comes out < 1 when no window fits;

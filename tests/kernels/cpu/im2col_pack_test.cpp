@@ -12,6 +12,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/im2col_panels.h"
 #include "kernels/cpu/sgemm.h"
 #include "kernels/reference/conv.h"
 #include "kernels/cpu/conv_test_util.h"
@@ -63,6 +64,36 @@ std::vector<float> panels_of(const std::vector<float>& col, int64_t ld, int64_t 
   return out;
 }
 
+// Packs a random block of p's im2col matrix (image 0, last group; or the whole matrix: sgemm asks for K blocks at
+// any offset and column ranges that start at a panel boundary of its own split, which need not be a multiple of
+// OW) into random-width panels with pack(x_group, k0, k1, j0, j1, nr, dst), and checks them against the column
+// matrix packed by hand, and that nothing past them is written. Returns the panel width.
+template <class Pick, class Pack>
+int64_t check_random_block(const Conv2dParams& p, std::mt19937& rng, Pick& pick, const Pack& pack) {
+  const auto x = random_floats(static_cast<size_t>(p.C * p.H * p.W), rng);
+  const int64_t K = im2col_rows(p), P = im2col_cols(p), g = p.group - 1;
+  std::vector<float> col(static_cast<size_t>(K * P));
+  im2col(p, x.data(), 0, g, col.data());
+  const float* x_group = x.data() + g * (p.C / p.group) * p.H * p.W;
+  const int64_t widths[] = {1, 2, 3, 4, 8, 16, 32, 64};
+  const int64_t nr = widths[pick(0, 7)];
+  int64_t k0 = 0, k1 = K, j0 = 0, j1 = P;
+  if (pick(0, 1)) {
+    k0 = pick(0, K - 1), k1 = pick(k0 + 1, K);
+    j0 = pick(0, P - 1), j1 = pick(j0 + 1, P);
+  }
+  const std::vector<float> want = panels_of(col, P, k0, k1, j0, j1, nr);
+  std::vector<float> got(want.size() + 16, -7.0f);
+  pack(x_group, k0, k1, j0, j1, nr, got.data());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i], want[i]) << describe(p) << " nr " << nr << " block k [" << k0 << "," << k1 << ") j [" << j0
+                               << "," << j1 << ") at " << i;
+    if (got[i] != want[i]) break;
+  }
+  for (size_t i = want.size(); i < got.size(); ++i) EXPECT_EQ(got[i], -7.0f) << "wrote past the panels";
+  return nr;
+}
+
 TEST(CpuIm2colPackPanel, MatchesPackedColumnMatrix) {
   std::mt19937 rng(11);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
@@ -70,28 +101,10 @@ TEST(CpuIm2colPackPanel, MatchesPackedColumnMatrix) {
   for (int iter = 0; iter < 400; ++iter) {
     const Conv2dParams p = random_geometry(rng, 3);
     if (p.OH < 1 || p.OW < 1) continue;
-    const auto x = random_floats(static_cast<size_t>(p.C * p.H * p.W), rng);
-    const int64_t K = im2col_rows(p), P = im2col_cols(p), g = p.group - 1;
-    std::vector<float> col(static_cast<size_t>(K * P));
-    im2col(p, x.data(), 0, g, col.data());
-    const float* x_group = x.data() + g * (p.C / p.group) * p.H * p.W;
-    const int64_t widths[] = {1, 2, 3, 4, 8, 16, 32, 64};
-    const int64_t nr = widths[pick(0, 7)];
-    // The whole matrix, or a random block of it (sgemm asks for K blocks at any offset and column ranges that
-    // start at a panel boundary of its own split, which need not be a multiple of OW).
-    int64_t k0 = 0, k1 = K, j0 = 0, j1 = P;
-    if (pick(0, 1)) {
-      k0 = pick(0, K - 1), k1 = pick(k0 + 1, K);
-      j0 = pick(0, P - 1), j1 = pick(j0 + 1, P);
-    }
-    const std::vector<float> want = panels_of(col, P, k0, k1, j0, j1, nr);
-    std::vector<float> got(want.size() + 16, -7.0f);
-    im2col_pack_panel(p, x_group, k0, k1, j0, j1, nr, got.data());
-    for (size_t i = 0; i < want.size(); ++i) {
-      ASSERT_EQ(got[i], want[i]) << describe(p) << " nr " << nr << " block k [" << k0 << "," << k1 << ") j [" << j0
-                                 << "," << j1 << ") at " << i;
-    }
-    for (size_t i = want.size(); i < got.size(); ++i) ASSERT_EQ(got[i], -7.0f) << "wrote past the panels";
+    const int64_t nr = check_random_block(p, rng, pick, [&](const float* x_group, auto... block) {
+      im2col_pack_panel(p, x_group, block...);
+    });
+    if (HasFailure()) return;
     fast_shapes += p.OW >= nr && p.stride_w == 1;
     ++checked;
   }
@@ -110,31 +123,16 @@ TEST(CpuIm2colPackPanel, PaddedPlanesMatchPackedColumnMatrix) {
     p.with_output_size();
     if (p.OH < 1 || p.OW < 1) continue;
     ASSERT_TRUE(im2col_padded_applicable(p)) << describe(p);
-    const auto x = random_floats(static_cast<size_t>(p.C * p.H * p.W), rng);
-    const int64_t K = im2col_rows(p), P = im2col_cols(p), g = p.group - 1, channels = p.C / p.group;
-    std::vector<float> col(static_cast<size_t>(K * P));
-    im2col(p, x.data(), 0, g, col.data());
-    const float* x_group = x.data() + g * channels * p.H * p.W;
-    // Padded in two calls (as two threads would), over scratch poisoned with NaN.
-    std::vector<float> xpad(static_cast<size_t>(im2col_padded_floats(p, channels)), std::nanf(""));
-    const int64_t split = pick(0, channels);
-    im2col_pad_planes(p, x_group, channels, 0, split, xpad.data());
-    im2col_pad_planes(p, x_group, channels, split, channels, xpad.data());
-    const int64_t widths[] = {1, 2, 3, 4, 8, 16, 32, 64};
-    const int64_t nr = widths[pick(0, 7)];
-    int64_t k0 = 0, k1 = K, j0 = 0, j1 = P;
-    if (pick(0, 1)) {
-      k0 = pick(0, K - 1), k1 = pick(k0 + 1, K);
-      j0 = pick(0, P - 1), j1 = pick(j0 + 1, P);
-    }
-    const std::vector<float> want = panels_of(col, P, k0, k1, j0, j1, nr);
-    std::vector<float> got(want.size() + 16, -7.0f);
-    im2col_pack_panel_padded(p, xpad.data(), k0, k1, j0, j1, nr, got.data());
-    for (size_t i = 0; i < want.size(); ++i) {
-      ASSERT_EQ(got[i], want[i]) << describe(p) << " nr " << nr << " block k [" << k0 << "," << k1 << ") j [" << j0
-                                 << "," << j1 << ") at " << i;
-    }
-    for (size_t i = want.size(); i < got.size(); ++i) ASSERT_EQ(got[i], -7.0f) << "wrote past the panels";
+    const int64_t channels = p.C / p.group;
+    check_random_block(p, rng, pick, [&](const float* x_group, auto... block) {
+      // Padded in two calls (as two threads would), over scratch poisoned with NaN.
+      std::vector<float> xpad(static_cast<size_t>(im2col_padded_floats(p, channels)), std::nanf(""));
+      const int64_t split = pick(0, channels);
+      im2col_pad_planes(p, x_group, channels, 0, split, xpad.data());
+      im2col_pad_planes(p, x_group, channels, split, channels, xpad.data());
+      im2col_pack_panel_padded(p, xpad.data(), block...);
+    });
+    if (HasFailure()) return;
     ++checked;
   }
   EXPECT_GT(checked, 300);
@@ -212,18 +210,6 @@ TEST(CpuSgemmCustomB, RejectsAPackedBOperand) {
   EXPECT_THROW(sgemm_packed_a_custom_b(PackedMatrix{}, 2, panels, c.data(), 2, GemmEpilogue{}, pool),
                std::invalid_argument);
 }
-
-class Im2colPanels final : public BPanelPacker {
- public:
-  Im2colPanels(const Conv2dParams& p, const float* x_group) : p_(p), x_group_(x_group) {}
-  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
-    im2col_pack_panel(p_, x_group_, k0, k1, j0, j1, nr, dst);
-  }
-
- private:
-  const Conv2dParams& p_;
-  const float* x_group_;
-};
 
 // The convolution as GemmConv runs it: equal to im2col + sgemm_packed_a bit for bit, and to the reference within
 // float rounding, for any thread count.
