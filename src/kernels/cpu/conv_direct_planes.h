@@ -1,7 +1,8 @@
 // Direct 2-D NCHW float32 convolution over padded planes, for dense stride-1 layers with enough input channels
-// (squeezenet's and resnet's 3x3 convs on small planes), where Winograd has few tiles to share its transforms and
+// (squeezenet's 3x3 expand convs), where Winograd has few tiles to share its transforms and
 // scales poorly over threads, and im2col + GEMM gathers each panel from windows a few columns wide. Depends on
-// conv_params.h, activation.h and core/thread_pool.h; the SIMD code uses Highway with runtime ISA dispatch.
+// conv_params.h, activation.h and core/thread_pool.h (and winograd.h, whose choice direct_planes_preferred
+// weighs against); the SIMD code uses Highway with runtime ISA dispatch.
 //
 // Algorithm: the output is computed in bands of output rows. For each band, the input rows it reads are first
 // copied into zero-padded planes of width Wp = pad_left + W + pad_right. The band's output is then computed on that
