@@ -146,22 +146,25 @@ void Band(const Geometry& g, const float* buf, int64_t oh0, int64_t oh1, const f
 }
 
 // The padded rows that output rows [oh0, oh1) read, for every channel of one image, into buf (channel stride
-// g.stride): padded row oh0 + r at buf + c * stride + r * Wp. Rows and columns outside the input are zero.
+// g.stride): padded row oh0 + r at buf + c * stride + r * Wp, as g.gap zeros then the input row (rows above and
+// below the input all zeros). A row's right padding is the next row's gap, so the gap after the last row written
+// is zeroed too (when it is not the next channel's first row, or the slack, which run() zeroes).
 void PadBand(const Geometry& g, const float* x, int64_t oh0, int64_t oh1, float* buf) {
   const Conv2dParams& p = g.p;
   const int64_t rows = oh1 - oh0 + (p.kh - 1) * p.dilation_h;
   for (int64_t c = 0; c < p.C; ++c) {
+    float* plane = buf + c * g.stride;
     for (int64_t r = 0; r < rows; ++r) {
-      float* row = buf + c * g.stride + r * g.Wp;
+      float* row = plane + r * g.Wp;
       const int64_t ih = oh0 + r - p.pad_top;
       if (ih < 0 || ih >= p.H) {
         std::fill(row, row + g.Wp, 0.0f);
         continue;
       }
-      std::fill(row, row + p.pad_left, 0.0f);
-      std::memcpy(row + p.pad_left, x + (c * p.H + ih) * p.W, static_cast<size_t>(p.W) * sizeof(float));
-      std::fill(row + p.pad_left + p.W, row + g.Wp, 0.0f);
+      std::fill(row, row + g.gap, 0.0f);
+      std::memcpy(row + g.gap, x + (c * p.H + ih) * p.W, static_cast<size_t>(p.W) * sizeof(float));
     }
+    if (rows * g.Wp < g.stride) std::fill(plane + rows * g.Wp, plane + rows * g.Wp + g.gap, 0.0f);
   }
 }
 
@@ -202,6 +205,8 @@ bool direct_planes_preferred(const Conv2dParams& p, int threads) {
   //  - at two threads and C <= 32 (squeezenet's 55x55 and 27x27 expand convs): Winograd's blocks of tiles split
   //    1.1-1.4x over two threads, the direct bands ~1.8x; at one thread Winograd stays 5-10% faster.
   // resnet18's 56x56 layers (C = 64) stay on Winograd: direct there made the model 10% slower at two threads.
+  // (Measured with two garbage columns per row; sharing the padding gap between rows since made the 13x13 layers
+  // another 12-14% faster, the 55x55 / 27x27 ones 1-5%; at one thread C <= 32 still lost, model 1.02x.)
   // F(2x2) layers (7x7-ish planes) were not measured: they stay on Winograd.
   if (winograd_preferred_tile(p) != 4) return false;
   const int64_t tiles4 = p.N * ((p.OH + 3) / 4) * ((p.OW + 3) / 4);
@@ -212,7 +217,11 @@ DirectPlanesConv::DirectPlanesConv(const Conv2dParams& p, const float* w, const 
   if (!direct_planes_applicable(p)) throw std::invalid_argument("DirectPlanesConv: unsupported geometry");
   Geometry& g = g_;
   g.p = p;
-  g.Wp = p.pad_left + p.W + p.pad_right;
+  // Rows of gap zeros then W inputs: the gap serves as one row's right padding and the next row's left padding,
+  // so Wp - OW = (kw - 1) dw - pad_left - pad_right + gap garbage columns per row: 1 for 3x3 'same', not 2. Pads
+  // wider than the kernel's reach need a wider gap, so that every output column still has a position (Wp >= OW).
+  g.gap = std::max({p.pad_left, p.pad_right, p.pad_left + p.pad_right - (p.kw - 1) * p.dilation_w});
+  g.Wp = g.gap + p.W;
   g.K = p.C * p.kh * p.kw;
   g.row_tiles = ceil_div(p.M, kRowTile);
   const int64_t halo = (p.kh - 1) * p.dilation_h;
@@ -222,8 +231,9 @@ DirectPlanesConv::DirectPlanesConv(const Conv2dParams& p, const float* w, const 
   g.band_rows = ceil_div(p.OH, g.bands);  // even bands: 56 rows as 7 x 8, not 6 x 9 + 2
   g.stride = (g.band_rows + halo) * g.Wp;
   // The last register tile of a band starts below band_rows * Wp and reads kMaxTile positions at each tap, up to
-  // (kh - 1) dh Wp + (kw - 1) dw further: past the last channel's rows by at most kMaxTile + (kw - 1) dw.
-  g.buffer = p.C * g.stride + kMaxTile + (p.kw - 1) * p.dilation_w;
+  // (kh - 1) dh Wp + (kw - 1) dw + gap - pad_left further: past the last channel's rows by at most kMaxTile +
+  // (kw - 1) dw + gap.
+  g.buffer = p.C * g.stride + kMaxTile + (p.kw - 1) * p.dilation_w + g.gap;
   slots_ = std::max<int64_t>(1, std::min<int64_t>(physical_core_count(), g.bands * g.row_tiles * p.N));
   w_.assign(static_cast<size_t>(g.row_tiles * g.K * kRowTile), 0.0f);
   bias_.assign(static_cast<size_t>(g.row_tiles * kRowTile), 0.0f);
@@ -235,7 +245,10 @@ DirectPlanesConv::DirectPlanesConv(const Conv2dParams& p, const float* w, const 
   }
   for (int64_t c = 0; c < p.C; ++c) {
     for (int64_t i = 0; i < p.kh; ++i) {
-      for (int64_t j = 0; j < p.kw; ++j) offset_.push_back(c * g.stride + i * p.dilation_h * g.Wp + j * p.dilation_w);
+      for (int64_t j = 0; j < p.kw; ++j) {
+        // Output column ow, tap j reads input column ow - pad_left + j dw, at gap + that within its row.
+        offset_.push_back(c * g.stride + i * p.dilation_h * g.Wp + j * p.dilation_w + g.gap - p.pad_left);
+      }
     }
   }
 }

@@ -88,6 +88,22 @@ TEST(CpuDirectPlanes, ModelShapesMatchReference) {
   }
 }
 
+// Inputs too large for one band: 9 output rows as bands of 5 and 4 (the last band's rows end inside its buffer,
+// whose stale rows hold NaN), with asymmetric pads, on 1 and 2 threads.
+TEST(CpuDirectPlanes, BandsOfUnequalHeight) {
+  std::mt19937 rng(17);
+  for (int threads : {1, 2}) {
+    Problem pr;
+    pr.p = same3x3(100, 20, 9, 61);
+    pr.p.pad_left = 2, pr.p.pad_right = 0;
+    pr.p.with_output_size();
+    pr.use_residual = true;
+    pr.fill(rng);
+    ThreadPool pool(threads);
+    expect_close(pr.run(pool), pr.expected(), pr);
+  }
+}
+
 TEST(CpuDirectPlanes, EachActivationKind) {
   std::mt19937 rng(7);
   ThreadPool& pool = ThreadPool::inline_pool();
