@@ -1,9 +1,9 @@
 // Pooling kernels. MaxPool/AveragePool reduce each window in two passes: over its in-input rows (element-wise
 // along the whole input row, vectorized, no bounds checks, no shuffles) into a row buffer padded with the lowest
 // float (max) or zeros (average), then along that row (vectorized for strides 1 and 2, a deinterleaving load per
-// tap for stride 2; scalar taps for larger strides). MaxPool first scans each plane for NaN and infinities, since
-// vector max instructions do not propagate NaN the way the definition does; such planes take the exact scalar
-// loop. Global pools reduce each plane with several vector accumulators. Depends on conv_params.h,
+// tap for stride 2; scalar taps for larger strides). MaxPool checks each plane's window rows for NaN and
+// infinities while it reduces them, since vector max instructions do not propagate NaN the way the definition
+// does; such planes take the exact scalar loop. Global pools reduce each plane with several vector accumulators. Depends on conv_params.h,
 // core/thread_pool.h and Highway (per-target code, run-time pick).
 #include "kernels/cpu/pool.h"
 
@@ -91,23 +91,19 @@ bool has_non_finite(const float* x, int64_t count) {
   return tail || any_non_finite(d, acc);
 }
 
-// Row geometry shared by every plane of one call. A window is reduced in two passes: first over its rows
-// (vertical: the `nrows` in-input rows combined element by element into one row, vectorized along the full
-// input width, no shuffles), then along that row (horizontal: kw taps at stride S). The row buffer holds the
-// vertical result at [pad_left, pad_left + W), with the lowest float (max) or 0 (average) on both sides, so the
-// horizontal pass needs no bounds checks; it is `len` floats long so whole vectors over [0, ow_v) stay inside
-// (stride 2 loads one column past its last tap). Each input row is loaded once per window row it belongs to
-// (1.5 times per output for 3x3 stride 2) instead of kw times with a deinterleave per tap.
-struct RowShape {
-  int64_t len;  // row buffer floats
-};
-
-HWY_INLINE RowShape row_shape(const Conv2dParams& p) {
+// Floats of one row buffer. A window is reduced in two passes: first over its rows (vertical: the in-input rows
+// combined element by element into one row, vectorized along the full input width, no shuffles), then along that
+// row (horizontal: kw taps at stride S). A row buffer holds the vertical result at [pad_left, pad_left + W), with
+// the lowest float (max) or 0 (average) on both sides, so the horizontal pass needs no bounds checks; it is this
+// long so that whole vectors over [0, max(OW, lanes)) stay inside (stride 2 loads one column past its last tap).
+// Each input row is loaded once per window row it belongs to (1.5 times per output for 3x3 stride 2) instead of kw
+// times with a deinterleave per tap.
+HWY_INLINE int64_t row_len(const Conv2dParams& p) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
   const bool vec = p.stride_w == 1 || p.stride_w == 2;
   const int64_t ow_v = vec ? std::max(p.OW, n) : p.OW;  // outputs the vector pass computes per row
   const int64_t reach = (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + (vec ? p.stride_w : 1);
-  return {std::max(p.W + p.pad_left, reach)};
+  return std::max(p.W + p.pad_left, reach);
 }
 
 // row[0, W) = combine of the `nrows` rows at `in`, `step` floats apart. MaxPool also tracks whether any of those
@@ -236,29 +232,29 @@ HWY_INLINE void scale_row(const float* sums, const float* inv_col, float inv_row
   for (; i < count; ++i) out[i] = sums[i] * inv_col[i] * inv_row;
 }
 
-// One plane, in two sweeps: the vertical pass of every output row into its own row buffer (rows[oh * len], the
+// The in-input rows of output row oh's windows: `count` rows from input row `first`, dilation_h rows apart; and
+// the reciprocal of its AveragePool row divisor (0 where no row counts).
+struct WindowRows {
+  int64_t first, count;
+  float inv_divisor;
+};
+
+// One plane, in two sweeps: the vertical pass of every output row into its own row buffer (rows + oh * len, the
 // padding on both sides already filled; only [pad_left, pad_left + W) is written here), then the horizontal pass
 // of every row. Reading a row buffer right after writing it cost a store-forwarding stall per load (the
 // horizontal loads straddle the vertical stores): 45% of squeezenet's 27x27 MaxPool. MaxPool planes holding NaN
 // or infinity take the exact loop, since vector max instructions do not propagate NaN the way the definition
 // does. Average divisors factor into a row count times a column count and are applied after the sums as
 // reciprocals (`inv_col` per output column, 0 where no tap counts: such windows sum to exactly 0).
-// The in-input rows of output row oh's windows: `count` rows from input row `first`, `step` rows apart; and the
-// reciprocal of its AveragePool row divisor.
-struct WindowRows {
-  int64_t first, count;
-  float inv_divisor;
-};
-
 template <bool kAvg, class H>
-void pool_plane(const Conv2dParams& p, const RowShape& rs, const H& horizontal, const WindowRows* wr,
+void pool_plane(const Conv2dParams& p, int64_t len, const H& horizontal, const WindowRows* wr,
                 const float* inv_col, const float* x_plane, float* y_plane, float* rows) {
   const float empty = kAvg ? 0.0f : std::numeric_limits<float>::lowest();
   const hn::ScalableTag<float> d;
   auto bad = hn::Zero(d);
   bool tail_bad = false;
   for (int64_t oh = 0; oh < p.OH; ++oh) {
-    float* row = rows + oh * rs.len + p.pad_left;
+    float* row = rows + oh * len + p.pad_left;
     if (wr[oh].count == 0) {  // the window lies wholly in the vertical padding
       std::fill(row, row + p.W, empty);
       continue;
@@ -271,7 +267,7 @@ void pool_plane(const Conv2dParams& p, const RowShape& rs, const H& horizontal, 
   }
   for (int64_t oh = 0; oh < p.OH; ++oh) {
     float* out = y_plane + oh * p.OW;
-    horizontal(rows + oh * rs.len, p.kw, p.dilation_w, p.OW, out);
+    horizontal(rows + oh * len, p.kw, p.dilation_w, p.OW, out);
     if (kAvg) scale_row(out, inv_col, wr[oh].inv_divisor, p.OW, out);
   }
 }
@@ -280,20 +276,20 @@ template <bool kAvg>
 void pool_planes(const Conv2dParams& p, bool count_include_pad, const float* x, float* y, int64_t begin,
                  int64_t end) {
   const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
-  const RowShape rs = row_shape(p);
+  const int64_t len = row_len(p);
   // Per-thread buffers, grown only when a larger geometry comes: no allocation per run once warm.
   thread_local std::vector<float> buf;
   thread_local std::vector<WindowRows> window_rows;
-  const size_t need = static_cast<size_t>(p.OH * rs.len + p.OW);
+  const size_t need = static_cast<size_t>(p.OH * len + p.OW);
   if (buf.size() < need) buf.resize(need);
   if (window_rows.size() < static_cast<size_t>(p.OH)) window_rows.resize(static_cast<size_t>(p.OH));
   float* rows = buf.data();
-  float* inv_col = rows + p.OH * rs.len;
+  float* inv_col = rows + p.OH * len;
   const float empty = kAvg ? 0.0f : std::numeric_limits<float>::lowest();
   for (int64_t oh = 0; oh < p.OH; ++oh) {
-    float* row = rows + oh * rs.len;
+    float* row = rows + oh * len;
     std::fill(row, row + p.pad_left, empty);
-    std::fill(row + p.pad_left + p.W, row + rs.len, empty);
+    std::fill(row + p.pad_left + p.W, row + len, empty);
     const int64_t start = oh * p.stride_h - p.pad_top;
     const TapRange taps = valid_taps(start, p.H, p.kh, p.dilation_h);
     const int64_t divisor = count_include_pad ? padded_taps(start, p.H, p.kh, p.dilation_h, p.pad_top, p.pad_bottom)
@@ -312,7 +308,7 @@ void pool_planes(const Conv2dParams& p, bool count_include_pad, const float* x, 
   }
   with_horizontal<kAvg>(p, [&](const auto& horizontal) {
     for (int64_t c = begin; c < end; ++c) {
-      pool_plane<kAvg>(p, rs, horizontal, window_rows.data(), inv_col, x + c * in_plane, y + c * out_plane, rows);
+      pool_plane<kAvg>(p, len, horizontal, window_rows.data(), inv_col, x + c * in_plane, y + c * out_plane, rows);
     }
   });
 }
