@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "kernels/cpu/conv_layout.h"
 #include "kernels/cpu/winograd.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -154,16 +155,7 @@ void PadBand(const Geometry& g, const float* x, int64_t oh0, int64_t oh1, float*
   const int64_t rows = oh1 - oh0 + (p.kh - 1) * p.dilation_h;
   for (int64_t c = 0; c < p.C; ++c) {
     float* plane = buf + c * g.stride;
-    for (int64_t r = 0; r < rows; ++r) {
-      float* row = plane + r * g.Wp;
-      const int64_t ih = oh0 + r - p.pad_top;
-      if (ih < 0 || ih >= p.H) {
-        std::fill(row, row + g.Wp, 0.0f);
-        continue;
-      }
-      std::fill(row, row + g.gap, 0.0f);
-      std::memcpy(row + g.gap, x + (c * p.H + ih) * p.W, static_cast<size_t>(p.W) * sizeof(float));
-    }
+    pad_plane_rows(x + c * p.H * p.W, p.H, p.W, p.pad_top, g.gap, g.Wp, oh0, rows, plane);
     if (rows * g.Wp < g.stride) std::fill(plane + rows * g.Wp, plane + rows * g.Wp + g.gap, 0.0f);
   }
 }
@@ -188,11 +180,9 @@ constexpr int64_t kBandBytes = 192 << 10;
 }  // namespace
 
 bool direct_planes_applicable(const Conv2dParams& p) {
-  return p.group == 1 && p.C >= 1 && p.M >= 1 && p.kh >= 1 && p.kw >= 1 && p.stride_h == 1 && p.stride_w == 1 &&
-         p.dilation_h >= 1 && p.dilation_w >= 1 && p.OH >= 1 && p.OW >= 1 && p.pad_top >= 0 && p.pad_left >= 0 &&
-         p.pad_bottom >= 0 && p.pad_right >= 0 &&
-         p.OH == p.pad_top + p.H + p.pad_bottom - p.dilation_h * (p.kh - 1) &&
-         p.OW == p.pad_left + p.W + p.pad_right - p.dilation_w * (p.kw - 1);
+  return p.group == 1 && p.C >= 1 && p.M >= 1 && p.kh >= 1 && p.kw >= 1 && p.dilation_h >= 1 &&
+         p.dilation_w >= 1 && p.OH >= 1 && p.OW >= 1 && p.pad_top >= 0 && p.pad_left >= 0 && p.pad_bottom >= 0 &&
+         p.pad_right >= 0 && stride1_floor_output(p);
 }
 
 bool direct_planes_preferred(const Conv2dParams& p, int threads) {
@@ -209,8 +199,7 @@ bool direct_planes_preferred(const Conv2dParams& p, int threads) {
   // another 12-14% faster, the 55x55 / 27x27 ones 1-5%; at one thread C <= 32 still lost, model 1.02x.)
   // F(2x2) layers (7x7-ish planes) were not measured: they stay on Winograd.
   if (winograd_preferred_tile(p) != 4) return false;
-  const int64_t tiles4 = p.N * ((p.OH + 3) / 4) * ((p.OW + 3) / 4);
-  return (tiles4 <= 16 && p.C <= 64) || (threads >= 2 && p.C <= 32);
+  return (winograd_tiles(p, 4) <= 16 && p.C <= 64) || (threads >= 2 && p.C <= 32);
 }
 
 DirectPlanesConv::DirectPlanesConv(const Conv2dParams& p, const float* w, const float* bias) {
@@ -235,14 +224,7 @@ DirectPlanesConv::DirectPlanesConv(const Conv2dParams& p, const float* w, const 
   // (kw - 1) dw + gap.
   g.buffer = p.C * g.stride + kMaxTile + (p.kw - 1) * p.dilation_w + g.gap;
   slots_ = std::max<int64_t>(1, std::min<int64_t>(physical_core_count(), g.bands * g.row_tiles * p.N));
-  w_.assign(static_cast<size_t>(g.row_tiles * g.K * kRowTile), 0.0f);
-  bias_.assign(static_cast<size_t>(g.row_tiles * kRowTile), 0.0f);
-  for (int64_t m = 0; m < p.M; ++m) {
-    for (int64_t k = 0; k < g.K; ++k) {
-      w_[static_cast<size_t>(((m / kRowTile) * g.K + k) * kRowTile + m % kRowTile)] = w[m * g.K + k];
-    }
-    if (bias) bias_[static_cast<size_t>(m)] = bias[m];
-  }
+  pack_channel_panels(w, bias, p.M, g.K, kRowTile, w_, bias_);
   for (int64_t c = 0; c < p.C; ++c) {
     for (int64_t i = 0; i < p.kh; ++i) {
       for (int64_t j = 0; j < p.kw; ++j) {

@@ -1,24 +1,24 @@
 // Direct 2-D NCHW float32 convolution over padded planes, for dense stride-1 layers with enough input channels
 // (squeezenet's 3x3 expand convs), where Winograd has few tiles to share its transforms and
 // scales poorly over threads, and im2col + GEMM gathers each panel from windows a few columns wide. Depends on
-// conv_params.h, activation.h and core/thread_pool.h (and winograd.h, whose choice direct_planes_preferred
-// weighs against); the SIMD code uses Highway with runtime ISA dispatch.
+// conv_params.h, conv_layout.h, activation.h and core/thread_pool.h (and winograd.h, whose choice
+// direct_planes_preferred weighs against); the SIMD code uses Highway with runtime ISA dispatch.
 //
-// Algorithm: the output is computed in bands of output rows. For each band, the input rows it reads are first
-// copied into zero-padded planes whose rows are gap >= max(pad_left, pad_right) zeros then the W inputs (the gap is
-// one row's right padding and the next row's left padding), Wp = gap + W floats. The band's output is then computed
-// on that padded grid: position n = oh * Wp + ow for ow in [0, Wp), of which columns ow >= OW are never stored. On
-// this grid, tap (c, i, j) of positions n .. n + L reads the contiguous floats at c * stride + i * dilation_h * Wp +
-// j * dilation_w + gap - pad_left + n: the micro-kernel is a GEMM whose B rows are plain unaligned loads at a per-tap offset, with
-// no packing at all. Register tile: up to 12 output channels (6 on targets with 16 vector registers) x 2 vectors
-// of positions, the whole K (C * kh * kw) accumulated in registers. The tile then goes through bias, residual and
-// activation and is stored segment by segment (the runs of positions that are real output columns). The garbage
-// columns cost (Wp - OW) / Wp of the multiply-adds (3x3 'same': one per row, 7% on 13x13, 2% on 55x55).
-// Threads: each takes (band, group of output channels) tasks and pads the band's rows into its own buffer, so a
-// thread reads only input it wrote itself (input padded by one core and read by the other made two threads 1.3x
-// as fast as one instead of ~1.9x). Large inputs are split into bands, large weight sets into channel groups.
-// Results do not depend on the thread count or the split: each output element is one accumulator over k in a
-// fixed order, whatever tile or band it lands in.
+// Algorithm: the output is computed in bands of output rows. For each band, the input rows it reads are first copied
+// into zero-padded planes whose rows are gap >= max(pad_left, pad_right) zeros then the W inputs (the gap is one row's
+// right padding and the next row's left padding), Wp = gap + W floats. The band's output is then computed on that
+// padded grid: position n = oh * Wp + ow for ow in [0, Wp), of which columns ow >= OW are never stored. On this grid,
+// tap (c, i, j) of positions n .. n + L reads the contiguous floats at c * stride + i * dilation_h * Wp + j *
+// dilation_w + gap - pad_left + n: the micro-kernel is a GEMM whose B rows are plain unaligned loads at a per-tap
+// offset, with no packing at all. Register tile: up to 12 output channels (6 on targets with 16 vector registers) x 2
+// vectors of positions, the whole K (C * kh * kw) accumulated in registers. The tile then goes through bias, residual
+// and activation and is stored segment by segment (the runs of positions that are real output columns). The garbage
+// columns cost (Wp - OW) / Wp of the multiply-adds (3x3 'same': one per row, 7% on 13x13, 2% on 55x55). Threads: each
+// takes (band, group of output channels) tasks and pads the band's rows into its own buffer, so a thread reads only
+// input it wrote itself (input padded by one core and read by the other made two threads 1.3x as fast as one instead of
+// ~1.9x). Large inputs are split into bands, large weight sets into channel groups. Results do not depend on the thread
+// count or the split: each output element is one accumulator over k in a fixed order, whatever tile or band it lands
+// in.
 #pragma once
 #include <cstdint>
 #include <vector>

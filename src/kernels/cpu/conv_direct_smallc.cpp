@@ -9,6 +9,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "kernels/cpu/conv_layout.h"
+
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/conv_direct_smallc.cpp"
 // Arrays of accumulator vectors need sized vectors (as in sgemm_kernel.cpp).
@@ -213,14 +215,7 @@ DirectSmallCConv::DirectSmallCConv(const Conv2dParams& p, const float* w, const 
   g_.LP = p.OW + (p.kw - 1) / g_.S + kMaxLanes;
   g_.K = p.C * p.kh * p.kw;
   g_.blocks = (p.M + kBlockM - 1) / kBlockM;
-  w_.assign(static_cast<size_t>(g_.blocks * g_.K * kBlockM), 0.0f);
-  bias_.assign(static_cast<size_t>(g_.blocks * kBlockM), 0.0f);
-  for (int64_t m = 0; m < p.M; ++m) {
-    for (int64_t k = 0; k < g_.K; ++k) {
-      w_[static_cast<size_t>(((m / kBlockM) * g_.K + k) * kBlockM + m % kBlockM)] = w[m * g_.K + k];
-    }
-    if (bias) bias_[static_cast<size_t>(m)] = bias[m];
-  }
+  pack_channel_panels(w, bias, p.M, g_.K, kBlockM, w_, bias_);
   // Tap (c, i, t) of output column ow reads padded row i, column ow * S + t = (ow + t / S) * S + t % S: phase
   // row t % S at ow + t / S.
   for (int64_t c = 0; c < p.C; ++c) {

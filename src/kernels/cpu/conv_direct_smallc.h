@@ -1,7 +1,7 @@
 // Direct 2-D NCHW float32 convolution for layers with few input channels (the stem conv of vision nets: 3 -> 16..64
 // channels, 3x3..7x7, stride 2), where im2col + GEMM has a short K (27..75) and pays for gathering strided windows
-// into panels. Depends on conv_params.h, activation.h and core/thread_pool.h; the SIMD code uses Highway with
-// runtime ISA dispatch.
+// into panels. Depends on conv_params.h, conv_layout.h, activation.h and core/thread_pool.h; the SIMD code uses
+// Highway with runtime ISA dispatch.
 //
 // Algorithm: each image's input is first copied into scratch zero-padded and split by column phase (column
 // j * stride_w + phase in phase row `phase`), so every tap of a row of outputs reads one contiguous run of floats

@@ -34,6 +34,14 @@ inline Conv2dParams& Conv2dParams::with_output_size() {
   return *this;
 }
 
+// Stride 1 with exactly the floor rule's output sizes: output (oh, ow)'s window covers padded rows [oh, oh + (kh - 1)
+// dilation_h] and columns likewise, and the last output's window ends at the padded extent's last row / column.
+inline bool stride1_floor_output(const Conv2dParams& p) {
+  return p.stride_h == 1 && p.stride_w == 1 &&
+         p.OH == p.pad_top + p.H + p.pad_bottom - p.dilation_h * (p.kh - 1) &&
+         p.OW == p.pad_left + p.W + p.pad_right - p.dilation_w * (p.kw - 1);
+}
+
 // Floor division that stays correct for negative numerators (window starts inside the begin padding).
 inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 

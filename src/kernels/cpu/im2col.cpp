@@ -1,11 +1,13 @@
 // im2col for grouped 2-D NCHW convolution, as a matrix or straight into SGEMM's B panels. Memory-bound copying,
 // so plain C++ (memcpy/memset for the matrix's runs, short fixed-width loops for panels); depends only on
-// conv_params.h.
+// conv_params.h and conv_layout.h.
 #include "kernels/cpu/im2col.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+
+#include "kernels/cpu/conv_layout.h"
 
 namespace ef::cpu {
 
@@ -44,6 +46,18 @@ constexpr int kMaxSegments = 4;    //   ... when the panel spans at most this ma
 struct Segment {
   int64_t oh, ow, len, lane;
 };
+
+// The segments of the `width` columns from column j; returns their number.
+inline int panel_segments(const Conv2dParams& p, int64_t j, int64_t width, Segment* seg) {
+  int nseg = 0;
+  for (int64_t lane = 0; lane < width;) {
+    const int64_t oh = (j + lane) / p.OW, ow = (j + lane) - oh * p.OW;
+    const int64_t len = std::min(width - lane, p.OW - ow);
+    seg[nseg++] = {oh, ow, len, lane};
+    lane += len;
+  }
+  return nseg;
+}
 
 // How one tap fills one segment: lanes [lo, hi) of it (relative to the segment) read plane[src + t * stride_w]
 // for t in [0, hi - lo); the others are padding, 0.
@@ -137,13 +151,7 @@ void pack_panels(const Conv2dParams& p, const float* x_group, int64_t k_begin, i
   bool full[kMaxTaps];  // the tap's single run covers the whole panel
   for (int64_t j = j_begin; j < j_end; j += width_nr, dst += width_nr * kc) {
     const int64_t width = std::min(width_nr, j_end - j);
-    int nseg = 0;
-    for (int64_t lane = 0; lane < width;) {
-      const int64_t oh = (j + lane) / p.OW, ow = (j + lane) - oh * p.OW;
-      const int64_t len = std::min(width - lane, p.OW - ow);
-      seg[nseg++] = {oh, ow, len, lane};
-      lane += len;
-    }
+    const int nseg = panel_segments(p, j, width, seg);
     const bool planned = taps <= kMaxTaps && nseg <= kMaxSegments;
     if (planned) {
       for (int64_t t = 0; t < taps; ++t) {
@@ -187,10 +195,7 @@ constexpr int64_t kCopyChunk = 8;  // floats per move of the padded packer (it r
 
 }  // namespace
 
-bool im2col_padded_applicable(const Conv2dParams& p) {
-  return p.stride_h == 1 && p.stride_w == 1 && p.OH == p.pad_top + p.H + p.pad_bottom - p.dilation_h * (p.kh - 1) &&
-         p.OW == p.pad_left + p.W + p.pad_right - p.dilation_w * (p.kw - 1);
-}
+bool im2col_padded_applicable(const Conv2dParams& p) { return stride1_floor_output(p); }
 
 int64_t im2col_padded_floats(const Conv2dParams& p, int64_t channels) {
   return channels * (p.pad_top + p.H + p.pad_bottom) * (p.pad_left + p.W + p.pad_right) + kCopyChunk;
@@ -200,15 +205,8 @@ void im2col_pad_planes(const Conv2dParams& p, const float* x_group, int64_t chan
                        float* xpad) {
   const int64_t wp = p.pad_left + p.W + p.pad_right, plane = (p.pad_top + p.H + p.pad_bottom) * wp;
   for (int64_t c = c_begin; c < c_end; ++c) {
-    float* dst = xpad + c * plane;
-    zero(dst, p.pad_top * wp);
-    for (int64_t h = 0; h < p.H; ++h) {
-      float* row = dst + (p.pad_top + h) * wp;
-      zero(row, p.pad_left);
-      std::memcpy(row + p.pad_left, x_group + (c * p.H + h) * p.W, static_cast<size_t>(p.W) * sizeof(float));
-      zero(row + p.pad_left + p.W, p.pad_right);
-    }
-    zero(dst + (p.pad_top + p.H) * wp, p.pad_bottom * wp);
+    pad_plane_rows(x_group + c * p.H * p.W, p.H, p.W, p.pad_top, p.pad_left, wp, 0, p.pad_top + p.H + p.pad_bottom,
+                   xpad + c * plane);
   }
   if (c_end == channels) zero(xpad + channels * plane, kCopyChunk);
 }
@@ -218,19 +216,10 @@ void im2col_pack_panel_padded(const Conv2dParams& p, const float* xpad, int64_t 
   if (nr < 1 || nr > kMaxPanel) std::abort();  // a contract violation by the caller, not an input error
   const int64_t wp = p.pad_left + p.W + p.pad_right, plane = (p.pad_top + p.H + p.pad_bottom) * wp;
   const int64_t taps = p.kh * p.kw, kc = k_end - k_begin;
-  struct Piece {
-    int64_t src, lane, len;  // lanes [lane, lane + len) read xpad[tap base + src ...]
-  };
-  Piece pieces[kMaxPanel];
+  Segment seg[kMaxPanel];
   for (int64_t j = j_begin; j < j_end; j += nr, dst += nr * kc) {
     const int64_t width = std::min(nr, j_end - j);
-    int npieces = 0;
-    for (int64_t lane = 0; lane < width;) {
-      const int64_t oh = (j + lane) / p.OW, ow = (j + lane) - oh * p.OW;
-      const int64_t len = std::min(width - lane, p.OW - ow);
-      pieces[npieces++] = {oh * wp + ow, lane, len};
-      lane += len;
-    }
+    const int nseg = panel_segments(p, j, width, seg);
     // Each K row is built in a buffer with a chunk of slack (runs are copied in whole chunks, each over the
     // previous one's overshoot), then stored in whole chunks.
     float row[kMaxPanel + kCopyChunk];
@@ -238,10 +227,10 @@ void im2col_pack_panel_padded(const Conv2dParams& p, const float* xpad, int64_t 
     for (int64_t k = k_begin; k < k_end; ++k, out += nr) {
       const int64_t c = k / taps, t = k % taps;
       const float* base = xpad + c * plane + (t / p.kw) * p.dilation_h * wp + (t % p.kw) * p.dilation_w;
-      for (int i = 0; i < npieces; ++i) {
-        const float* in = base + pieces[i].src;
-        float* o = row + pieces[i].lane;
-        for (int64_t x = 0; x < pieces[i].len; x += kCopyChunk) std::memcpy(o + x, in + x, kCopyChunk * sizeof(float));
+      for (int i = 0; i < nseg; ++i) {
+        const float* in = base + seg[i].oh * wp + seg[i].ow;  // stride 1: the segment's taps are contiguous
+        float* o = row + seg[i].lane;
+        for (int64_t x = 0; x < seg[i].len; x += kCopyChunk) std::memcpy(o + x, in + x, kCopyChunk * sizeof(float));
       }
       std::fill(row + width, row + nr, 0.0f);  // lanes past j_end (the last panel)
       int64_t x = 0;

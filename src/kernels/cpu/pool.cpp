@@ -1,9 +1,9 @@
-// Pooling kernels. MaxPool/AveragePool reduce each window in two passes: over its in-input rows (element-wise
-// along the whole input row, vectorized, no bounds checks, no shuffles) into a row buffer padded with the lowest
-// float (max) or zeros (average), then along that row (vectorized for strides 1 and 2, a deinterleaving load per
-// tap for stride 2; scalar taps for larger strides). MaxPool checks each plane's window rows for NaN and
-// infinities while it reduces them, since vector max instructions do not propagate NaN the way the definition
-// does; such planes take the exact scalar loop. Global pools reduce each plane with several vector accumulators. Depends on conv_params.h,
+// Pooling kernels. MaxPool/AveragePool reduce each window in two passes: over its in-input rows (element-wise along the
+// whole input row, vectorized, no bounds checks, no shuffles) into a row buffer padded with the lowest float (max) or
+// zeros (average), then along that row (vectorized for strides 1 and 2, a deinterleaving load per tap for stride 2;
+// scalar taps for larger strides). MaxPool checks each plane's window rows for NaN and infinities while it reduces
+// them, since vector max instructions do not propagate NaN the way the definition does; such planes take the exact
+// scalar loop. Global pools reduce each plane with several vector accumulators. Depends on conv_params.h,
 // core/thread_pool.h and Highway (per-target code, run-time pick).
 #include "kernels/cpu/pool.h"
 

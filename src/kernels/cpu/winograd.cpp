@@ -1,10 +1,10 @@
-// Winograd F(4x4, 3x3) and F(2x2, 3x3): the per-target input / output transforms (vectorized over tiles: lane l
-// of a vector is tile t + l of one tile row) and the driver that pads the input, runs the transforms and the 36
-// packed SGEMMs block by block (for F(2x2) read 16 points and 2x2 tiles wherever 36 and 4x4 appear). The input is
-// first copied into zero-padded planes wide enough that every group of tiles reads its 6 rows with two
-// deinterleaving loads and no bounds checks; the last group of a tile row computes lanes past the row, whose
-// results land in padding columns of V's panels or are overwritten by a later store. Depends on winograd.h,
-// sgemm.h, activation-inl.h and Highway (compiled once per target by foreach_target.h, picked at run time).
+// Winograd F(4x4, 3x3) and F(2x2, 3x3): the per-target input / output transforms (vectorized over tiles: lane l of a
+// vector is tile t + l of one tile row) and the driver that pads the input, runs the transforms and the 36 packed
+// SGEMMs block by block (for F(2x2) read 16 points and 2x2 tiles wherever 36 and 4x4 appear). The input is first copied
+// into zero-padded planes wide enough that every group of tiles reads its 6 rows with two deinterleaving loads and no
+// bounds checks; the last group of a tile row computes lanes past the row, whose results land in padding columns of V's
+// panels or are overwritten by a later store. Depends on winograd.h, sgemm.h, conv_layout.h, activation-inl.h and
+// Highway (compiled once per target by foreach_target.h, picked at run time).
 #include "kernels/cpu/winograd.h"
 
 #include <algorithm>
@@ -12,6 +12,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <utility>
+
+#include "kernels/cpu/conv_layout.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/winograd.cpp"
@@ -292,18 +294,7 @@ constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 
 void pad_planes(const Conv2dParams& p, const WinogradConv::Geometry& g, const float* x, float* xpad, int64_t p0,
                 int64_t p1, int64_t row0, int64_t rows) {
   for (int64_t pl = p0; pl < p1; ++pl) {
-    const float* src = x + pl * p.H * p.W;
-    float* dst = xpad + pl * rows * g.Wp;
-    for (int64_t r = row0; r < row0 + rows; ++r, dst += g.Wp) {
-      const int64_t ih = r - p.pad_top;
-      if (ih < 0 || ih >= p.H) {
-        std::fill(dst, dst + g.Wp, 0.0f);
-        continue;
-      }
-      std::fill(dst, dst + p.pad_left, 0.0f);
-      std::memcpy(dst + p.pad_left, src + ih * p.W, static_cast<size_t>(p.W) * sizeof(float));
-      std::fill(dst + p.pad_left + p.W, dst + g.Wp, 0.0f);
-    }
+    pad_plane_rows(x + pl * p.H * p.W, p.H, p.W, p.pad_top, p.pad_left, g.Wp, row0, rows, xpad + pl * rows * g.Wp);
   }
 }
 
@@ -330,16 +321,14 @@ int winograd_preferred_tile(const Conv2dParams& p) {
     const int64_t hp = t * ceil_div(p.OH, t) + 2, wp = t * ceil_div(p.OW, t) + t * WinogradConv::kMaxLanes + 2;
     return hp * wp <= 4 * p.H * p.W + 4096;
   };
-  const int64_t tiles4 = p.N * ceil_div(p.OH, 4) * ceil_div(p.OW, 4);
-  if (tiles4 >= 16) return fits(4) ? 4 : 0;
+  if (winograd_tiles(p, 4) >= 16) return fits(4) ? 4 : 0;
   // F(2x2) only while its transformed weights (16 C M floats) fit in L2: that crossover was measured on one layer
   // run over and over, its weights in cache. Inside a model they come from memory each run, and at 4-16 tiles a
   // weight byte meets a quarter to a third of the columns it meets in the direct GEMM: resnet18's 7x7 stage
   // (C = M = 512, 16.8 MB of transformed weights per layer) made the model 4-5% slower at 1 and 2 threads than
   // im2col (20.56 vs 19.70 ms, 14.63 vs 13.92 ms; 4 interleaved rounds).
-  const int64_t tiles2 = p.N * ceil_div(p.OH, 2) * ceil_div(p.OW, 2);
   const bool u_in_l2 = 16 * p.C * p.M * static_cast<int64_t>(sizeof(float)) <= (int64_t{1} << 20);
-  return tiles2 >= 16 && p.C >= 16 && p.M >= 16 && u_in_l2 && fits(2) ? 2 : 0;
+  return winograd_tiles(p, 2) >= 16 && p.C >= 16 && p.M >= 16 && u_in_l2 && fits(2) ? 2 : 0;
 }
 
 WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int64_t tile_block, int64_t chunk)

@@ -35,6 +35,11 @@ bool winograd_applicable(const Conv2dParams& p);
 // (measured crossover, see winograd.cpp).
 int winograd_preferred_tile(const Conv2dParams& p);
 
+// Output tiles of `tile` x `tile` (4 or 2) that cover p's output, over the whole batch.
+inline int64_t winograd_tiles(const Conv2dParams& p, int tile) {
+  return p.N * ((p.OH + tile - 1) / tile) * ((p.OW + tile - 1) / tile);
+}
+
 class WinogradConv {
  public:
   // w: [M, C, 3, 3]; tile: output tile size, 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3)). tile_block: tiles per block
