@@ -261,16 +261,13 @@ void BM_ConvWinograd(benchmark::State& state) {
   report(state, p.M * p.C * 9 * p.OH * p.OW, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
 }
 
-// Args: C, H = W, M, kernel, stride. The few-input-channel direct kernel (conv_direct_smallc.h) on the stem shapes
-// that conv_gemm also runs: one image, 'same' padding, bias + ReLU.
-void BM_ConvDirectSmallC(benchmark::State& state) {
-  cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(3), state.range(4));
-  p.M = state.range(2);
-  p.group = 1;
-  p.with_output_size();
+// A direct conv kernel class (constructor (p, w, bias), scratch_bytes(), run(x, residual, act, y, scratch, pool))
+// on p (one group): random data, bias + ReLU, scratch 64-byte aligned as the arena gives it.
+template <class Conv>
+void run_direct_conv(benchmark::State& state, const cpu::Conv2dParams& p) {
   const int64_t K = p.C * p.kh * p.kw;
   const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * K), b = random_floats(p.M);
-  const cpu::DirectSmallCConv conv(p, w.data(), b.data());
+  const Conv conv(p, w.data(), b.data());
   std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16), y(static_cast<size_t>(p.M * p.OH * p.OW));
   float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
   const cpu::Activation relu{cpu::ActKind::kRelu, 0, 0};
@@ -281,24 +278,22 @@ void BM_ConvDirectSmallC(benchmark::State& state) {
   report(state, p.M * K * p.OH * p.OW, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
 }
 
+// Args: C, H = W, M, kernel, stride. The few-input-channel direct kernel (conv_direct_smallc.h) on the stem shapes
+// that conv_gemm also runs: one image, 'same' padding.
+void BM_ConvDirectSmallC(benchmark::State& state) {
+  cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(3), state.range(4));
+  p.M = state.range(2);
+  p.group = 1;
+  run_direct_conv<cpu::DirectSmallCConv>(state, p.with_output_size());
+}
+
 // Args: C, H = W, M, k. The padded-plane direct kernel (conv_direct_planes.h) on k x k stride-1 'same' layers
-// (3x3: the Winograd shapes; 1x1: the pointwise ones), bias + ReLU.
+// (3x3: the Winograd shapes; 1x1: the pointwise ones).
 void BM_ConvDirectPlanes(benchmark::State& state) {
   cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(3), 1);
   p.M = state.range(2);
   p.group = 1;
-  p.with_output_size();
-  const int64_t K = p.C * p.kh * p.kw;
-  const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * K), b = random_floats(p.M);
-  const cpu::DirectPlanesConv conv(p, w.data(), b.data());
-  std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16), y(static_cast<size_t>(p.M * p.OH * p.OW));
-  float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
-  const cpu::Activation relu{cpu::ActKind::kRelu, 0, 0};
-  for (auto _ : state) {
-    conv.run(x.data(), nullptr, relu, y.data(), aligned, pool());
-    benchmark::DoNotOptimize(y.data());
-  }
-  report(state, p.M * K * p.OH * p.OW, 4 * (p.C * p.H * p.W + p.M * p.OH * p.OW));
+  run_direct_conv<cpu::DirectPlanesConv>(state, p.with_output_size());
 }
 
 // Stem convs (C, HW, M, k, s): blazeface, mobilenet_v3_small, efficientnet_b0 / mobilenet_v2, squeezenet1_1,

@@ -30,30 +30,8 @@ struct Problem : FusedConvCase {
   }
 };
 
-std::string describe(const Problem& pr) {
-  const Conv2dParams& p = pr.p;
-  char buf[320];
-  std::snprintf(buf, sizeof buf,
-                "N=%lld C=%lld M=%lld HxW=%lldx%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld pads(t,l,b,r)=%lld,%lld,%lld,%lld "
-                "out=%lldx%lld bias=%d residual=%d act=%d",
-                (long long)p.N, (long long)p.C, (long long)p.M, (long long)p.H, (long long)p.W, (long long)p.kh,
-                (long long)p.kw, (long long)p.stride_h, (long long)p.stride_w, (long long)p.dilation_h,
-                (long long)p.dilation_w, (long long)p.pad_top, (long long)p.pad_left, (long long)p.pad_bottom,
-                (long long)p.pad_right, (long long)p.OH, (long long)p.OW, pr.use_bias, pr.use_residual,
-                static_cast<int>(pr.act.kind));
-  return buf;
-}
-
 void expect_matches_reference(const Problem& pr, ThreadPool& pool) {
-  const std::vector<float> got = pr.run(pool);
-  const std::vector<float> want = pr.expected();
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(want[i])) {
-      ASSERT_TRUE(std::isnan(got[i])) << describe(pr) << " at " << i;
-      continue;
-    }
-    ASSERT_NEAR(got[i], want[i], 1e-5f * (1.0f + std::fabs(want[i]))) << describe(pr) << " at " << i;
-  }
+  expect_close_to_reference(pr.run(pool), pr.expected(), pr, 1e-5f);
 }
 
 TEST(CpuDepthwise, RandomGeometryMatchesReference) {
