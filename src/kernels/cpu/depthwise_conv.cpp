@@ -3,7 +3,8 @@
 // planes, so its padding is zeroed once; at stride 2 with 5x5 or wide rows, even and odd columns apart so every
 // tap is one contiguous load), after which every output column is an interior column: vectorized along
 // the output width, no bounds checks, 3x3 and 5x5 unrolled with weights in registers and two output rows per step
-// sharing input-row loads. An earlier version kept the padding implicit
+// sharing input-row loads (on AVX-512, 3x3 rows start on a vector and the taps are lane shifts of aligned loads:
+// RowTaps). An earlier version kept the padding implicit
 // and computed border columns with clipped scalar taps; those short FMA chains are latency-bound and took more
 // time than the whole vectorized interior (47% vs 36% of a [1,144,56,56] 3x3 run), while the copy costs about one
 // extra pass over the input. Larger strides use the scalar border/interior split. Depends on conv_params.h,
@@ -21,6 +22,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/cpu/activation-inl.h"
+#include "kernels/cpu/partial_vec-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ef::cpu {
@@ -123,22 +125,81 @@ void interior_row(const RowJob& j, int64_t begin, int64_t end, float* out) {
   if (ow < end) hn::StoreU(window_vec<KH, KW, S, kSplit>(d, j, end - n), d, out + end - n);
 }
 
+// 512-bit x86: a 64-byte load at an unaligned address always spans two cache lines and issues at half rate, so
+// the fixed kernels load each padded row's aligned vectors once and form the shifted taps with valignd (a 3x3
+// plane in L1: 50 -> 70 GMAC/s in a stand-alone loop). Padded rows then start on a vector boundary
+// (padded_shape); stride 2 needs the deinterleaved rows (kSplit), whose taps are shifts of the even / odd halves.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+constexpr bool kAlignedTargets = true;
+
+// Lanes [s, s + 16) of the 32-lane concatenation lo:hi, for a shift s in [0, 4] known after unrolling.
+HWY_INLINE hn::Vec512<float> ShiftConcat(hn::Vec512<float> lo, hn::Vec512<float> hi, int s) {
+  const __m512i l = _mm512_castps_si512(lo.raw), h = _mm512_castps_si512(hi.raw);
+  switch (s) {
+    case 0: return lo;
+    case 1: return hn::Vec512<float>{_mm512_castsi512_ps(_mm512_alignr_epi32(h, l, 1))};
+    case 2: return hn::Vec512<float>{_mm512_castsi512_ps(_mm512_alignr_epi32(h, l, 2))};
+    case 3: return hn::Vec512<float>{_mm512_castsi512_ps(_mm512_alignr_epi32(h, l, 3))};
+    default: return hn::Vec512<float>{_mm512_castsi512_ps(_mm512_alignr_epi32(h, l, 4))};
+  }
+}
+#else
+constexpr bool kAlignedTargets = false;
+#endif
+
+// 3x3 only: a 5x5 row's 25 weight registers leave too few for the loaded vectors (spills: 5-9% slower).
+template <int K, int S, bool kSplit>
+constexpr bool kAlignedTaps = kAlignedTargets && K == 3 && (S == 1 || kSplit);
+
+// The K taps of one padded input row for NV output vectors from column ow on. Aligned (kAlignedTaps): the row's
+// NV + 1 vectors of each phase (stride 2: even and odd halves) are loaded once and every tap is a shift of two
+// of them. Otherwise each tap is its own unaligned load.
+template <int K, int S, bool kSplit, int NV, class D>
+struct RowTaps {
+  using V = hn::Vec<D>;
+  static constexpr bool kAligned = kAlignedTaps<K, S, kSplit>;
+  static constexpr int kPhases = kAligned ? S : 1;
+  static constexpr int kLoads = kAligned ? NV + 1 : 1;
+  V a[kPhases][kLoads];
+  const float* row;
+  int64_t ow, half;
+
+  HWY_INLINE RowTaps(D d, const float* row_, int64_t ow_, int64_t half_) : row(row_), ow(ow_), half(half_) {
+    if constexpr (kAligned) {
+      const int64_t n = static_cast<int64_t>(hn::Lanes(d));
+      HWY_UNROLL(2) for (int ph = 0; ph < kPhases; ++ph) {
+        HWY_UNROLL(4) for (int v = 0; v < kLoads; ++v) a[ph][v] = hn::Load(d, row + ph * half + ow + v * n);
+      }
+    }
+  }
+  HWY_INLINE V tap(D d, int v, int t) const {
+    if constexpr (kAligned) {
+      const int ph = S == 1 ? 0 : t & 1, shift = S == 1 ? t : t >> 1;
+      return ShiftConcat(a[ph][v], a[ph][v + 1], shift);
+    } else {
+      return load_tap<S, kSplit>(d, row, ow + v * static_cast<int64_t>(hn::Lanes(d)), t, half);
+    }
+  }
+};
+
 // Fixed K x K windows (dilation 1) with every kernel row inside the input: weights live in registers and each
 // step computes R output rows x NV vectors as independent FMA chains. Output row r starts r * S input rows lower
 // (vertical stride == horizontal stride), so the K + (R - 1) * S input rows are loaded once and feed every
-// row's accumulators. `in` holds those input row pointers, already offset by -pad_left.
+// row's accumulators. `in` holds those input row pointers, already offset by -pad_left. The last vector stores
+// `last` lanes (a row end that is not a whole vector; only with aligned taps, whose loads cannot shift back).
 template <int K, int S, bool kSplit, int R, int NV, ActKind A, class D, class V>
 HWY_INLINE void fixed_block(D d, const float* const* in, int64_t half, const V* w, V bias, int64_t ow,
-                            float* const* out, float alpha, float beta) {
+                            float* const* out, float alpha, float beta, int64_t last) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   V acc[R][NV];
   HWY_UNROLL(4) for (int r = 0; r < R; ++r) {
     HWY_UNROLL(4) for (int v = 0; v < NV; ++v) acc[r][v] = bias;
   }
   HWY_UNROLL(8) for (int row = 0; row < K + (R - 1) * S; ++row) {
+    const RowTaps<K, S, kSplit, NV, D> taps(d, in[row], ow, half);
     HWY_UNROLL(8) for (int t = 0; t < K; ++t) {
       HWY_UNROLL(4) for (int v = 0; v < NV; ++v) {
-        const V x = load_tap<S, kSplit>(d, in[row], ow + v * n, t, half);
+        const V x = taps.tap(d, v, t);
         HWY_UNROLL(4) for (int r = 0; r < R; ++r) {
           if (row >= r * S && row - r * S < K) acc[r][v] = hn::MulAdd(x, w[(row - r * S) * K + t], acc[r][v]);
         }
@@ -147,7 +208,12 @@ HWY_INLINE void fixed_block(D d, const float* const* in, int64_t half, const V* 
   }
   HWY_UNROLL(4) for (int r = 0; r < R; ++r) {
     HWY_UNROLL(4) for (int v = 0; v < NV; ++v) {
-      hn::StoreU(VecActivateK<A>(d, acc[r][v], alpha, beta), d, out[r] + ow + v * n);
+      const V y = VecActivateK<A>(d, acc[r][v], alpha, beta);
+      if (v == NV - 1 && last < n) {
+        StorePartial(y, d, out[r] + ow + v * n, last);
+      } else {
+        hn::StoreU(y, d, out[r] + ow + v * n);
+      }
     }
   }
 }
@@ -159,7 +225,8 @@ void fixed_rows(const RowJob& j, int64_t begin, int64_t end, float* const* out) 
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
-  constexpr int kNV = 4 / R;  // 4 accumulators + 9 weights fit AVX2's 16 registers for 3x3
+  // 4 accumulators + 9 weights fit AVX2's 16 registers for 3x3; 32 registers hold 8 for 3x3.
+  constexpr int kNV = (kAlignedTaps<K, S, kSplit> && K == 3 ? 8 : 4) / R;
   V w[K * K];
   for (int i = 0; i < K * K; ++i) w[i] = hn::Set(d, j.w[i]);
   const float* in[K + (R - 1) * S];
@@ -168,17 +235,23 @@ void fixed_rows(const RowJob& j, int64_t begin, int64_t end, float* const* out) 
   int64_t ow = begin;
   const float a = j.act_alpha, b = j.act_beta;
   for (; ow + kNV * n <= end; ow += kNV * n) {
-    fixed_block<K, S, kSplit, R, kNV, A>(d, in, j.half, w, bias, ow, out, a, b);
+    fixed_block<K, S, kSplit, R, kNV, A>(d, in, j.half, w, bias, ow, out, a, b, n);
   }
-  for (; ow + n <= end; ow += n) fixed_block<K, S, kSplit, R, 1, A>(d, in, j.half, w, bias, ow, out, a, b);
-  // Shifted back: recomputes a few columns from the input, so applying A to them again is harmless.
-  if (ow < end) fixed_block<K, S, kSplit, R, 1, A>(d, in, j.half, w, bias, end - n, out, a, b);
+  for (; ow + n <= end; ow += n) fixed_block<K, S, kSplit, R, 1, A>(d, in, j.half, w, bias, ow, out, a, b, n);
+  if (ow == end) return;
+  if constexpr (kAlignedTaps<K, S, kSplit>) {
+    // The padded row is wide enough for a whole vector here (padded_shape); only `end - ow` lanes are stored.
+    fixed_block<K, S, kSplit, R, 1, A>(d, in, j.half, w, bias, ow, out, a, b, end - ow);
+  } else {
+    // Shifted back: recomputes a few columns from the input, so applying A to them again is harmless.
+    fixed_block<K, S, kSplit, R, 1, A>(d, in, j.half, w, bias, end - n, out, a, b, n);
+  }
 }
 
 template <int K, int S, bool kSplit, ActKind A>
 void interior_row_fixed(const RowJob& j, int64_t begin, int64_t end, float* out) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
-  if (j.nrows == K && end - begin >= n) {
+  if (j.nrows == K && (end - begin >= n || kAlignedTaps<K, S, kSplit>)) {
     fixed_rows<K, S, kSplit, 1, A>(j, begin, end, &out);
   } else {
     interior_row<0, K, S, kSplit>(j, begin, end, out);
@@ -288,18 +361,35 @@ constexpr int kBlockRows = 4;  // output rows per padded_plane step at most
 struct PaddedShape {
   int64_t rows, cols, ow_v;
   int64_t half;  // deinterleaved stride-2 rows (load_tap's kSplit): offset of the odd columns; else 0
+  bool aligned;  // fixed kernels with aligned taps (RowTaps): rows start on a vector, row ends stored partially
 };
+
+// The planes whose row kernels take kAlignedTaps (3x3 with unit column dilation, column stride 1, or 2 with
+// deinterleaved rows); must match the templates plane_fns picks. Row stride and dilation only move row pointers.
+HWY_INLINE bool aligned_taps_for(const Conv2dParams& p) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
+  return kAlignedTargets && p.kh == 3 && p.kw == 3 && p.dilation_w == 1 &&
+         (p.stride_w == 1 || (p.stride_w == 2 && p.OW >= 2 * n));
+}
 
 HWY_INLINE PaddedShape padded_shape(const Conv2dParams& p) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
-  const int64_t ow_v = std::max(p.OW, n);
   const int64_t rows = std::max(p.H + p.pad_top, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1);
+  if (aligned_taps_for(p)) {
+    // Whole vectors over [0, ow_v) read one vector further (RowTaps), and every row (stride 2: every half row)
+    // starts on a vector. Stride 2 is always deinterleaved: the aligned taps are shifts within one phase.
+    const int64_t ow_v = (p.OW + n - 1) / n * n;
+    const int64_t span = p.stride_w == 1 ? p.W + p.pad_left : (p.W + p.pad_left + 1) / 2;
+    const int64_t width = (std::max(span, ow_v + n) + n - 1) / n * n;
+    return p.stride_w == 1 ? PaddedShape{rows, width, ow_v, 0, true} : PaddedShape{rows, 2 * width, ow_v, width, true};
+  }
+  const int64_t ow_v = std::max(p.OW, n);
   int64_t cols = std::max(p.W + p.pad_left, (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + p.stride_w);
   // Deinterleaving pays where a row feeds many taps: 5x5, or rows of at least two vectors of output. On
   // 28x28 -> 14x14 3x3 layers the extra copy work was measured to cost more (conv bench, ~+15%) than it saves.
   const bool split = p.stride_w == 2 && (p.kw >= 5 || p.OW >= 2 * n);
   if (split) cols += cols & 1;
-  return {rows, cols, ow_v, split ? cols / 2 : 0};
+  return {rows, cols, ow_v, split ? cols / 2 : 0, false};
 }
 
 // Copies one input row to padded column c0 on: as is, or deinterleaved when half != 0 (load_tap's kSplit layout).
@@ -376,7 +466,7 @@ void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_p
   int64_t copied = 0;  // input rows [0, copied) are in the padded buffer
   const bool split = ps.half != 0;
   // Rows go straight to y unless a residual must be read first (y may alias it) or the row is under a vector.
-  const bool direct = !residual_plane && ps.ow_v == p.OW;
+  const bool direct = !residual_plane && (ps.aligned || ps.ow_v == p.OW);
   // Rows the fixed kernels write straight to y get the cheap activations in registers: the separate pass over the
   // rows took ~13% of a 3x3 layer's time (perf, [24, 128, 128] + ReLU). Costlier kinds keep the pass, where their
   // per-element work dominates anyway; so do residual rows (the activation follows the residual add).
@@ -399,10 +489,12 @@ void padded_plane(const Conv2dParams& p, const PaddedShape& ps, const float* x_p
     }
     float* rows[kBlockRows];
     for (int r = 0; r < kBlockRows; ++r) rows[r] = direct && oh + r < p.OH ? y_plane + (oh + r) * p.OW : tmp[r];
+    // Aligned fixed kernels store exactly OW columns; the others write whole vectors up to ow_v.
+    const int64_t end = ps.aligned ? p.OW : ps.ow_v;
     if (nrows_out > 1) {
-      block_fn[nrows_out](j, 0, ps.ow_v, rows);
+      block_fn[nrows_out](j, 0, end, rows);
     } else {
-      vec_fn(j, 0, ps.ow_v, rows[0]);
+      vec_fn(j, 0, end, rows[0]);
     }
     for (int64_t r = 0; r < nrows_out; ++r) {
       store_row(rows[r], residual_plane ? residual_plane + (oh + r) * p.OW : nullptr, p.OW, y_plane + (oh + r) * p.OW);

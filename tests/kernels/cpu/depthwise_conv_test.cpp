@@ -154,6 +154,33 @@ TEST(CpuDepthwise, EachActivationKind) {
   }
 }
 
+// AVX-512 3x3 rows (stride 1, and stride 2 from 32 output columns) load aligned vectors and store a row's last
+// vector partially: widths around whole vectors, the in-register activations (ReLU, Clip) that write straight to
+// y, residual rows, and a guard past the last plane that must stay untouched.
+TEST(CpuDepthwise, AlignedRowEndsStoreOnlyTheirColumns) {
+  std::mt19937 rng(17);
+  ThreadPool& pool = ThreadPool::inline_pool();
+  int i = 0;
+  for (int64_t s : {1, 2}) {
+    for (int64_t width : {15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 66, 97}) {
+      for (int64_t pad : {0, 1}) {
+        Problem pr;
+        pr.p = depthwise_params(2, 3, 5 + width % 4, width * s, 3, s, pad);
+        pr.act = ++i % 3 == 0 ? Activation{ActKind::kClip, 0.0f, 6.0f} : Activation{ActKind::kRelu, 0, 0};
+        pr.use_residual = i % 4 == 0;
+        pr.fill(rng);
+        const std::vector<float> want = pr.expected();
+        std::vector<float> y(want.size() + 64, -7.0f);
+        depthwise_conv2d(pr.p, pr.x.data(), pr.w.data(), pr.bias_ptr(), pr.residual_ptr(), pr.act, y.data(), pool);
+        for (size_t k = 0; k < want.size(); ++k) {
+          ASSERT_NEAR(y[k], want[k], 1e-5f * (1.0f + std::fabs(want[k]))) << describe_conv_case(pr) << " at " << k;
+        }
+        for (size_t k = want.size(); k < y.size(); ++k) ASSERT_EQ(y[k], -7.0f) << describe_conv_case(pr);
+      }
+    }
+  }
+}
+
 TEST(CpuDepthwise, ThreadCountsGiveBitIdenticalResults) {
   std::mt19937 rng(11);
   for (int64_t k : {3, 5, 4}) {
