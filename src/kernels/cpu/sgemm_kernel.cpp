@@ -22,6 +22,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "hwy/cache_control.h"
+#include "kernels/cpu/partial_vec-inl.h"
 #include "kernels/cpu/activation-inl.h"
 #include "kernels/cpu/sgemm.h"
 #include "kernels/cpu/sgemm_kernel.h"
@@ -159,6 +160,30 @@ HWY_NOINLINE void TilePair(int64_t kc, const float* HWY_RESTRICT a, const float*
 #pragma GCC unroll 24
   for (int r = 0; r < R; ++r) hn::Store(acc[r], d, tile + r * 2 * kLanes);
   Finish(tile, R, 1, c, ldc, cols, accumulate, epi);
+}
+
+// B panels from rows of the stored matrix: two vectors per k. A per-element loop for a partial last panel and
+// 16-byte copies (this file's baseline build for the rest) took a quarter of small-M GEMMs such as squeezenet's
+// squeeze convs (gemm_bench 32 x 729 x 256), whose B is packed per call and read by few A rows.
+void CopyPanelRows(const float* HWY_RESTRICT src, int64_t ks, int64_t kc, int64_t valid, float* HWY_RESTRICT dst) {
+  const DF d;
+  if (valid == 2 * kLanes) {
+    for (int64_t k = 0; k < kc; ++k, dst += 2 * kLanes) {
+      // Each k is a short run in a different row, and panels are packed left to right: prefetch the same rows a
+      // few panels ahead, as the hardware prefetchers cannot follow this many streams.
+      hwy::Prefetch(src + k * ks + 4 * kLanes);
+      hn::StoreU(hn::LoadU(d, src + k * ks), d, dst);
+      hn::StoreU(hn::LoadU(d, src + k * ks + kLanes), d, dst + kLanes);
+    }
+    return;
+  }
+  const int64_t first = std::min<int64_t>(valid, kLanes), second = valid - first;
+  for (int64_t k = 0; k < kc; ++k, dst += 2 * kLanes) {
+    const float* row = src + k * ks;
+    hn::StoreU(ef::cpu::HWY_NAMESPACE::LoadPartial(d, row, first), d, dst);
+    hn::StoreU(second > 0 ? ef::cpu::HWY_NAMESPACE::LoadPartial(d, row + kLanes, second) : hn::Zero(d), d,
+              dst + kLanes);
+  }
 }
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
@@ -312,6 +337,7 @@ constexpr GemmKernel MakeKernel() {
   k.tile_stream_a = &Tile<kMR, 2, true>;
   k.row_panels = &TileRow<kRowPanels>;
   k.column = &Column;
+  k.copy_b = &CopyPanelRows;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   k.gather_a = &GatherPanel<kMR>;
   k.gather_b = &GatherPanel<2 * kLanes>;

@@ -36,6 +36,10 @@ using TileFn = void (*)(int64_t kc, const float* a, const float* b, float* c, in
 using GatherFn = void (*)(const float* src, int64_t xs, int64_t kc, int64_t valid, float* dst);
 inline constexpr int64_t kPackSlack = 16;
 
+// Packs one B panel (W = nr lanes) from kc rows src + k * ks of the stored matrix, `valid` <= W contiguous floats
+// each: the common, non-transposing case, with a partial last panel zero-filled in registers.
+using RowCopyFn = void (*)(const float* src, int64_t ks, int64_t kc, int64_t valid, float* dst);
+
 // The same for a C of one column, from an A panel and the column expanded to the A panel layout
 // (xe[k * mr + r] = op(B)(k, 0)); the K order differs from the tile's but is fixed.
 using ColumnFn = void (*)(int64_t kc, const float* a, const float* xe, float* c, int64_t ldc, int rows,
@@ -68,6 +72,7 @@ struct GemmKernel {
   ColumnFn column;         // for N == 1
   GatherFn gather_a;       // W = mr; null: the portable scalar loop
   GatherFn gather_b;       // W = nr; null: the portable scalar loop
+  RowCopyFn copy_b;        // W = nr
 };
 
 // Packs rows [i0, i0 + rows) x columns [p0, p0 + kc) of op(A) into ceil(rows / mr) consecutive A panels at dst

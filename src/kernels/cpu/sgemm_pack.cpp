@@ -14,7 +14,9 @@ namespace {
 // One panel of kWidth lanes over kc steps, lanes past `valid` zero. Element (k, x) is at src[k * ks + x * xs].
 // The width is a template parameter so that full-width rows compile to fixed-size vector copies.
 template <int kWidth>
-void pack_panel(const float* src, int64_t ks, int64_t xs, int64_t kc, int64_t valid, GatherFn gather, float* dst) {
+void pack_panel(const float* src, int64_t ks, int64_t xs, int64_t kc, int64_t valid, GatherFn gather,
+                RowCopyFn copy, float* dst) {
+  if (xs == 1 && copy) return copy(src, ks, kc, valid, dst);
   if (xs == 1 && valid == kWidth) {
     // Each k is a short run in a different row, and panels are packed left to right: prefetch the same rows a
     // few panels ahead, as the hardware prefetchers cannot follow this many streams.
@@ -47,7 +49,7 @@ void pack_panel(const float* src, int64_t ks, int64_t xs, int64_t kc, int64_t va
   }
 }
 
-using PanelFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, GatherFn, float*);
+using PanelFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, GatherFn, RowCopyFn, float*);
 
 // Every tile width a kernel has (mr in {6, 12}; nr = 2 vectors in {2, 8, 16, 32, ...}).
 PanelFn panel_fn(int width) {
@@ -73,7 +75,7 @@ void pack_a_panels(const GemmKernel& kernel, bool trans_a, const float* A, int64
   const int64_t ks = trans_a ? lda : 1, is = trans_a ? 1 : lda;
   const PanelFn pack = panel_fn(mr);
   for (int64_t i = 0; i < rows; i += mr, dst += mr * kc) {
-    pack(A + (i0 + i) * is + p0 * ks, ks, is, kc, std::min<int64_t>(mr, rows - i), kernel.gather_a, dst);
+    pack(A + (i0 + i) * is + p0 * ks, ks, is, kc, std::min<int64_t>(mr, rows - i), kernel.gather_a, nullptr, dst);
   }
 }
 
@@ -84,7 +86,8 @@ void pack_b_panels(const GemmKernel& kernel, bool trans_b, const float* B, int64
   const int64_t ks = trans_b ? 1 : ldb, js = trans_b ? ldb : 1;
   const PanelFn pack = panel_fn(nr);
   for (int64_t j = 0; j < cols; j += nr, dst += nr * kc) {
-    pack(B + (j0 + j) * js + p0 * ks, ks, js, kc, std::min<int64_t>(nr, cols - j), kernel.gather_b, dst);
+    pack(B + (j0 + j) * js + p0 * ks, ks, js, kc, std::min<int64_t>(nr, cols - j), kernel.gather_b, kernel.copy_b,
+         dst);
   }
 }
 
