@@ -22,6 +22,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/cpu/activation-inl.h"
+#include "kernels/cpu/lane_shift-inl.h"
 #include "kernels/cpu/partial_vec-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -125,28 +126,10 @@ void interior_row(const RowJob& j, int64_t begin, int64_t end, float* out) {
   if (ow < end) hn::StoreU(window_vec<KH, KW, S, kSplit>(d, j, end - n), d, out + end - n);
 }
 
-// 512-bit x86: a 64-byte load at an unaligned address always spans two cache lines and issues at half rate, so
-// the fixed kernels load each padded row's aligned vectors once and form the shifted taps with valignd (a 3x3
-// plane in L1: 50 -> 70 GMAC/s in a stand-alone loop). Padded rows then start on a vector boundary
-// (padded_shape); stride 2 needs the deinterleaved rows (kSplit), whose taps are shifts of the even / odd halves.
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-constexpr bool kAlignedTargets = true;
-
-// Lanes [s, s + 16) of the 32-lane concatenation lo:hi, for a shift s in [0, 4] known after unrolling.
-HWY_INLINE hn::Vec512<float> ShiftConcat(hn::Vec512<float> lo, hn::Vec512<float> hi, int s) {
-  const __m512i l = _mm512_castps_si512(lo.raw), h = _mm512_castps_si512(hi.raw);
-  switch (s) {
-    case 0: return lo;
-    case 1: return hn::Vec512<float>{_mm512_castsi512_ps(_mm512_alignr_epi32(h, l, 1))};
-    case 2: return hn::Vec512<float>{_mm512_castsi512_ps(_mm512_alignr_epi32(h, l, 2))};
-    case 3: return hn::Vec512<float>{_mm512_castsi512_ps(_mm512_alignr_epi32(h, l, 3))};
-    default: return hn::Vec512<float>{_mm512_castsi512_ps(_mm512_alignr_epi32(h, l, 4))};
-  }
-}
-#else
-constexpr bool kAlignedTargets = false;
-#endif
-
+// 512-bit x86 (lane_shift-inl.h): the fixed kernels load each padded row's aligned vectors once and form the
+// shifted taps with valignd (a 3x3 plane in L1: 50 -> 70 GMAC/s in a stand-alone loop). Padded rows then start on
+// a vector boundary (padded_shape); stride 2 needs the deinterleaved rows (kSplit), whose taps are shifts of the
+// even / odd halves.
 // 3x3 only: a 5x5 row's 25 weight registers leave too few for the loaded vectors (spills: 5-9% slower).
 template <int K, int S, bool kSplit>
 constexpr bool kAlignedTaps = kAlignedTargets && K == 3 && (S == 1 || kSplit);

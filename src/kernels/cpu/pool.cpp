@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -17,6 +18,7 @@
 #define HWY_TARGET_INCLUDE "kernels/cpu/pool.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "kernels/cpu/lane_shift-inl.h"
 #include "kernels/cpu/partial_vec-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -98,8 +100,19 @@ bool has_non_finite(const float* x, int64_t count) {
 // long so that whole vectors over [0, max(OW, lanes)) stay inside (stride 2 loads one column past its last tap).
 // Each input row is loaded once per window row it belongs to (1.5 times per output for 3x3 stride 2) instead of kw
 // times with a deinterleave per tap.
+//
+// 3 x 3 windows at stride 2 on 512-bit x86 (aligned_rows) read their row buffer as aligned vectors instead: each
+// buffer starts on a vector, and reaches one vector pair past the last output vector (horizontal_vec).
+HWY_INLINE bool aligned_rows(const Conv2dParams& p) {
+  return kAlignedTargets && p.stride_w == 2 && p.kw == 3 && p.dilation_w == 1;
+}
+
 HWY_INLINE int64_t row_len(const Conv2dParams& p) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
+  if (aligned_rows(p)) {
+    const int64_t ow_v = (p.OW + n - 1) / n * n;
+    return (std::max(p.W + p.pad_left, 2 * ow_v + 2 * n) + n - 1) / n * n;
+  }
   const bool vec = p.stride_w == 1 || p.stride_w == 2;
   const int64_t ow_v = vec ? std::max(p.OW, n) : p.OW;  // outputs the vector pass computes per row
   const int64_t reach = (ow_v - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + (vec ? p.stride_w : 1);
@@ -164,6 +177,25 @@ HWY_INLINE void horizontal_vec(const float* row, int64_t kw_rt, int64_t dw_rt, i
   const hn::ScalableTag<float> d;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   const int64_t kw = KW ? KW : kw_rt, dw = KW ? 1 : dw_rt;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3  // kAlignedTargets
+  if constexpr (KW == 3 && S == 2) {
+    // Aligned rows (aligned_rows): taps 0 and 1 are the even and odd lanes of two aligned loads, tap 2 the even
+    // lanes shifted by one with the next pair's first even lane; the same combination order as the loads below.
+    // Three unaligned 512-bit load pairs per vector (each load two cache lines) were the pass's cost.
+    auto evens = [&](int64_t ow) { return hn::ConcatEven(d, hn::Load(d, row + 2 * ow + n), hn::Load(d, row + 2 * ow)); };
+    for (int64_t ow = 0; ow < OW; ow += n) {
+      const auto lo = hn::Load(d, row + 2 * ow), hi = hn::Load(d, row + 2 * ow + n);
+      const auto even = hn::ConcatEven(d, hi, lo);
+      const auto acc = combine<kAvg>(combine<kAvg>(even, hn::ConcatOdd(d, hi, lo)), ShiftConcat(even, evens(ow + n), 1));
+      if (ow + n <= OW) {
+        hn::StoreU(acc, d, out + ow);
+      } else {
+        StorePartial(acc, d, out + ow, OW - ow);
+      }
+    }
+    return;
+  }
+#endif
   auto window = [&](int64_t ow) {
     const float* r = row + ow * S;
     auto acc = load_strided<S>(d, r);
@@ -280,10 +312,13 @@ void pool_planes(const Conv2dParams& p, bool count_include_pad, const float* x, 
   // Per-thread buffers, grown only when a larger geometry comes: no allocation per run once warm.
   thread_local std::vector<float> buf;
   thread_local std::vector<WindowRows> window_rows;
-  const size_t need = static_cast<size_t>(p.OH * len + p.OW);
+  const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
+  const size_t need = static_cast<size_t>(p.OH * len + p.OW + n);  // + n: room to start on a vector
   if (buf.size() < need) buf.resize(need);
   if (window_rows.size() < static_cast<size_t>(p.OH)) window_rows.resize(static_cast<size_t>(p.OH));
-  float* rows = buf.data();
+  // Rows start on a vector when len is a multiple of one (aligned_rows); the offset is a whole number of floats.
+  const uintptr_t bytes = static_cast<uintptr_t>(n) * sizeof(float);
+  float* rows = buf.data() + (bytes - reinterpret_cast<uintptr_t>(buf.data()) % bytes) % bytes / sizeof(float);
   float* inv_col = rows + p.OH * len;
   const float empty = kAvg ? 0.0f : std::numeric_limits<float>::lowest();
   for (int64_t oh = 0; oh < p.OH; ++oh) {
