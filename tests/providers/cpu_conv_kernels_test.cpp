@@ -157,6 +157,16 @@ TEST(CpuProviderConv, Im2colFromPaddedPlanes) {
   check_case(dilated, 93, 2, "conv.im2col_gemm");
 }
 
+// Thin outputs with large weights split K between the threads (each adds its part) from two threads on: 3x3 on
+// 7x7 with 4.7 MB of weights, stride 1 and 2, with bias, residual and activation applied after the parts' sum.
+TEST(CpuProviderConv, KSplitOnThinLargeLayers) {
+  ConvCase same{1, 512, 256, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, "Relu", true};
+  check_case(same, 101, 2, "conv.im2col_gemm_ksplit");
+  check_case(same, 102, 3, "conv.im2col_gemm_ksplit");
+  ConvCase strided{1, 256, 512, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, false, "Sigmoid"};
+  check_case(strided, 103, 2, "conv.im2col_gemm_ksplit");
+}
+
 TEST(CpuProviderConv, OneDimensional) {
   ConvCase c{2, 4, 6, 2, {37}, {3}, {2}, {1}, {1, 2}, true, ""};
   check_case(c, 5, 2, "conv.im2col_gemm");

@@ -497,6 +497,40 @@ void sgemm_packed_a_custom_b(const PackedMatrix& A, int64_t N, const BPanelPacke
   run({A.kernel_, A.rows_, N, A.cols_, a, b, C, ldc, &epi}, pool);
 }
 
+namespace {
+// A K slice's packer: the slice's rows [k0, k1) are the operand's [k0 + offset, k1 + offset).
+class ShiftedPanels final : public BPanelPacker {
+ public:
+  ShiftedPanels(const BPanelPacker& inner, int64_t offset) : inner_(inner), offset_(offset) {}
+  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
+    inner_.pack(k0 + offset_, k1 + offset_, j0, j1, nr, dst);
+  }
+
+ private:
+  const BPanelPacker& inner_;
+  int64_t offset_;
+};
+}  // namespace
+
+void sgemm_packed_a_custom_b_kslice(const PackedMatrix& A, int64_t k0, int64_t k1, int64_t N,
+                                    const BPanelPacker& pack, float* C, int64_t ldc) {
+  if (!A.kernel_ || !A.is_a_) throw std::invalid_argument("sgemm_packed_a_custom_b_kslice: not a packed A operand");
+  const int64_t kc = A.kernel_->kc;
+  if (k0 < 0 || k0 > k1 || k1 > A.cols_ || k0 % kc != 0 || (k1 % kc != 0 && k1 != A.cols_)) {
+    throw std::invalid_argument("sgemm_packed_a_custom_b_kslice: K range not on the A operand's K blocks");
+  }
+  // The packed A holds its K blocks one after another (each padded-rows x kc), so a slice from a block boundary
+  // is a packed matrix of its own with the same block sizes.
+  Operand a, b;
+  a.padded = round_up(A.rows_, A.kernel_->mr);
+  a.packed = A.data_.get() + k0 * a.padded;
+  const ShiftedPanels shifted(pack, k0);
+  b.packer = &shifted;
+  const GemmEpilogue none;
+  if (k1 == k0) return run({A.kernel_, A.rows_, N, 0, a, b, C, ldc, &none}, ThreadPool::inline_pool());
+  run_block({A.kernel_, A.rows_, N, k1 - k0, a, b, C, ldc, &none}, 0, A.rows_, 0, N);
+}
+
 GemmTileShape gemm_tile_shape() {
   const GemmKernel& k = detail::active_kernel();
   return {k.mr, k.nr, k.kc};

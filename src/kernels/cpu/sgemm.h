@@ -72,6 +72,8 @@ class PackedMatrix {
                              const GemmEpilogue&, ThreadPool&);
   friend void sgemm_packed_a_custom_b(const PackedMatrix&, int64_t, const BPanelPacker&, float*, int64_t,
                                       const GemmEpilogue&, ThreadPool&);
+  friend void sgemm_packed_a_custom_b_kslice(const PackedMatrix&, int64_t, int64_t, int64_t, const BPanelPacker&,
+                                             float*, int64_t);
   friend GemmTileShape gemm_tile_shape(const PackedMatrix&);
   friend void pack_b_panels_for(const PackedMatrix&, int64_t, int64_t, const float*, int64_t, float*);
   friend void sgemm_packed_a_panels(const PackedMatrix&, int64_t, const float*, float*, int64_t,
@@ -118,6 +120,13 @@ class BPanelPacker {
 // sgemm_packed_a on the same B stored as a matrix).
 void sgemm_packed_a_custom_b(const PackedMatrix& A, int64_t N, const BPanelPacker& pack, float* C, int64_t ldc,
                              const GemmEpilogue& epi, ThreadPool& pool);
+
+// The product over K rows [k0, k1) alone, on the calling thread and with no epilogue: C = A[:, k0:k1] *
+// op(B)[k0:k1, :] (C write-only), `pack` asked for the same absolute k. k0 and k1 are multiples of
+// gemm_tile_shape(A).kc, or k1 == A.cols(). For callers that split K between threads and add the parts
+// themselves: that sum rounds differently from the whole product, so such a split is a kernel choice of its own.
+void sgemm_packed_a_custom_b_kslice(const PackedMatrix& A, int64_t k0, int64_t k1, int64_t N,
+                                    const BPanelPacker& pack, float* C, int64_t ldc);
 
 // For callers that run many small GEMMs on one operand they produce themselves (Winograd's per-point products):
 // the register tile of the kernel A was packed for, whose nr and kc a B given in panel layout must use.

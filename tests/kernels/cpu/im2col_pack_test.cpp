@@ -4,6 +4,8 @@
 // reproduce the reference convolution.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -209,6 +211,40 @@ TEST(CpuSgemmCustomB, RejectsAPackedBOperand) {
                std::invalid_argument);
   EXPECT_THROW(sgemm_packed_a_custom_b(PackedMatrix{}, 2, panels, c.data(), 2, GemmEpilogue{}, pool),
                std::invalid_argument);
+}
+
+// K slices on K-block boundaries: the whole range is sgemm_packed_a without an epilogue bit for bit, and the
+// slices of a split add up to it within rounding (N = 49 takes the column tail); ranges off the blocks throw.
+TEST(CpuSgemmCustomB, KSlicesAddUpToTheProductOnEveryTarget) {
+  TargetGuard guard;
+  std::mt19937 rng(6);
+  for (const std::string& target : sgemm_targets()) {
+    ASSERT_TRUE(set_max_isa(target));
+    for (const auto [M, N, K] : {std::array<int64_t, 3>{37, 49, 1100}, {12, 33, 512}, {5, 1, 700}}) {
+      const auto a = random_floats(static_cast<size_t>(M * K), rng);
+      const auto b = random_floats(static_cast<size_t>(K * N), rng);
+      const PackedMatrix packed = pack_a(false, M, K, a.data(), K);
+      const int64_t kc = gemm_tile_shape(packed).kc;
+      const MatrixPanels panels(b.data(), N);
+      std::vector<float> want(static_cast<size_t>(M * N), NAN), whole(want.size(), NAN);
+      sgemm_packed_a(packed, N, false, b.data(), N, want.data(), N, GemmEpilogue{}, ThreadPool::inline_pool());
+      sgemm_packed_a_custom_b_kslice(packed, 0, K, N, panels, whole.data(), N);
+      for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(whole[i], want[i]) << target << " at " << i;
+      // Three parts on block boundaries (the last one shorter, or empty when K has too few blocks).
+      const int64_t cut1 = std::min(K, kc), cut2 = std::min(K, 2 * kc);
+      std::vector<float> sum(want.size(), 0.0f), part(want.size(), NAN);
+      for (const auto [k0, k1] : {std::array<int64_t, 2>{0, cut1}, {cut1, cut2}, {cut2, K}}) {
+        sgemm_packed_a_custom_b_kslice(packed, k0, k1, N, panels, part.data(), N);
+        for (size_t i = 0; i < sum.size(); ++i) sum[i] += part[i];
+      }
+      for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_NEAR(sum[i], want[i], 1e-4f * (1.0f + std::fabs(want[i]))) << target << " M " << M << " at " << i;
+      }
+      std::vector<float> c(want.size());
+      EXPECT_THROW(sgemm_packed_a_custom_b_kslice(packed, 1, K, N, panels, c.data(), N), std::invalid_argument);
+      EXPECT_THROW(sgemm_packed_a_custom_b_kslice(packed, 0, K + 1, N, panels, c.data(), N), std::invalid_argument);
+    }
+  }
 }
 
 // The convolution as GemmConv runs it: equal to im2col + sgemm_packed_a bit for bit, and to the reference within
