@@ -209,7 +209,7 @@ void fixed_rows(const RowJob& j, int64_t begin, int64_t end, float* const* out) 
   using V = hn::Vec<decltype(d)>;
   const int64_t n = static_cast<int64_t>(hn::Lanes(d));
   // 4 accumulators + 9 weights fit AVX2's 16 registers for 3x3; 32 registers hold 8 for 3x3.
-  constexpr int kNV = (kAlignedTaps<K, S, kSplit> && K == 3 ? 8 : 4) / R;
+  constexpr int kNV = (kAlignedTaps<K, S, kSplit> ? 8 : 4) / R;
   V w[K * K];
   for (int i = 0; i < K * K; ++i) w[i] = hn::Set(d, j.w[i]);
   const float* in[K + (R - 1) * S];
