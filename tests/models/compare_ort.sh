@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # For every model of tests/models/models.txt: generate seeded inputs with `edgeforge run --save-inputs`, run ONNX
-# Runtime on the same inputs, and compare outputs (max|diff| <= 1e-4 * max(1, max|ref|) per output).
+# Runtime on the same inputs, and compare outputs (max|diff| <= 1e-4 * max(1, max|ref|) per output), for EdgeForge
+# at 1 thread and at 2 (same seed, so the same inputs): some kernels are chosen by thread count.
 # Usage: compare_ort.sh EDGEFORGE_BINARY [MODEL_FILTER]
 set -uo pipefail
 ef=$1
@@ -27,6 +28,17 @@ while read -r model shape_args; do
     echo "PASS $name"; passed=$((passed + 1))
   else
     echo "FAIL $name"; failed=$((failed + 1))
+  fi
+  echo "$out"
+  # shellcheck disable=SC2086
+  if ! "$ef" run "$root/$model" $shape_args --threads 2 -o "$work/$name/ef2" >"$work/$name.2.log" 2>&1; then
+    echo "FAIL $name (2 threads): edgeforge run failed: $(tail -1 "$work/$name.2.log")"; failed=$((failed + 1))
+    continue
+  fi
+  if out=$(/usr/bin/python3 "$root/tests/models/compare_outputs.py" "$work/$name/ef2" "$work/$name/ort" 1e-4); then
+    echo "PASS $name (2 threads)"; passed=$((passed + 1))
+  else
+    echo "FAIL $name (2 threads)"; failed=$((failed + 1))
   fi
   echo "$out"
 done < "$root/tests/models/models.txt"
