@@ -10,6 +10,15 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=0; passed=0
+# compare EF_DIR LABEL: one EdgeForge run's outputs against ONNX Runtime's ($work/$name/ort).
+compare() {
+  if out=$(/usr/bin/python3 "$root/tests/models/compare_outputs.py" "$1" "$work/$name/ort" 1e-4); then
+    echo "PASS $2"; passed=$((passed + 1))
+  else
+    echo "FAIL $2"; failed=$((failed + 1))
+  fi
+  echo "$out"
+}
 while read -r model shape_args; do
   [[ -z "$model" || "$model" == \#* ]] && continue
   [[ -n "$filter" && "$model" != *"$filter"* ]] && continue
@@ -24,23 +33,13 @@ while read -r model shape_args; do
   if ! node "$root/tests/models/ort_run.js" "$root/$model" "$work/$name/in" "$work/$name/ort" 2>"$work/$name.ort.log"; then
     echo "FAIL $name: onnxruntime failed: $(tail -1 "$work/$name.ort.log")"; failed=$((failed + 1)); continue
   fi
-  if out=$(/usr/bin/python3 "$root/tests/models/compare_outputs.py" "$work/$name/ef" "$work/$name/ort" 1e-4); then
-    echo "PASS $name"; passed=$((passed + 1))
-  else
-    echo "FAIL $name"; failed=$((failed + 1))
-  fi
-  echo "$out"
+  compare "$work/$name/ef" "$name"
   # shellcheck disable=SC2086
   if ! "$ef" run "$root/$model" $shape_args --threads 2 -o "$work/$name/ef2" >"$work/$name.2.log" 2>&1; then
     echo "FAIL $name (2 threads): edgeforge run failed: $(tail -1 "$work/$name.2.log")"; failed=$((failed + 1))
     continue
   fi
-  if out=$(/usr/bin/python3 "$root/tests/models/compare_outputs.py" "$work/$name/ef2" "$work/$name/ort" 1e-4); then
-    echo "PASS $name (2 threads)"; passed=$((passed + 1))
-  else
-    echo "FAIL $name (2 threads)"; failed=$((failed + 1))
-  fi
-  echo "$out"
+  compare "$work/$name/ef2" "$name (2 threads)"
 done < "$root/tests/models/models.txt"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

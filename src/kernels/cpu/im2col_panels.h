@@ -10,31 +10,24 @@
 
 namespace ef::cpu {
 
-// The im2col matrix of one image and group; x_group as for im2col_pack_panel. Keeps references: p and the input
-// must outlive the GEMM call.
-class Im2colPanels final : public BPanelPacker {
+// The im2col matrix of one image and group, packed by `Pack` (one of im2col.h's panel packers) from `x`. Keeps
+// references: p and the input must outlive the GEMM call.
+template <void (*Pack)(const Conv2dParams&, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, float*)>
+class Im2colPanelsFrom final : public BPanelPacker {
  public:
-  Im2colPanels(const Conv2dParams& p, const float* x_group) : p_(p), x_group_(x_group) {}
+  Im2colPanelsFrom(const Conv2dParams& p, const float* x) : p_(p), x_(x) {}
   void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
-    im2col_pack_panel(p_, x_group_, k0, k1, j0, j1, nr, dst);
+    Pack(p_, x_, k0, k1, j0, j1, nr, dst);
   }
 
  private:
   const Conv2dParams& p_;
-  const float* x_group_;
+  const float* x_;
 };
 
-// The same from the group's planes padded by im2col_pad_planes into xpad.
-class PaddedIm2colPanels final : public BPanelPacker {
- public:
-  PaddedIm2colPanels(const Conv2dParams& p, const float* xpad) : p_(p), xpad_(xpad) {}
-  void pack(int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t nr, float* dst) const override {
-    im2col_pack_panel_padded(p_, xpad_, k0, k1, j0, j1, nr, dst);
-  }
-
- private:
-  const Conv2dParams& p_;
-  const float* xpad_;
-};
+// Straight from the input (x_group as for im2col_pack_panel).
+using Im2colPanels = Im2colPanelsFrom<&im2col_pack_panel>;
+// From the group's planes padded by im2col_pad_planes into xpad.
+using PaddedIm2colPanels = Im2colPanelsFrom<&im2col_pack_panel_padded>;
 
 }  // namespace ef::cpu

@@ -102,7 +102,7 @@ bool has_non_finite(const float* x, int64_t count) {
 // times with a deinterleave per tap.
 //
 // 3 x 3 windows at stride 2 on 512-bit x86 (aligned_rows) read their row buffer as aligned vectors instead: each
-// buffer starts on a vector, and reaches one vector pair past the last output vector (horizontal_vec).
+// buffer starts on a vector, and reaches one vector past the last output vector's pair (horizontal_vec).
 HWY_INLINE bool aligned_rows(const Conv2dParams& p) {
   return kAlignedTargets && p.stride_w == 2 && p.kw == 3 && p.dilation_w == 1;
 }
@@ -111,7 +111,7 @@ HWY_INLINE int64_t row_len(const Conv2dParams& p) {
   const int64_t n = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
   if (aligned_rows(p)) {
     const int64_t ow_v = (p.OW + n - 1) / n * n;
-    return (std::max(p.W + p.pad_left, 2 * ow_v + 2 * n) + n - 1) / n * n;
+    return (std::max(p.W + p.pad_left, 2 * ow_v + n) + n - 1) / n * n;
   }
   const bool vec = p.stride_w == 1 || p.stride_w == 2;
   const int64_t ow_v = vec ? std::max(p.OW, n) : p.OW;  // outputs the vector pass computes per row
@@ -180,13 +180,14 @@ HWY_INLINE void horizontal_vec(const float* row, int64_t kw_rt, int64_t dw_rt, i
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3  // kAlignedTargets
   if constexpr (KW == 3 && S == 2) {
     // Aligned rows (aligned_rows): taps 0 and 1 are the even and odd lanes of two aligned loads, tap 2 the even
-    // lanes shifted by one with the next pair's first even lane; the same combination order as the loads below.
-    // Three unaligned 512-bit load pairs per vector (each load two cache lines) were the pass's cost.
-    auto evens = [&](int64_t ow) { return hn::ConcatEven(d, hn::Load(d, row + 2 * ow + n), hn::Load(d, row + 2 * ow)); };
+    // lanes shifted by one, the last lane taken from lane 0 of the next aligned vector (the next even element);
+    // the same combination order as the loads below. Three unaligned 512-bit load pairs per vector (each load two
+    // cache lines) were the pass's cost.
     for (int64_t ow = 0; ow < OW; ow += n) {
       const auto lo = hn::Load(d, row + 2 * ow), hi = hn::Load(d, row + 2 * ow + n);
       const auto even = hn::ConcatEven(d, hi, lo);
-      const auto acc = combine<kAvg>(combine<kAvg>(even, hn::ConcatOdd(d, hi, lo)), ShiftConcat(even, evens(ow + n), 1));
+      const auto next = hn::Load(d, row + 2 * ow + 2 * n);
+      const auto acc = combine<kAvg>(combine<kAvg>(even, hn::ConcatOdd(d, hi, lo)), ShiftConcat(even, next, 1));
       if (ow + n <= OW) {
         hn::StoreU(acc, d, out + ow);
       } else {

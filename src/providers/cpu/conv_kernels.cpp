@@ -120,7 +120,7 @@ class GemmConv final : public PreparedKernel {
     // the threads, each adding its own part, instead of splitting M: with M split each thread packed all of the
     // im2col B, and two threads ran only 1.6x faster than one (ORT's NCHWc kernel: 1.95x). The parts are summed
     // afterwards, which rounds differently from one thread's whole product: hence its own kernel name.
-    const int64_t blocks = (k_ + cpu::gemm_tile_shape(packed_[0]).kc - 1) / cpu::gemm_tile_shape(packed_[0]).kc;
+    const int64_t kc = cpu::gemm_tile_shape(packed_[0]).kc, blocks = (k_ + kc - 1) / kc;
     if (!pointwise_ && threads >= 2 && p.group == 1 && p.N == 1 && p.OH * p.OW <= 64 && blocks >= 2 * threads &&
         m_per_group_ * k_ * static_cast<int64_t>(sizeof(float)) >= (int64_t{4} << 20)) {
       k_parts_ = threads;
@@ -148,21 +148,25 @@ class GemmConv final : public PreparedKernel {
         epi.ldr = cols;
         epi.act = s_.act;
         const cpu::PackedMatrix& w = packed_[static_cast<size_t>(g)];
-        if (k_parts_ > 1) {
-          run_k_split(x_group, epi, y + out_offset, static_cast<float*>(args.scratch), *args.pool);
-        } else if (pointwise_) {
+        if (pointwise_) {
           // B is the input itself: sgemm's own packer copies its rows (a plain strided copy, nothing to gain).
           cpu::sgemm_packed_a(w, cols, false, x_group, cols, y + out_offset, cols, epi, *args.pool);
-        } else if (padded_) {
-          auto* xpad = static_cast<float*>(args.scratch);
+          continue;
+        }
+        auto* xpad = static_cast<float*>(args.scratch);
+        if (padded_) {
           const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, p.H * p.W));
           args.pool->parallel_for(c_per_group, grain, [&](int64_t c0, int64_t c1) {
             cpu::im2col_pad_planes(p, x_group, c_per_group, c0, c1, xpad);
           });
-          cpu::sgemm_packed_a_custom_b(w, cols, cpu::PaddedIm2colPanels(p, xpad), y + out_offset, cols, epi,
-                                       *args.pool);
+        }
+        const cpu::Im2colPanels plain(p, x_group);
+        const cpu::PaddedIm2colPanels padded(p, xpad);
+        const cpu::BPanelPacker& b = padded_ ? static_cast<const cpu::BPanelPacker&>(padded) : plain;
+        if (k_parts_ > 1) {
+          run_k_split(b, epi, y + out_offset, xpad + parts_offset(), *args.pool);
         } else {
-          cpu::sgemm_packed_a_custom_b(w, cols, cpu::Im2colPanels(p, x_group), y + out_offset, cols, epi, *args.pool);
+          cpu::sgemm_packed_a_custom_b(w, cols, b, y + out_offset, cols, epi, *args.pool);
         }
       }
     }
@@ -173,21 +177,12 @@ class GemmConv final : public PreparedKernel {
   int64_t parts_offset() const { return (xpad_floats() + 15) / 16 * 16; }  // 64-byte aligned partial sums
   int64_t parts_floats() const { return k_parts_ > 1 ? (k_parts_ - 1) * m_per_group_ * s_.p.OH * s_.p.OW : 0; }
 
-  // One image, one group (the K split's conditions): part 0 goes to y, the others to scratch, then y = act(sum of
+  // One image, one group (the K split's conditions): part 0 goes to y, the others to `parts`, then y = act(sum of
   // the parts in order + bias + residual).
-  void run_k_split(const float* x, const cpu::GemmEpilogue& epi, float* y, float* scratch, ThreadPool& pool) const {
-    const cpu::Conv2dParams& p = s_.p;
-    const int64_t cols = p.OH * p.OW, kc = cpu::gemm_tile_shape(packed_[0]).kc;
+  void run_k_split(const cpu::BPanelPacker& b, const cpu::GemmEpilogue& epi, float* y, float* parts,
+                   ThreadPool& pool) const {
+    const int64_t cols = s_.p.OH * s_.p.OW, kc = cpu::gemm_tile_shape(packed_[0]).kc;
     const int64_t blocks = (k_ + kc - 1) / kc;
-    float* xpad = scratch;
-    float* parts = scratch + parts_offset();
-    if (padded_) {
-      pool.parallel_for(p.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, p.H * p.W)),
-                        [&](int64_t c0, int64_t c1) { cpu::im2col_pad_planes(p, x, p.C, c0, c1, xpad); });
-    }
-    const cpu::Im2colPanels plain(p, x);
-    const cpu::PaddedIm2colPanels padded(p, xpad);
-    const cpu::BPanelPacker& b = padded_ ? static_cast<const cpu::BPanelPacker&>(padded) : plain;
     pool.parallel_for(k_parts_, 1, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t k0 = std::min(k_, t * blocks / k_parts_ * kc), k1 = std::min(k_, (t + 1) * blocks / k_parts_ * kc);
