@@ -40,7 +40,7 @@ inline constexpr int64_t kPackSlack = 16;
 // each: the common, non-transposing case, with a partial last panel zero-filled in registers.
 using RowCopyFn = void (*)(const float* src, int64_t ks, int64_t kc, int64_t valid, float* dst);
 
-// The same for a C of one column, from an A panel and the column expanded to the A panel layout
+// A tile function for a C of one column, from an A panel and the column expanded to the A panel layout
 // (xe[k * mr + r] = op(B)(k, 0)); the K order differs from the tile's but is fixed.
 using ColumnFn = void (*)(int64_t kc, const float* a, const float* xe, float* c, int64_t ldc, int rows,
                           bool accumulate, const TileEpilogue* epi);

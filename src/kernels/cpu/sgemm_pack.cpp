@@ -1,6 +1,7 @@
 // Packing of SGEMM operands into the micro-kernel's panel layout (see sgemm_kernel.h): used per cache block for
 // operands packed on the fly and once for the whole matrix by pack_a / pack_b. Plain C++ copies and gathers,
-// except the transposing case, which goes to the kernel's vectorized gather where it has one.
+// except B from stored rows (the kernel's vectorized copy_b) and the transposing case (its vectorized gather,
+// where it has one).
 // Depends on the standard library and kernels/cpu/sgemm_kernel.h.
 #include <algorithm>
 #include <cstdlib>
