@@ -12,6 +12,8 @@
 #include "kernels/cpu/depthwise_conv.h"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
@@ -146,6 +148,57 @@ void compute(const Conv2dParams& p, int64_t pcols, const float* padded, const in
   }
 }
 
+// Output positions per row chunk of the 3x3 stride-1 kernel below: its 9 weight vectors, kRowChunk accumulators and
+// kRowChunk + 2 loaded vectors fit 32 registers; with 16 (AVX2) half as many.
+#if (HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3) || (HWY_ARCH_ARM && HWY_TARGET == HWY_NEON)
+constexpr int kRowChunk = 8;
+#else
+constexpr int kRowChunk = 4;
+#endif
+
+// W consecutive outputs of one row (3x3, stride 1, dilation 1): each of the three input rows' W + 2 vectors is
+// loaded once and meets its three column taps, where the generic tile loads every tap of every output (3x the
+// loads, and 8 window pointers that did not fit the registers beside the accumulators). Same taps in the same
+// order per output as tile<3>, so the results are bit-identical to it.
+template <int W>
+HWY_INLINE void row_chunk3(const float* in, int64_t row_step, const VP* wv, VP bias, float* out) {
+  const DP d;
+  const int64_t n = static_cast<int64_t>(kN);
+  VP acc[W];
+  HWY_UNROLL(8) for (int j = 0; j < W; ++j) acc[j] = bias;
+  HWY_UNROLL(3) for (int r = 0; r < 3; ++r) {
+    VP x[W + 2];
+    HWY_UNROLL(10) for (int i = 0; i < W + 2; ++i) x[i] = hn::Load(d, in + r * row_step + i * n);
+    HWY_UNROLL(3) for (int c = 0; c < 3; ++c) {
+      HWY_UNROLL(8) for (int j = 0; j < W; ++j) acc[j] = hn::MulAdd(x[j + c], wv[r * 3 + c], acc[j]);
+    }
+  }
+  HWY_UNROLL(8) for (int j = 0; j < W; ++j) hn::Store(acc[j], d, out + j * n);
+}
+
+// Every output of the block, row by row in chunks of min(OW, kRowChunk) (a row's last chunk shifted back).
+template <int W>
+HWY_NOINLINE void compute_rows3(const Conv2dParams& p, int64_t pcols, const float* padded, const float* wt, VP bias,
+                                float* obuf) {
+  const DP d;
+  const int64_t n = static_cast<int64_t>(kN);
+  VP wv[9];
+  HWY_UNROLL(9) for (int t = 0; t < 9; ++t) wv[t] = hn::Load(d, wt + t * n);
+  const int64_t row_step = pcols * n;
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    for (int64_t ow0 = 0; ow0 < p.OW; ow0 += W) {
+      const int64_t ow = std::min<int64_t>(ow0, p.OW - W);
+      row_chunk3<W>(padded + (oh * pcols + ow) * n, row_step, wv, bias, obuf + (oh * p.OW + ow) * n);
+    }
+  }
+}
+
+template <int... R>
+constexpr auto RowsTable(std::integer_sequence<int, R...>) {
+  using Fn = void (*)(const Conv2dParams&, int64_t, const float*, const float*, VP, float*);
+  return std::array<Fn, sizeof...(R)>{&compute_rows3<R + 1>...};
+}
+
 // Transposes the block's outputs back to the `valid` planes of y, adding the residual (kRes; y may alias it: each
 // element is read before it is written, once) and applying activation A in registers.
 template <ActKind A, bool kRes>
@@ -227,7 +280,10 @@ void PackedBlocks(const Conv2dParams& p, const float* x, const float* w, const f
       pack_lanes(wsrc, taps, wt, [n](int64_t i) { return i * n; });
       pack_lanes(xsrc, in_plane, padded, [in_off](int64_t i) { return in_off[i]; });
       const VP b = hn::Load(d, bias_v);
-      if (p.kh == 3 && p.kw == 3) {
+      if (p.kh == 3 && p.kw == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1) {
+        static constexpr auto kRows = RowsTable(std::make_integer_sequence<int, kRowChunk>());
+        kRows[static_cast<size_t>(std::min<int64_t>(p.OW, kRowChunk) - 1)](p, s.pcols, padded, wt, b, obuf);
+      } else if (p.kh == 3 && p.kw == 3) {
         compute<3>(p, s.pcols, padded, out_off, wt, b, obuf);
       } else if (p.kh == 5 && p.kw == 5) {
         compute<5>(p, s.pcols, padded, out_off, wt, b, obuf);
@@ -265,9 +321,13 @@ bool depthwise_packed_preferred(const Conv2dParams& p) {
   const int64_t prows = std::max(p.H + p.pad_top, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1);
   const int64_t pcols = std::max(p.W + p.pad_left, (p.OW - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + 1);
   if (prows * pcols * lanes * 4 > (int64_t{128} << 10)) return false;
-  // Where the row kernels are fast (3x3 stride 1 on planes over 16x16: whole vectors, input rows reused from L1,
-  // ~15 GMAC/s) they stay; the packed block was 1.3-2x slower there (edgeforge_conv_bench, docs/performance.md).
-  const bool row_kernel_fast = p.stride_h == 1 && p.stride_w == 1 && p.kh * p.kw <= 9 && p.OH * p.OW > 256;
+  // Where the row kernels are fast (stride 1, up to 3x3, on planes over 16x16: whole vectors, input rows reused
+  // from L1) they stay: the generic packed tiles were 1.3-2x slower there. For 3x3 without dilation, the packed
+  // block's row chunks (compute_rows3) match or beat them up to 32x32, and lose beyond (144x56x56: 1.15-1.35x): 192x28x28 0.64-0.9x the time (4 interleaved rounds), 48x32x32 equal (edgeforge_conv_bench,
+  // docs/performance.md).
+  const bool rows3 = p.kh == 3 && p.kw == 3 && p.dilation_h == 1 && p.dilation_w == 1;  // compute_rows3's layers
+  const bool row_kernel_fast =
+      p.stride_h == 1 && p.stride_w == 1 && p.kh * p.kw <= 9 && p.OH * p.OW > (rows3 ? 1024 : 256);
   return !row_kernel_fast;
 }
 

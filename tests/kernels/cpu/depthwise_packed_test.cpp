@@ -130,11 +130,44 @@ TEST(CpuDepthwisePacked, AlternatesWithRowKernelsOnOneBuffer) {
   }
 }
 
+// The row-chunk path of 3x3 stride-1 layers (compute_rows3): every width from below one chunk to a few chunks with
+// a shifted-back last one, heights 1-4, pads 0-2 on each side (OW != W included), with a residual that y aliases
+// and each cheap activation.
+TEST(CpuDepthwisePacked, RowChunksOfEveryWidth) {
+  std::mt19937 rng(77);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  ThreadPool pool(2);
+  for (int64_t w = 1; w <= 26; ++w) {
+    Problem pr;
+    Conv2dParams& p = pr.p;
+    p.N = 1;
+    p.C = p.M = pick(1, 17);
+    p.group = p.C;
+    p.H = pick(1, 4);
+    p.W = w;
+    p.kh = p.kw = 3;
+    p.stride_h = p.stride_w = 1;
+    p.dilation_h = p.dilation_w = 1;
+    p.pad_top = pick(0, 2), p.pad_left = pick(0, 2), p.pad_bottom = pick(0, 2), p.pad_right = pick(0, 2);
+    p.with_output_size();
+    if (p.OH < 1 || p.OW < 1) continue;
+    pr.use_residual = w % 2 == 0;
+    pr.act = {w % 3 == 0 ? ActKind::kRelu : w % 3 == 1 ? ActKind::kClip : ActKind::kNone, 0.0f, 6.0f};
+    pr.fill(rng);
+    std::vector<float> y = pr.use_residual ? pr.residual : std::vector<float>(pr.out_size(), -1.0f);
+    depthwise_packed(p, pr.x.data(), pr.w.data(), pr.bias_ptr(), pr.use_residual ? y.data() : nullptr, pr.act,
+                     y.data(), pool);
+    expect_near(y, pr.expected(), p);
+    if (HasFatalFailure()) return;
+  }
+}
+
 TEST(CpuDepthwisePacked, ChosenForSmallPlanesOnly) {
   if (!depthwise_packed_preferred(depthwise_params(1, 960, 7, 7, 3, 1, 1))) GTEST_SKIP() << "no 4- or 8-lane target";
   EXPECT_TRUE(depthwise_packed_preferred(depthwise_params(1, 672, 14, 14, 5, 2, 2)));
   EXPECT_TRUE(depthwise_packed_preferred(depthwise_params(1, 144, 56, 56, 5, 2, 2)));
   EXPECT_TRUE(depthwise_packed_preferred(depthwise_params(1, 384, 14, 14, 3, 1, 1)));
+  EXPECT_TRUE(depthwise_packed_preferred(depthwise_params(1, 192, 28, 28, 3, 1, 1)));    // row chunks (compute_rows3)
   EXPECT_FALSE(depthwise_packed_preferred(depthwise_params(1, 144, 56, 56, 3, 1, 1)));   // the row kernels are faster
   EXPECT_FALSE(depthwise_packed_preferred(depthwise_params(1, 96, 112, 112, 3, 2, 1)));   // block past L2
   EXPECT_FALSE(depthwise_packed_preferred(depthwise_params(1, 2, 7, 7, 3, 1, 1)));      // fewer channels than lanes
