@@ -148,55 +148,76 @@ void compute(const Conv2dParams& p, int64_t pcols, const float* padded, const in
   }
 }
 
-// Output positions per row chunk of the 3x3 stride-1 kernel below: its 9 weight vectors, kRowChunk accumulators and
-// kRowChunk + 2 loaded vectors fit 32 registers; with 16 (AVX2) half as many.
+// Output positions per row chunk of the row kernels below. 3x3 stride 1: its 9 weight vectors, kRowChunk
+// accumulators and kRowChunk + 2 loaded vectors fit 32 registers; with 16 (AVX2) half as many.
 #if (HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3) || (HWY_ARCH_ARM && HWY_TARGET == HWY_NEON)
 constexpr int kRowChunk = 8;
 #else
 constexpr int kRowChunk = 4;
 #endif
 
-// W consecutive outputs of one row (3x3, stride 1, dilation 1): each of the three input rows' W + 2 vectors is
-// loaded once and meets its three column taps, where the generic tile loads every tap of every output (3x the
-// loads, and 8 window pointers that did not fit the registers beside the accumulators). Same taps in the same
-// order per output as tile<3>, so the results are bit-identical to it.
-template <int W>
-HWY_INLINE void row_chunk3(const float* in, int64_t row_step, const VP* wv, VP bias, float* out) {
+// W consecutive outputs of one row of a K x K stride-S layer (dilation 1): each of the K input rows' (W - 1) S + K
+// vectors is loaded once and meets its K column taps, where the generic tile loads every tap of every output (3x
+// the loads for 3x3 stride 1, and 8 window pointers that did not fit the registers beside the accumulators). The
+// same taps in the same order per output as tile<K>. wv: the K K weight vectors (in registers for 3x3; 5x5 reloads
+// them from the block's packed weights, L1).
+template <int K, int S, int W>
+HWY_INLINE void row_chunk(const float* in, int64_t row_step, const VP* wv, const float* wt, VP bias, float* out) {
   const DP d;
   const int64_t n = static_cast<int64_t>(kN);
+  constexpr int kSpan = (W - 1) * S + K;
   VP acc[W];
   HWY_UNROLL(8) for (int j = 0; j < W; ++j) acc[j] = bias;
-  HWY_UNROLL(3) for (int r = 0; r < 3; ++r) {
-    VP x[W + 2];
-    HWY_UNROLL(10) for (int i = 0; i < W + 2; ++i) x[i] = hn::Load(d, in + r * row_step + i * n);
-    HWY_UNROLL(3) for (int c = 0; c < 3; ++c) {
-      HWY_UNROLL(8) for (int j = 0; j < W; ++j) acc[j] = hn::MulAdd(x[j + c], wv[r * 3 + c], acc[j]);
+  HWY_UNROLL(5) for (int r = 0; r < K; ++r) {
+    VP x[kSpan];
+    HWY_UNROLL(19) for (int i = 0; i < kSpan; ++i) x[i] = hn::Load(d, in + r * row_step + i * n);
+    HWY_UNROLL(5) for (int c = 0; c < K; ++c) {
+      const VP w = K == 3 ? wv[r * K + c] : hn::Load(d, wt + (r * K + c) * n);
+      HWY_UNROLL(8) for (int j = 0; j < W; ++j) acc[j] = hn::MulAdd(x[j * S + c], w, acc[j]);
     }
   }
   HWY_UNROLL(8) for (int j = 0; j < W; ++j) hn::Store(acc[j], d, out + j * n);
 }
 
 // Every output of the block, row by row in chunks of min(OW, kRowChunk) (a row's last chunk shifted back).
-template <int W>
-HWY_NOINLINE void compute_rows3(const Conv2dParams& p, int64_t pcols, const float* padded, const float* wt, VP bias,
-                                float* obuf) {
+template <int K, int S, int W>
+HWY_NOINLINE void compute_rows(const Conv2dParams& p, int64_t pcols, const float* padded, const float* wt, VP bias,
+                               float* obuf) {
   const DP d;
   const int64_t n = static_cast<int64_t>(kN);
   VP wv[9];
-  HWY_UNROLL(9) for (int t = 0; t < 9; ++t) wv[t] = hn::Load(d, wt + t * n);
+  if constexpr (K == 3) {
+    HWY_UNROLL(9) for (int t = 0; t < 9; ++t) wv[t] = hn::Load(d, wt + t * n);
+  }
   const int64_t row_step = pcols * n;
   for (int64_t oh = 0; oh < p.OH; ++oh) {
     for (int64_t ow0 = 0; ow0 < p.OW; ow0 += W) {
       const int64_t ow = std::min<int64_t>(ow0, p.OW - W);
-      row_chunk3<W>(padded + (oh * pcols + ow) * n, row_step, wv, bias, obuf + (oh * p.OW + ow) * n);
+      row_chunk<K, S, W>(padded + (oh * S * pcols + ow * S) * n, row_step, wv, wt, bias,
+                         obuf + (oh * p.OW + ow) * n);
     }
   }
 }
 
-template <int... R>
-constexpr auto RowsTable(std::integer_sequence<int, R...>) {
-  using Fn = void (*)(const Conv2dParams&, int64_t, const float*, const float*, VP, float*);
-  return std::array<Fn, sizeof...(R)>{&compute_rows3<R + 1>...};
+using RowsFn = void (*)(const Conv2dParams&, int64_t, const float*, const float*, VP, float*);
+template <int K, int S, int... R>
+constexpr std::array<RowsFn, sizeof...(R)> RowsTable(std::integer_sequence<int, R...>) {
+  return {&compute_rows<K, S, R + 1>...};
+}
+
+// The row kernel for p's output width, or null where p has none (kernels other than 3x3 and 5x5, strides other
+// than 1 and 2, dilation).
+HWY_INLINE RowsFn rows_kernel(const Conv2dParams& p) {
+  if (p.kh != p.kw || p.stride_h != p.stride_w || p.dilation_h != 1 || p.dilation_w != 1) return nullptr;
+  const size_t w = static_cast<size_t>(std::min<int64_t>(p.OW, kRowChunk) - 1);
+  using Seq = std::make_integer_sequence<int, kRowChunk>;
+  static constexpr auto k3s1 = RowsTable<3, 1>(Seq()), k3s2 = RowsTable<3, 2>(Seq());
+  static constexpr auto k5s1 = RowsTable<5, 1>(Seq()), k5s2 = RowsTable<5, 2>(Seq());
+  if (p.kh == 3 && p.stride_h == 1) return k3s1[w];
+  if (p.kh == 3 && p.stride_h == 2) return k3s2[w];
+  if (p.kh == 5 && p.stride_h == 1) return k5s1[w];
+  if (p.kh == 5 && p.stride_h == 2) return k5s2[w];
+  return nullptr;
 }
 
 // Transposes the block's outputs back to the `valid` planes of y, adding the residual (kRes; y may alias it: each
@@ -280,9 +301,8 @@ void PackedBlocks(const Conv2dParams& p, const float* x, const float* w, const f
       pack_lanes(wsrc, taps, wt, [n](int64_t i) { return i * n; });
       pack_lanes(xsrc, in_plane, padded, [in_off](int64_t i) { return in_off[i]; });
       const VP b = hn::Load(d, bias_v);
-      if (p.kh == 3 && p.kw == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1) {
-        static constexpr auto kRows = RowsTable(std::make_integer_sequence<int, kRowChunk>());
-        kRows[static_cast<size_t>(std::min<int64_t>(p.OW, kRowChunk) - 1)](p, s.pcols, padded, wt, b, obuf);
+      if (const RowsFn rows = rows_kernel(p)) {
+        rows(p, s.pcols, padded, wt, b, obuf);
       } else if (p.kh == 3 && p.kw == 3) {
         compute<3>(p, s.pcols, padded, out_off, wt, b, obuf);
       } else if (p.kh == 5 && p.kw == 5) {

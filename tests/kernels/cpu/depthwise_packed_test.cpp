@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -130,36 +131,44 @@ TEST(CpuDepthwisePacked, AlternatesWithRowKernelsOnOneBuffer) {
   }
 }
 
-// The row-chunk path of 3x3 stride-1 layers (compute_rows3): every width from below one chunk to a few chunks with
-// a shifted-back last one, heights 1-4, pads 0-2 on each side (OW != W included), with a residual that y aliases
-// and each cheap activation.
+// The row-chunk paths (compute_rows: 3x3 and 5x5, stride 1 and 2): output widths from below one chunk to a few
+// chunks with a shifted-back last one, heights 1-4, pads 0-2 on each side (OW != W included), with a residual
+// that y aliases and each cheap activation.
 TEST(CpuDepthwisePacked, RowChunksOfEveryWidth) {
   std::mt19937 rng(77);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   ThreadPool pool(2);
-  for (int64_t w = 1; w <= 26; ++w) {
-    Problem pr;
-    Conv2dParams& p = pr.p;
-    p.N = 1;
-    p.C = p.M = pick(1, 17);
-    p.group = p.C;
-    p.H = pick(1, 4);
-    p.W = w;
-    p.kh = p.kw = 3;
-    p.stride_h = p.stride_w = 1;
-    p.dilation_h = p.dilation_w = 1;
-    p.pad_top = pick(0, 2), p.pad_left = pick(0, 2), p.pad_bottom = pick(0, 2), p.pad_right = pick(0, 2);
-    p.with_output_size();
-    if (p.OH < 1 || p.OW < 1) continue;
-    pr.use_residual = w % 2 == 0;
-    pr.act = {w % 3 == 0 ? ActKind::kRelu : w % 3 == 1 ? ActKind::kClip : ActKind::kNone, 0.0f, 6.0f};
-    pr.fill(rng);
-    std::vector<float> y = pr.use_residual ? pr.residual : std::vector<float>(pr.out_size(), -1.0f);
-    depthwise_packed(p, pr.x.data(), pr.w.data(), pr.bias_ptr(), pr.use_residual ? y.data() : nullptr, pr.act,
-                     y.data(), pool);
-    expect_near(y, pr.expected(), p);
-    if (HasFatalFailure()) return;
+  int checked = 0;
+  for (int64_t k : {3, 5}) {
+    for (int64_t s : {1, 2}) {
+      for (int64_t ow = 1; ow <= 26; ++ow) {
+        Problem pr;
+        Conv2dParams& p = pr.p;
+        p.N = 1;
+        p.C = p.M = pick(1, 17);
+        p.group = p.C;
+        p.kh = p.kw = k;
+        p.stride_h = p.stride_w = s;
+        p.dilation_h = p.dilation_w = 1;
+        p.pad_top = pick(0, 2), p.pad_left = pick(0, 2), p.pad_bottom = pick(0, 2), p.pad_right = pick(0, 2);
+        // The input width that gives ow output columns with these pads (at least one column).
+        p.W = std::max<int64_t>(1, (ow - 1) * s + k - p.pad_left - p.pad_right + pick(0, static_cast<int>(s) - 1));
+        p.H = std::max<int64_t>(1, (pick(1, 4) - 1) * s + k - p.pad_top - p.pad_bottom);
+        p.with_output_size();
+        if (p.OH < 1 || p.OW < 1) continue;
+        pr.use_residual = ow % 2 == 0;
+        pr.act = {ow % 3 == 0 ? ActKind::kRelu : ow % 3 == 1 ? ActKind::kClip : ActKind::kNone, 0.0f, 6.0f};
+        pr.fill(rng);
+        std::vector<float> y = pr.use_residual ? pr.residual : std::vector<float>(pr.out_size(), -1.0f);
+        depthwise_packed(p, pr.x.data(), pr.w.data(), pr.bias_ptr(), pr.use_residual ? y.data() : nullptr, pr.act,
+                         y.data(), pool);
+        expect_near(y, pr.expected(), p);
+        if (HasFatalFailure()) return;
+        ++checked;
+      }
+    }
   }
+  EXPECT_GT(checked, 90);
 }
 
 TEST(CpuDepthwisePacked, ChosenForSmallPlanesOnly) {
