@@ -21,6 +21,7 @@
 #define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
 #endif
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/cpu/activation-inl.h"
 #include "kernels/cpu/partial_vec-inl.h"
@@ -71,9 +72,14 @@ int64_t Segments(const Geometry& g, int64_t n0, int64_t positions, int64_t first
   return count;
 }
 
+// Floats ahead of the weight stream that the first column tile of a band prefetches (64 k steps of a panel).
+constexpr int64_t kPrefetchAheadW = 64 * kPanel;
+
 // acc = bias + sum over k of w[k][r] * x[offset[k] + lane] for R rows and V * lanes lanes, stored to
-// tile[r][lane] (rows kTile apart).
-template <int R, int V>
+// tile[r][lane] (rows kTile apart). kPrefetchW: the panel is read here for the first time in this run (the band's
+// first column tile): inside a model the weights come from L3 or DRAM, so fetch the stream ahead (as the SGEMM's
+// first row pass does with its A panels).
+template <int R, int V, bool kPrefetchW>
 HWY_NOINLINE void Accumulate(DF d, const float* HWY_RESTRICT x, const int64_t* HWY_RESTRICT offset, int64_t K,
                              const float* HWY_RESTRICT w, const float* HWY_RESTRICT bias, float* HWY_RESTRICT tile) {
   VF acc[R][V];
@@ -81,6 +87,7 @@ HWY_NOINLINE void Accumulate(DF d, const float* HWY_RESTRICT x, const int64_t* H
     HWY_UNROLL(2) for (int v = 0; v < V; ++v) acc[r][v] = hn::Set(d, bias[r]);
   }
   for (int64_t k = 0; k < K; ++k, w += kPanel) {
+    if constexpr (kPrefetchW) hwy::Prefetch(w + kPrefetchAheadW);
     const float* p = x + offset[k];
     VF b[V];
     HWY_UNROLL(2) for (int v = 0; v < V; ++v) b[v] = hn::LoadU(d, p + v * kLanes);
@@ -98,11 +105,12 @@ using AccumulateFn = void (*)(DF, const float*, const int64_t*, int64_t, const f
 
 // [V - 1][R - 1]: a band's last tile, when at most one vector of positions is left, computes one vector (13x13
 // planes have 193 positions: 6 tiles of 32 and one of 1).
-template <int... R>
+template <bool kPrefetchW, int... R>
 constexpr std::array<std::array<AccumulateFn, sizeof...(R)>, kV> AccumulateTable(std::integer_sequence<int, R...>) {
-  return {{{&Accumulate<R + 1, 1>...}, {&Accumulate<R + 1, 2>...}}};
+  return {{{&Accumulate<R + 1, 1, kPrefetchW>...}, {&Accumulate<R + 1, 2, kPrefetchW>...}}};
 }
-constexpr auto kAccumulate = AccumulateTable(std::make_integer_sequence<int, kMR>());
+constexpr auto kAccumulate = AccumulateTable<false>(std::make_integer_sequence<int, kMR>());
+constexpr auto kAccumulatePrefetch = AccumulateTable<true>(std::make_integer_sequence<int, kMR>());
 
 // Output rows [oh0, oh1) (one band) x output channels of row tiles [rt0, rt1) of one image. buf: the band's padded
 // rows (channel stride g.stride, position 0 at its first row); residual, y: the image's output planes.
@@ -125,8 +133,9 @@ void Band(const Geometry& g, const float* buf, int64_t oh0, int64_t oh1, const f
         for (int64_t r0 = 0; r0 < kPanel; r0 += kMR) {
           const int64_t m0 = rt * kPanel + r0, rows = std::min<int64_t>(kMR, p.M - m0);
           if (rows <= 0) break;
-          kAccumulate[vectors - 1][static_cast<size_t>(rows - 1)](d, buf + n0, offset, g.K,
-                                                                 w + rt * g.K * kPanel + r0, bias + m0, tile);
+          const auto& table = n0 == 0 ? kAccumulatePrefetch : kAccumulate;
+          table[vectors - 1][static_cast<size_t>(rows - 1)](d, buf + n0, offset, g.K, w + rt * g.K * kPanel + r0,
+                                                            bias + m0, tile);
           for (int64_t r = 0; r < rows; ++r) {
             float* ym = y + (m0 + r) * out_plane;
             const float* zm = residual ? residual + (m0 + r) * out_plane : nullptr;
