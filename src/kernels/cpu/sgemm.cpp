@@ -199,6 +199,12 @@ constexpr int64_t kMaxInPlaceLineGcd = 16;
 // 1 thread, 4 interleaved rounds, median in place / packed: 16x12544x32 0.91, 24x3136x144 0.89, but 32x12544x27
 // 1.04-1.11, 144x3136x24 1.15-1.20.
 constexpr int64_t kMaxInPlaceRowTiles = 4;
+// Past kRowsOuterMaxK, blocks of at most this many row tiles still take the row-tile-outer order with B in place:
+// packing B (CopyPanelRows) was a quarter of such a product (squeezenet's squeeze convs, 32x729x256), and B's
+// column block is read from L2 once per row tile. gemm_bench, 1 thread, 2 interleaved rounds: 32x729x256 0.73x the
+// time, 48x169x384 0.77-0.8x, 64x169x512 0.85-0.92x; squeezenet1_1 0.98x, mobilenet_v2 0.98x, mobilenet_v3_small
+// 0.97x at 1 thread (3 interleaved rounds).
+constexpr int64_t kLongKInPlaceRowTiles = 6;
 
 // Whether the short-K order reads B where it is stored (GemmKernel::sweep_in_place) instead of packing it: a stored,
 // untransposed B whose rows fall into enough different L2 sets. Each row tile reads the column block's rows once
@@ -231,8 +237,10 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
   // the TLB follow. Here each row tile instead sweeps the whole column block (6 or 12 write streams, one page
   // each), reading the block's B panels from L2, which the column block is sized for, and its A panel from L1.
   // Same tiles, same K order: results are bit-identical to the usual order.
-  const bool rows_outer = p.a.packed && p.K <= kRowsOuterMaxK && m1 - m0 > mr;
-  const bool in_place = rows_outer && m1 - m0 <= kMaxInPlaceRowTiles * mr && b_in_place(p);
+  const bool long_k_in_place = p.a.packed && p.K > kRowsOuterMaxK && m1 - m0 > mr &&
+                               m1 - m0 <= kLongKInPlaceRowTiles * mr && b_in_place(p);
+  const bool rows_outer = p.a.packed && (p.K <= kRowsOuterMaxK || long_k_in_place) && m1 - m0 > mr;
+  const bool in_place = long_k_in_place || (rows_outer && m1 - m0 <= kMaxInPlaceRowTiles * mr && b_in_place(p));
   const int64_t nc_max =
       rows_outer ? std::max<int64_t>(nr, kRowsOuterBBytes / static_cast<int64_t>(sizeof(float) * p.K) / nr * nr)
                  : k.nc;

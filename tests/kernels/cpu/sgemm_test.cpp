@@ -346,6 +346,25 @@ TEST(Sgemm, ShortKBInPlaceEveryTarget) {
   });
 }
 
+// Past the short-K limit, blocks of up to 6 row tiles still read B in place (kLongKInPlaceRowTiles): K just past
+// the limit, K across one and two K-block boundaries (accumulating), M around 1-6 row tiles, full and partial last
+// panels, 1-2 column tails, padded rows, a row stride that keeps B packed (N = 1024), 1 to 3 threads.
+TEST(Sgemm, LongKSmallMBInPlaceEveryTarget) {
+  ThreadPool three(3);
+  for_each_target([&] {
+    const int64_t shapes[][3] = {{32, 729, 256}, {48, 169, 384}, {64, 169, 512}, {13, 100, 161}, {72, 50, 300},
+                                 {25, 1024, 200}, {40, 34, 520}, {7, 196, 257}};
+    int i = 0;
+    for (const auto& sh : shapes) {
+      Case c;
+      c.path = Path::kPackedA, c.M = sh[0], c.N = sh[1], c.K = sh[2], c.pad_b = i % 3 == 1 ? 5 : 0;
+      c.pad_c = i % 2, c.bias = static_cast<Bias>(i % 3), c.residual = i % 2 == 1, c.act = kActs[(i + 3) % 10];
+      check_case(c, i % 2 == 0 ? ThreadPool::inline_pool() : three, static_cast<uint32_t>(100 + i));
+      ++i;
+    }
+  });
+}
+
 // A last column panel of one vector runs two row tiles at a time (GemmKernel::tile_pair), and one of 1 or 2
 // columns with pre-packed A runs column by column on the column kernel: 7x7 / 14x14 planes (N = 49, 196), tails of
 // 1 and 2 columns after 1 or 2 full panels (N = 17, 34 on 8-lane targets), N = 2 with no full panel, a
