@@ -17,6 +17,7 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/pool.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/cpu/lane_shift-inl.h"
 #include "kernels/cpu/partial_vec-inl.h"
@@ -272,6 +273,11 @@ struct WindowRows {
   float inv_divisor;
 };
 
+// How far ahead of its vertical pass a plane's input stream is prefetched, in floats (8 KiB). Inside a model a
+// large pool's input has just been written by the layer before and left L2 (squeezenet's first MaxPool reads
+// 3.1 MB): read at ~28 GB/s it took 0.115 ms per run, prefetched 0.093 ms (4 interleaved rounds).
+constexpr int64_t kPrefetchAheadFloats = 2048;
+
 // One plane, in two sweeps: the vertical pass of every output row into its own row buffer (rows + oh * len, the
 // padding on both sides already filled; only [pad_left, pad_left + W) is written here), then the horizontal pass
 // of every row. Reading a row buffer right after writing it cost a store-forwarding stall per load (the
@@ -292,6 +298,9 @@ void pool_plane(const Conv2dParams& p, int64_t len, const H& horizontal, const W
       std::fill(row, row + p.W, empty);
       continue;
     }
+    // The rows this output row moves on by, kPrefetchAheadFloats further on (into the next plane at the end).
+    const float* ahead = x_plane + wr[oh].first * p.W + kPrefetchAheadFloats;
+    for (int64_t i = 0; i < p.stride_h * p.W; i += 16) hwy::Prefetch(ahead + i);
     vertical_pass<kAvg>(x_plane + wr[oh].first * p.W, p.dilation_h * p.W, wr[oh].count, p.W, row, bad, tail_bad);
   }
   if (!kAvg && (tail_bad || any_non_finite(d, bad))) {
