@@ -278,7 +278,13 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 int64_t ceil_div(int64_t x, int64_t m) { return (x + m - 1) / m; }
 
 // Output channels per GEMM + output transform pass (rounded up to the GEMM's row tile). See docs/performance.md.
+// Each pass reads the block's whole V (C x 36 points x its tiles) again, so layers of several blocks, whose passes
+// all run on one thread, take larger chunks: for resnet18's 28x28 layers (C = 128, 2 blocks) V is 1.2 MB and 5
+// passes of 24 read it from L3 five times; 2 passes of 96 made those layers 0.9x the time at 1 thread, 0.83-0.95x
+// at 2, squeezenet's 27x27 expand convs 0.92x at 1 (bench --profile, 3 interleaved rounds). A single block keeps
+// 24: its passes are what two threads share (96 made resnet18's 14x14 layers 1.05-1.13x at 2 threads).
 constexpr int64_t kDefaultChunk = 24;
+constexpr int64_t kMultiBlockChunk = 96;
 
 // G ((tile + 2) x 3) of F(4, 3) and F(2, 3).
 constexpr double kG4[6][3] = {{1.0 / 4, 0, 0},
@@ -390,7 +396,8 @@ WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int6
   // The GEMMs of a chunk of output channels are followed at once by its output transform, so the chunk's Mo is
   // read back from L1/L2 rather than after the whole block's GEMMs have pushed it out.
   const GemmTileShape shape = gemm_tile_shape();  // the kernel the pack_a calls below pack for
-  chunk_ = std::min(p.M, round_up(chunk > 0 ? chunk : kDefaultChunk, shape.mr));
+  const int64_t default_chunk = ceil_div(g.tiles, g.block) >= 2 ? kMultiBlockChunk : kDefaultChunk;
+  chunk_ = std::min(p.M, round_up(chunk > 0 ? chunk : default_chunk, shape.mr));
   u_.reserve(static_cast<size_t>(ceil_div(p.M, chunk_) * points_));
   for (int64_t m0 = 0; m0 < p.M; m0 += chunk_) {
     const int64_t rows = std::min(chunk_, p.M - m0);
