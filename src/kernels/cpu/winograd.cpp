@@ -282,7 +282,9 @@ int64_t ceil_div(int64_t x, int64_t m) { return (x + m - 1) / m; }
 // all run on one thread, take larger chunks: for resnet18's 28x28 layers (C = 128, 2 blocks) V is 1.2 MB and 5
 // passes of 24 read it from L3 five times; 2 passes of 96 made those layers 0.9x the time at 1 thread, 0.83-0.95x
 // at 2, squeezenet's 27x27 expand convs 0.92x at 1 (bench --profile, 3 interleaved rounds). A single block keeps
-// 24: its passes are what two threads share (96 made resnet18's 14x14 layers 1.05-1.13x at 2 threads).
+// 24 at one thread; with several, one pass per thread (M / threads), each of which then reads V once: resnet18's
+// 14x14 layers (C = M = 256, one block of 16 tiles) 0.92-0.94x at 2 threads (24: 11 passes, 5-6 per thread;
+// 64 was 1.05-1.17x, 96 1.05-1.13x, 128 at one thread 1.02-1.04x).
 constexpr int64_t kDefaultChunk = 24;
 constexpr int64_t kMultiBlockChunk = 96;
 
@@ -337,7 +339,8 @@ int winograd_preferred_tile(const Conv2dParams& p) {
   return winograd_tiles(p, 2) >= 16 && p.C >= 16 && p.M >= 16 && u_in_l2 && fits(2) ? 2 : 0;
 }
 
-WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int64_t tile_block, int64_t chunk)
+WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int64_t tile_block, int64_t chunk,
+                           int threads)
     : p_(p) {
   if (!winograd_applicable(p)) throw std::invalid_argument("WinogradConv: not a 3x3 stride-1 dense convolution");
   if (tile != 2 && tile != 4) throw std::invalid_argument("WinogradConv: tile must be 2 or 4");
@@ -396,7 +399,10 @@ WinogradConv::WinogradConv(const Conv2dParams& p, const float* w, int tile, int6
   // The GEMMs of a chunk of output channels are followed at once by its output transform, so the chunk's Mo is
   // read back from L1/L2 rather than after the whole block's GEMMs have pushed it out.
   const GemmTileShape shape = gemm_tile_shape();  // the kernel the pack_a calls below pack for
-  const int64_t default_chunk = ceil_div(g.tiles, g.block) >= 2 ? kMultiBlockChunk : kDefaultChunk;
+  const bool one_block = ceil_div(g.tiles, g.block) == 1;
+  const int64_t default_chunk = !one_block ? kMultiBlockChunk
+                                : threads >= 2 ? std::max(kDefaultChunk, ceil_div(p.M, threads))
+                                               : kDefaultChunk;
   chunk_ = std::min(p.M, round_up(chunk > 0 ? chunk : default_chunk, shape.mr));
   u_.reserve(static_cast<size_t>(ceil_div(p.M, chunk_) * points_));
   for (int64_t m0 = 0; m0 < p.M; m0 += chunk_) {

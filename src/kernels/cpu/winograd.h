@@ -44,9 +44,11 @@ class WinogradConv {
  public:
   // w: [M, C, 3, 3]; tile: output tile size, 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3)). tile_block: tiles per block
   // (0: chosen from the channel counts so a block's transformed data stays in L2). chunk: output channels whose
-  // GEMMs and output transform run together (rounded up to the GEMM's row tile; 0: the default). Throws
-  // std::invalid_argument when !winograd_applicable(p) or the tile size is neither.
-  WinogradConv(const Conv2dParams& p, const float* w, int tile = 4, int64_t tile_block = 0, int64_t chunk = 0);
+  // GEMMs and output transform run together (rounded up to the GEMM's row tile; 0: the default, which depends on
+  // `threads`, the pool size it will mostly run with: the chunk only groups GEMM rows, results do not change).
+  // Throws std::invalid_argument when !winograd_applicable(p) or the tile size is neither.
+  WinogradConv(const Conv2dParams& p, const float* w, int tile = 4, int64_t tile_block = 0, int64_t chunk = 0,
+               int threads = 1);
 
   int tile() const { return g_.tile; }
 

@@ -86,7 +86,8 @@ using DirectSmallCKernel = DirectConvKernel<cpu::DirectSmallCConv, kDirectSmallC
 
 class WinogradConvKernel final : public PreparedKernel {
  public:
-  WinogradConvKernel(ConvSetup s, const float* w, int tile) : s_(std::move(s)), conv_(s_.p, w, tile) {}
+  WinogradConvKernel(ConvSetup s, const float* w, int tile, int threads)
+      : s_(std::move(s)), conv_(s_.p, w, tile, 0, 0, threads) {}
   std::string name() const override { return conv_.tile() == 4 ? "conv.winograd_f4x4" : "conv.winograd_f2x2"; }
   uint64_t scratch_bytes() const override { return conv_.scratch_bytes(); }
   void run(const KernelArgs& args) const override {
@@ -313,7 +314,7 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
     return std::make_unique<DirectPlanesKernel>(std::move(s), w->data<float>());
   }
   if (const int tile = cpu::winograd_preferred_tile(s.p)) {
-    return std::make_unique<WinogradConvKernel>(std::move(s), w->data<float>(), tile);
+    return std::make_unique<WinogradConvKernel>(std::move(s), w->data<float>(), tile, sig.threads);
   }
   return std::make_unique<GemmConv>(std::move(s), w->data<float>(), sig.threads);
 }

@@ -39,6 +39,8 @@ struct Problem {
   Activation act;
   int tile = 4;
   int64_t tile_block = 0;
+  int64_t chunk = 0;
+  int threads_hint = 1;
 
   size_t out_size() const { return static_cast<size_t>(p.N * p.M * p.OH * p.OW); }
 
@@ -50,7 +52,7 @@ struct Problem {
   }
 
   std::vector<float> run(ThreadPool& pool) const {
-    const WinogradConv conv(p, w.data(), tile, tile_block);
+    const WinogradConv conv(p, w.data(), tile, tile_block, chunk, threads_hint);
     std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16);
     float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
     std::vector<float> y(out_size(), -12345.0f);
@@ -235,6 +237,34 @@ TEST(CpuWinograd, DefaultBlocksAreEvenAndThreadCountIndependent) {
     const std::vector<float> two = pr.run(pool2), three = pr.run(pool3);
     EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0);
     EXPECT_EQ(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)), 0);
+    if (HasFailure()) return;
+  }
+}
+
+// The output-channel chunk only groups GEMM rows: every chunk size (and the default for each thread-count hint:
+// 24 or 96, or M / threads for one block at several threads) gives the same bits, one block or several, M not a
+// multiple of the GEMM's row tile.
+TEST(CpuWinograd, ChunkSizeDoesNotChangeResults) {
+  std::mt19937 rng(91);
+  for (auto [c, m, hw] : {std::array<int64_t, 3>{40, 200, 14}, {24, 130, 28}}) {
+    Problem pr;
+    pr.p = conv3x3(1, c, m, hw, hw, 1, 1, 1, 1);
+    pr.use_residual = true;
+    pr.act = {ActKind::kRelu, 0, 0};
+    pr.fill(rng);
+    ThreadPool pool2(2);
+    const std::vector<float> base = pr.run(pool2);
+    expect_matches_reference(pr, pool2);
+    for (int64_t chunk : {6, 24, 50, 96, 1024}) {
+      pr.chunk = chunk;
+      EXPECT_EQ(std::memcmp(base.data(), pr.run(pool2).data(), base.size() * sizeof(float)), 0) << "chunk " << chunk;
+    }
+    pr.chunk = 0;
+    for (int hint : {2, 3}) {
+      pr.threads_hint = hint;
+      EXPECT_EQ(std::memcmp(base.data(), pr.run(pool2).data(), base.size() * sizeof(float)), 0) << "hint " << hint;
+      EXPECT_EQ(std::memcmp(base.data(), pr.run(ThreadPool::inline_pool()).data(), base.size() * sizeof(float)), 0);
+    }
     if (HasFailure()) return;
   }
 }
