@@ -4,9 +4,10 @@
 // plane (960 x 7x7 ran at ~2 GMAC/s). Here a block of kN channels is transposed into a zero-padded buffer whose
 // every position holds kN channels, the weights likewise (one vector per tap), so each output position is a plain
 // FMA chain over the taps with no lane wasted and no border case, for any kernel size, stride and dilation. Eight
-// output positions per step keep eight independent chains (two FMA pipes x four cycles of latency). The outputs
-// are transposed back with the residual and activation applied while in registers. Depends on conv_params.h,
-// activation-inl.h, core/thread_pool.h and Highway (compiled once per target by foreach_target.h).
+// output positions per step keep eight independent chains (two FMA pipes x four cycles of latency); 3x3 and 5x5
+// layers without dilation go row by row instead (compute_rows), each input row's vectors loaded once per chunk.
+// The outputs are transposed back with the residual and activation applied while in registers. Depends on
+// conv_params.h, activation-inl.h, core/thread_pool.h and Highway (compiled once per target by foreach_target.h).
 #include "kernels/cpu/depthwise_packed.h"
 
 #include "kernels/cpu/depthwise_conv.h"
@@ -342,10 +343,10 @@ bool depthwise_packed_preferred(const Conv2dParams& p) {
   const int64_t pcols = std::max(p.W + p.pad_left, (p.OW - 1) * p.stride_w + (p.kw - 1) * p.dilation_w + 1);
   if (prows * pcols * lanes * 4 > (int64_t{128} << 10)) return false;
   // Where the row kernels are fast (stride 1, up to 3x3, on planes over 16x16: whole vectors, input rows reused
-  // from L1) they stay: the generic packed tiles were 1.3-2x slower there. For 3x3 without dilation, the packed
-  // block's row chunks (compute_rows3) match or beat them up to 32x32, and lose beyond (144x56x56: 1.15-1.35x): 192x28x28 0.64-0.9x the time (4 interleaved rounds), 48x32x32 equal (edgeforge_conv_bench,
-  // docs/performance.md).
-  const bool rows3 = p.kh == 3 && p.kw == 3 && p.dilation_h == 1 && p.dilation_w == 1;  // compute_rows3's layers
+  // from L1) they stay: the generic packed tiles were 1.3-2x slower there. For 3x3 without dilation the packed
+  // block's row chunks (compute_rows) match or beat them up to 32x32 (192x28x28: 0.64-0.9x the time, 48x32x32
+  // equal) and lose beyond (144x56x56: 1.15-1.35x); edgeforge_conv_bench, docs/performance.md.
+  const bool rows3 = p.kh == 3 && p.kw == 3 && p.dilation_h == 1 && p.dilation_w == 1;  // compute_rows<3, 1>
   const bool row_kernel_fast =
       p.stride_h == 1 && p.stride_w == 1 && p.kh * p.kw <= 9 && p.OH * p.OW > (rows3 ? 1024 : 256);
   return !row_kernel_fast;
