@@ -341,19 +341,10 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
   }
 }
 
-// K == 0: the product is zero, only the epilogue remains.
+// K == 0: the product is zero, only the epilogue remains (C is write-only: zero it first).
 void epilogue_only(const Problem& p) {
-  const GemmEpilogue& e = *p.epi;
-  for (int64_t i = 0; i < p.M; ++i) {
-    float* row = p.C + i * p.ldc;
-    for (int64_t j = 0; j < p.N; ++j) {
-      float x = e.alpha * 0.0f;
-      if (e.bias) x += e.bias[e.bias_per_row ? i : j];
-      if (e.residual) x += e.residual[i * e.ldr + j];
-      row[j] = x;
-    }
-    apply_activation(e.act, row, static_cast<size_t>(p.N));
-  }
+  for (int64_t i = 0; i < p.M; ++i) std::fill(p.C + i * p.ldc, p.C + i * p.ldc + p.N, 0.0f);
+  apply_gemm_epilogue(*p.epi, 0, p.M, p.N, p.C, p.ldc);
 }
 
 // Below this many flops a parallel_for costs more than it saves.
@@ -503,6 +494,19 @@ void sgemm_packed_a_custom_b(const PackedMatrix& A, int64_t N, const BPanelPacke
   b.packer = &pack;
   // The panels are requested with A's nr: A fixes the kernel, whatever set_max_isa chose since.
   run({A.kernel_, A.rows_, N, A.cols_, a, b, C, ldc, &epi}, pool);
+}
+
+void apply_gemm_epilogue(const GemmEpilogue& e, int64_t i0, int64_t i1, int64_t N, float* C, int64_t ldc) {
+  for (int64_t i = i0; i < i1; ++i) {
+    float* row = C + i * ldc;
+    for (int64_t j = 0; j < N; ++j) {
+      float x = e.alpha * row[j];
+      if (e.bias) x += e.bias[e.bias_per_row ? i : j];
+      if (e.residual) x += e.residual[i * e.ldr + j];
+      row[j] = x;
+    }
+    apply_activation(e.act, row, static_cast<size_t>(N));
+  }
 }
 
 namespace {

@@ -128,6 +128,11 @@ void sgemm_packed_a_custom_b(const PackedMatrix& A, int64_t N, const BPanelPacke
 void sgemm_packed_a_custom_b_kslice(const PackedMatrix& A, int64_t k0, int64_t k1, int64_t N,
                                     const BPanelPacker& pack, float* C, int64_t ldc);
 
+// The epilogue alone, on rows [i0, i1) of an N-column C that already holds the product (for callers that add K
+// slices themselves): C = act(alpha * C + bias + residual), in that order, one element at a time. Also what a
+// K == 0 product gets (after C is zeroed).
+void apply_gemm_epilogue(const GemmEpilogue& epi, int64_t i0, int64_t i1, int64_t N, float* C, int64_t ldc);
+
 // For callers that run many small GEMMs on one operand they produce themselves (Winograd's per-point products):
 // the register tile of the kernel A was packed for, whose nr and kc a B given in panel layout must use.
 struct GemmTileShape {

@@ -198,13 +198,7 @@ class GemmConv final : public PreparedKernel {
           const float* part = parts + ((t - 1) * m_per_group_ + m) * cols;
           for (int64_t j = 0; j < cols; ++j) row[j] += part[j];
         }
-        if (epi.bias) {
-          for (int64_t j = 0; j < cols; ++j) row[j] += epi.bias[m];
-        }
-        if (epi.residual) {
-          for (int64_t j = 0; j < cols; ++j) row[j] += epi.residual[m * epi.ldr + j];
-        }
-        cpu::apply_activation(epi.act, row, static_cast<size_t>(cols));
+        cpu::apply_gemm_epilogue(epi, m, m + 1, cols, y, cols);
       }
     });
   }
