@@ -48,7 +48,7 @@ struct RowArgs {
   const float* bias;      // [kMB]
   const float* residual;  // at (channel m0, this row, column 0), or null
   float* y;               // at (channel m0, this row, column 0)
-  int64_t plane;          // OH * OW: channel stride of y and residual
+  int64_t plane;          // channel stride of y and residual
   int mvalid;             // channels of the block that exist (the last block may be partial)
   float alpha, beta;
 };
@@ -110,13 +110,13 @@ void Row(const RowArgs& a, int64_t OW) {
   if (ow < OW) Tile<A, 1>(d, a, ow, OW - ow);
 }
 
-// Output rows [oh0, oh1) of image planes x_t (the phase-split input) -> y (at the image), all channel blocks.
+// Output rows [oh0, oh1) of image planes x_t (the phase-split input), all channel blocks, to y and from residual
+// (both with channel stride `plane`, output row oh at (oh - row0) * OW: the image's planes, or a band of rows).
 void DirectRows(const DirectSmallCConv::Geometry& g, const float* x_t, const float* w, const float* bias,
-                const int64_t* offset, const float* residual, const Activation& act, float* y, int64_t oh0,
-                int64_t oh1) {
+                const int64_t* offset, const float* residual, const Activation& act, float* y, int64_t plane,
+                int64_t row0, int64_t oh0, int64_t oh1) {
   static_assert(hn::MaxLanes(DF()) <= DirectSmallCConv::kMaxLanes);
   const Conv2dParams& p = g.p;
-  const int64_t plane = p.OH * p.OW;
   DispatchActKind(act.kind, [&](auto kind) HWY_ATTR {
     constexpr ActKind A = decltype(kind)::value;
     for (int64_t oh = oh0; oh < oh1; ++oh) {
@@ -131,8 +131,8 @@ void DirectRows(const DirectSmallCConv::Geometry& g, const float* x_t, const flo
         a.K = g.K;
         a.w = w + (m0 / kPanel) * g.K * kPanel + m0 % kPanel;
         a.bias = bias + m0;
-        a.residual = residual ? residual + m0 * plane + oh * p.OW : nullptr;
-        a.y = y + m0 * plane + oh * p.OW;
+        a.residual = residual ? residual + m0 * plane + (oh - row0) * p.OW : nullptr;
+        a.y = y + m0 * plane + (oh - row0) * p.OW;
         a.plane = plane;
         a.mvalid = static_cast<int>(std::min<int64_t>(kMB, p.M - m0));
         a.alpha = act.alpha;
@@ -247,14 +247,29 @@ void DirectSmallCConv::run(const float* x, const float* residual, const Activati
     im.x = x + n * p.C * p.H * p.W;
     im.residual = residual ? residual + n * out_image : nullptr;
     im.y = y + n * out_image;
-    pool.parallel_for(p.C * g_.HP, 32, [this, &im](int64_t r0, int64_t r1) {
-      HWY_DYNAMIC_DISPATCH(SplitRows)(g_, im.x, r0, r1, im.x_t);
-    });
+    split_input(im.x, im.x_t, pool);
     pool.parallel_for(p.OH, grain, [this, &im](int64_t oh0, int64_t oh1) {
       HWY_DYNAMIC_DISPATCH(DirectRows)(g_, im.x_t, w_.data(), bias_.data(), offset_.data(), im.residual, *im.act,
-                                       im.y, oh0, oh1);
+                                       im.y, g_.p.OH * g_.p.OW, 0, oh0, oh1);
     });
   }
+}
+
+void DirectSmallCConv::split_input(const float* x_image, void* scratch, ThreadPool& pool) const {
+  // `this` and one reference: std::function keeps captures of up to 16 bytes without a heap allocation.
+  const struct {
+    const float* x;
+    float* x_t;
+  } io{x_image, static_cast<float*>(scratch)};
+  pool.parallel_for(g_.p.C * g_.HP, 32, [this, &io](int64_t r0, int64_t r1) {
+    HWY_DYNAMIC_DISPATCH(SplitRows)(g_, io.x, r0, r1, io.x_t);
+  });
+}
+
+void DirectSmallCConv::compute_rows(const void* scratch, const Activation& act, int64_t oh0, int64_t oh1,
+                                    float* y_rows, int64_t y_plane) const {
+  HWY_DYNAMIC_DISPATCH(DirectRows)(g_, static_cast<const float*>(scratch), w_.data(), bias_.data(), offset_.data(),
+                                   nullptr, act, y_rows, y_plane, oh0, oh0, oh1);
 }
 
 }  // namespace ef::cpu

@@ -42,6 +42,15 @@ class DirectSmallCConv {
   void run(const float* x, const float* residual, const Activation& act, float* y, void* scratch,
            ThreadPool& pool) const;
 
+  // run() in two steps, for callers that consume the output band by band (conv_max_pool.h), one image at a time:
+  // split_input writes image x_image's phase-split rows into scratch (threads split the rows); compute_rows then
+  // computes output rows [oh0, oh1) on the calling thread, without residual, output row oh of channel m to
+  // y_rows + m * y_plane + (oh - oh0) * OW. Each output gets the same operations as in run().
+  void split_input(const float* x_image, void* scratch, ThreadPool& pool) const;
+  void compute_rows(const void* scratch, const Activation& act, int64_t oh0, int64_t oh1, float* y_rows,
+                    int64_t y_plane) const;
+  const Conv2dParams& params() const { return g_.p; }
+
   // The geometry the per-target code shares (public for conv_direct_smallc.cpp).
   struct Geometry {
     Conv2dParams p;

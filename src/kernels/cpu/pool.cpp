@@ -314,10 +314,10 @@ void pool_plane(const Conv2dParams& p, int64_t len, const H& horizontal, const W
   }
 }
 
+// Planes [begin, end): plane c from x + c * in_plane to y + c * out_plane.
 template <bool kAvg>
-void pool_planes(const Conv2dParams& p, bool count_include_pad, const float* x, float* y, int64_t begin,
-                 int64_t end) {
-  const int64_t in_plane = p.H * p.W, out_plane = p.OH * p.OW;
+void pool_planes(const Conv2dParams& p, bool count_include_pad, const float* x, int64_t in_plane, float* y,
+                 int64_t out_plane, int64_t begin, int64_t end) {
   const int64_t len = row_len(p);
   // Per-thread buffers, grown only when a larger geometry comes: no allocation per run once warm.
   thread_local std::vector<float> buf;
@@ -359,13 +359,14 @@ void pool_planes(const Conv2dParams& p, bool count_include_pad, const float* x, 
 }
 
 // Planes [begin, end) of the flattened (n, c) range.
-void MaxPoolPlanes(const Conv2dParams& p, const float* x, float* y, int64_t begin, int64_t end) {
-  pool_planes<false>(p, false, x, y, begin, end);
+void MaxPoolPlanes(const Conv2dParams& p, const float* x, int64_t in_plane, float* y, int64_t out_plane, int64_t begin,
+                   int64_t end) {
+  pool_planes<false>(p, false, x, in_plane, y, out_plane, begin, end);
 }
 
 void AveragePoolPlanes(const Conv2dParams& p, bool count_include_pad, const float* x, float* y, int64_t begin,
                        int64_t end) {
-  pool_planes<true>(p, count_include_pad, x, y, begin, end);
+  pool_planes<true>(p, count_include_pad, x, p.H * p.W, y, p.OH * p.OW, begin, end);
 }
 
 // Four accumulators hide the add/max latency; the order of combination is fixed, so results are reproducible.
@@ -431,8 +432,14 @@ int64_t plane_grain(int64_t work_per_plane) {
 void max_pool2d(const Conv2dParams& p, const float* x, float* y, ThreadPool& pool) {
   if (p.OH <= 0 || p.OW <= 0) return;
   pool.parallel_for(p.N * p.C, plane_grain(p.OH * p.OW * p.kh * p.kw), [&](int64_t begin, int64_t end) {
-    HWY_DYNAMIC_DISPATCH(MaxPoolPlanes)(p, x, y, begin, end);
+    HWY_DYNAMIC_DISPATCH(MaxPoolPlanes)(p, x, p.H * p.W, y, p.OH * p.OW, begin, end);
   });
+}
+
+void max_pool2d_planes(const Conv2dParams& p, const float* x, int64_t x_plane_stride, float* y, int64_t y_plane_stride,
+                       int64_t begin, int64_t end) {
+  if (p.OH <= 0 || p.OW <= 0) return;
+  HWY_DYNAMIC_DISPATCH(MaxPoolPlanes)(p, x, x_plane_stride, y, y_plane_stride, begin, end);
 }
 
 void average_pool2d(const Conv2dParams& p, bool count_include_pad, const float* x, float* y, ThreadPool& pool) {

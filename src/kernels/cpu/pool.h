@@ -16,6 +16,12 @@ namespace ef::cpu {
 // at least the dilated kernel) yields the lowest float.
 void max_pool2d(const Conv2dParams& p, const float* x, float* y, ThreadPool& pool);
 
+// max_pool2d of planes [begin, end) of the flattened (n, c) range on the calling thread, with input planes
+// x_plane_stride floats apart and output planes y_plane_stride apart (>= H W and OH OW): a band of rows of larger
+// planes (conv_max_pool.h pools the conv output band by band).
+void max_pool2d_planes(const Conv2dParams& p, const float* x, int64_t x_plane_stride, float* y, int64_t y_plane_stride,
+                       int64_t begin, int64_t end);
+
 // Mean over each window. Divisor: in-input taps, or with count_include_pad the taps inside the padded extent
 // [-pad_begin, in + pad_end) per axis (taps beyond it, possible with ceil_mode, never count). Zero divisor -> 0.
 void average_pool2d(const Conv2dParams& p, bool count_include_pad, const float* x, float* y, ThreadPool& pool);

@@ -1,0 +1,107 @@
+// Stem conv + MaxPool in row bands (see conv_max_pool.h).
+#include "kernels/cpu/conv_max_pool.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "kernels/cpu/pool.h"
+
+namespace ef::cpu {
+namespace {
+
+int64_t round_up_16(int64_t a) { return (a + 15) / 16 * 16; }
+
+// Conv rows the windows of pooled rows [q0, q1) read: [first, last) clipped to the conv output.
+struct RowRange {
+  int64_t first, last;
+};
+RowRange window_rows(const Conv2dParams& pool, int64_t q0, int64_t q1) {
+  const int64_t extent = (pool.kh - 1) * pool.dilation_h + 1;
+  const int64_t first = std::clamp<int64_t>(q0 * pool.stride_h - pool.pad_top, 0, pool.H);
+  const int64_t last = std::clamp<int64_t>((q1 - 1) * pool.stride_h - pool.pad_top + extent, first, pool.H);
+  return {first, last};
+}
+
+}  // namespace
+
+bool conv_max_pool_applicable(const Conv2dParams& conv, const Conv2dParams& pool) {
+  return direct_smallc_applicable(conv) && pool.N == conv.N && pool.C == conv.M && pool.H == conv.OH &&
+         pool.W == conv.OW && pool.OH >= 1 && pool.OW >= 1 && pool.kh >= 1 && pool.kw >= 1 && pool.stride_h >= 1 &&
+         pool.stride_w >= 1 && pool.dilation_h >= 1 && pool.dilation_w >= 1 && pool.pad_top >= 0 &&
+         pool.pad_left >= 0 && pool.pad_bottom >= 0 && pool.pad_right >= 0;
+}
+
+SmallCConvMaxPool::SmallCConvMaxPool(const Conv2dParams& conv, const float* w, const float* bias,
+                                     const Conv2dParams& pool, int64_t chunks, int64_t band_bytes)
+    : conv_(conv, w, bias), pool_(pool) {
+  if (!conv_max_pool_applicable(conv, pool)) throw std::invalid_argument("SmallCConvMaxPool: unsupported geometry");
+  chunks_ = std::clamp<int64_t>(chunks, 1, pool.OH);
+  const int64_t extent = (pool.kh - 1) * pool.dilation_h + 1;
+  const int64_t row_bytes = conv.M * conv.OW * static_cast<int64_t>(sizeof(float));
+  const int64_t fit = std::max<int64_t>(1, band_bytes / std::max<int64_t>(1, row_bytes));
+  // (sub - 1) stride + extent rows must fit; at least one pooled row per sub-band whatever the size.
+  sub_rows_ = std::max<int64_t>(1, (fit - extent) / pool.stride_h + 1);
+  band_rows_ = std::min(conv.OH, (sub_rows_ - 1) * pool.stride_h + extent);
+  band_floats_ = round_up_16(conv.M * band_rows_ * conv.OW);
+  conv_scratch_ = round_up_16(static_cast<int64_t>(conv_.scratch_bytes() / sizeof(float)));
+}
+
+uint64_t SmallCConvMaxPool::scratch_bytes() const {
+  return static_cast<uint64_t>(conv_scratch_ + chunks_ * band_floats_) * sizeof(float);
+}
+
+void SmallCConvMaxPool::run_range(const void* x_t, const Activation& act, int64_t q0, int64_t q1, float* buf,
+                                  float* y) const {
+  const Conv2dParams& c = conv_.params();
+  const int64_t band_plane = band_rows_ * c.OW, out_plane = pool_.OH * pool_.OW;
+  int64_t held0 = 0, held1 = 0;  // conv rows [held0, held1) sit at the start of buf's channel planes
+  for (int64_t qa = q0; qa < q1; qa += sub_rows_) {
+    const int64_t qb = std::min(q1, qa + sub_rows_);
+    const RowRange rows = window_rows(pool_, qa, qb);
+    // Keep the rows this sub-band shares with the last one (moved to the front), compute the rest after them.
+    const int64_t keep0 = std::max(rows.first, held0), keep1 = std::min(rows.last, held1);
+    const int64_t kept = std::max<int64_t>(0, keep1 - keep0);
+    if (kept > 0 && keep0 > held0) {
+      for (int64_t m = 0; m < c.M; ++m) {
+        float* plane = buf + m * band_plane;
+        std::memmove(plane, plane + (keep0 - held0) * c.OW, static_cast<size_t>(kept * c.OW) * sizeof(float));
+      }
+    }
+    const int64_t from = rows.first + kept;
+    if (from < rows.last) conv_.compute_rows(x_t, act, from, rows.last, buf + kept * c.OW, band_plane);
+    held0 = rows.first, held1 = rows.last;
+    // The band as a pooling input of its own: rows.first is its row 0, so the windows start pad_top rows above it.
+    Conv2dParams p = pool_;
+    p.H = rows.last - rows.first;
+    p.OH = qb - qa;
+    p.pad_top = rows.first - (qa * pool_.stride_h - pool_.pad_top);
+    p.pad_bottom = std::max<int64_t>(0, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1 - p.pad_top - p.H);
+    max_pool2d_planes(p, buf, band_plane, y + qa * pool_.OW, out_plane, 0, c.M);
+  }
+}
+
+void SmallCConvMaxPool::run(const float* x, const Activation& act, float* y, void* scratch, ThreadPool& pool) const {
+  const Conv2dParams& c = conv_.params();
+  float* x_t = static_cast<float*>(scratch);
+  float* bands = x_t + conv_scratch_;
+  // `this` and one reference: std::function keeps captures of up to 16 bytes without a heap allocation.
+  struct Image {
+    const float* x_t;
+    float* bands;
+    float* y;
+    const Activation* act;
+  } im{x_t, bands, nullptr, &act};
+  for (int64_t n = 0; n < c.N; ++n) {
+    conv_.split_input(x + n * c.C * c.H * c.W, x_t, pool);
+    im.y = y + n * c.M * pool_.OH * pool_.OW;
+    pool.parallel_for(chunks_, 1, [this, &im](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k) {
+        run_range(im.x_t, *im.act, k * pool_.OH / chunks_, (k + 1) * pool_.OH / chunks_, im.bands + k * band_floats_,
+                  im.y);
+      }
+    });
+  }
+}
+
+}  // namespace ef::cpu
