@@ -16,6 +16,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/conv_direct_planes.h"
 #include "kernels/cpu/conv_direct_smallc.h"
+#include "kernels/cpu/conv_max_pool.h"
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/im2col_panels.h"
@@ -287,6 +288,46 @@ void BM_ConvDirectSmallC(benchmark::State& state) {
   run_direct_conv<cpu::DirectSmallCConv>(state, p.with_output_size());
 }
 
+// Args: k, s, pad (the stem conv, 3 -> 64 channels on 224x224), pool pad, ceil mode, fused, band KiB. The stem conv
+// and its 3x3 stride-2 MaxPool: fused = 1 runs SmallCConvMaxPool (bands of at most `band KiB`, 0: the default),
+// fused = 0 the two kernels one after the other through a full-size conv output, as unfused nodes do.
+void BM_ConvMaxPool(benchmark::State& state) {
+  cpu::Conv2dParams c = square(3, 224, state.range(0), state.range(1));
+  c.M = 64;
+  c.group = 1;
+  c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = state.range(2);
+  c.with_output_size();
+  cpu::Conv2dParams p;
+  p.N = 1, p.C = p.M = c.M, p.H = c.OH, p.W = c.OW, p.kh = p.kw = 3, p.stride_h = p.stride_w = 2;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = state.range(3);
+  p.with_output_size();
+  if (state.range(4) != 0) p.OH = (p.H + 2 * p.pad_top - 3 + 1) / 2 + 1, p.OW = p.OH;  // ceil mode
+  const auto x = random_floats(c.C * c.H * c.W), w = random_floats(c.M * c.C * c.kh * c.kw), b = random_floats(c.M);
+  const cpu::Activation relu{cpu::ActKind::kRelu, 0, 0};
+  std::vector<float> y(static_cast<size_t>(p.C * p.OH * p.OW));
+  if (state.range(5) != 0) {
+    const int64_t band = state.range(6) > 0 ? state.range(6) << 10 : cpu::SmallCConvMaxPool::kBandBytes;
+    const cpu::SmallCConvMaxPool k(c, w.data(), b.data(), p, g_threads <= 1 ? 1 : 2 * g_threads, band);
+    std::vector<float> scratch(k.scratch_bytes() / sizeof(float) + 16);
+    float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
+    for (auto _ : state) {
+      k.run(x.data(), relu, y.data(), aligned, pool());
+      benchmark::DoNotOptimize(y.data());
+    }
+  } else {
+    const cpu::DirectSmallCConv conv(c, w.data(), b.data());
+    std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16);
+    std::vector<float> mid(static_cast<size_t>(c.M * c.OH * c.OW));
+    float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
+    for (auto _ : state) {
+      conv.run(x.data(), nullptr, relu, mid.data(), aligned, pool());
+      cpu::max_pool2d(p, mid.data(), y.data(), pool());
+      benchmark::DoNotOptimize(y.data());
+    }
+  }
+  report(state, c.M * c.C * c.kh * c.kw * c.OH * c.OW, 4 * (c.C * c.H * c.W + p.C * p.OH * p.OW));
+}
+
 // Args: C, H = W, M, k. The padded-plane direct kernel (conv_direct_planes.h) on k x k stride-1 'same' layers
 // (3x3: the Winograd shapes; 1x1: the pointwise ones).
 void BM_ConvDirectPlanes(benchmark::State& state) {
@@ -387,6 +428,13 @@ void register_all() {
   direct->ArgNames({"C", "HW", "M", "k", "s"});
   for (auto [c, hw, m, k, s] : kStemShapes) direct->Args({c, hw, m, k, s});
   timed(direct);
+  auto* fused = benchmark::RegisterBenchmark("conv_max_pool", BM_ConvMaxPool);
+  fused->ArgNames({"k", "s", "pad", "pool_pad", "ceil", "fused", "band_kib"});
+  for (int64_t f : {0, 1}) {
+    fused->Args({3, 2, 0, 0, 1, f, 0})->Args({7, 2, 3, 1, 0, f, 0});  // squeezenet1_1, resnet18
+  }
+  for (int64_t kib : {64, 128, 512, 1024}) fused->Args({3, 2, 0, 0, 1, 1, kib});
+  timed(fused);
   auto* planes = benchmark::RegisterBenchmark("conv_direct_planes", BM_ConvDirectPlanes);
   planes->ArgNames({"C", "HW", "M", "k"});
   for (auto [c, hw, m] : kWinogradShapes) planes->Args({c, hw, m, 3});

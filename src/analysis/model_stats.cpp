@@ -1,5 +1,7 @@
 #include "analysis/model_stats.h"
 
+#include "ops/conv_pool_family.h"
+#include "ops/fused.h"
 #include "runtime/plan.h"
 
 namespace ef {
@@ -29,6 +31,19 @@ int64_t layer_macs(const Graph& g, const Node& n, const Plan& p) {
     int64_t per_output = 1;
     for (size_t i = 1; i < ws->size(); ++i) per_output *= (*ws)[i];  // Cin/group * kernel
     return shape_numel(*ys) * per_output;
+  }
+  if (op == "FusedConvMaxPool") {
+    // The conv part's output (not a graph value: the node writes the pooled result) from its window over X.
+    const ValueType* x = type_of(0, false);
+    const ValueType* w = type_of(1, false);
+    auto xs = x ? x->concrete_shape() : std::nullopt;
+    auto ws = w ? w->concrete_shape() : std::nullopt;
+    if (!xs || !ws || xs->size() != 4 || ws->size() != 4) return 0;
+    const Node conv = split_conv_max_pool(n).conv;
+    WindowAttrs window = read_window_attrs(conv, {(*ws)[2], (*ws)[3]});
+    const int64_t outputs = (*xs)[0] * (*ws)[0] * window_axis_output(conv, 0, (*xs)[2], window) *
+                            window_axis_output(conv, 1, (*xs)[3], window);
+    return outputs * (*ws)[1] * (*ws)[2] * (*ws)[3];
   }
   if (op == "ConvTranspose") {
     const ValueType* x = type_of(0, false);

@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/conv_direct_smallc.h"
 #include "ops/registry.h"
 #include "ops/shape_util.h"
 
@@ -155,6 +156,63 @@ void gelu_kernel(KernelContext& ctx) {
 void infer_layer_norm(InferContext& ctx) { infer_as(ctx, "LayerNormalization", 17, 3); }
 void layer_norm_kernel(KernelContext& ctx) { run_as(ctx, "LayerNormalization", 17, 3); }
 
+// Conv's output type from the inference of the conv part on the node's first three inputs.
+ValueType infer_conv_part(const Node& conv, const std::vector<const ValueType*>& types,
+                          const std::vector<const Tensor*>& values) {
+  const Node std_node = as_standard(conv, "Conv", 11);
+  std::vector<ValueType> out_types(1);
+  std::vector<Tensor> out_values(1);
+  InferContext inner(std_node, types, values, &out_types, &out_values);
+  standard_def("Conv").infer(inner);
+  return out_types[0];
+}
+
+void check_no_residual(const Node& node, size_t num_inputs, bool has_z) {
+  EF_CHECK(num_inputs <= 3 || !has_z, kInvalidModel, "{}: FusedConvMaxPool takes no residual input Z", node.label());
+}
+
+void infer_fused_conv_max_pool(InferContext& ctx) {
+  const ConvMaxPoolParts parts = split_conv_max_pool(ctx.node());
+  check_no_residual(ctx.node(), ctx.num_inputs(), ctx.has_input(3));
+  fused_activation(parts.conv);
+  check_float32(ctx.node(), ctx.input_dtype(0));
+  std::vector<const ValueType*> types;
+  std::vector<const Tensor*> values;
+  for (size_t i = 0; i < 3 && i < ctx.num_inputs(); ++i) {
+    types.push_back(ctx.has_input(i) ? &ctx.input_type(i) : nullptr);
+    values.push_back(ctx.has_input(i) ? ctx.input_value(i) : nullptr);
+  }
+  const ValueType conv = infer_conv_part(parts.conv, types, values);
+  std::vector<ValueType> out_types(1);
+  std::vector<Tensor> out_values(1);
+  InferContext pool(parts.pool, {&conv}, {nullptr}, &out_types, &out_values);
+  standard_def("MaxPool").infer(pool);
+  ctx.set_output(0, out_types[0].dtype, out_types[0].dims);
+}
+
+// The conv part into a tensor of its own (FusedConv's reference: Conv, then the activation), then MaxPool.
+void fused_conv_max_pool_kernel(KernelContext& ctx) {
+  const ConvMaxPoolParts parts = split_conv_max_pool(ctx.node());
+  check_no_residual(ctx.node(), ctx.num_inputs(), ctx.has_input(3));
+  check_float32(ctx.node(), ctx.input(0).dtype());
+  std::vector<ValueType> types;
+  std::vector<const Tensor*> inputs;
+  for (size_t i = 0; i < 3 && i < ctx.num_inputs(); ++i) {
+    inputs.push_back(ctx.has_input(i) ? &ctx.input(i) : nullptr);
+    types.push_back(ctx.has_input(i) ? ValueType{ctx.input(i).dtype(), dims_of(ctx.input(i).shape())} : ValueType{});
+  }
+  std::vector<const ValueType*> type_ptrs;
+  for (size_t i = 0; i < types.size(); ++i) type_ptrs.push_back(inputs[i] != nullptr ? &types[i] : nullptr);
+  const std::optional<Shape> conv_shape = infer_conv_part(parts.conv, type_ptrs, inputs).concrete_shape();
+  EF_CHECK(conv_shape.has_value(), kInvalidModel, "{}: the convolution's output shape is unknown", ctx.node().label());
+  std::vector<Tensor> conv_out{Tensor::zeros(DType::kFloat32, *conv_shape)};
+  KernelContext conv(parts.conv, inputs, &conv_out, {}, ctx.num_threads());
+  fused_conv_kernel(conv);
+  std::vector<Tensor> pooled{ctx.output(0)};
+  KernelContext pool(parts.pool, {&conv_out[0]}, &pooled, {}, ctx.num_threads());
+  standard_def("MaxPool").kernel(pool);
+}
+
 }  // namespace
 
 std::optional<cpu::ActKind> activation_kind_from_name(const std::string& name) {
@@ -236,8 +294,48 @@ void set_fused_activation(Node& node, const cpu::Activation& act) {
   node.attrs["activation_params"] = params;
 }
 
+ConvMaxPoolParts split_conv_max_pool(const Node& fused) {
+  ConvMaxPoolParts parts{fused, Node{}};
+  Node& conv = parts.conv;
+  conv.op_type = "FusedConv";
+  conv.attrs.clear();
+  if (conv.inputs.size() > 3) conv.inputs.resize(3);
+  Node& pool = parts.pool;
+  pool.name = fused.name;
+  pool.op_type = "MaxPool";
+  pool.version = 12;
+  pool.inputs = {fused.outputs.empty() ? kNoValue : fused.outputs[0]};
+  pool.outputs = pool.inputs;
+  const std::string prefix = kPoolAttrPrefix;
+  for (const auto& [key, attr] : fused.attrs) {
+    if (key.compare(0, prefix.size(), prefix) == 0) {
+      pool.attrs[key.substr(prefix.size())] = attr;
+    } else {
+      conv.attrs[key] = attr;
+    }
+  }
+  return parts;
+}
+
+bool conv_max_pool_fusable(const Node& conv, const Shape& x, const Shape& w) {
+  if (x.size() != 4 || w.size() != 4) return false;
+  cpu::Conv2dParams p;
+  p.N = x[0], p.C = x[1], p.H = x[2], p.W = x[3];
+  p.M = w[0], p.kh = w[2], p.kw = w[3];
+  p.group = conv.attr_int("group", 1);
+  const std::vector<int64_t> strides = conv.attr_ints("strides", {1, 1});
+  const std::vector<int64_t> dilations = conv.attr_ints("dilations", {1, 1});
+  if (strides.size() != 2 || dilations.size() != 2 || w[1] * p.group != p.C) return false;
+  p.stride_h = strides[0], p.stride_w = strides[1];
+  p.dilation_h = dilations[0], p.dilation_w = dilations[1];
+  // Pads and output size do not matter for the choice: any that pass the Conv's checks run on the kernel.
+  p.OH = p.OW = 1;
+  return cpu::direct_smallc_applicable(p);
+}
+
 void register_fused_ops(OpRegistry& r) {
   r.add({kEdgeForgeDomain, "FusedConv", 1, 1, infer_fused_conv, fused_conv_kernel});
+  r.add({kEdgeForgeDomain, "FusedConvMaxPool", 1, 1, infer_fused_conv_max_pool, fused_conv_max_pool_kernel});
   r.add({kEdgeForgeDomain, "FusedGemm", 1, 1, infer_fused_gemm, fused_gemm_kernel});
   r.add({kEdgeForgeDomain, "Gelu", 1, 1, infer_gelu, gelu_kernel});
   r.add({kEdgeForgeDomain, "LayerNormalization", 1, 1, infer_layer_norm, layer_norm_kernel});

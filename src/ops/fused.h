@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "edgeforge/tensor.h"
 #include "ir/graph.h"
 #include "kernels/cpu/activation.h"
 
@@ -37,6 +38,26 @@ std::optional<cpu::Activation> activation_of_node(const Node& node,
 
 // Writes `act` into a node's `activation`/`activation_params` attributes (inverse of fused_activation).
 void set_fused_activation(Node& node, const cpu::Activation& act);
+
+// ai.edgeforge FusedConvMaxPool: a FusedConv without residual and the MaxPool that alone reads its output, as one
+// node: Y = MaxPool(act(Conv(X, W, B))), so that the CPU provider can pool each band of conv rows while it is in
+// cache (kernels/cpu/conv_max_pool.h). Attributes: FusedConv's, plus the MaxPool's prefixed "pool_"
+// (pool_kernel_shape, pool_strides, pool_pads, pool_dilations, pool_ceil_mode, pool_auto_pad, ...). No Indices.
+inline constexpr const char* kPoolAttrPrefix = "pool_";
+
+// The two nodes a FusedConvMaxPool stands for: conv, an ai.edgeforge FusedConv over the node's inputs, and pool, a
+// MaxPool (opset 12 semantics, which every earlier MaxPool's attributes keep) whose input and output are the
+// node's output value (placeholders: the conv output has no value of its own).
+struct ConvMaxPoolParts {
+  Node conv;
+  Node pool;
+};
+ConvMaxPoolParts split_conv_max_pool(const Node& fused);
+
+// True when conv (a Conv, or a FusedConv without residual) with input shape x and weight shape w may merge with a
+// MaxPool over its output: 2-D, and a layer the CPU provider computes in row bands (few input channels, group 1,
+// undilated: cpu::direct_smallc_applicable), so the fused node never falls back to the reference kernels there.
+bool conv_max_pool_fusable(const Node& conv, const Shape& x, const Shape& w);
 
 void register_fused_ops(OpRegistry& r);
 

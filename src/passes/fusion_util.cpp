@@ -178,7 +178,7 @@ int standard_version(const std::string& op_type, int64_t opset) {
       {"Tanh", {1, 6, 13}},         {"Erf", {9, 13}},               {"Pad", {1, 2, 11, 13}},
       {"Reshape", {1, 5, 13, 14}},  {"Transpose", {1, 13}},         {"LayerNormalization", {17}},
       {"ReduceMean", {1, 11, 13}},  {"Pow", {1, 7, 12, 13, 15}},    {"Sqrt", {1, 6, 13}},
-      {"QuantizeLinear", {10, 13}}, {"DequantizeLinear", {10, 13}},
+      {"QuantizeLinear", {10, 13}}, {"DequantizeLinear", {10, 13}}, {"MaxPool", {1, 8, 10, 11, 12}},
   };
   auto it = kSince.find(op_type);
   if (it == kSince.end()) return 0;

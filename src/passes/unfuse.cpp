@@ -1,7 +1,7 @@
 // The export's unfuse step: ai.edgeforge nodes exist for our kernels, not for other runtimes, so before a model is
 // written as standard ONNX each fused node is expanded into the standard nodes it stands for (the inverse of
-// activation-fusion, residual-add-fusion, gelu-fusion, qdq-fusion's QLinearAdd and qconv-add-fusion's
-// QLinearConvAdd), under the model's own standard opset.
+// activation-fusion, residual-add-fusion, conv-maxpool-fusion, gelu-fusion, qdq-fusion's QLinearAdd and
+// qconv-add-fusion's QLinearConvAdd), under the model's own standard opset.
 #include <cmath>
 
 #include "ops/fused.h"
@@ -35,6 +35,7 @@ class Expander {
   void float_attr(const char* key, float v) { last().attrs[key] = Attribute::of_float(v); }
   void ints_attr(const char* key, std::vector<int64_t> v) { last().attrs[key] = Attribute::of_ints(std::move(v)); }
   int64_t opset() const { return opset_; }
+  const std::string& base() const { return base_; }
   std::vector<Node> take() { return std::move(nodes_); }
 
  private:
@@ -150,6 +151,23 @@ void emit_qlinear_conv_add(Expander& e, Graph& g, const Node& n, int y) {
   emit_qlinear_add(e, add, y);
 }
 
+// FusedConv / FusedGemm n as Conv or Gemm, then the residual Add and the activation, writing y.
+void emit_conv_or_gemm(Expander& e, const Node& n, int y) {
+  const bool conv = n.op_type == "FusedConv";
+  EF_CHECK(conv || n.op_type == "FusedGemm", kUnsupported, "{}: no standard ONNX form known", n.label());
+  const cpu::Activation act = fused_activation(n);
+  const bool residual = conv && n.inputs.size() > 3 && n.inputs[3] != kNoValue;
+  std::vector<int> main_inputs(n.inputs.begin(), n.inputs.begin() + std::min<size_t>(3, n.inputs.size()));
+  while (!main_inputs.empty() && main_inputs.back() == kNoValue) main_inputs.pop_back();
+  const bool last_is_main = !residual && act.kind == cpu::ActKind::kNone;
+  int v = e.emit(conv ? "Conv" : "Gemm", main_inputs, last_is_main ? y : kNoValue);
+  for (const auto& [key, attr] : n.attrs) {
+    if (key != "activation" && key != "activation_params") e.last().attrs[key] = attr;
+  }
+  if (residual) v = e.emit("Add", {v, n.inputs[3]}, act.kind == cpu::ActKind::kNone ? y : kNoValue);
+  if (act.kind != cpu::ActKind::kNone) emit_activation(e, act, v, y);
+}
+
 std::vector<Node> expand(Graph& g, const Node& n, int64_t opset) {
   const int y = n.outputs.at(0);
   Expander e(g, opset, n.name.empty() ? g.values[static_cast<size_t>(y)].name : n.name);
@@ -169,19 +187,16 @@ std::vector<Node> expand(Graph& g, const Node& n, int64_t opset) {
     emit_activation(e, cpu::Activation{cpu::ActKind::kGelu}, n.inputs.at(0), y);
     return e.take();
   }
-  const bool conv = n.op_type == "FusedConv";
-  EF_CHECK(conv || n.op_type == "FusedGemm", kUnsupported, "{}: no standard ONNX form known", n.label());
-  const cpu::Activation act = fused_activation(n);
-  const bool residual = conv && n.inputs.size() > 3 && n.inputs[3] != kNoValue;
-  std::vector<int> main_inputs(n.inputs.begin(), n.inputs.begin() + std::min<size_t>(3, n.inputs.size()));
-  while (!main_inputs.empty() && main_inputs.back() == kNoValue) main_inputs.pop_back();
-  const bool last_is_main = !residual && act.kind == cpu::ActKind::kNone;
-  int v = e.emit(conv ? "Conv" : "Gemm", main_inputs, last_is_main ? y : kNoValue);
-  for (const auto& [key, attr] : n.attrs) {
-    if (key != "activation" && key != "activation_params") e.last().attrs[key] = attr;
+  if (n.op_type == "FusedConvMaxPool") {
+    // The conv part into a value of its own, then the MaxPool writing the node's output.
+    const ConvMaxPoolParts parts = split_conv_max_pool(n);
+    const int conv_out = add_intermediate(g, e.base() + "_conv", DType::kFloat32);
+    emit_conv_or_gemm(e, parts.conv, conv_out);
+    e.emit("MaxPool", {conv_out}, y);
+    for (const auto& [key, attr] : parts.pool.attrs) e.last().attrs[key] = attr;
+    return e.take();
   }
-  if (residual) v = e.emit("Add", {v, n.inputs[3]}, act.kind == cpu::ActKind::kNone ? y : kNoValue);
-  if (act.kind != cpu::ActKind::kNone) emit_activation(e, act, v, y);
+  emit_conv_or_gemm(e, n, y);
   return e.take();
 }
 

@@ -1,4 +1,5 @@
-// Conv and ai.edgeforge FusedConv (float32, 1-D and 2-D, NCHW) on the fast kernels, algorithm chosen per layer:
+// Conv, ai.edgeforge FusedConv and FusedConvMaxPool (float32, 1-D and 2-D, NCHW) on the fast kernels, algorithm
+// chosen per layer:
 //   - depthwise (group == C, M a multiple of C): direct vectorized kernel, no GEMM;
 //   - pointwise (1x1, stride 1, no padding): GEMM straight on the input, no im2col;
 //   - dense 3x3 stride 1 with enough channels and output tiles (cpu::winograd_preferred_tile): Winograd F(4x4, 3x3)
@@ -7,18 +8,22 @@
 //     (cpu::direct_planes_preferred, which may depend on the plan's thread count): direct kernel over padded
 //     planes (conv_direct_planes.h);
 //   - few input channels (stem convs, C <= 4): direct kernel over phase-split padded rows (conv_direct_smallc.h);
+//     as ai.edgeforge FusedConvMaxPool (conv-maxpool-fusion), the same kernel with the MaxPool applied to each band
+//     of its output rows (conv_max_pool.h);
 //   - everything else: GEMM whose B panels are packed straight from the input windows (im2col_pack_panel), so
 //     the column matrix is never written.
 // GEMM paths pre-pack each group's weights once at plan time. Bias, the FusedConv residual Z and its activation
 // are fused into the kernels' epilogues. ConvTranspose runs as GEMM + col2im. 3-D convolutions stay on the
 // reference kernel.
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/col2im.h"
 #include "kernels/cpu/conv_direct_planes.h"
 #include "kernels/cpu/conv_direct_smallc.h"
+#include "kernels/cpu/conv_max_pool.h"
 #include "kernels/cpu/conv_params.h"
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
@@ -313,11 +318,52 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
   return std::make_unique<GemmConv>(std::move(s), w->data<float>(), sig.threads);
 }
 
+// ai.edgeforge FusedConvMaxPool on SmallCConvMaxPool (the only convs conv-maxpool-fusion merges: few input
+// channels); nullptr (the reference kernels, conv then pool) for anything else.
+std::unique_ptr<PreparedKernel> prepare_conv_max_pool(const NodeSignature& sig) {
+  if (!all_float32(sig) || !sig.has_input(0) || !sig.has_input(1) || sig.output_types.empty() ||
+      sig.output_types[0] == nullptr || sig.has_input(3)) {
+    return nullptr;
+  }
+  const Tensor* w = sig.constant(1);
+  if (w == nullptr) return nullptr;
+  const Shape x_shape = sig.input_shape(0), y_shape = sig.output_shape(0);
+  if (x_shape.size() != 4 || w->shape().size() != 4 || y_shape.size() != 4) return nullptr;
+  const ConvMaxPoolParts parts = split_conv_max_pool(*sig.node);
+  // The conv output's shape, as inference found it: the conv part's window over X.
+  WindowAttrs window = read_window_attrs(parts.conv, {w->shape()[2], w->shape()[3]});
+  Shape conv_shape{x_shape[0], w->shape()[0], 0, 0};
+  for (size_t i = 0; i < 2; ++i) conv_shape[i + 2] = window_axis_output(parts.conv, i, x_shape[i + 2], window);
+  const auto conv = to_2d(conv_params(parts.conv, x_shape, w->shape(), conv_shape));
+  const auto pool = pool_geometry(parts.pool, conv_shape, y_shape);
+  if (!conv || !pool || !cpu::conv_max_pool_applicable(*conv, *pool)) return nullptr;
+  std::vector<float> bias;
+  if (sig.has_input(2)) {
+    const Tensor* b = sig.constant(2);
+    if (b == nullptr || b->numel() != conv->M) return nullptr;
+    bias.assign(b->data<float>(), b->data<float>() + b->numel());
+  }
+  // Two pooled-row ranges per thread: a thread that falls behind holds up half its share, at one recomputed
+  // overlap row per range.
+  const int64_t chunks = sig.threads <= 1 ? 1 : 2 * int64_t{sig.threads};
+  auto kernel = std::make_shared<cpu::SmallCConvMaxPool>(*conv, w->data<float>(), bias.empty() ? nullptr : bias.data(),
+                                                         *pool, chunks);
+  const cpu::Activation act = fused_activation(parts.conv);
+  const uint64_t scratch = kernel->scratch_bytes();
+  return make_kernel(
+      "conv.direct_smallc_maxpool",
+      [kernel, act](const KernelArgs& args) {
+        kernel->run(args.input(0).data<float>(), act, args.output(0).data<float>(), args.scratch, *args.pool);
+      },
+      scratch);
+}
+
 }  // namespace
 
 void add_conv_kernels(KernelTable& table) {
   table.add("", "Conv", prepare_conv);
   table.add(kEdgeForgeDomain, "FusedConv", prepare_conv);
+  table.add(kEdgeForgeDomain, "FusedConvMaxPool", prepare_conv_max_pool);
   table.add("", "ConvTranspose", prepare_conv_transpose);
 }
 

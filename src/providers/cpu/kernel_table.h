@@ -64,6 +64,10 @@ std::optional<cpu::Conv2dParams> window_2d(int64_t N, int64_t C, int64_t M, int6
                                            const std::vector<int64_t>& in_spatial,
                                            const std::vector<int64_t>& out_spatial, const std::vector<WindowAxis>& axes);
 
+// The window of a MaxPool/AveragePool node (or a FusedConvMaxPool's pool part) with input shape x and output
+// shape y as 2-D kernel geometry; nullopt outside 1-D/2-D, when the attributes do not give y, or for absurd windows.
+std::optional<cpu::Conv2dParams> pool_geometry(const Node& n, const Shape& x, const Shape& y);
+
 // True when every listed input and every output of the node is float32.
 bool all_float32(const NodeSignature& sig);
 

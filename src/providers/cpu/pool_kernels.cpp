@@ -10,9 +10,7 @@
 #include "providers/cpu/kernel_table.h"
 
 namespace ef::cpu_provider {
-namespace {
 
-// The window of a MaxPool/AveragePool node as 2-D kernel geometry, or nullopt outside 1-D/2-D.
 std::optional<cpu::Conv2dParams> pool_geometry(const Node& n, const Shape& x, const Shape& y) {
   const size_t nd = x.size() - 2;
   std::vector<int64_t> kernel = n.attr_ints("kernel_shape");
@@ -25,6 +23,8 @@ std::optional<cpu::Conv2dParams> pool_geometry(const Node& n, const Shape& x, co
   std::vector<int64_t> in(x.begin() + 2, x.end()), out(y.begin() + 2, y.end());
   return window_2d(x[0], x[1], x[1], 1, in, out, window.axes);
 }
+
+namespace {
 
 // MaxPool (values only) over uint8 / int8: the pools of a QDQ graph that qdq-fusion moved onto 8-bit tensors.
 std::unique_ptr<PreparedKernel> prepare_max_pool_8bit(const NodeSignature& sig) {
