@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/cpu/conv_direct_blocked.h"
 #include "kernels/cpu/conv_direct_planes.h"
 #include "kernels/cpu/conv_direct_smallc.h"
 #include "kernels/cpu/conv_max_pool.h"
@@ -288,6 +289,14 @@ void BM_ConvDirectSmallC(benchmark::State& state) {
   run_direct_conv<cpu::DirectSmallCConv>(state, p.with_output_size());
 }
 
+// Args: C, H = W, M, k, stride. The channel-vector direct kernel (conv_direct_blocked.h), 'same' padding.
+void BM_ConvDirectBlocked(benchmark::State& state) {
+  cpu::Conv2dParams p = square(state.range(0), state.range(1), state.range(3), state.range(4));
+  p.M = state.range(2);
+  p.group = 1;
+  run_direct_conv<cpu::DirectBlockedConv>(state, p.with_output_size());
+}
+
 // Args: k, s, pad (the stem conv, 3 -> 64 channels on 224x224), pool pad, ceil mode, fused, band KiB. The stem conv
 // and its 3x3 stride-2 MaxPool: fused = 1 runs SmallCConvMaxPool (bands of at most `band KiB`, 0: the default),
 // fused = 0 the two kernels one after the other through a full-size conv output, as unfused nodes do.
@@ -428,6 +437,11 @@ void register_all() {
   direct->ArgNames({"C", "HW", "M", "k", "s"});
   for (auto [c, hw, m, k, s] : kStemShapes) direct->Args({c, hw, m, k, s});
   timed(direct);
+  auto* blocked = benchmark::RegisterBenchmark("conv_direct_blocked", BM_ConvDirectBlocked);
+  blocked->ArgNames({"C", "HW", "M", "k", "s"});
+  for (auto [c, hw, m] : kWinogradShapes) blocked->Args({c, hw, m, 3, 1});
+  blocked->Args({64, 56, 128, 3, 2})->Args({128, 28, 256, 3, 2})->Args({256, 14, 512, 3, 2});  // resnet18 stride 2
+  timed(blocked);
   auto* fused = benchmark::RegisterBenchmark("conv_max_pool", BM_ConvMaxPool);
   fused->ArgNames({"k", "s", "pad", "pool_pad", "ceil", "fused", "band_kib"});
   for (int64_t f : {0, 1}) {
