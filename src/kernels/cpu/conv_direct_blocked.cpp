@@ -151,6 +151,22 @@ bool direct_blocked_applicable(const Conv2dParams& p) {
          p.OW == window_count(p.W, p.kw, p.stride_w, p.dilation_w, p.pad_left, p.pad_right);
 }
 
+bool direct_blocked_preferred(const Conv2dParams& p, int threads) {
+  if (!direct_blocked_applicable(p) || p.kh != 3 || p.kw != 3 || p.C < 128) return false;
+  // Measured inside resnet18 (bench --profile, 3-4 interleaved rounds per thread count, Zen 5 AVX-512), on planes
+  // of 65-256 output positions (14x14), where a Winograd F(4x4) layer has one block of 16 tiles and its transformed
+  // weights (9.4 MB for 256 -> 256) stream from memory for 16 columns each:
+  //  - stride 1 at two threads: 0.84-0.86 ms against Winograd's 0.90-1.03 (at one thread Winograd wins, 1.22-1.29
+  //    against 1.34);
+  //  - stride 2 (28x28 -> 14x14, 128 -> 256), where im2col + GEMM was the alternative: 0.71 against 0.75 ms at one
+  //    thread, 0.47-0.50 against 0.56 at two. With 64 input channels (56x56 -> 28x28) it lost at two threads
+  //    (0.56-0.58 against 0.47), on 7x7 outputs (512 channels) it was level or slower.
+  const int64_t positions = p.OH * p.OW;
+  if (positions <= 64 || positions > 256) return false;
+  if (p.stride_h == 1 && p.stride_w == 1) return threads >= 2;
+  return p.stride_h == 2 && p.stride_w == 2;
+}
+
 DirectBlockedConv::DirectBlockedConv(const Conv2dParams& p, const float* w, const float* bias) {
   if (!direct_blocked_applicable(p)) throw std::invalid_argument("DirectBlockedConv: unsupported geometry");
   Geometry& g = g_;

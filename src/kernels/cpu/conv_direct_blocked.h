@@ -26,6 +26,10 @@ namespace ef::cpu {
 // True when DirectBlockedConv can run p: group 1, any kernel, stride, dilation and padding (batch included).
 bool direct_blocked_applicable(const Conv2dParams& p);
 
+// True when DirectBlockedConv is expected to beat the other algorithms on p with `threads` intra-op threads
+// (measured inside resnet18, see conv_direct_blocked.cpp).
+bool direct_blocked_preferred(const Conv2dParams& p, int threads);
+
 class DirectBlockedConv {
  public:
   static constexpr int64_t kBlockM = 64;   // output channels per packed weight block (4 vectors on AVX-512)

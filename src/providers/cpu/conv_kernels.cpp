@@ -7,6 +7,9 @@
 //   - dense 3x3 stride 1 where Winograd has few tiles or few input channels to share its transforms
 //     (cpu::direct_planes_preferred, which may depend on the plan's thread count): direct kernel over padded
 //     planes (conv_direct_planes.h);
+//   - dense 3x3 with >= 128 input channels on 65-256 output positions (resnet18's 14x14 stage: stride 2, and
+//     stride 1 at two or more threads): direct kernel with output channels in the vector lanes
+//     (conv_direct_blocked.h);
 //   - few input channels (stem convs, C <= 4): direct kernel over phase-split padded rows (conv_direct_smallc.h);
 //     as ai.edgeforge FusedConvMaxPool (conv-maxpool-fusion), the same kernel with the MaxPool applied to each band
 //     of its output rows (conv_max_pool.h);
@@ -21,6 +24,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/col2im.h"
+#include "kernels/cpu/conv_direct_blocked.h"
 #include "kernels/cpu/conv_direct_planes.h"
 #include "kernels/cpu/conv_direct_smallc.h"
 #include "kernels/cpu/conv_max_pool.h"
@@ -88,6 +92,8 @@ constexpr char kDirectPlanesName[] = "conv.direct_planes";
 constexpr char kDirectSmallCName[] = "conv.direct_smallc";
 using DirectPlanesKernel = DirectConvKernel<cpu::DirectPlanesConv, kDirectPlanesName>;
 using DirectSmallCKernel = DirectConvKernel<cpu::DirectSmallCConv, kDirectSmallCName>;
+constexpr char kDirectBlockedName[] = "conv.direct_blocked";
+using DirectBlockedKernel = DirectConvKernel<cpu::DirectBlockedConv, kDirectBlockedName>;
 
 class WinogradConvKernel final : public PreparedKernel {
  public:
@@ -309,6 +315,9 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
   }
   if (cpu::is_depthwise(s.p)) return std::make_unique<DepthwiseConv>(std::move(s), *w);
   if (cpu::direct_smallc_preferred(s.p)) return std::make_unique<DirectSmallCKernel>(std::move(s), w->data<float>());
+  if (cpu::direct_blocked_preferred(s.p, sig.threads)) {
+    return std::make_unique<DirectBlockedKernel>(std::move(s), w->data<float>());
+  }
   if (cpu::direct_planes_preferred(s.p, sig.threads)) {
     return std::make_unique<DirectPlanesKernel>(std::move(s), w->data<float>());
   }

@@ -115,6 +115,25 @@ TEST(CpuDirectBlocked, OutputMayAliasResidual) {
   expect_close(pr.run(two, y.data()), pr.expected(), pr);
 }
 
+// The measured choice: resnet18's 14x14 stage (stride 1 at two threads, stride 2 at any), nothing with fewer
+// than 128 input channels or on 7x7 / 28x28 outputs.
+TEST(CpuDirectBlocked, ChosenForTheFourteenByFourteenStage) {
+  EXPECT_TRUE(direct_blocked_preferred(same3x3(256, 256, 14, 14), 2));
+  EXPECT_FALSE(direct_blocked_preferred(same3x3(256, 256, 14, 14), 1));
+  Conv2dParams down = same3x3(128, 256, 28, 28);
+  down.stride_h = down.stride_w = 2;
+  down.with_output_size();
+  EXPECT_TRUE(direct_blocked_preferred(down, 1));
+  EXPECT_TRUE(direct_blocked_preferred(down, 2));
+  Conv2dParams narrow = same3x3(64, 128, 56, 56);
+  narrow.stride_h = narrow.stride_w = 2;
+  narrow.with_output_size();
+  EXPECT_FALSE(direct_blocked_preferred(narrow, 2));
+  EXPECT_FALSE(direct_blocked_preferred(same3x3(512, 512, 7, 7), 2));
+  EXPECT_FALSE(direct_blocked_preferred(same3x3(128, 128, 28, 28), 2));
+  EXPECT_FALSE(direct_blocked_preferred(same3x3(64, 256, 13, 13), 2));
+}
+
 TEST(CpuDirectBlocked, RejectsUnsupportedGeometry) {
   std::vector<float> w(4 * 8 * 9, 0.0f);
   Conv2dParams p = same3x3(8, 4, 16, 16);
