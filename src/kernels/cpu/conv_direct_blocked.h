@@ -23,7 +23,8 @@
 
 namespace ef::cpu {
 
-// True when DirectBlockedConv can run p: group 1, any kernel, stride, dilation and padding (batch included).
+// True when DirectBlockedConv can run p: group 1, any kernel, stride, dilation and padding (batch included), up
+// to 2^24 output channels (the epilogue gathers with 32-bit offsets).
 bool direct_blocked_applicable(const Conv2dParams& p);
 
 // True when DirectBlockedConv is expected to beat the other algorithms on p with `threads` intra-op threads
