@@ -7,7 +7,6 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu/conv_direct_smallc.h"
 #include "ops/registry.h"
 #include "ops/shape_util.h"
 
@@ -318,19 +317,17 @@ ConvMaxPoolParts split_conv_max_pool(const Node& fused) {
 }
 
 bool conv_max_pool_fusable(const Node& conv, const Shape& x, const Shape& w) {
+  // The limits of cpu::DirectSmallCConv (kMaxC, kMaxKernel, kMaxStride), which ops must not include; the CPU
+  // provider checks them again and leaves a node outside them to the reference kernels, and
+  // tests/kernels/cpu/conv_max_pool_test.cpp checks that both agree.
+  constexpr int64_t kMaxC = 4, kMaxKernel = 7, kMaxStride = 4;
   if (x.size() != 4 || w.size() != 4) return false;
-  cpu::Conv2dParams p;
-  p.N = x[0], p.C = x[1], p.H = x[2], p.W = x[3];
-  p.M = w[0], p.kh = w[2], p.kw = w[3];
-  p.group = conv.attr_int("group", 1);
   const std::vector<int64_t> strides = conv.attr_ints("strides", {1, 1});
   const std::vector<int64_t> dilations = conv.attr_ints("dilations", {1, 1});
-  if (strides.size() != 2 || dilations.size() != 2 || w[1] * p.group != p.C) return false;
-  p.stride_h = strides[0], p.stride_w = strides[1];
-  p.dilation_h = dilations[0], p.dilation_w = dilations[1];
-  // Pads and output size do not matter for the choice: any that pass the Conv's checks run on the kernel.
-  p.OH = p.OW = 1;
-  return cpu::direct_smallc_applicable(p);
+  if (strides.size() != 2 || dilations.size() != 2) return false;
+  return conv.attr_int("group", 1) == 1 && x[1] >= 1 && x[1] <= kMaxC && w[1] == x[1] && w[2] >= 1 &&
+         w[2] <= kMaxKernel && w[3] >= 1 && w[3] <= kMaxKernel && strides[0] >= 1 && strides[1] >= 1 &&
+         strides[1] <= kMaxStride && dilations[0] == 1 && dilations[1] == 1;
 }
 
 void register_fused_ops(OpRegistry& r) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/cpu/pool.h"
+#include "ops/fused.h"
 #include "kernels/cpu/target_test_util.h"
 
 namespace ef::cpu {
@@ -205,6 +206,37 @@ TEST(CpuConvMaxPool, EveryCompiledTargetMatchesUnfusedKernels) {
     c.fill(rng);
     expect_same_bits(c.fused(two, 2), c.expected(two), c);
   });
+}
+
+// conv-maxpool-fusion's criterion (ops/fused.h, which cannot include the kernel) and the kernel's own limits agree
+// on every small conv geometry: the pass never makes a node the fast path would leave to the reference kernels.
+TEST(CpuConvMaxPool, FusionCriterionMatchesTheKernel) {
+  int fusable = 0;
+  for (int64_t c = 1; c <= 6; ++c) {
+    for (int64_t k = 1; k <= 9; k += 2) {
+      for (int64_t s = 1; s <= 5; ++s) {
+        for (int64_t dil : {1, 2}) {
+          for (int64_t group : {1, 2}) {
+            if (c % group != 0) continue;
+            Conv2dParams p = stem(1, c, 8, 40, 40, k, s, k / 2);
+            p.dilation_h = p.dilation_w = dil;
+            p.group = group;
+            p.with_output_size();
+            Node conv;
+            conv.op_type = "Conv";
+            conv.attrs["strides"] = Attribute::of_ints({s, s});
+            conv.attrs["dilations"] = Attribute::of_ints({dil, dil});
+            conv.attrs["group"] = Attribute::of_int(group);
+            const bool pass = conv_max_pool_fusable(conv, {1, c, 40, 40}, {8, c / group, k, k});
+            EXPECT_EQ(pass, direct_smallc_applicable(p)) << "C " << c << " k " << k << " s " << s << " d " << dil
+                                                         << " group " << group;
+            fusable += pass;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(fusable, 50);
 }
 
 TEST(CpuConvMaxPool, RejectsPoolsThatDoNotReadTheConvOutput) {
