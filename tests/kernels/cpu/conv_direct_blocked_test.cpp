@@ -18,24 +18,12 @@
 namespace ef::cpu {
 namespace conv_direct_blocked_test {
 
-struct Problem : FusedConvCase {
-  std::vector<float> run(ThreadPool& pool, float* y_in = nullptr) const {
-    return run_direct_conv<DirectBlockedConv>(*this, pool, y_in);
-  }
-};
+using Problem = DirectConvProblem<DirectBlockedConv>;
 
 std::string describe(const Problem& pr) { return describe_conv_case(pr); }
 
-// Tolerance from the sum's magnitude: K products of values in [-1, 1] accumulated in a different order.
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, const Problem& pr) {
-  expect_close_to_reference(got, want, pr, 2e-6f * static_cast<float>(pr.p.C * pr.p.kh * pr.p.kw));
-}
-
-Conv2dParams same3x3(int64_t c, int64_t m, int64_t h, int64_t w) {
-  Conv2dParams p;
-  p.C = c, p.M = m, p.H = h, p.W = w, p.kh = p.kw = 3;
-  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
-  return p.with_output_size();
+  expect_close_to_reference_k(got, want, pr);
 }
 
 TEST(CpuDirectBlocked, RandomGeometryMatchesReference) {

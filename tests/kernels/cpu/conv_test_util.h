@@ -143,6 +143,28 @@ inline void expect_close_to_reference(const std::vector<float>& got, const std::
   }
 }
 
+// A case run on the direct kernel class Conv (run_direct_conv), checked against the reference with a tolerance from
+// the sum's magnitude: K = C kh kw products of values in [-1, 1] accumulated in another order.
+template <class Conv>
+struct DirectConvProblem : FusedConvCase {
+  std::vector<float> run(ThreadPool& pool, float* y_in = nullptr) const {
+    return run_direct_conv<Conv>(*this, pool, y_in);
+  }
+};
+
+inline void expect_close_to_reference_k(const std::vector<float>& got, const std::vector<float>& want,
+                                        const FusedConvCase& c) {
+  expect_close_to_reference(got, want, c, 2e-6f * static_cast<float>(c.p.C * c.p.kh * c.p.kw));
+}
+
+// A c -> m 3x3 'same' convolution on h x w (stride 1).
+inline Conv2dParams same3x3(int64_t c, int64_t m, int64_t h, int64_t w) {
+  Conv2dParams p;
+  p.C = c, p.M = m, p.H = h, p.W = w, p.kh = p.kw = 3;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+  return p.with_output_size();
+}
+
 // The window of a random depthwise layer (N, C, M, group, H and W already set): kernels 1..7 with 3 and 5 most
 // often, strides 1..3, dilation 2 a quarter of the time, pads 0..3. OH or OW comes out < 1 when no window fits;
 // callers skip those.
