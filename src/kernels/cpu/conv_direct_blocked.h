@@ -1,7 +1,6 @@
 // Direct 2-D NCHW float32 convolution with output channels in the vector lanes (the way ONNX Runtime's NCHWc
-// kernels compute), for dense layers with many channels on small planes (resnet18's 14x14 / 7x7 stages), where
-// Winograd's transformed weights (36 / 9 = 4x the bytes) stream from memory for few tiles and im2col + GEMM
-// gathers a long K. Depends on conv_params.h, conv_layout.h, activation.h and core/thread_pool.h; the SIMD code
+// kernels compute), for dense layers with many channels on small planes (resnet18's 14x14 stage), where Winograd's
+// transformed weights (36 / 9 = 4x the bytes) stream from memory for few tiles and im2col + GEMM gathers a long K. Depends on conv_params.h, conv_layout.h, activation.h and core/thread_pool.h; the SIMD code
 // uses Highway with runtime ISA dispatch.
 //
 // Algorithm: the input is copied into zero-padded planes (C x Hp x Wp), so output position p = (oh, ow) reads tap

@@ -6,7 +6,8 @@
 // Why: a stem conv writes the largest tensor of the network (squeezenet1_1: 64 x 111 x 111 floats, 3.1 MB; resnet18
 // 3.2 MB) and the MaxPool right after reads it back. Unfused, the conv's stores and the pool's loads go to L3 and
 // beyond, and neither scaled from one thread to two (squeezenet: stem 1.10x, MaxPool 0.91x, bench --profile).
-// Fused, each band of conv rows (<= kBandBytes) is pooled while it is still in L2.
+// Fused, each band of conv rows (<= kBandBytes) is pooled while it is still in L2: stem + pool per node 0.88-0.97x
+// the time at one thread, level at two (the pool's own work stays; docs/performance.md).
 //
 // Algorithm: the pooled output rows of each image are split into `chunks` contiguous ranges (one per thread, or two
 // per thread for balance); each range walks its rows in sub-bands: the conv rows its windows need are computed into
