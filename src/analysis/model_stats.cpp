@@ -1,6 +1,5 @@
 #include "analysis/model_stats.h"
 
-#include "ops/conv_pool_family.h"
 #include "ops/fused.h"
 #include "runtime/plan.h"
 
@@ -33,17 +32,13 @@ int64_t layer_macs(const Graph& g, const Node& n, const Plan& p) {
     return shape_numel(*ys) * per_output;
   }
   if (op == "FusedConvMaxPool") {
-    // The conv part's output (not a graph value: the node writes the pooled result) from its window over X.
+    // MACs of the conv part, whose output the graph does not hold (the node writes the pooled result).
     const ValueType* x = type_of(0, false);
     const ValueType* w = type_of(1, false);
     auto xs = x ? x->concrete_shape() : std::nullopt;
     auto ws = w ? w->concrete_shape() : std::nullopt;
     if (!xs || !ws || xs->size() != 4 || ws->size() != 4) return 0;
-    const Node conv = split_conv_max_pool(n).conv;
-    WindowAttrs window = read_window_attrs(conv, {(*ws)[2], (*ws)[3]});
-    const int64_t outputs = (*xs)[0] * (*ws)[0] * window_axis_output(conv, 0, (*xs)[2], window) *
-                            window_axis_output(conv, 1, (*xs)[3], window);
-    return outputs * (*ws)[1] * (*ws)[2] * (*ws)[3];
+    return shape_numel(conv_max_pool_conv_shape(n, *xs, *ws)) * (*ws)[1] * (*ws)[2] * (*ws)[3];
   }
   if (op == "ConvTranspose") {
     const ValueType* x = type_of(0, false);

@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "ops/conv_pool_family.h"
 #include "ops/registry.h"
 #include "ops/shape_util.h"
 
@@ -166,13 +167,13 @@ ValueType infer_conv_part(const Node& conv, const std::vector<const ValueType*>&
   return out_types[0];
 }
 
-void check_no_residual(const Node& node, size_t num_inputs, bool has_z) {
-  EF_CHECK(num_inputs <= 3 || !has_z, kInvalidModel, "{}: FusedConvMaxPool takes no residual input Z", node.label());
+void check_no_residual(const Node& node, bool has_z) {
+  EF_CHECK(!has_z, kInvalidModel, "{}: FusedConvMaxPool takes no residual input Z", node.label());
 }
 
 void infer_fused_conv_max_pool(InferContext& ctx) {
   const ConvMaxPoolParts parts = split_conv_max_pool(ctx.node());
-  check_no_residual(ctx.node(), ctx.num_inputs(), ctx.has_input(3));
+  check_no_residual(ctx.node(), ctx.has_input(3));
   fused_activation(parts.conv);
   check_float32(ctx.node(), ctx.input_dtype(0));
   std::vector<const ValueType*> types;
@@ -192,19 +193,15 @@ void infer_fused_conv_max_pool(InferContext& ctx) {
 // The conv part into a tensor of its own (FusedConv's reference: Conv, then the activation), then MaxPool.
 void fused_conv_max_pool_kernel(KernelContext& ctx) {
   const ConvMaxPoolParts parts = split_conv_max_pool(ctx.node());
-  check_no_residual(ctx.node(), ctx.num_inputs(), ctx.has_input(3));
+  check_no_residual(ctx.node(), ctx.has_input(3));
   check_float32(ctx.node(), ctx.input(0).dtype());
-  std::vector<ValueType> types;
   std::vector<const Tensor*> inputs;
-  for (size_t i = 0; i < 3 && i < ctx.num_inputs(); ++i) {
-    inputs.push_back(ctx.has_input(i) ? &ctx.input(i) : nullptr);
-    types.push_back(ctx.has_input(i) ? ValueType{ctx.input(i).dtype(), dims_of(ctx.input(i).shape())} : ValueType{});
-  }
-  std::vector<const ValueType*> type_ptrs;
-  for (size_t i = 0; i < types.size(); ++i) type_ptrs.push_back(inputs[i] != nullptr ? &types[i] : nullptr);
-  const std::optional<Shape> conv_shape = infer_conv_part(parts.conv, type_ptrs, inputs).concrete_shape();
-  EF_CHECK(conv_shape.has_value(), kInvalidModel, "{}: the convolution's output shape is unknown", ctx.node().label());
-  std::vector<Tensor> conv_out{Tensor::zeros(DType::kFloat32, *conv_shape)};
+  for (size_t i = 0; i < 3 && i < ctx.num_inputs(); ++i) inputs.push_back(ctx.has_input(i) ? &ctx.input(i) : nullptr);
+  EF_CHECK(inputs.size() >= 2 && inputs[1] != nullptr && ctx.input(0).shape().size() >= 3 &&
+               ctx.input(1).shape().size() == ctx.input(0).shape().size(),
+           kInvalidModel, "{}: needs X and W of the same rank >= 3", ctx.node().label());
+  std::vector<Tensor> conv_out{
+      Tensor::zeros(DType::kFloat32, conv_max_pool_conv_shape(ctx.node(), ctx.input(0).shape(), ctx.input(1).shape()))};
   KernelContext conv(parts.conv, inputs, &conv_out, {}, ctx.num_threads());
   fused_conv_kernel(conv);
   std::vector<Tensor> pooled{ctx.output(0)};
@@ -314,6 +311,14 @@ ConvMaxPoolParts split_conv_max_pool(const Node& fused) {
     }
   }
   return parts;
+}
+
+Shape conv_max_pool_conv_shape(const Node& fused, const Shape& x, const Shape& w) {
+  const Node conv = split_conv_max_pool(fused).conv;
+  WindowAttrs window = read_window_attrs(conv, std::vector<int64_t>(w.begin() + 2, w.end()));
+  Shape y{x[0], w[0]};
+  for (size_t i = 2; i < x.size(); ++i) y.push_back(window_axis_output(conv, i - 2, x[i], window));
+  return y;
 }
 
 bool conv_max_pool_fusable(const Node& conv, const Shape& x, const Shape& w) {

@@ -54,6 +54,11 @@ struct ConvMaxPoolParts {
 };
 ConvMaxPoolParts split_conv_max_pool(const Node& fused);
 
+// The output shape of a FusedConvMaxPool's conv part (a value the graph does not hold) for input shape x and weight
+// shape w, both of rank >= 3: [N, M, spatial dims of the conv's windows over x]. Throws kInvalidModel naming the
+// node when no window fits.
+Shape conv_max_pool_conv_shape(const Node& fused, const Shape& x, const Shape& w);
+
 // True when conv (a Conv, or a FusedConv without residual) with input shape x and weight shape w may merge with a
 // MaxPool over its output: 2-D, and a layer the CPU provider computes in row bands (few input channels, group 1,
 // undilated: cpu::direct_smallc_applicable), so the fused node never falls back to the reference kernels there.

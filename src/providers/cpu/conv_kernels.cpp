@@ -267,6 +267,16 @@ class GemmConvTranspose final : public PreparedKernel {
   std::vector<cpu::PackedMatrix> packed_;
 };
 
+// The node's optional bias (input 2) into `bias`: false when it is given but not a constant of M floats (the fast
+// kernels pack it at plan time), true otherwise (left empty when absent).
+bool read_constant_bias(const NodeSignature& sig, int64_t M, std::vector<float>& bias) {
+  if (!sig.has_input(2)) return true;
+  const Tensor* b = sig.constant(2);
+  if (b == nullptr || b->numel() != M) return false;
+  bias.assign(b->data<float>(), b->data<float>() + b->numel());
+  return true;
+}
+
 std::unique_ptr<PreparedKernel> prepare_conv_transpose(const NodeSignature& sig) {
   if (!all_float32(sig) || !sig.has_input(0) || !sig.has_input(1) || sig.output_types.empty() ||
       sig.output_types[0] == nullptr) {
@@ -279,11 +289,7 @@ std::unique_ptr<PreparedKernel> prepare_conv_transpose(const NodeSignature& sig)
   auto p = to_2d(conv_params(*sig.node, x_shape, w->shape(), y_shape));
   if (!p || p->N * p->M * p->OH * p->OW * p->H * p->W == 0) return nullptr;
   std::vector<float> bias;
-  if (sig.has_input(2)) {
-    const Tensor* b = sig.constant(2);
-    if (b == nullptr || b->numel() != p->M) return nullptr;
-    bias.assign(b->data<float>(), b->data<float>() + b->numel());
-  }
+  if (!read_constant_bias(sig, p->M, bias)) return nullptr;
   return std::make_unique<GemmConvTranspose>(*p, std::move(bias), w->data<float>());
 }
 
@@ -301,11 +307,7 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
   auto p2 = to_2d(conv_params(node, x_shape, w->shape(), y_shape));
   if (!p2 || p2->N * p2->M * p2->OH * p2->OW == 0) return nullptr;
   s.p = *p2;
-  if (sig.has_input(2)) {
-    const Tensor* b = sig.constant(2);
-    if (b == nullptr || b->numel() != s.p.M) return nullptr;
-    s.bias.assign(b->data<float>(), b->data<float>() + b->numel());
-  }
+  if (!read_constant_bias(sig, s.p.M, s.bias)) return nullptr;
   if (node.domain == kEdgeForgeDomain) {
     s.act = fused_activation(node);
     if (sig.has_input(3)) {
@@ -339,19 +341,12 @@ std::unique_ptr<PreparedKernel> prepare_conv_max_pool(const NodeSignature& sig) 
   const Shape x_shape = sig.input_shape(0), y_shape = sig.output_shape(0);
   if (x_shape.size() != 4 || w->shape().size() != 4 || y_shape.size() != 4) return nullptr;
   const ConvMaxPoolParts parts = split_conv_max_pool(*sig.node);
-  // The conv output's shape, as inference found it: the conv part's window over X.
-  WindowAttrs window = read_window_attrs(parts.conv, {w->shape()[2], w->shape()[3]});
-  Shape conv_shape{x_shape[0], w->shape()[0], 0, 0};
-  for (size_t i = 0; i < 2; ++i) conv_shape[i + 2] = window_axis_output(parts.conv, i, x_shape[i + 2], window);
+  const Shape conv_shape = conv_max_pool_conv_shape(*sig.node, x_shape, w->shape());
   const auto conv = to_2d(conv_params(parts.conv, x_shape, w->shape(), conv_shape));
   const auto pool = pool_geometry(parts.pool, conv_shape, y_shape);
   if (!conv || !pool || !cpu::conv_max_pool_applicable(*conv, *pool)) return nullptr;
   std::vector<float> bias;
-  if (sig.has_input(2)) {
-    const Tensor* b = sig.constant(2);
-    if (b == nullptr || b->numel() != conv->M) return nullptr;
-    bias.assign(b->data<float>(), b->data<float>() + b->numel());
-  }
+  if (!read_constant_bias(sig, conv->M, bias)) return nullptr;
   // Two pooled-row ranges per thread: a thread that falls behind holds up half its share, at one recomputed
   // overlap row per range.
   const int64_t chunks = sig.threads <= 1 ? 1 : 2 * int64_t{sig.threads};
