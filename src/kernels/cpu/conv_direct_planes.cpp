@@ -48,28 +48,36 @@ constexpr int kMR = 6;
 #endif
 static_assert(kPanel % kMR == 0 && kTile <= DirectPlanesConv::kMaxTile);
 
-// A run of positions of one column tile that are real output columns: tile lanes [lane, lane + count) go to
-// output index `out` (oh * OW + ow) onwards.
-struct Segment {
-  int64_t lane, count, out;
+// Where one accumulator vector of a column tile goes: its lanes that are real outputs (below the band's last
+// position, ow < OW) in `valid`, `count` of them. Real outputs of a band are consecutive in y (oh OW + ow), so the
+// valid lanes, packed down in order, are `count` consecutive outputs from index `out`.
+struct VectorDest {
+  uint8_t valid[(kLanes + 7) / 8];
+  int64_t count, out;
+  bool full;
 };
 
-// The segments of band positions [n0, n0 + kTile) that are below `positions` and have ow < OW; `first` is the
-// output index of the band's position 0. Returns their number.
-int64_t Segments(const Geometry& g, int64_t n0, int64_t positions, int64_t first, Segment* s) {
-  const int64_t end = std::min(n0 + kTile, positions);
-  int64_t count = 0;
-  for (int64_t n = n0; n < end;) {
-    const int64_t oh = n / g.Wp, ow = n % g.Wp;
-    if (ow >= g.p.OW) {
-      n += g.Wp - ow;  // the row's garbage columns
-      continue;
+// The destinations of the vectors of band positions [n0, n0 + kTile); `first` is the output index of the band's
+// position 0.
+void Destinations(const Geometry& g, int64_t n0, int64_t positions, int64_t first, VectorDest* dest) {
+  int64_t oh = n0 / g.Wp, ow = n0 % g.Wp, out = -1;
+  for (int v = 0; v < kV; ++v) {
+    VectorDest& vd = dest[v];
+    uint32_t bits = 0;
+    vd.count = 0;
+    for (int64_t l = 0, n = n0 + v * kLanes; l < kLanes; ++l, ++n) {
+      if (n < positions && ow < g.p.OW) {
+        if (out < 0) out = first + oh * g.p.OW + ow;
+        bits |= 1u << l;
+        ++vd.count;
+      }
+      if (++ow == g.Wp) ow = 0, ++oh;
     }
-    const int64_t len = std::min(g.p.OW - ow, end - n);
-    s[count++] = Segment{n - n0, len, first + oh * g.p.OW + ow};
-    n += len;
+    for (size_t b = 0; b < sizeof(vd.valid); ++b) vd.valid[b] = static_cast<uint8_t>(bits >> (8 * b));
+    vd.out = out;
+    if (out >= 0) out += vd.count;
+    vd.full = vd.count == kLanes;
   }
-  return count;
 }
 
 // Floats ahead of the weight stream that the first column tile of a band prefetches (64 k steps of a panel).
@@ -112,42 +120,20 @@ constexpr std::array<std::array<AccumulateFn, sizeof...(R)>, kV> AccumulateTable
 constexpr auto kAccumulate = AccumulateTable<false>(std::make_integer_sequence<int, kMR>());
 constexpr auto kAccumulatePrefetch = AccumulateTable<true>(std::make_integer_sequence<int, kMR>());
 
-// Lanes [lo, hi) of accumulator vector v of a register tile, which go to output index `out` onwards: a segment cut
-// at vector boundaries.
-struct Piece {
-  int64_t v, lo, hi, out;
-};
-
-// The pieces of `segments` in vector order. Returns their number (at most kTile / kLanes + segments).
-int64_t Pieces(const Segment* seg, int64_t segments, Piece* pieces) {
-  int64_t count = 0;
-  for (int64_t s = 0; s < segments; ++s) {
-    for (int64_t lane = seg[s].lane, end = lane + seg[s].count; lane < end;) {
-      const int64_t v = lane / kLanes, hi = std::min(end, (v + 1) * kLanes);
-      pieces[count++] = Piece{v, lane - v * kLanes, hi - v * kLanes, seg[s].out + lane - seg[s].lane};
-      lane = hi;
-    }
-  }
-  return count;
-}
-
 // One output channel's row of a register tile (in `tile`, vectors stored aligned) through residual and activation
-// into y. Each vector is reloaded whole from where it was stored, so the store buffer can forward it; a piece that
-// starts inside the vector is shifted down with Compress rather than reloaded at an unaligned offset (a load across
-// two pending stores cannot be forwarded and waits for both). conv_bench, 1 thread: 16 -> 64 on 55x55 0.30 ->
-// 0.295 ms, 32 -> 128 on 27x27 0.28 -> 0.275 ms, 13x13 layers unchanged; the epilogue is still ~9% of the 55x55
-// layer (perf), mostly this loop's bookkeeping.
+// into y. Each vector is reloaded whole from where it was stored (the store buffer forwards it); garbage lanes
+// (padding columns, positions past the band) are squeezed out with Compress, so a vector takes one partial store
+// however its lanes straddle rows (conv_bench, 1 thread: 1-2% faster than cutting vectors into per-row pieces).
 template <ActKind A>
-HWY_INLINE void StoreTileRow(DF d, const float* HWY_RESTRICT tile, size_t vectors, const Piece* pieces,
-                             int64_t piece_count, const float* residual, const Activation& act, float* y) {
-  for (int64_t i = 0; i < piece_count; ++i) {
-    const Piece& pc = pieces[i];
-    if (static_cast<size_t>(pc.v) >= vectors) break;
-    VF v = hn::Load(d, tile + pc.v * kLanes);
-    if (pc.lo > 0) v = hn::Compress(v, hn::Not(hn::FirstN(d, static_cast<size_t>(pc.lo))));
-    const int64_t n = pc.hi - pc.lo;
-    if (residual) v = hn::Add(v, LoadPartial(d, residual + pc.out, n));
-    StorePartial(VecActivateK<A>(d, v, act.alpha, act.beta), d, y + pc.out, n);
+HWY_INLINE void StoreTileRow(DF d, const float* HWY_RESTRICT tile, size_t vectors, const VectorDest* dest,
+                             const float* residual, const Activation& act, float* y) {
+  for (size_t v = 0; v < vectors; ++v) {
+    const VectorDest& vd = dest[v];
+    if (vd.count == 0) continue;
+    VF x = hn::Load(d, tile + v * kLanes);
+    if (!vd.full) x = hn::Compress(x, hn::LoadMaskBits(d, vd.valid));
+    if (residual) x = hn::Add(x, LoadPartial(d, residual + vd.out, vd.count));
+    StorePartial(VecActivateK<A>(d, x, act.alpha, act.beta), d, y + vd.out, vd.count);
   }
 }
 
@@ -160,15 +146,13 @@ void Band(const Geometry& g, const float* buf, int64_t oh0, int64_t oh1, const f
   const int64_t out_plane = p.OH * p.OW;
   const int64_t positions = (oh1 - oh0 - 1) * g.Wp + p.OW, first = oh0 * p.OW;
   HWY_ALIGN float tile[kMR * kTile];
-  Segment seg[kTile + 1];
-  Piece pieces[kTile + kV];
+  VectorDest dest[kV];
   DispatchActKind(act.kind, [&](auto kind) HWY_ATTR {
     constexpr ActKind A = decltype(kind)::value;
     // Column tiles outer: the tile's input window (C kh rows of ~kTile + kw floats) stays in L1 across the row
     // tiles, whose weight panels stream from L2.
     for (int64_t n0 = 0; n0 < positions; n0 += kTile) {
-      const int64_t segments = Segments(g, n0, positions, first, seg);
-      const int64_t piece_count = Pieces(seg, segments, pieces);
+      Destinations(g, n0, positions, first, dest);
       const size_t vectors = positions - n0 <= kLanes ? 1 : kV;
       for (int64_t rt = rt0; rt < rt1; ++rt) {
         for (int64_t r0 = 0; r0 < kPanel; r0 += kMR) {
@@ -178,7 +162,7 @@ void Band(const Geometry& g, const float* buf, int64_t oh0, int64_t oh1, const f
           table[vectors - 1][static_cast<size_t>(rows - 1)](d, buf + n0, offset, g.K, w + rt * g.K * kPanel + r0,
                                                             bias + m0, tile);
           for (int64_t r = 0; r < rows; ++r) {
-            StoreTileRow<A>(d, tile + r * kTile, vectors, pieces, piece_count,
+            StoreTileRow<A>(d, tile + r * kTile, vectors, dest,
                             residual ? residual + (m0 + r) * out_plane : nullptr, act, y + (m0 + r) * out_plane);
           }
         }
