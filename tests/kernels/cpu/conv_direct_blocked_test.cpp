@@ -103,8 +103,9 @@ TEST(CpuDirectBlocked, OutputMayAliasResidual) {
   expect_close(pr.run(two, y.data()), pr.expected(), pr);
 }
 
-// The measured choice: resnet18's 14x14 stage (stride 1 at two threads, stride 2 at any), nothing with fewer
-// than 128 input channels or on 7x7 / 28x28 outputs.
+// The measured choice: resnet18's 14x14 stage (stride 1 at two threads, stride 2 at any) and squeezenet1_1's 13x13
+// expand convs at two threads; no stride 2 with fewer than 128 input channels, nothing on 7x7 / 28x28 outputs,
+// with fewer than 48 input channels or dilated.
 TEST(CpuDirectBlocked, ChosenForTheFourteenByFourteenStage) {
   EXPECT_TRUE(direct_blocked_preferred(same3x3(256, 256, 14, 14), 2));
   EXPECT_FALSE(direct_blocked_preferred(same3x3(256, 256, 14, 14), 1));
@@ -119,7 +120,20 @@ TEST(CpuDirectBlocked, ChosenForTheFourteenByFourteenStage) {
   EXPECT_FALSE(direct_blocked_preferred(narrow, 2));
   EXPECT_FALSE(direct_blocked_preferred(same3x3(512, 512, 7, 7), 2));
   EXPECT_FALSE(direct_blocked_preferred(same3x3(128, 128, 28, 28), 2));
-  EXPECT_FALSE(direct_blocked_preferred(same3x3(64, 256, 13, 13), 2));
+  EXPECT_TRUE(direct_blocked_preferred(same3x3(64, 256, 13, 13), 2));
+  EXPECT_TRUE(direct_blocked_preferred(same3x3(48, 192, 13, 13), 2));
+  EXPECT_FALSE(direct_blocked_preferred(same3x3(48, 192, 13, 13), 1));
+  EXPECT_FALSE(direct_blocked_preferred(same3x3(32, 128, 13, 13), 2));
+  Conv2dParams dilated = same3x3(96, 96, 15, 17);
+  dilated.dilation_h = dilated.dilation_w = 2;
+  dilated.pad_top = dilated.pad_bottom = dilated.pad_left = dilated.pad_right = 2;
+  dilated.with_output_size();
+  EXPECT_TRUE(direct_blocked_applicable(dilated));
+  EXPECT_FALSE(direct_blocked_preferred(dilated, 2));
+  Conv2dParams thin_down = same3x3(64, 128, 28, 28);
+  thin_down.stride_h = thin_down.stride_w = 2;
+  thin_down.with_output_size();
+  EXPECT_FALSE(direct_blocked_preferred(thin_down, 2));
 }
 
 TEST(CpuDirectBlocked, RejectsUnsupportedGeometry) {
