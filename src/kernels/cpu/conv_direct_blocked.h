@@ -1,7 +1,8 @@
 // Direct 2-D NCHW float32 convolution with output channels in the vector lanes (the way ONNX Runtime's NCHWc
-// kernels compute), for dense layers with many channels on small planes (resnet18's 14x14 stage), where Winograd's
-// transformed weights (36 / 9 = 4x the bytes) stream from memory for few tiles and im2col + GEMM gathers a long K. Depends on conv_params.h, conv_layout.h, activation.h and core/thread_pool.h; the SIMD code
-// uses Highway with runtime ISA dispatch.
+// kernels compute), for dense layers with many channels on small planes (resnet18's 14x14 stage, squeezenet's 13x13
+// layers at two threads), where Winograd's transformed weights (36 / 9 = 4x the bytes) stream from memory for few
+// tiles, im2col + GEMM gathers a long K and direct planes computes garbage columns. Depends on conv_params.h,
+// conv_layout.h, activation.h and core/thread_pool.h; the SIMD code uses Highway with runtime ISA dispatch.
 //
 // Algorithm: the input is copied into zero-padded planes (C x Hp x Wp), so output position p = (oh, ow) reads tap
 // (c, i, j) at c Hp Wp + pos[p] + tap[i, j] with pos[p] = oh stride_h Wp + ow stride_w: any stride and dilation,
@@ -10,7 +11,8 @@
 // vector load per channel vector and one broadcast per position for (vectors x positions) FMAs. The multiply-adds
 // run in blocks of kBlockC input channels (their weights stay in L1) over a band of positions, accumulating into a
 // position-major buffer [P][M] in scratch (each band's slice stays in L2); the last channel block's tile goes
-// through bias (the accumulators' start value) and is then transposed into y with residual and activation.
+// through bias (the accumulators' start value) and is then transposed into y with residual and activation (16x16
+// blocks in registers on AVX-512, gathers elsewhere).
 // Results do not depend on the thread count: every output is one accumulation in a fixed channel order.
 #pragma once
 #include <cstdint>

@@ -7,9 +7,9 @@
 //   - dense 3x3 stride 1 where Winograd has few tiles or few input channels to share its transforms
 //     (cpu::direct_planes_preferred, which may depend on the plan's thread count): direct kernel over padded
 //     planes (conv_direct_planes.h);
-//   - dense 3x3 with >= 128 input channels on 65-256 output positions (resnet18's 14x14 stage: stride 2, and
-//     stride 1 at two or more threads): direct kernel with output channels in the vector lanes
-//     (conv_direct_blocked.h);
+//   - dense 3x3 on 65-256 output positions (cpu::direct_blocked_preferred: resnet18's 14x14 stage, stride 2 from
+//     128 input channels; stride 1 from 48 at two or more threads, which also takes squeezenet's 13x13 layers):
+//     direct kernel with output channels in the vector lanes (conv_direct_blocked.h);
 //   - few input channels (stem convs, C <= 4): direct kernel over phase-split padded rows (conv_direct_smallc.h);
 //     as ai.edgeforge FusedConvMaxPool (conv-maxpool-fusion), the same kernel with the MaxPool applied to each band
 //     of its output rows (conv_max_pool.h);
