@@ -179,6 +179,7 @@ void Finish(const Geometry& g, const float* acc, const float* residual, const Ac
     // Whole 16 x 16 blocks transposed in registers, the ragged edges gathered. conv_bench, 1 thread: 16 -> 64 on
     // 55x55 0.29-0.31 -> 0.27 ms, 32 -> 128 on 27x27 0.26-0.27 -> 0.24-0.25 ms; on 13x13 (64 -> 256) the epilogue
     // went from 12% of the layer to 5% (perf).
+    static_assert(kLanes == 16, "Transpose16x16 works on 512-bit float vectors");
     const DF d;
     const int64_t p_end = p0 + (p1 - p0) / 16 * 16, m_end = m0 + (m1 - m0) / 16 * 16;
     for (int64_t m = m0; m < m_end; m += 16) {

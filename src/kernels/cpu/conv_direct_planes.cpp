@@ -54,7 +54,6 @@ static_assert(kPanel % kMR == 0 && kTile <= DirectPlanesConv::kMaxTile);
 struct VectorDest {
   uint8_t valid[(kLanes + 7) / 8];
   int64_t count, out;
-  bool full;
 };
 
 // The destinations of the vectors of band positions [n0, n0 + kTile); `first` is the output index of the band's
@@ -76,7 +75,6 @@ void Destinations(const Geometry& g, int64_t n0, int64_t positions, int64_t firs
     for (size_t b = 0; b < sizeof(vd.valid); ++b) vd.valid[b] = static_cast<uint8_t>(bits >> (8 * b));
     vd.out = out;
     if (out >= 0) out += vd.count;
-    vd.full = vd.count == kLanes;
   }
 }
 
@@ -131,7 +129,7 @@ HWY_INLINE void StoreTileRow(DF d, const float* HWY_RESTRICT tile, size_t vector
     const VectorDest& vd = dest[v];
     if (vd.count == 0) continue;
     VF x = hn::Load(d, tile + v * kLanes);
-    if (!vd.full) x = hn::Compress(x, hn::LoadMaskBits(d, vd.valid));
+    if (vd.count < kLanes) x = hn::Compress(x, hn::LoadMaskBits(d, vd.valid));
     if (residual) x = hn::Add(x, LoadPartial(d, residual + vd.out, vd.count));
     StorePartial(VecActivateK<A>(d, x, act.alpha, act.beta), d, y + vd.out, vd.count);
   }

@@ -15,11 +15,11 @@
 // and activation and is stored vector by vector, its garbage lanes squeezed out (real outputs of a band are
 // consecutive in y). The garbage columns cost (Wp - OW) / Wp of the multiply-adds (3x3 'same': one per row, 7% on
 // 13x13, 2% on 55x55).
-// Threads: each takes (band, group of output channels) tasks and pads the band's rows into its own buffer, so a thread reads only
-// input it wrote itself (input padded by one core and read by the other made two threads 1.3x as fast as one instead of
-// ~1.9x). Large inputs are split into bands, large weight sets into channel groups. Results do not depend on the thread
-// count or the split: each output element is one accumulator over k in a fixed order, whatever tile or band it lands
-// in.
+// Threads: each takes (band, group of output channels) tasks and pads the band's rows into its own buffer, so a
+// thread reads only input it wrote itself (input padded by one core and read by the other made two threads 1.3x as
+// fast as one instead of ~1.9x). Large inputs are split into bands, large weight sets into channel groups. Results
+// do not depend on the thread count or the split: each output element is one accumulator over k in a fixed order,
+// whatever tile or band it lands in.
 #pragma once
 #include <cstdint>
 #include <vector>
