@@ -21,6 +21,7 @@
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/im2col_panels.h"
+#include "kernels/cpu/pointwise_depthwise.h"
 #include "kernels/cpu/pool.h"
 #include "kernels/cpu/qdepthwise.h"
 #include "kernels/cpu/sgemm.h"
@@ -337,6 +338,46 @@ void BM_ConvMaxPool(benchmark::State& state) {
   report(state, c.M * c.C * c.kh * c.kw * c.OH * c.OW, 4 * (c.C * c.H * c.W + p.C * p.OH * p.OW));
 }
 
+// Args: C, H = W, M (expansion), k, s, fused, band KiB. An inverted-residual block's expand 1x1 conv (C -> M) and
+// its k x k depthwise conv, both with Clip(0, 6): fused = 1 runs PointwiseDepthwiseConv (bands of at most `band
+// KiB`, 0: the default), fused = 0 the packed GEMM then depthwise_conv2d through a full-size intermediate, as
+// unfused nodes do. GMAC/s counts both convs' multiply-adds.
+void BM_PointwiseDepthwise(benchmark::State& state) {
+  cpu::Conv2dParams pw;
+  pw.C = state.range(0), pw.H = pw.W = state.range(1), pw.M = state.range(2);
+  pw.with_output_size();
+  const cpu::Conv2dParams dw = square(pw.M, pw.H, state.range(3), state.range(4));
+  const auto x = random_floats(pw.C * pw.H * pw.W), w1 = random_floats(pw.M * pw.C), b1 = random_floats(pw.M);
+  const auto w2 = random_floats(dw.M * dw.kh * dw.kw), b2 = random_floats(dw.M);
+  const cpu::Activation relu6{cpu::ActKind::kClip, 0.0f, 6.0f};
+  std::vector<float> y(static_cast<size_t>(dw.M * dw.OH * dw.OW));
+  if (state.range(5) != 0) {
+    const int64_t band = state.range(6) > 0 ? state.range(6) << 10 : cpu::PointwiseDepthwiseConv::kBandBytes;
+    const cpu::PointwiseDepthwiseConv k(pw, w1.data(), b1.data(), relu6, dw, w2.data(), b2.data(), relu6,
+                                        cpu::PointwiseDepthwiseConv::kChunks, band);
+    std::vector<float> scratch(k.scratch_bytes() / sizeof(float) + 16);
+    float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
+    for (auto _ : state) {
+      k.run(x.data(), y.data(), aligned, pool());
+      benchmark::DoNotOptimize(y.data());
+    }
+  } else {
+    const cpu::PackedMatrix packed = cpu::pack_a(false, pw.M, pw.C, w1.data(), pw.C);
+    std::vector<float> mid(static_cast<size_t>(pw.M * pw.H * pw.W));
+    cpu::GemmEpilogue epi;
+    epi.bias = b1.data();
+    epi.act = relu6;
+    const int64_t n = pw.H * pw.W;
+    for (auto _ : state) {
+      cpu::sgemm_packed_a(packed, n, false, x.data(), n, mid.data(), n, epi, pool());
+      cpu::depthwise_conv2d(dw, mid.data(), w2.data(), b2.data(), nullptr, relu6, y.data(), pool());
+      benchmark::DoNotOptimize(y.data());
+    }
+  }
+  report(state, pw.M * pw.C * pw.H * pw.W + dw.M * dw.kh * dw.kw * dw.OH * dw.OW,
+         4 * (pw.C * pw.H * pw.W + dw.M * dw.OH * dw.OW));
+}
+
 // Args: C, H = W, M, k. The padded-plane direct kernel (conv_direct_planes.h) on k x k stride-1 'same' layers
 // (3x3: the Winograd shapes; 1x1: the pointwise ones).
 void BM_ConvDirectPlanes(benchmark::State& state) {
@@ -450,6 +491,15 @@ void register_all() {
   }
   for (int64_t kib : {64, 128, 512, 1024}) fused->Args({3, 2, 0, 0, 1, 1, kib});
   timed(fused);
+  auto* pwdw = benchmark::RegisterBenchmark("pointwise_depthwise", BM_PointwiseDepthwise);
+  pwdw->ArgNames({"C", "HW", "M", "k", "s", "fused", "band_kib"});
+  // mobilenet_v2's features.2 / .3 / .4 and a 28x28 block; efficientnet_b0's 5x5 stride-2 block.
+  for (int64_t f : {0, 1}) {
+    pwdw->Args({16, 112, 96, 3, 2, f, 0})->Args({24, 56, 144, 3, 1, f, 0})->Args({24, 56, 144, 3, 2, f, 0});
+    pwdw->Args({32, 28, 192, 3, 1, f, 0})->Args({24, 56, 144, 5, 2, f, 0});
+  }
+  for (int64_t kib : {128, 512, 1024, 2048, 8192}) pwdw->Args({16, 112, 96, 3, 2, 1, kib})->Args({24, 56, 144, 3, 1, 1, kib});
+  timed(pwdw);
   auto* planes = benchmark::RegisterBenchmark("conv_direct_planes", BM_ConvDirectPlanes);
   planes->ArgNames({"C", "HW", "M", "k"});
   for (auto [c, hw, m] : kWinogradShapes) planes->Args({c, hw, m, 3});

@@ -40,6 +40,19 @@ int64_t layer_macs(const Graph& g, const Node& n, const Plan& p) {
     if (!xs || !ws || xs->size() != 4 || ws->size() != 4) return 0;
     return shape_numel(conv_max_pool_conv_shape(n, *xs, *ws)) * (*ws)[1] * (*ws)[2] * (*ws)[3];
   }
+  if (op == "FusedConvDepthwise") {
+    // MACs of both convs; the graph holds neither the intermediate nor its shape.
+    const ValueType* x = type_of(0, false);
+    const ValueType* w1 = type_of(1, false);
+    const ValueType* w2 = type_of(3, false);
+    auto xs = x ? x->concrete_shape() : std::nullopt;
+    auto w1s = w1 ? w1->concrete_shape() : std::nullopt;
+    auto w2s = w2 ? w2->concrete_shape() : std::nullopt;
+    if (!ys || !xs || !w1s || !w2s || xs->size() != 4 || w1s->size() != 4 || w2s->size() != 4) return 0;
+    const ConvDepthwiseParts parts = split_conv_depthwise(n);
+    return shape_numel(conv_output_shape(parts.pointwise, *xs, *w1s)) * (*w1s)[1] * (*w1s)[2] * (*w1s)[3] +
+           shape_numel(*ys) * (*w2s)[1] * (*w2s)[2] * (*w2s)[3];
+  }
   if (op == "ConvTranspose") {
     const ValueType* x = type_of(0, false);
     const ValueType* w = type_of(1, false);

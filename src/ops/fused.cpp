@@ -3,6 +3,7 @@
 // activation epilogue in float32, so a fused node computes bit for bit what its unfused standard nodes compute.
 #include "ops/fused.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -209,6 +210,48 @@ void fused_conv_max_pool_kernel(KernelContext& ctx) {
   standard_def("MaxPool").kernel(pool);
 }
 
+
+void infer_fused_conv_depthwise(InferContext& ctx) {
+  const ConvDepthwiseParts parts = split_conv_depthwise(ctx.node());
+  EF_CHECK(ctx.num_inputs() >= 4 && ctx.num_inputs() <= 5 && ctx.has_input(3), kInvalidModel,
+           "{}: FusedConvDepthwise takes X, W1, B1 (optional), W2, B2 (optional)", ctx.node().label());
+  fused_activation(parts.pointwise);
+  fused_activation(parts.depthwise);
+  check_float32(ctx.node(), ctx.input_dtype(0));
+  std::vector<const ValueType*> types;
+  std::vector<const Tensor*> values;
+  for (size_t i = 0; i < 3; ++i) {
+    types.push_back(ctx.has_input(i) ? &ctx.input_type(i) : nullptr);
+    values.push_back(ctx.has_input(i) ? ctx.input_value(i) : nullptr);
+  }
+  const ValueType mid = infer_conv_part(parts.pointwise, types, values);
+  const bool b2 = ctx.num_inputs() > 4 && ctx.has_input(4);
+  const ValueType y = infer_conv_part(parts.depthwise, {&mid, &ctx.input_type(3), b2 ? &ctx.input_type(4) : nullptr},
+                                      {nullptr, ctx.input_value(3), b2 ? ctx.input_value(4) : nullptr});
+  ctx.set_output(0, y.dtype, y.dims);
+}
+
+// The pointwise part into a tensor of its own (FusedConv's reference: Conv, then the activation), then the
+// depthwise part.
+void fused_conv_depthwise_kernel(KernelContext& ctx) {
+  const ConvDepthwiseParts parts = split_conv_depthwise(ctx.node());
+  EF_CHECK(ctx.num_inputs() >= 4 && ctx.num_inputs() <= 5 && ctx.has_input(3), kInvalidModel,
+           "{}: FusedConvDepthwise takes X, W1, B1 (optional), W2, B2 (optional)", ctx.node().label());
+  check_float32(ctx.node(), ctx.input(0).dtype());
+  const Tensor &x = ctx.input(0), &w1 = ctx.input(1);
+  EF_CHECK(x.shape().size() >= 3 && w1.shape().size() == x.shape().size(), kInvalidModel,
+           "{}: needs X and W1 of the same rank >= 3", ctx.node().label());
+  std::vector<Tensor> mid{Tensor::zeros(DType::kFloat32, conv_output_shape(parts.pointwise, x.shape(), w1.shape()))};
+  KernelContext pointwise(parts.pointwise, {&x, &w1, ctx.has_input(2) ? &ctx.input(2) : nullptr}, &mid, {},
+                          ctx.num_threads());
+  fused_conv_kernel(pointwise);
+  const bool b2 = ctx.num_inputs() > 4 && ctx.has_input(4);
+  std::vector<Tensor> out{ctx.output(0)};
+  KernelContext depthwise(parts.depthwise, {&mid[0], &ctx.input(3), b2 ? &ctx.input(4) : nullptr}, &out, {},
+                          ctx.num_threads());
+  fused_conv_kernel(depthwise);
+}
+
 }  // namespace
 
 std::optional<cpu::ActKind> activation_kind_from_name(const std::string& name) {
@@ -313,12 +356,15 @@ ConvMaxPoolParts split_conv_max_pool(const Node& fused) {
   return parts;
 }
 
-Shape conv_max_pool_conv_shape(const Node& fused, const Shape& x, const Shape& w) {
-  const Node conv = split_conv_max_pool(fused).conv;
+Shape conv_output_shape(const Node& conv, const Shape& x, const Shape& w) {
   WindowAttrs window = read_window_attrs(conv, std::vector<int64_t>(w.begin() + 2, w.end()));
   Shape y{x[0], w[0]};
   for (size_t i = 2; i < x.size(); ++i) y.push_back(window_axis_output(conv, i - 2, x[i], window));
   return y;
+}
+
+Shape conv_max_pool_conv_shape(const Node& fused, const Shape& x, const Shape& w) {
+  return conv_output_shape(split_conv_max_pool(fused).conv, x, w);
 }
 
 bool conv_max_pool_fusable(const Node& conv, const Shape& x, const Shape& w) {
@@ -335,9 +381,53 @@ bool conv_max_pool_fusable(const Node& conv, const Shape& x, const Shape& w) {
          strides[1] <= kMaxStride && dilations[0] == 1 && dilations[1] == 1;
 }
 
+ConvDepthwiseParts split_conv_depthwise(const Node& fused) {
+  ConvDepthwiseParts parts{fused, fused};
+  const int y = fused.outputs.empty() ? kNoValue : fused.outputs[0];
+  auto input = [&](size_t i) { return i < fused.inputs.size() ? fused.inputs[i] : kNoValue; };
+  Node& pw = parts.pointwise;
+  pw.op_type = "FusedConv";
+  pw.attrs.clear();
+  pw.inputs = {input(0), input(1), input(2)};
+  pw.outputs = {y};
+  Node& dw = parts.depthwise;
+  dw.op_type = "FusedConv";
+  dw.attrs.clear();
+  dw.inputs = {y, input(3), input(4)};
+  const std::string prefix = kDepthwiseAttrPrefix;
+  for (const auto& [key, attr] : fused.attrs) {
+    if (key.compare(0, prefix.size(), prefix) == 0) {
+      dw.attrs[key.substr(prefix.size())] = attr;
+    } else {
+      pw.attrs[key] = attr;
+    }
+  }
+  return parts;
+}
+
+bool conv_depthwise_fusable(const Node& pw, const Shape& x, const Shape& w1, const Node& dw, const Shape& w2) {
+  if (x.size() != 4 || w1.size() != 4 || w2.size() != 4) return false;
+  // The pointwise part: 1x1, stride 1, no padding, group 1 (a GEMM straight on the input rows).
+  const std::vector<int64_t> pw_strides = pw.attr_ints("strides", {1, 1}), pads = pw.attr_ints("pads", {0, 0, 0, 0});
+  const bool pointwise = w1[2] == 1 && w1[3] == 1 && w1[1] == x[1] && pw.attr_int("group", 1) == 1 &&
+                         pw_strides == std::vector<int64_t>{1, 1} &&
+                         std::all_of(pads.begin(), pads.end(), [](int64_t v) { return v == 0; });
+  // The depthwise part (cpu::depthwise_band_applicable, which ops must not include): group == channels, a
+  // multiple of them out, column stride 1 or 2.
+  const std::vector<int64_t> dw_strides = dw.attr_ints("strides", {1, 1});
+  const std::vector<int64_t> dilations = dw.attr_ints("dilations", {1, 1});
+  const int64_t channels = w1[0];
+  const bool depthwise = dw.attr_int("group", 1) == channels && w2[1] == 1 && channels >= 1 &&
+                         w2[0] % channels == 0 && dw_strides.size() == 2 && dw_strides[0] >= 1 &&
+                         (dw_strides[1] == 1 || dw_strides[1] == 2) && dilations.size() == 2 && dilations[0] >= 1 &&
+                         dilations[1] >= 1;
+  return pointwise && depthwise;
+}
+
 void register_fused_ops(OpRegistry& r) {
   r.add({kEdgeForgeDomain, "FusedConv", 1, 1, infer_fused_conv, fused_conv_kernel});
   r.add({kEdgeForgeDomain, "FusedConvMaxPool", 1, 1, infer_fused_conv_max_pool, fused_conv_max_pool_kernel});
+  r.add({kEdgeForgeDomain, "FusedConvDepthwise", 1, 1, infer_fused_conv_depthwise, fused_conv_depthwise_kernel});
   r.add({kEdgeForgeDomain, "FusedGemm", 1, 1, infer_fused_gemm, fused_gemm_kernel});
   r.add({kEdgeForgeDomain, "Gelu", 1, 1, infer_gelu, gelu_kernel});
   r.add({kEdgeForgeDomain, "LayerNormalization", 1, 1, infer_layer_norm, layer_norm_kernel});

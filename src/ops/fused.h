@@ -64,6 +64,32 @@ Shape conv_max_pool_conv_shape(const Node& fused, const Shape& x, const Shape& w
 // undilated: cpu::direct_smallc_applicable), so the fused node never falls back to the reference kernels there.
 bool conv_max_pool_fusable(const Node& conv, const Shape& x, const Shape& w);
 
+// The output shape of conv (a Conv or FusedConv node) for input shape x and weight shape w, both of rank >= 3:
+// [N, M, spatial dims of its windows over x]. Throws kInvalidModel naming the node when no window fits.
+Shape conv_output_shape(const Node& conv, const Shape& x, const Shape& w);
+
+// ai.edgeforge FusedConvDepthwise: a pointwise FusedConv without residual and the depthwise FusedConv without
+// residual that alone reads its output, as one node: Y = act2(Conv(act1(Conv(X, W1, B1)), W2, B2)), so that the
+// CPU provider can run the depthwise conv on each band of pointwise rows while it is in cache
+// (kernels/cpu/pointwise_depthwise.h). Inputs X, W1, B1 (optional), W2, B2 (optional). Attributes: the pointwise
+// FusedConv's, plus the depthwise FusedConv's prefixed "dw_" (dw_group, dw_strides, dw_pads, dw_activation, ...).
+inline constexpr const char* kDepthwiseAttrPrefix = "dw_";
+
+// The two FusedConv nodes a FusedConvDepthwise stands for: pointwise over inputs X, W1, B1 and depthwise over
+// (its output, W2, B2), both writing the node's output value as placeholder for the intermediate (which has no
+// value of its own); the caller replaces it where the intermediate needs one.
+struct ConvDepthwiseParts {
+  Node pointwise;
+  Node depthwise;
+};
+ConvDepthwiseParts split_conv_depthwise(const Node& fused);
+
+// True when pw (a Conv, or FusedConv without residual) with input shape x and weight shape w1, and dw (likewise,
+// reading pw's output) with weight shape w2, may merge: 2-D; pw 1x1, stride 1, no padding, group 1; dw depthwise
+// (group = channels, a multiple of them out) with column stride 1 or 2: the layers the CPU provider computes in
+// bands, so the fused node never falls back to the reference kernels there.
+bool conv_depthwise_fusable(const Node& pw, const Shape& x, const Shape& w1, const Node& dw, const Shape& w2);
+
 void register_fused_ops(OpRegistry& r);
 
 }  // namespace ef

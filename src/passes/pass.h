@@ -121,6 +121,7 @@ std::unique_ptr<Pass> make_layernorm_fusion();
 std::unique_ptr<Pass> make_residual_add_fusion();
 std::unique_ptr<Pass> make_activation_fusion();
 std::unique_ptr<Pass> make_conv_maxpool_fusion();
+std::unique_ptr<Pass> make_conv_depthwise_fusion();
 std::unique_ptr<Pass> make_qdq_fusion();
 std::unique_ptr<Pass> make_qconv_add_fusion();
 

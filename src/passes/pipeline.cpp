@@ -39,6 +39,7 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(int level) {
     passes.push_back(make_residual_add_fusion());
     passes.push_back(make_activation_fusion());
     passes.push_back(make_conv_maxpool_fusion());  // after activation fusion: Conv + Relu + MaxPool as one node
+    passes.push_back(make_conv_depthwise_fusion());  // likewise: both convs keep their activations
   }
   passes.push_back(make_duplicate_initializer_elimination());
   passes.push_back(make_common_subexpression_elimination());

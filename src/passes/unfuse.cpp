@@ -196,6 +196,15 @@ std::vector<Node> expand(Graph& g, const Node& n, int64_t opset) {
     for (const auto& [key, attr] : parts.pool.attrs) e.last().attrs[key] = attr;
     return e.take();
   }
+  if (n.op_type == "FusedConvDepthwise") {
+    // The pointwise conv into a value of its own, then the depthwise conv reading it and writing the node's output.
+    ConvDepthwiseParts parts = split_conv_depthwise(n);
+    const int mid = add_intermediate(g, e.base() + "_pointwise", DType::kFloat32);
+    emit_conv_or_gemm(e, parts.pointwise, mid);
+    parts.depthwise.inputs[0] = mid;
+    emit_conv_or_gemm(e, parts.depthwise, y);
+    return e.take();
+  }
   emit_conv_or_gemm(e, n, y);
   return e.take();
 }

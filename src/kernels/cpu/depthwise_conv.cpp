@@ -525,6 +525,18 @@ void DepthwisePlanes(const Conv2dParams& p, const float* x, const float* w, cons
   }
 }
 
+// Output planes [m0, m1) of one image with explicit plane strides (depthwise_conv2d_band).
+void DepthwiseBand(const Conv2dParams& p, const float* x, int64_t x_plane, const float* w, const float* bias,
+                   const Activation& act, float* y, int64_t y_plane, int64_t m0, int64_t m1) {
+  const int64_t multiplier = p.M / p.C;
+  const PaddedShape ps = padded_shape(p);
+  float* buf = padded_buffer(p, ps);
+  for (int64_t m = m0; m < m1; ++m) {
+    padded_plane(p, ps, x + m / multiplier * x_plane, w + m * p.kh * p.kw, bias ? bias[m] : 0.0f, nullptr, act,
+                 y + m * y_plane, buf);
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace ef::cpu
 HWY_AFTER_NAMESPACE();
@@ -533,6 +545,7 @@ HWY_AFTER_NAMESPACE();
 namespace ef::cpu {
 
 HWY_EXPORT(DepthwisePlanes);
+HWY_EXPORT(DepthwiseBand);
 
 bool is_depthwise(const Conv2dParams& p) { return p.group == p.C && p.C > 0 && p.M % p.C == 0 && p.M > 0; }
 
@@ -546,6 +559,18 @@ void depthwise_conv2d(const Conv2dParams& p, const float* x, const float* w, con
   pool.parallel_for(p.N * p.M, grain, [&](int64_t begin, int64_t end) {
     HWY_DYNAMIC_DISPATCH(DepthwisePlanes)(p, x, w, bias, residual, act, y, begin, end);
   });
+}
+
+bool depthwise_band_applicable(const Conv2dParams& p) {
+  return is_depthwise(p) && (p.stride_w == 1 || p.stride_w == 2) && p.stride_h >= 1 && p.kh >= 1 && p.kw >= 1 &&
+         p.dilation_h >= 1 && p.dilation_w >= 1 && p.pad_top >= 0 && p.pad_left >= 0 && p.H >= 0 && p.W >= 1 &&
+         p.OH >= 1 && p.OW >= 1;
+}
+
+void depthwise_conv2d_band(const Conv2dParams& p, const float* x, int64_t x_plane_stride, const float* w,
+                           const float* bias, const Activation& act, float* y, int64_t y_plane_stride, int64_t m0,
+                           int64_t m1) {
+  HWY_DYNAMIC_DISPATCH(DepthwiseBand)(p, x, x_plane_stride, w, bias, act, y, y_plane_stride, m0, m1);
 }
 
 }  // namespace ef::cpu

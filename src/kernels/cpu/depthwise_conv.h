@@ -19,4 +19,14 @@ bool is_depthwise(const Conv2dParams& p);
 void depthwise_conv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
                       const float* residual, const Activation& act, float* y, ThreadPool& pool);
 
+// The padded-plane path of depthwise_conv2d for one image's output planes [m0, m1), on the calling thread, with
+// explicit plane strides: input channel c at x + c * x_plane_stride, output plane m at y + m * y_plane_stride
+// (p.N is ignored). For callers that produce the input a band of rows at a time (pointwise_depthwise.h): p is then
+// the band's geometry, its pad_top the padding rows above the band, if any. No residual. The planes' results are
+// those depthwise_conv2d gives when it takes this path. Requires depthwise_band_applicable(p).
+bool depthwise_band_applicable(const Conv2dParams& p);
+void depthwise_conv2d_band(const Conv2dParams& p, const float* x, int64_t x_plane_stride, const float* w,
+                           const float* bias, const Activation& act, float* y, int64_t y_plane_stride, int64_t m0,
+                           int64_t m1);
+
 }  // namespace ef::cpu

@@ -13,6 +13,9 @@
 //   - few input channels (stem convs, C <= 4): direct kernel over phase-split padded rows (conv_direct_smallc.h);
 //     as ai.edgeforge FusedConvMaxPool (conv-maxpool-fusion), the same kernel with the MaxPool applied to each band
 //     of its output rows (conv_max_pool.h);
+//   - ai.edgeforge FusedConvDepthwise (conv-depthwise-fusion: a 1x1 conv and the depthwise conv reading it): the
+//     pointwise GEMM a band of rows at a time, each band consumed by the depthwise kernel while in L2
+//     (pointwise_depthwise.h);
 //   - everything else: GEMM whose B panels are packed straight from the input windows (im2col_pack_panel), so
 //     the column matrix is never written.
 // GEMM paths pre-pack each group's weights once at plan time. Bias, the FusedConv residual Z and its activation
@@ -32,6 +35,7 @@
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/im2col_panels.h"
+#include "kernels/cpu/pointwise_depthwise.h"
 #include "kernels/cpu/sgemm.h"
 #include "kernels/cpu/winograd.h"
 #include "ops/conv_pool_family.h"
@@ -362,12 +366,52 @@ std::unique_ptr<PreparedKernel> prepare_conv_max_pool(const NodeSignature& sig) 
       scratch);
 }
 
+// ai.edgeforge FusedConvDepthwise on PointwiseDepthwiseConv (what conv-depthwise-fusion merges: a 1x1 conv and
+// the depthwise conv reading it); nullptr (the reference kernels, one conv after the other) for anything else.
+std::unique_ptr<PreparedKernel> prepare_conv_depthwise(const NodeSignature& sig) {
+  if (!all_float32(sig) || !sig.has_input(0) || !sig.has_input(1) || !sig.has_input(3) || sig.output_types.empty() ||
+      sig.output_types[0] == nullptr) {
+    return nullptr;
+  }
+  const Tensor* w1 = sig.constant(1);
+  const Tensor* w2 = sig.constant(3);
+  if (w1 == nullptr || w2 == nullptr) return nullptr;
+  const Shape x_shape = sig.input_shape(0), y_shape = sig.output_shape(0);
+  if (x_shape.size() != 4 || w1->shape().size() != 4 || w2->shape().size() != 4 || y_shape.size() != 4) {
+    return nullptr;
+  }
+  const ConvDepthwiseParts parts = split_conv_depthwise(*sig.node);
+  const Shape mid_shape = conv_output_shape(parts.pointwise, x_shape, w1->shape());
+  const auto pw = to_2d(conv_params(parts.pointwise, x_shape, w1->shape(), mid_shape));
+  const auto dw = to_2d(conv_params(parts.depthwise, mid_shape, w2->shape(), y_shape));
+  if (!pw || !dw || !cpu::pointwise_depthwise_applicable(*pw, *dw)) return nullptr;
+  std::vector<float> b1, b2;
+  if (!read_constant_bias(sig, pw->M, b1)) return nullptr;
+  // B2 is input 4: read_constant_bias looks at input 2, so check it here.
+  if (sig.has_input(4)) {
+    const Tensor* b = sig.constant(4);
+    if (b == nullptr || b->numel() != dw->M) return nullptr;
+    b2.assign(b->data<float>(), b->data<float>() + b->numel());
+  }
+  auto kernel = std::make_shared<cpu::PointwiseDepthwiseConv>(
+      *pw, w1->data<float>(), b1.empty() ? nullptr : b1.data(), fused_activation(parts.pointwise), *dw,
+      w2->data<float>(), b2.empty() ? nullptr : b2.data(), fused_activation(parts.depthwise));
+  const uint64_t scratch = kernel->scratch_bytes();
+  return make_kernel(
+      "conv.pointwise_depthwise" + std::to_string(dw->kh) + "x" + std::to_string(dw->kw),
+      [kernel](const KernelArgs& args) {
+        kernel->run(args.input(0).data<float>(), args.output(0).data<float>(), args.scratch, *args.pool);
+      },
+      scratch);
+}
+
 }  // namespace
 
 void add_conv_kernels(KernelTable& table) {
   table.add("", "Conv", prepare_conv);
   table.add(kEdgeForgeDomain, "FusedConv", prepare_conv);
   table.add(kEdgeForgeDomain, "FusedConvMaxPool", prepare_conv_max_pool);
+  table.add(kEdgeForgeDomain, "FusedConvDepthwise", prepare_conv_depthwise);
   table.add("", "ConvTranspose", prepare_conv_transpose);
 }
 
