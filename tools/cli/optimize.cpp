@@ -199,8 +199,8 @@ CLI::App* add_optimize(CLI::App& app) {
                   "Fix an input's dims before optimizing, NAME=d0,d1,... (repeatable); without it dynamic dims stay "
                   "symbolic and no pass assumes a size for them");
   sub->add_flag("--keep-fused", flags->keep_fused,
-                "Write ai.edgeforge fused nodes (FusedConv, FusedConvMaxPool, FusedGemm, Gelu) instead of expanding "
-                "them to standard ONNX; only EdgeForge runs such a model");
+                "Write ai.edgeforge fused nodes (FusedConv, FusedConvMaxPool, FusedConvDepthwise, FusedGemm, Gelu) "
+                "instead of expanding them to standard ONNX; only EdgeForge runs such a model");
   flags->inputs.add_to(*sub);
   sub->callback([flags] { run_optimize(*flags); });
   return sub;
