@@ -18,6 +18,7 @@
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/cpu/activation-inl.h"
+#include "kernels/cpu/partial_vec-inl.h"
 #include "kernels/cpu/sgemm_kernel.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -41,19 +42,15 @@ constexpr int kMR = 6;
 #endif
 static_assert(kMR <= kMaxMR);
 
-// Partial vectors go through a stack buffer: masked loads / stores are not fault-safe on every target.
+// Partial vectors (edge columns): masked loads and stores where the target has fault-safe ones (partial_vec-inl.h),
+// a stack buffer elsewhere. The buffer's variable-length memcpy calls were 6% of a Winograd layer (16 -> 64 on
+// 55x55, whose GEMMs have an edge panel per block of tiles).
 HWY_INLINE VF LoadN(DF d, const float* HWY_RESTRICT p, int64_t n) {
-  if (n == kLanes) return hn::LoadU(d, p);
-  HWY_ALIGN float buf[kLanes] = {};
-  std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
-  return hn::Load(d, buf);
+  return ef::cpu::HWY_NAMESPACE::LoadPartial(d, p, n);
 }
 
 HWY_INLINE void StoreN(VF v, DF d, float* HWY_RESTRICT p, int64_t n) {
-  if (n == kLanes) return hn::StoreU(v, d, p);
-  HWY_ALIGN float buf[kLanes];
-  hn::Store(v, d, buf);
-  std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
+  ef::cpu::HWY_NAMESPACE::StorePartial(v, d, p, n);
 }
 
 // One vector of the epilogue for Finish: n valid lanes at column col of tile row r.
