@@ -210,7 +210,6 @@ void fused_conv_max_pool_kernel(KernelContext& ctx) {
   standard_def("MaxPool").kernel(pool);
 }
 
-
 void infer_fused_conv_depthwise(InferContext& ctx) {
   const ConvDepthwiseParts parts = split_conv_depthwise(ctx.node());
   EF_CHECK(ctx.num_inputs() >= 4 && ctx.num_inputs() <= 5 && ctx.has_input(3), kInvalidModel,
