@@ -35,30 +35,6 @@ Model block_model(int64_t c, int64_t m, int64_t h, int64_t w, int64_t k, int64_t
   return b.build();
 }
 
-// The model's output on x (optimization level 0: the graph as given).
-Tensor run_level0(const Model& m, const Tensor& x, bool reference_kernels, int threads = 1,
-                  std::vector<NodeProfile>* profile = nullptr) {
-  SessionOptions options;
-  options.optimization_level = 0;
-  options.reference_kernels = reference_kernels;
-  options.num_threads = threads;
-  auto session = Session::from_model(clone_model(m), options);
-  NamedTensors in{{"x", x}};
-  if (profile != nullptr) return session->run_profiled(in, *profile)[0];
-  return session->run(in)[0];
-}
-
-void expect_close(const Tensor& got, const Tensor& want, const char* what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  int64_t distinct = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    const float a = got.data<float>()[i], b = want.data<float>()[i];
-    ASSERT_NEAR(a, b, 1e-5f * std::max(1.0f, std::abs(b))) << what << " element " << i;
-    distinct += b != want.data<float>()[0];
-  }
-  EXPECT_GT(distinct, 0) << what << ": a constant output proves nothing";
-}
-
 TEST(ConvDepthwiseFusion, ExpandAndDepthwiseBecomeOneNode) {
   // Intermediates of 1 MiB and more: 64 x 64 x 64 floats, at stride 1 (banded) and 2; and 5x5.
   struct Block {
@@ -82,10 +58,10 @@ TEST(ConvDepthwiseFusion, ExpandAndDepthwiseBecomeOneNode) {
 
     const Tensor x = rand_f32({1, 8, 64, 67}, 5);
     const Tensor want = run_level0(before, x, true);
-    expect_close(run_level0(after, x, true), want, "fused node, reference kernel");
+    expect_close_outputs(run_level0(after, x, true), want, "fused node, reference kernel");
     for (int threads : {1, 2}) {
       std::vector<NodeProfile> profile;
-      expect_close(run_level0(after, x, false, threads, &profile), want, "fused node, fast kernel");
+      expect_close_outputs(run_level0(after, x, false, threads, &profile), want, "fused node, fast kernel");
       ASSERT_EQ(profile.size(), 1u);
       EXPECT_EQ(profile[0].kernel, "conv.pointwise_depthwise" + std::to_string(s.k) + "x" + std::to_string(s.k));
     }
@@ -155,14 +131,14 @@ TEST(ConvDepthwiseFusion, ExportsAsConvClipConvClip) {
   const Model kept = load_model_from_bytes(export_model_bytes(after), "");
   const Tensor x = rand_f32({1, 8, 64, 64}, 9);
   const Tensor want = run_level0(before, x, true);
-  expect_close(run_level0(kept, x, false), want, "fused node after export and import");
+  expect_close_outputs(run_level0(kept, x, false), want, "fused node after export and import");
   EXPECT_EQ(unfuse_model(after), 1);
   EXPECT_EQ(count_domain(*after.graph, kEdgeForgeDomain), 0u);
   EXPECT_EQ(count_op(*after.graph, "Conv"), 2u);
   EXPECT_EQ(count_op(*after.graph, "Clip"), 2u);
   // onnx::checker runs in export: the standard form is valid ONNX.
   const Model reloaded = load_model_from_bytes(export_model_bytes(after), "");
-  expect_close(run_level0(reloaded, x, true), want, "unfused standard nodes");
+  expect_close_outputs(run_level0(reloaded, x, true), want, "unfused standard nodes");
 }
 
 }  // namespace conv_depthwise_fusion_test

@@ -34,30 +34,6 @@ Model stem_model(int64_t c, int64_t h, int64_t w, int64_t k, int64_t pad, int64_
   return b.build();
 }
 
-// The model's output on x under `options` (optimization level 0: the graph as given).
-Tensor run_level0(const Model& m, const Tensor& x, bool reference_kernels, int threads = 1,
-                  std::vector<NodeProfile>* profile = nullptr) {
-  SessionOptions options;
-  options.optimization_level = 0;
-  options.reference_kernels = reference_kernels;
-  options.num_threads = threads;
-  auto session = Session::from_model(clone_model(m), options);
-  NamedTensors in{{"x", x}};
-  if (profile != nullptr) return session->run_profiled(in, *profile)[0];
-  return session->run(in)[0];
-}
-
-void expect_close(const Tensor& got, const Tensor& want, const char* what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  int64_t distinct = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    const float a = got.data<float>()[i], b = want.data<float>()[i];
-    EXPECT_NEAR(a, b, 1e-5f * std::max(1.0f, std::abs(b))) << what << " element " << i;
-    distinct += b != want.data<float>()[0];
-  }
-  EXPECT_GT(distinct, 0) << what << ": a constant output proves nothing";
-}
-
 TEST(ConvMaxPoolFusion, StemConvReluMaxPoolBecomesOneNode) {
   // squeezenet's (3x3, no pad, ceil mode), resnet18's (7x7 pad 3, pool pad 1) and shufflenet's (3x3 pad 1) stems.
   struct Stem {
@@ -80,10 +56,10 @@ TEST(ConvMaxPoolFusion, StemConvReluMaxPoolBecomesOneNode) {
 
     const Tensor x = rand_f32({1, 3, 61, 67}, 5);
     const Tensor want = run_level0(before, x, true);
-    expect_close(run_level0(after, x, true), want, "fused node, reference kernel");
+    expect_close_outputs(run_level0(after, x, true), want, "fused node, reference kernel");
     for (int threads : {1, 2}) {
       std::vector<NodeProfile> profile;
-      expect_close(run_level0(after, x, false, threads, &profile), want, "fused node, fast kernel");
+      expect_close_outputs(run_level0(after, x, false, threads, &profile), want, "fused node, fast kernel");
       ASSERT_EQ(profile.size(), 1u);
       EXPECT_EQ(profile[0].kernel, "conv.direct_smallc_maxpool");
     }
@@ -140,7 +116,7 @@ TEST(ConvMaxPoolFusion, ExportsAsConvReluMaxPool) {
   const Model kept = load_model_from_bytes(export_model_bytes(after), "");
   const Tensor x = rand_f32({1, 3, 29, 31}, 9);
   const Tensor want = run_level0(before, x, true);
-  expect_close(run_level0(kept, x, false), want, "fused node after export and import");
+  expect_close_outputs(run_level0(kept, x, false), want, "fused node after export and import");
   EXPECT_EQ(unfuse_model(after), 1);
   EXPECT_EQ(count_domain(*after.graph, kEdgeForgeDomain), 0u);
   EXPECT_EQ(count_op(*after.graph, "Conv"), 1u);
@@ -148,7 +124,7 @@ TEST(ConvMaxPoolFusion, ExportsAsConvReluMaxPool) {
   EXPECT_EQ(count_op(*after.graph, "MaxPool"), 1u);
   // onnx::checker runs in export: the standard form is valid ONNX.
   const Model reloaded = load_model_from_bytes(export_model_bytes(after), "");
-  expect_close(run_level0(reloaded, x, true), want, "unfused standard nodes");
+  expect_close_outputs(run_level0(reloaded, x, true), want, "unfused standard nodes");
 }
 
 }  // namespace conv_maxpool_fusion_test

@@ -1,5 +1,6 @@
 // Shared bits of the level-2 fusion pass tests: deterministic weights and a conv attribute set.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -67,6 +68,32 @@ inline Model optimized(const Model& m, int level = 2) {
   options.level = level;
   optimize_model(out, options);
   return out;
+}
+
+// A one-input model's output on x (input "x") as the graph stands (optimization level 0), on the reference or the
+// fast kernels; with `profile`, the per-node profile of that run too.
+inline Tensor run_level0(const Model& m, const Tensor& x, bool reference_kernels, int threads = 1,
+                         std::vector<NodeProfile>* profile = nullptr) {
+  SessionOptions options;
+  options.optimization_level = 0;
+  options.reference_kernels = reference_kernels;
+  options.num_threads = threads;
+  auto session = Session::from_model(clone_model(m), options);
+  NamedTensors in{{"x", x}};
+  if (profile != nullptr) return session->run_profiled(in, *profile)[0];
+  return session->run(in)[0];
+}
+
+// got within 1e-5 relative of want, element by element, and want not constant (which would prove nothing).
+inline void expect_close_outputs(const Tensor& got, const Tensor& want, const char* what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  int64_t distinct = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const float a = got.data<float>()[i], b = want.data<float>()[i];
+    ASSERT_NEAR(a, b, 1e-5f * std::max(1.0f, std::abs(b))) << what << " element " << i;
+    distinct += b != want.data<float>()[0];
+  }
+  EXPECT_GT(distinct, 0) << what << ": a constant output proves nothing";
 }
 
 }  // namespace ef::test

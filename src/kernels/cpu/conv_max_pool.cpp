@@ -12,17 +12,6 @@ namespace {
 
 int64_t round_up_16(int64_t a) { return (a + 15) / 16 * 16; }
 
-// Conv rows the windows of pooled rows [q0, q1) read: [first, last) clipped to the conv output.
-struct RowRange {
-  int64_t first, last;
-};
-RowRange window_rows(const Conv2dParams& pool, int64_t q0, int64_t q1) {
-  const int64_t extent = (pool.kh - 1) * pool.dilation_h + 1;
-  const int64_t first = std::clamp<int64_t>(q0 * pool.stride_h - pool.pad_top, 0, pool.H);
-  const int64_t last = std::clamp<int64_t>((q1 - 1) * pool.stride_h - pool.pad_top + extent, first, pool.H);
-  return {first, last};
-}
-
 }  // namespace
 
 bool conv_max_pool_applicable(const Conv2dParams& conv, const Conv2dParams& pool) {

@@ -13,17 +13,6 @@ namespace {
 
 int64_t round_up_16(int64_t a) { return (a + 15) / 16 * 16; }
 
-// Pointwise rows the windows of depthwise output rows [o0, o1) read: [first, last) clipped to the input.
-struct RowRange {
-  int64_t first, last;
-};
-RowRange window_rows(const Conv2dParams& dw, int64_t o0, int64_t o1) {
-  const int64_t extent = (dw.kh - 1) * dw.dilation_h + 1;
-  const int64_t first = std::clamp<int64_t>(o0 * dw.stride_h - dw.pad_top, 0, dw.H);
-  const int64_t last = std::clamp<int64_t>((o1 - 1) * dw.stride_h - dw.pad_top + extent, first, dw.H);
-  return {first, last};
-}
-
 std::vector<float> copy_or_empty(const float* v, int64_t n) {
   return v ? std::vector<float>(v, v + n) : std::vector<float>{};
 }
