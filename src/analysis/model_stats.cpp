@@ -11,6 +11,14 @@ int64_t numel_or_zero(const ValueType& t) {
   return s ? shape_numel(*s) : 0;
 }
 
+// A convolution's multiply-accumulates: each output element takes one per weight of its output channel
+// (Cin/group * kernel).
+int64_t conv_macs(const Shape& y, const Shape& w) {
+  int64_t per_output = 1;
+  for (size_t i = 1; i < w.size(); ++i) per_output *= w[i];
+  return shape_numel(y) * per_output;
+}
+
 // Multiply-accumulates of the compute-heavy ops; 0 for others.
 int64_t layer_macs(const Graph& g, const Node& n, const Plan& p) {
   auto type_of = [&](size_t k, bool out) -> const ValueType* {
@@ -27,9 +35,7 @@ int64_t layer_macs(const Graph& g, const Node& n, const Plan& p) {
     const ValueType* w = type_of(w_index, false);
     auto ws = w ? w->concrete_shape() : std::nullopt;
     if (!ys || !ws || ws->size() < 2) return 0;
-    int64_t per_output = 1;
-    for (size_t i = 1; i < ws->size(); ++i) per_output *= (*ws)[i];  // Cin/group * kernel
-    return shape_numel(*ys) * per_output;
+    return conv_macs(*ys, *ws);
   }
   if (op == "FusedConvMaxPool") {
     // MACs of the conv part, whose output the graph does not hold (the node writes the pooled result).
@@ -38,7 +44,7 @@ int64_t layer_macs(const Graph& g, const Node& n, const Plan& p) {
     auto xs = x ? x->concrete_shape() : std::nullopt;
     auto ws = w ? w->concrete_shape() : std::nullopt;
     if (!xs || !ws || xs->size() != 4 || ws->size() != 4) return 0;
-    return shape_numel(conv_max_pool_conv_shape(n, *xs, *ws)) * (*ws)[1] * (*ws)[2] * (*ws)[3];
+    return conv_macs(conv_max_pool_conv_shape(n, *xs, *ws), *ws);
   }
   if (op == "FusedConvDepthwise") {
     // MACs of both convs; the graph holds neither the intermediate nor its shape.
@@ -50,8 +56,7 @@ int64_t layer_macs(const Graph& g, const Node& n, const Plan& p) {
     auto w2s = w2 ? w2->concrete_shape() : std::nullopt;
     if (!ys || !xs || !w1s || !w2s || xs->size() != 4 || w1s->size() != 4 || w2s->size() != 4) return 0;
     const ConvDepthwiseParts parts = split_conv_depthwise(n);
-    return shape_numel(conv_output_shape(parts.pointwise, *xs, *w1s)) * (*w1s)[1] * (*w1s)[2] * (*w1s)[3] +
-           shape_numel(*ys) * (*w2s)[1] * (*w2s)[2] * (*w2s)[3];
+    return conv_macs(conv_output_shape(parts.pointwise, *xs, *w1s), *w1s) + conv_macs(*ys, *w2s);
   }
   if (op == "ConvTranspose") {
     const ValueType* x = type_of(0, false);

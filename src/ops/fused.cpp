@@ -332,6 +332,18 @@ void set_fused_activation(Node& node, const cpu::Activation& act) {
   node.attrs["activation_params"] = params;
 }
 
+// A two-part fused node's attributes back onto its parts: those named with `prefix` (prefix removed) to `second`,
+// the others to `first`.
+void split_prefixed_attrs(const Node& fused, const std::string& prefix, Node& first, Node& second) {
+  for (const auto& [key, attr] : fused.attrs) {
+    if (key.compare(0, prefix.size(), prefix) == 0) {
+      second.attrs[key.substr(prefix.size())] = attr;
+    } else {
+      first.attrs[key] = attr;
+    }
+  }
+}
+
 ConvMaxPoolParts split_conv_max_pool(const Node& fused) {
   ConvMaxPoolParts parts{fused, Node{}};
   Node& conv = parts.conv;
@@ -344,14 +356,7 @@ ConvMaxPoolParts split_conv_max_pool(const Node& fused) {
   pool.version = 12;
   pool.inputs = {fused.outputs.empty() ? kNoValue : fused.outputs[0]};
   pool.outputs = pool.inputs;
-  const std::string prefix = kPoolAttrPrefix;
-  for (const auto& [key, attr] : fused.attrs) {
-    if (key.compare(0, prefix.size(), prefix) == 0) {
-      pool.attrs[key.substr(prefix.size())] = attr;
-    } else {
-      conv.attrs[key] = attr;
-    }
-  }
+  split_prefixed_attrs(fused, kPoolAttrPrefix, conv, pool);
   return parts;
 }
 
@@ -393,14 +398,7 @@ ConvDepthwiseParts split_conv_depthwise(const Node& fused) {
   dw.op_type = "FusedConv";
   dw.attrs.clear();
   dw.inputs = {y, input(3), input(4)};
-  const std::string prefix = kDepthwiseAttrPrefix;
-  for (const auto& [key, attr] : fused.attrs) {
-    if (key.compare(0, prefix.size(), prefix) == 0) {
-      dw.attrs[key.substr(prefix.size())] = attr;
-    } else {
-      pw.attrs[key] = attr;
-    }
-  }
+  split_prefixed_attrs(fused, kDepthwiseAttrPrefix, pw, dw);
   return parts;
 }
 

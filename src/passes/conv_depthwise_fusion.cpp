@@ -19,25 +19,6 @@ namespace {
 // overlap rows and calls (mobilenet_v2's 192 x 28 x 28 layers, 0.6 MB, were level or slower fused).
 constexpr int64_t kMinIntermediateBytes = int64_t{1} << 20;
 
-// A convolution without residual: Conv, or FusedConv without input Z.
-bool conv_without_residual(const Node& n) {
-  if (is_op(n, "Conv")) return n.inputs.size() >= 2 && n.outputs.size() == 1;
-  return n.domain == kEdgeForgeDomain && n.op_type == "FusedConv" && n.inputs.size() >= 2 && n.outputs.size() == 1 &&
-         (n.inputs.size() < 4 || n.inputs[3] == kNoValue);
-}
-
-std::optional<Shape> static_shape(const Graph& g, int v) {
-  if (v == kNoValue) return std::nullopt;
-  return g.values[static_cast<size_t>(v)].type.concrete_shape();
-}
-
-// The node's conv attributes as a FusedConv's (activation "" when it is a plain Conv).
-Node as_fused_conv(const Node& conv) {
-  Node n = as_edgeforge_op(conv, "FusedConv");
-  if (!n.has_attr("activation")) set_fused_activation(n, cpu::Activation{});
-  return n;
-}
-
 class ConvDepthwiseFusion : public Pass {
  public:
   const char* name() const override { return "conv-depthwise-fusion"; }
@@ -66,12 +47,13 @@ class ConvDepthwiseFusion : public Pass {
       if (!x || !w1 || !mid_shape || !w2 || !conv_depthwise_fusable(pw, *x, *w1, dw, *w2)) continue;
       if (shape_numel(*mid_shape) * static_cast<int64_t>(sizeof(float)) < kMinIntermediateBytes) continue;
       if (!ctx.allow_rewrite()) break;
-      Node fused = as_fused_conv(pw);
-      fused.op_type = "FusedConvDepthwise";
+      Node fused = as_fused_conv_op(pw, "FusedConvDepthwise");
       fused.inputs.resize(3, kNoValue);
       fused.inputs.push_back(dw.inputs[1]);
       if (dw.inputs.size() > 2 && dw.inputs[2] != kNoValue) fused.inputs.push_back(dw.inputs[2]);
-      for (const auto& [key, attr] : as_fused_conv(dw).attrs) fused.attrs[kDepthwiseAttrPrefix + key] = attr;
+      for (const auto& [key, attr] : as_fused_conv_op(dw, "FusedConv").attrs) {
+        fused.attrs[kDepthwiseAttrPrefix + key] = attr;
+      }
       fused.outputs = {dw.outputs[0]};
       // The fused node takes the depthwise conv's place: the pointwise conv's inputs are defined before it.
       g.nodes[di] = std::move(fused);

@@ -15,23 +15,11 @@
 namespace ef {
 namespace {
 
-// A convolution whose output a pool may take over: Conv, or FusedConv without residual.
-bool conv_without_residual(const Node& n) {
-  if (is_op(n, "Conv")) return n.inputs.size() >= 2 && n.outputs.size() == 1;
-  return n.domain == kEdgeForgeDomain && n.op_type == "FusedConv" && n.outputs.size() == 1 &&
-         (n.inputs.size() < 4 || n.inputs[3] == kNoValue);
-}
-
 // MaxPool over a 2-D window whose Indices output is absent.
 bool values_only_max_pool(const Node& n) {
   if (!is_op(n, "MaxPool") || n.inputs.size() != 1) return false;
   if (n.outputs.empty() || (n.outputs.size() > 1 && n.outputs[1] != kNoValue)) return false;
   return n.attr_ints("kernel_shape").size() == 2;
-}
-
-std::optional<Shape> static_shape(const Graph& g, int v) {
-  if (v == kNoValue) return std::nullopt;
-  return g.values[static_cast<size_t>(v)].type.concrete_shape();
 }
 
 class ConvMaxPoolFusion : public Pass {
@@ -60,8 +48,7 @@ class ConvMaxPoolFusion : public Pass {
       const std::optional<Shape> x = static_shape(g, conv.inputs[0]), w = static_shape(g, conv.inputs[1]);
       if (!x || !w || !conv_max_pool_fusable(conv, *x, *w)) continue;
       if (!ctx.allow_rewrite()) break;
-      Node fused = as_edgeforge_op(conv, "FusedConvMaxPool");
-      if (!fused.has_attr("activation")) set_fused_activation(fused, cpu::Activation{});
+      Node fused = as_fused_conv_op(conv, "FusedConvMaxPool");
       if (fused.inputs.size() > 3) fused.inputs.resize(3);
       for (const auto& [key, attr] : pool.attrs) fused.attrs[kPoolAttrPrefix + key] = attr;
       fused.outputs = {pool.outputs[0]};

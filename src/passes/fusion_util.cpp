@@ -55,6 +55,23 @@ Node as_edgeforge_op(Node n, const std::string& op_type) {
 
 bool is_op(const Node& n, const char* op_type) { return n.domain.empty() && n.op_type == op_type; }
 
+bool conv_without_residual(const Node& n) {
+  if (n.inputs.size() < 2 || n.outputs.size() != 1) return false;
+  if (is_op(n, "Conv")) return true;
+  return n.domain == kEdgeForgeDomain && n.op_type == "FusedConv" && (n.inputs.size() < 4 || n.inputs[3] == kNoValue);
+}
+
+std::optional<Shape> static_shape(const Graph& g, int v) {
+  if (v == kNoValue) return std::nullopt;
+  return g.values[static_cast<size_t>(v)].type.concrete_shape();
+}
+
+Node as_fused_conv_op(const Node& conv, const std::string& op_type) {
+  Node n = as_edgeforge_op(conv, op_type);
+  if (!n.has_attr("activation")) set_fused_activation(n, cpu::Activation{});
+  return n;
+}
+
 bool is_float32(const Graph& g, int v) {
   return v != kNoValue && g.values[static_cast<size_t>(v)].type.dtype == DType::kFloat32;
 }

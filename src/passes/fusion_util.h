@@ -27,6 +27,15 @@ int add_intermediate(Graph& g, const std::string& base, DType dtype);
 bool is_op(const Node& n, const char* op_type);  // standard domain
 bool is_float32(const Graph& g, int v);          // static type says float32
 
+// A convolution whose output a fused node may take over: Conv, or ai.edgeforge FusedConv without residual input Z
+// (both with X and W and one output).
+bool conv_without_residual(const Node& n);
+// The static shape of value `v`, or nullopt (omitted, or any dim unknown).
+std::optional<Shape> static_shape(const Graph& g, int v);
+// A Conv or FusedConv as an ai.edgeforge op_type node with FusedConv's attributes: `activation` "" added when a
+// plain Conv has none.
+Node as_fused_conv_op(const Node& conv, const std::string& op_type);
+
 // Node index producing `v`, or -1.
 int producer_of(const Graph& g, int v);
 // `v` is read by exactly one node input (no graph output, no capture, no second reader): a fusion may make it

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <random>
 
+#include "onnx/model_io.h"
+#include "ops/fused.h"
 #include "pass_test_util.h"
 
 namespace ef::test {
@@ -94,6 +96,20 @@ inline void expect_close_outputs(const Tensor& got, const Tensor& want, const ch
     distinct += b != want.data<float>()[0];
   }
   EXPECT_GT(distinct, 0) << what << ": a constant output proves nothing";
+}
+
+// The export round trip of `after`, `before` optimized into `fused_nodes` ai.edgeforge nodes: exported with them
+// kept (--keep-fused) and read back by our loader, then unfused into standard nodes (onnx::checker runs in export)
+// and read back; both compute what `before` computes on x. Returns the unfused graph for the test's node counts.
+inline Model expect_export_round_trip(const Model& before, Model after, const Tensor& x, int fused_nodes) {
+  const Tensor want = run_level0(before, x, true);
+  const Model kept = load_model_from_bytes(export_model_bytes(after), "");
+  expect_close_outputs(run_level0(kept, x, false), want, "fused node after export and import");
+  EXPECT_EQ(unfuse_model(after), fused_nodes);
+  EXPECT_EQ(count_domain(*after.graph, kEdgeForgeDomain), 0u);
+  const Model reloaded = load_model_from_bytes(export_model_bytes(after), "");
+  expect_close_outputs(run_level0(reloaded, x, true), want, "unfused standard nodes");
+  return after;
 }
 
 }  // namespace ef::test

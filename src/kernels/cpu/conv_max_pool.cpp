@@ -2,10 +2,10 @@
 #include "kernels/cpu/conv_max_pool.h"
 
 #include <algorithm>
-#include <cstring>
 #include <stdexcept>
 
 #include "kernels/cpu/pool.h"
+#include "kernels/cpu/row_bands.h"
 
 namespace ef::cpu {
 namespace {
@@ -26,12 +26,9 @@ SmallCConvMaxPool::SmallCConvMaxPool(const Conv2dParams& conv, const float* w, c
     : conv_(conv, w, bias), pool_(pool) {
   if (!conv_max_pool_applicable(conv, pool)) throw std::invalid_argument("SmallCConvMaxPool: unsupported geometry");
   chunks_ = std::clamp<int64_t>(chunks, 1, pool.OH);
-  const int64_t extent = (pool.kh - 1) * pool.dilation_h + 1;
-  const int64_t row_bytes = conv.M * conv.OW * static_cast<int64_t>(sizeof(float));
-  const int64_t fit = std::max<int64_t>(1, band_bytes / std::max<int64_t>(1, row_bytes));
-  // (sub - 1) stride + extent rows must fit; at least one pooled row per sub-band whatever the size.
-  sub_rows_ = std::max<int64_t>(1, (fit - extent) / pool.stride_h + 1);
-  band_rows_ = std::min(conv.OH, (sub_rows_ - 1) * pool.stride_h + extent);
+  const BandSize size = band_size(pool, conv.M * conv.OW * static_cast<int64_t>(sizeof(float)), band_bytes);
+  sub_rows_ = size.sub_rows;
+  band_rows_ = size.band_rows;
   band_floats_ = round_up_16(conv.M * band_rows_ * conv.OW);
   conv_scratch_ = round_up_16(static_cast<int64_t>(conv_.scratch_bytes() / sizeof(float)));
 }
@@ -48,25 +45,11 @@ void SmallCConvMaxPool::run_range(const void* x_t, const Activation& act, int64_
   for (int64_t qa = q0; qa < q1; qa += sub_rows_) {
     const int64_t qb = std::min(q1, qa + sub_rows_);
     const RowRange rows = window_rows(pool_, qa, qb);
-    // Keep the rows this sub-band shares with the last one (moved to the front), compute the rest after them.
-    const int64_t keep0 = std::max(rows.first, held0), keep1 = std::min(rows.last, held1);
-    const int64_t kept = std::max<int64_t>(0, keep1 - keep0);
-    if (kept > 0 && keep0 > held0) {
-      for (int64_t m = 0; m < c.M; ++m) {
-        float* plane = buf + m * band_plane;
-        std::memmove(plane, plane + (keep0 - held0) * c.OW, static_cast<size_t>(kept * c.OW) * sizeof(float));
-      }
-    }
+    const int64_t kept = keep_shared_rows(rows, held0, held1, buf, c.M, band_plane, c.OW);
     const int64_t from = rows.first + kept;
     if (from < rows.last) conv_.compute_rows(x_t, act, from, rows.last, buf + kept * c.OW, band_plane);
     held0 = rows.first, held1 = rows.last;
-    // The band as a pooling input of its own: rows.first is its row 0, so the windows start pad_top rows above it.
-    Conv2dParams p = pool_;
-    p.H = rows.last - rows.first;
-    p.OH = qb - qa;
-    p.pad_top = rows.first - (qa * pool_.stride_h - pool_.pad_top);
-    p.pad_bottom = std::max<int64_t>(0, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1 - p.pad_top - p.H);
-    max_pool2d_planes(p, buf, band_plane, y + qa * pool_.OW, out_plane, 0, c.M);
+    max_pool2d_planes(band_window(pool_, rows, qa, qb), buf, band_plane, y + qa * pool_.OW, out_plane, 0, c.M);
   }
 }
 

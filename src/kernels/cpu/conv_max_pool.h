@@ -1,6 +1,6 @@
 // A few-input-channel convolution (DirectSmallCConv's layers: the stem of squeezenet, resnet18, shufflenet) and the
 // MaxPool that reads its output, computed together in bands of output rows, so the convolution's output never goes
-// to memory as a whole. Depends on conv_direct_smallc.h, pool.h, conv_params.h, activation.h and
+// to memory as a whole. Depends on conv_direct_smallc.h, pool.h, row_bands.h, conv_params.h, activation.h and
 // core/thread_pool.h.
 //
 // Why: a stem conv writes the largest tensor of the network (squeezenet1_1: 64 x 111 x 111 floats, 3.1 MB; resnet18

@@ -70,16 +70,4 @@ inline OutRange interior_range(int64_t in, int64_t out, int64_t kernel, int64_t 
   return {begin, std::max(begin, end)};
 }
 
-// Input rows [first, last) that the windows of output rows [o0, o1) read, clipped to [0, p.H): what a kernel that
-// produces its input a band of rows at a time (conv_max_pool.h, pointwise_depthwise.h) must have computed.
-struct RowRange {
-  int64_t first, last;
-};
-inline RowRange window_rows(const Conv2dParams& p, int64_t o0, int64_t o1) {
-  const int64_t extent = (p.kh - 1) * p.dilation_h + 1;
-  const int64_t first = std::clamp<int64_t>(o0 * p.stride_h - p.pad_top, 0, p.H);
-  const int64_t last = std::clamp<int64_t>((o1 - 1) * p.stride_h - p.pad_top + extent, first, p.H);
-  return {first, last};
-}
-
 }  // namespace ef::cpu

@@ -2,11 +2,11 @@
 #include "kernels/cpu/pointwise_depthwise.h"
 
 #include <algorithm>
-#include <cstring>
 #include <stdexcept>
 
 #include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/depthwise_packed.h"
+#include "kernels/cpu/row_bands.h"
 
 namespace ef::cpu {
 namespace {
@@ -40,12 +40,9 @@ PointwiseDepthwiseConv::PointwiseDepthwiseConv(const Conv2dParams& pw, const flo
   bias2_ = copy_or_empty(bias2, dw.M);
   banded_ = !depthwise_packed_preferred(dw);
   chunks_ = std::clamp<int64_t>(chunks, 1, dw.OH);
-  const int64_t extent = (dw.kh - 1) * dw.dilation_h + 1;
-  const int64_t row_bytes = pw.M * pw.W * static_cast<int64_t>(sizeof(float));
-  const int64_t fit = std::max<int64_t>(1, band_bytes / std::max<int64_t>(1, row_bytes));
-  // (sub - 1) stride + extent rows must fit; at least one output row per sub-band whatever the size.
-  sub_rows_ = std::max<int64_t>(1, (fit - extent) / dw.stride_h + 1);
-  band_rows_ = std::min(dw.H, (sub_rows_ - 1) * dw.stride_h + extent);
+  const BandSize size = band_size(dw, pw.M * pw.W * static_cast<int64_t>(sizeof(float)), band_bytes);
+  sub_rows_ = size.sub_rows;
+  band_rows_ = size.band_rows;
   band_floats_ = round_up_16(pw.M * band_rows_ * pw.W);
 }
 
@@ -69,15 +66,7 @@ void PointwiseDepthwiseConv::run_range(const float* x, int64_t o0, int64_t o1, f
   for (int64_t oa = o0; oa < o1; oa += sub_rows_) {
     const int64_t ob = std::min(o1, oa + sub_rows_);
     const RowRange rows = window_rows(dw_, oa, ob);
-    // Keep the rows this sub-band shares with the last one (moved to the front), compute the rest after them.
-    const int64_t keep0 = std::max(rows.first, held0), keep1 = std::min(rows.last, held1);
-    const int64_t kept = std::max<int64_t>(0, keep1 - keep0);
-    if (kept > 0 && keep0 > held0) {
-      for (int64_t m = 0; m < pw_.M; ++m) {
-        float* plane = buf + m * band_plane;
-        std::memmove(plane, plane + (keep0 - held0) * W, static_cast<size_t>(kept * W) * sizeof(float));
-      }
-    }
+    const int64_t kept = keep_shared_rows(rows, held0, held1, buf, pw_.M, band_plane, W);
     const int64_t from = rows.first + kept;
     if (from < rows.last) {
       // Nested in the caller's parallel_for (or on a pool of one): the GEMM runs on this thread.
@@ -85,14 +74,7 @@ void PointwiseDepthwiseConv::run_range(const float* x, int64_t o0, int64_t o1, f
                      ThreadPool::inline_pool());
     }
     held0 = rows.first, held1 = rows.last;
-    // The band as a depthwise input of its own: rows.first is its row 0, so the windows start pad_top rows above.
-    Conv2dParams p = dw_;
-    p.N = 1;
-    p.H = rows.last - rows.first;
-    p.OH = ob - oa;
-    p.pad_top = rows.first - (oa * dw_.stride_h - dw_.pad_top);
-    p.pad_bottom = std::max<int64_t>(0, (p.OH - 1) * p.stride_h + (p.kh - 1) * p.dilation_h + 1 - p.pad_top - p.H);
-    depthwise_conv2d_band(p, buf, band_plane, w2_.data(), bias2_.empty() ? nullptr : bias2_.data(), act2_,
+    depthwise_conv2d_band(band_window(dw_, rows, oa, ob), buf, band_plane, w2_.data(), bias2_.empty() ? nullptr : bias2_.data(), act2_,
                           y + oa * dw_.OW, out_plane, 0, dw_.M);
   }
 }

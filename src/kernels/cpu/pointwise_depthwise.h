@@ -1,7 +1,7 @@
 // A pointwise convolution (1x1, stride 1, no padding, group 1) and the depthwise convolution that reads its output
 // (the expand + depthwise pair of an inverted-residual block), computed together in bands of rows, so the
-// pointwise output never goes to memory as a whole. Depends on sgemm.h, depthwise_conv.h, conv_params.h,
-// activation.h and core/thread_pool.h.
+// pointwise output never goes to memory as a whole. Depends on sgemm.h, depthwise_conv.h, depthwise_packed.h,
+// row_bands.h, conv_params.h, activation.h and core/thread_pool.h.
 //
 // Why: the expansion is the largest tensor of such a network (mobilenet_v2: 96 x 112 x 112 floats, 4.8 MB; then
 // 144 x 56 x 56, 1.8 MB), written by the pointwise GEMM and read back by the depthwise kernel. Unfused, both passes

@@ -271,11 +271,11 @@ class GemmConvTranspose final : public PreparedKernel {
   std::vector<cpu::PackedMatrix> packed_;
 };
 
-// The node's optional bias (input 2) into `bias`: false when it is given but not a constant of M floats (the fast
-// kernels pack it at plan time), true otherwise (left empty when absent).
-bool read_constant_bias(const NodeSignature& sig, int64_t M, std::vector<float>& bias) {
-  if (!sig.has_input(2)) return true;
-  const Tensor* b = sig.constant(2);
+// The node's optional bias (input `index`: 2 for convs) into `bias`: false when it is given but not a constant of M
+// floats (the fast kernels pack it at plan time), true otherwise (left empty when absent).
+bool read_constant_bias(const NodeSignature& sig, int64_t M, std::vector<float>& bias, size_t index = 2) {
+  if (!sig.has_input(index)) return true;
+  const Tensor* b = sig.constant(index);
   if (b == nullptr || b->numel() != M) return false;
   bias.assign(b->data<float>(), b->data<float>() + b->numel());
   return true;
@@ -386,13 +386,7 @@ std::unique_ptr<PreparedKernel> prepare_conv_depthwise(const NodeSignature& sig)
   const auto dw = to_2d(conv_params(parts.depthwise, mid_shape, w2->shape(), y_shape));
   if (!pw || !dw || !cpu::pointwise_depthwise_applicable(*pw, *dw)) return nullptr;
   std::vector<float> b1, b2;
-  if (!read_constant_bias(sig, pw->M, b1)) return nullptr;
-  // B2 is input 4: read_constant_bias looks at input 2, so check it here.
-  if (sig.has_input(4)) {
-    const Tensor* b = sig.constant(4);
-    if (b == nullptr || b->numel() != dw->M) return nullptr;
-    b2.assign(b->data<float>(), b->data<float>() + b->numel());
-  }
+  if (!read_constant_bias(sig, pw->M, b1) || !read_constant_bias(sig, dw->M, b2, 4)) return nullptr;
   auto kernel = std::make_shared<cpu::PointwiseDepthwiseConv>(
       *pw, w1->data<float>(), b1.empty() ? nullptr : b1.data(), fused_activation(parts.pointwise), *dw,
       w2->data<float>(), b2.empty() ? nullptr : b2.data(), fused_activation(parts.depthwise));
