@@ -200,6 +200,9 @@ int64_t round_up_16(int64_t a) { return (a + 15) / 16 * 16; }
 // A band's padded input (C channels x its rows) is kept within this many bytes, so that it stays in L2 beside the
 // weight panels while every row tile sweeps it.
 constexpr int64_t kBandBytes = 192 << 10;
+// The fewest output rows of a band that a split for threads makes (halo rows 3x3: 2 per band, 15% at 13 rows).
+constexpr int64_t kMinSplitBandRows = 12;
+int64_t gcd(int64_t a, int64_t b) { return b == 0 ? a : gcd(b, a % b); }
 }  // namespace
 
 bool direct_planes_applicable(const Conv2dParams& p) {
@@ -225,7 +228,7 @@ bool direct_planes_preferred(const Conv2dParams& p, int threads) {
   return (winograd_tiles(p, 4) <= 16 && p.C <= 64) || (threads >= 2 && p.C <= 32);
 }
 
-DirectPlanesConv::DirectPlanesConv(const Conv2dParams& p, const float* w, const float* bias) {
+DirectPlanesConv::DirectPlanesConv(const Conv2dParams& p, const float* w, const float* bias, int threads) {
   if (!direct_planes_applicable(p)) throw std::invalid_argument("DirectPlanesConv: unsupported geometry");
   Geometry& g = g_;
   g.p = p;
@@ -240,6 +243,15 @@ DirectPlanesConv::DirectPlanesConv(const Conv2dParams& p, const float* w, const 
   const int64_t row_bytes = p.C * g.Wp * static_cast<int64_t>(sizeof(float));
   g.band_rows = std::clamp<int64_t>(kBandBytes / std::max<int64_t>(1, row_bytes) - halo, 1, p.OH);
   g.bands = ceil_div(p.OH, g.band_rows);
+  // Several threads: as many (image, band) units as make equal shares, when the bands stay tall enough for their
+  // halo rows to be a small overhead (27x27 planes: two bands of 14 rows); channel groups split the rest (run()).
+  // Equal shares, one per thread, beat the former ~4 tasks per thread of uneven channel groups: squeezenet's 55x55
+  // layer 0.143 -> 0.126 ms at two threads (conv_bench), its 27x27 ones 0.129 -> 0.123.
+  if (threads > 1) {
+    int64_t even = g.bands;
+    while ((p.N * even) % threads != 0) ++even;
+    if (p.OH >= even * kMinSplitBandRows) g.bands = even;
+  }
   g.band_rows = ceil_div(p.OH, g.bands);  // even bands: 56 rows as 7 x 8, not 6 x 9 + 2
   g.stride = (g.band_rows + halo) * g.Wp;
   // The last register tile of a band starts below band_rows * Wp and reads kMaxTile positions at each tap, up to
@@ -266,12 +278,11 @@ void DirectPlanesConv::run(const float* x, const float* residual, const Activati
                            ThreadPool& pool) const {
   const Conv2dParams& p = g_.p;
   const int64_t out_image = p.M * p.OH * p.OW;
-  // Tasks: (image, band, group of row tiles). One thread: whole bands. Several: at least ~4 tasks per thread so
-  // that a slow or late thread costs a fraction of its share; channel groups split what bands cannot (a 13x13
-  // plane is one band).
+  // Tasks: (image, band, group of row tiles). One thread: whole bands. Several: the fewest tasks that share out
+  // evenly, channel groups splitting what the bands cannot (a 13x13 plane is one band): lcm(units, threads).
   const int64_t threads = std::min<int64_t>(pool.num_threads(), slots_);
-  const int64_t groups =
-      threads <= 1 ? 1 : std::clamp<int64_t>(ceil_div(4 * threads, g_.bands * p.N), 1, g_.row_tiles);
+  const int64_t units = p.N * g_.bands;
+  const int64_t groups = threads <= 1 ? 1 : std::clamp<int64_t>(threads / gcd(units, threads), 1, g_.row_tiles);
   const int64_t tasks = p.N * g_.bands * groups;
   const int64_t slot_floats = round_up_16(g_.buffer);
   std::atomic<int64_t> next{0};

@@ -17,7 +17,8 @@
 // 13x13, 2% on 55x55).
 // Threads: each takes (band, group of output channels) tasks and pads the band's rows into its own buffer, so a
 // thread reads only input it wrote itself (input padded by one core and read by the other made two threads 1.3x as
-// fast as one instead of ~1.9x). Large inputs are split into bands, large weight sets into channel groups. Results
+// fast as one instead of ~1.9x). Large inputs are split into bands, large weight sets into channel groups, and both so that the threads get equal
+// shares. Results
 // do not depend on the thread count or the split: each output element is one accumulator over k in a fixed order,
 // whatever tile or band it lands in.
 #pragma once
@@ -42,8 +43,10 @@ class DirectPlanesConv {
   static constexpr int64_t kRowTile = 12;      // output channels per packed weight panel
   static constexpr int64_t kMaxTile = 32;      // widest register tile, in positions (2 vectors of 16 floats)
 
-  // w: [M, C, kh, kw]; bias: [M] or null. Throws std::invalid_argument when !direct_planes_applicable(p).
-  DirectPlanesConv(const Conv2dParams& p, const float* w, const float* bias);
+  // w: [M, C, kh, kw]; bias: [M] or null; threads: the intra-op threads run() will get (it splits the work into
+  // equal shares for them; any pool still gives the same results). Throws std::invalid_argument when
+  // !direct_planes_applicable(p).
+  DirectPlanesConv(const Conv2dParams& p, const float* w, const float* bias, int threads = 1);
 
   // Bytes of scratch run() needs (contents irrelevant, private to the call).
   uint64_t scratch_bytes() const;

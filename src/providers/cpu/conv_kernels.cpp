@@ -79,8 +79,9 @@ class DepthwiseConv final : public PreparedKernel {
 template <class Conv, const char* Name>
 class DirectConvKernel final : public PreparedKernel {
  public:
-  DirectConvKernel(ConvSetup s, const float* w)
-      : s_(std::move(s)), conv_(s_.p, w, s_.bias.empty() ? nullptr : s_.bias.data()) {}
+  template <class... Threads>
+  DirectConvKernel(ConvSetup s, const float* w, Threads... threads)
+      : s_(std::move(s)), conv_(s_.p, w, s_.bias.empty() ? nullptr : s_.bias.data(), threads...) {}
   std::string name() const override { return Name; }
   uint64_t scratch_bytes() const override { return conv_.scratch_bytes(); }
   void run(const KernelArgs& args) const override {
@@ -325,7 +326,7 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
     return std::make_unique<DirectBlockedKernel>(std::move(s), w->data<float>());
   }
   if (cpu::direct_planes_preferred(s.p, sig.threads)) {
-    return std::make_unique<DirectPlanesKernel>(std::move(s), w->data<float>());
+    return std::make_unique<DirectPlanesKernel>(std::move(s), w->data<float>(), sig.threads);
   }
   if (const int tile = cpu::winograd_preferred_tile(s.p)) {
     return std::make_unique<WinogradConvKernel>(std::move(s), w->data<float>(), tile, sig.threads);

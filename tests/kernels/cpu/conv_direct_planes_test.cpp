@@ -76,6 +76,35 @@ TEST(CpuDirectPlanes, ModelShapesMatchReference) {
   }
 }
 
+// Built for several threads, the kernel splits the rows into as many bands as give each thread an equal share
+// (27x27: two bands where one fits the cache; 55x55 at three threads: three) and the channels where the rows are
+// too few (13x13). Whatever the split and the pool that runs it, the result is the one-thread plan's, bit for bit.
+TEST(CpuDirectPlanes, ThreadPlanSplitsGiveTheSameBits) {
+  std::mt19937 rng(1357);
+  ThreadPool one(1), two(2), three(3);
+  ThreadPool* pools[] = {&one, &two, &three};
+  for (auto [c, m, hw, n] : {std::array<int64_t, 4>{32, 128, 27, 1}, {16, 64, 55, 1}, {48, 192, 13, 1},
+                             {8, 30, 40, 3}, {5, 13, 25, 2}}) {
+    Problem pr;
+    pr.p = same3x3(c, m, hw, hw);
+    pr.p.N = n;
+    pr.act = {ActKind::kRelu, 0, 0};
+    pr.use_residual = m == 30;
+    pr.fill(rng);
+    const std::vector<float> single = pr.run(one);
+    expect_close(single, pr.expected(), pr);
+    for (int plan : {2, 3, 4}) {
+      pr.plan_threads = plan;
+      for (ThreadPool* pool : pools) {
+        const std::vector<float> got = pr.run(*pool);
+        ASSERT_EQ(0, std::memcmp(single.data(), got.data(), single.size() * sizeof(float)))
+            << describe(pr) << " planned for " << plan << " threads, run on " << pool->num_threads();
+      }
+    }
+    pr.plan_threads = 0;
+  }
+}
+
 // Inputs too large for one band: 9 output rows as bands of 5 and 4 (the last band's rows end inside its buffer,
 // whose stale rows hold NaN), with asymmetric pads, on 1 and 2 threads.
 TEST(CpuDirectPlanes, BandsOfUnequalHeight) {
