@@ -1,7 +1,8 @@
 // Convolution-side micro-benchmarks: depthwise convolution (float and int8) on MobileNet/EfficientNet layer shapes (beside the
 // naive bounds-checked loop, for scale), MaxPool/AveragePool/global pools, im2col, and GEMM convolutions with an
 // explicit im2col matrix vs B panels packed straight from the input, and 1x1 convolutions with their fused
-// epilogues. Single-threaded unless --threads=N. Depends
+// epilogues. Single-threaded unless --threads=N; --weight-copies=N cycles conv_pointwise through N copies of its
+// weights (cold weights, as inside a model). Depends
 // on Google Benchmark and edgeforge's kernels/cpu (depthwise_conv, qdepthwise, pool, im2col, sgemm).
 #include <benchmark/benchmark.h>
 
@@ -32,6 +33,7 @@ namespace ef::bench {
 namespace {
 
 int g_threads = 1;
+int g_weight_copies = 1;  // conv_pointwise's weight copies (--weight-copies=N)
 
 ThreadPool& pool() {
   static ThreadPool p(g_threads);
@@ -230,7 +232,11 @@ void BM_ConvPointwise(benchmark::State& state) {
   const int64_t C = state.range(0), N = state.range(1) * state.range(1), M = state.range(2);
   const auto x = random_floats(C * N), w = random_floats(M * C), b = random_floats(M);
   const auto z = random_floats(state.range(4) != 0 ? M * N : 0);
-  const cpu::PackedMatrix packed = cpu::pack_a(false, M, C, w.data(), C);
+  // --weight-copies=N: successive runs cycle through N packed copies, so that the weights come from L3 or DRAM
+  // as inside a model rather than from L2.
+  std::vector<cpu::PackedMatrix> packs;
+  for (int i = 0; i < g_weight_copies; ++i) packs.push_back(cpu::pack_a(false, M, C, w.data(), C));
+  size_t turn = 0;
   std::vector<float> y(static_cast<size_t>(M * N));
   cpu::GemmEpilogue epi;
   epi.bias = b.data();
@@ -238,7 +244,7 @@ void BM_ConvPointwise(benchmark::State& state) {
   epi.ldr = N;
   epi.act = cpu::Activation{static_cast<cpu::ActKind>(state.range(3)), 0.0f, 6.0f};
   for (auto _ : state) {
-    cpu::sgemm_packed_a(packed, N, false, x.data(), N, y.data(), N, epi, pool());
+    cpu::sgemm_packed_a(packs[turn++ % packs.size()], N, false, x.data(), N, y.data(), N, epi, pool());
     benchmark::DoNotOptimize(y.data());
   }
   report(state, M * C * N, 4 * (C * N + M * N * (z.empty() ? 1 : 2)));
@@ -539,12 +545,15 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--threads=", 10) == 0) {
       ef::bench::g_threads = std::max(1, std::atoi(argv[i] + 10));
+    } else if (std::strncmp(argv[i], "--weight-copies=", 16) == 0) {
+      ef::bench::g_weight_copies = std::clamp(std::atoi(argv[i] + 16), 1, 256);
     } else {
       argv[kept++] = argv[i];
     }
   }
   argc = kept;
   benchmark::AddCustomContext("threads", std::to_string(ef::bench::g_threads));
+  benchmark::AddCustomContext("weight_copies", std::to_string(ef::bench::g_weight_copies));
   ef::bench::register_all();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
