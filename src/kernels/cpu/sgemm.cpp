@@ -205,6 +205,16 @@ constexpr int64_t kMaxInPlaceRowTiles = 4;
 // time, 48x169x384 0.77-0.8x, 64x169x512 0.85-0.92x; squeezenet1_1 0.98x, mobilenet_v2 0.98x, mobilenet_v3_small
 // 0.97x at 1 thread (3 interleaved rounds).
 constexpr int64_t kLongKInPlaceRowTiles = 6;
+// ... or of at most this many when B has at least kWideInPlaceColumns columns, so that most of the product runs on
+// the in-place panels: conv_bench --weight-copies=32 (cold weights, as inside a model), 672x196x112 0.146 -> 0.135
+// ms; mobilenet_v2's 576 -> 96 on 14x14 0.108-0.114 -> 0.097-0.101 ms in the model at 1 thread, matching ORT's
+// 0.099. With 49 columns (7x7: 32 in place, 17 packed) it was level (160 rows) or slower (192 rows: 0.110 ->
+// 0.117).
+constexpr int64_t kWideInPlaceRowTiles = 10;
+constexpr int64_t kWideInPlaceColumns = 128;
+int64_t long_k_in_place_row_tiles(const Problem& p) {
+  return p.N >= kWideInPlaceColumns ? kWideInPlaceRowTiles : kLongKInPlaceRowTiles;
+}
 
 // Whether the short-K order reads B where it is stored (GemmKernel::sweep_in_place) instead of packing it: a stored,
 // untransposed B whose rows fall into enough different L2 sets. Each row tile reads the column block's rows once
@@ -238,7 +248,7 @@ void run_block(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
   // each), reading the block's B panels from L2, which the column block is sized for, and its A panel from L1.
   // Same tiles, same K order: results are bit-identical to the usual order.
   const bool long_k_in_place = p.a.packed && p.K > kRowsOuterMaxK && m1 - m0 > mr &&
-                               m1 - m0 <= kLongKInPlaceRowTiles * mr && b_in_place(p);
+                               m1 - m0 <= long_k_in_place_row_tiles(p) * mr && b_in_place(p);
   const bool rows_outer = p.a.packed && (p.K <= kRowsOuterMaxK || long_k_in_place) && m1 - m0 > mr;
   const bool in_place = long_k_in_place || (rows_outer && m1 - m0 <= kMaxInPlaceRowTiles * mr && b_in_place(p));
   const int64_t nc_max =

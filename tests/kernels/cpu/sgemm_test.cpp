@@ -346,14 +346,16 @@ TEST(Sgemm, ShortKBInPlaceEveryTarget) {
   });
 }
 
-// Past the short-K limit, blocks of up to 6 row tiles still read B in place (kLongKInPlaceRowTiles): K just past
-// the limit, K across one and two K-block boundaries (accumulating), M around 1-6 row tiles, full and partial last
-// panels, 1-2 column tails, padded rows, a row stride that keeps B packed (N = 1024), 1 to 3 threads.
+// Past the short-K limit, blocks of up to 6 row tiles still read B in place (kLongKInPlaceRowTiles), up to 10 with
+// at least 128 columns: K just past the limit, K across one and two K-block boundaries (accumulating), M around
+// 1-6 and 7-10 row tiles, full and partial last panels, 1-2 column tails, padded rows, a row stride that keeps B
+// packed (N = 1024), 1 to 3 threads.
 TEST(Sgemm, LongKSmallMBInPlaceEveryTarget) {
   ThreadPool three(3);
   for_each_target([&] {
     const int64_t shapes[][3] = {{32, 729, 256}, {48, 169, 384}, {64, 169, 512}, {13, 100, 161}, {72, 50, 300},
-                                 {25, 1024, 200}, {40, 34, 520}, {7, 196, 257}};
+                                 {25, 1024, 200}, {40, 34, 520}, {7, 196, 257}, {96, 196, 576}, {112, 196, 672},
+                                 {120, 129, 300}, {97, 130, 161}, {130, 200, 400}};
     int i = 0;
     for (const auto& sh : shapes) {
       Case c;
