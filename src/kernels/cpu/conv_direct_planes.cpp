@@ -211,21 +211,20 @@ bool direct_planes_applicable(const Conv2dParams& p) {
          p.pad_right >= 0 && stride1_floor_output(p);
 }
 
-bool direct_planes_preferred(const Conv2dParams& p, int threads) {
+bool direct_planes_preferred(const Conv2dParams& p) {
   if (!direct_planes_applicable(p) || p.C < 8 || p.kh != 3 || p.kw != 3) return false;
   // Measured against Winograd F(4x4), the algorithm these 3x3 layers otherwise get, inside squeezenet1_1 and
-  // resnet18 (bench/ort_profile per node, edgeforge bench A/B per model):
-  //  - one block of at most 16 Winograd tiles (13x13 planes) with C <= 64: Winograd's transforms and 16-column
-  //    GEMMs cost as much as the direct product at one thread (48 -> 192: 0.19 vs 0.21 ms, 64 -> 256: 0.34 vs
-  //    0.35 ms) and it splits poorly over threads (one block, three joins);
-  //  - at two threads and C <= 32 (squeezenet's 55x55 and 27x27 expand convs): Winograd's blocks of tiles split
-  //    1.1-1.4x over two threads, the direct bands ~1.8x; at one thread Winograd stays 5-10% faster.
-  // resnet18's 56x56 layers (C = 64) stay on Winograd: direct there made the model 10% slower at two threads.
-  // (Measured with two garbage columns per row; sharing the padding gap between rows since made the 13x13 layers
-  // another 12-14% faster, the 55x55 / 27x27 ones 1-5%; at one thread C <= 32 still lost, model 1.02x.)
-  // F(2x2) layers (7x7-ish planes) were not measured: they stay on Winograd.
+  // resnet18 (bench/ort_profile per node, edgeforge bench A/B per model): one block of at most 16 Winograd tiles
+  // (13x13 planes) with C <= 64: Winograd's transforms and 16-column GEMMs cost as much as the direct product at
+  // one thread (48 -> 192: 0.19 vs 0.21 ms, 64 -> 256: 0.34 vs 0.35 ms) and it splits poorly over threads (one
+  // block, three joins). Since sharing the padding gap between rows the 13x13 layers were another 12-14% faster.
+  // Larger planes stay on Winograd at any thread count. Squeezenet's 55x55 / 27x27 expand convs (C <= 32) took
+  // direct planes at two threads until the SGEMM's sweeps prefetched their weights (Winograd's U, re-read from
+  // L3 by every block): then Winograd took them at 0.115 / 0.096 ms per node against direct's 0.133 / 0.126
+  // (nodeab, 7 interleaved rounds; model 0.95x). F(2x2) layers (7x7-ish planes) were not measured: they stay on
+  // Winograd.
   if (winograd_preferred_tile(p) != 4) return false;
-  return (winograd_tiles(p, 4) <= 16 && p.C <= 64) || (threads >= 2 && p.C <= 32);
+  return winograd_tiles(p, 4) <= 16 && p.C <= 64;
 }
 
 DirectPlanesConv::DirectPlanesConv(const Conv2dParams& p, const float* w, const float* bias, int threads) {

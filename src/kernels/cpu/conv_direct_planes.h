@@ -1,6 +1,6 @@
 // Direct 2-D NCHW float32 convolution over padded planes, for dense stride-1 layers with enough input channels
-// (squeezenet's 3x3 expand convs), where Winograd has few tiles to share its transforms and
-// scales poorly over threads, and im2col + GEMM gathers each panel from windows a few columns wide. Depends on
+// (squeezenet's 13x13 3x3 expand convs), where Winograd has few tiles to share its transforms and scales poorly
+// over threads, and im2col + GEMM gathers each panel from windows a few columns wide. Depends on
 // conv_params.h, conv_layout.h, activation.h and core/thread_pool.h (and winograd.h, whose choice
 // direct_planes_preferred weighs against); the SIMD code uses Highway with runtime ISA dispatch.
 //
@@ -34,9 +34,8 @@ namespace ef::cpu {
 // True when DirectPlanesConv can run p: group 1, stride 1 (any kernel, dilation and padding, batch).
 bool direct_planes_applicable(const Conv2dParams& p);
 
-// True when DirectPlanesConv is expected to beat the other algorithms on p with `threads` intra-op threads
-// (measured, see conv_direct_planes.cpp).
-bool direct_planes_preferred(const Conv2dParams& p, int threads);
+// True when DirectPlanesConv is expected to beat the other algorithms on p (measured, see conv_direct_planes.cpp).
+bool direct_planes_preferred(const Conv2dParams& p);
 
 class DirectPlanesConv {
  public:

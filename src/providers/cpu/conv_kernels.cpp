@@ -4,9 +4,8 @@
 //   - pointwise (1x1, stride 1, no padding): GEMM straight on the input, no im2col;
 //   - dense 3x3 stride 1 with enough channels and output tiles (cpu::winograd_preferred_tile): Winograd F(4x4, 3x3)
 //     or, on small planes, F(2x2, 3x3);
-//   - dense 3x3 stride 1 where Winograd has few tiles or few input channels to share its transforms
-//     (cpu::direct_planes_preferred, which may depend on the plan's thread count): direct kernel over padded
-//     planes (conv_direct_planes.h);
+//   - dense 3x3 stride 1 where Winograd has few tiles to share its transforms (cpu::direct_planes_preferred:
+//     squeezenet's 13x13 layers at one thread): direct kernel over padded planes (conv_direct_planes.h);
 //   - dense 3x3 on 65-256 output positions (cpu::direct_blocked_preferred: resnet18's 14x14 stage, stride 2 from
 //     128 input channels; stride 1 from 48 at two or more threads, which also takes squeezenet's 13x13 layers):
 //     direct kernel with output channels in the vector lanes (conv_direct_blocked.h);
@@ -325,7 +324,7 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
   if (cpu::direct_blocked_preferred(s.p, sig.threads)) {
     return std::make_unique<DirectBlockedKernel>(std::move(s), w->data<float>());
   }
-  if (cpu::direct_planes_preferred(s.p, sig.threads)) {
+  if (cpu::direct_planes_preferred(s.p)) {
     return std::make_unique<DirectPlanesKernel>(std::move(s), w->data<float>(), sig.threads);
   }
   if (const int tile = cpu::winograd_preferred_tile(s.p)) {
