@@ -12,7 +12,6 @@
 #include <cstring>
 #include <random>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -277,14 +276,7 @@ template <class Conv>
 void run_direct_conv(benchmark::State& state, const cpu::Conv2dParams& p) {
   const int64_t K = p.C * p.kh * p.kw;
   const auto x = random_floats(p.C * p.H * p.W), w = random_floats(p.M * K), b = random_floats(p.M);
-  const Conv conv = [&] {
-    // The kernels that split their work for a thread count get the pool's.
-    if constexpr (std::is_constructible_v<Conv, const cpu::Conv2dParams&, const float*, const float*, int>) {
-      return Conv(p, w.data(), b.data(), g_threads);
-    } else {
-      return Conv(p, w.data(), b.data());
-    }
-  }();
+  const Conv conv = cpu::make_direct_conv<Conv>(p, w.data(), b.data(), g_threads);
   std::vector<float> scratch(conv.scratch_bytes() / sizeof(float) + 16), y(static_cast<size_t>(p.M * p.OH * p.OW));
   float* aligned = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % 16) % 16;
   const cpu::Activation relu{cpu::ActKind::kRelu, 0, 0};

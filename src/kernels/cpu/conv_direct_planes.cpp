@@ -282,7 +282,7 @@ void DirectPlanesConv::run(const float* x, const float* residual, const Activati
   const int64_t threads = std::min<int64_t>(pool.num_threads(), slots_);
   const int64_t units = p.N * g_.bands;
   const int64_t groups = threads <= 1 ? 1 : std::clamp<int64_t>(threads / gcd(units, threads), 1, g_.row_tiles);
-  const int64_t tasks = p.N * g_.bands * groups;
+  const int64_t tasks = units * groups;
   const int64_t slot_floats = round_up_16(g_.buffer);
   std::atomic<int64_t> next{0};
   auto work = [&](int64_t slot) {

@@ -17,10 +17,9 @@
 // 13x13, 2% on 55x55).
 // Threads: each takes (band, group of output channels) tasks and pads the band's rows into its own buffer, so a
 // thread reads only input it wrote itself (input padded by one core and read by the other made two threads 1.3x as
-// fast as one instead of ~1.9x). Large inputs are split into bands, large weight sets into channel groups, and both so that the threads get equal
-// shares. Results
-// do not depend on the thread count or the split: each output element is one accumulator over k in a fixed order,
-// whatever tile or band it lands in.
+// fast as one instead of ~1.9x). Large inputs are split into bands, large weight sets into channel groups, and both
+// so that the threads get equal shares. Results do not depend on the thread count or the split: each output element
+// is one accumulator over k in a fixed order, whatever tile or band it lands in.
 #pragma once
 #include <cstdint>
 #include <vector>

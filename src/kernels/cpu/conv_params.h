@@ -1,9 +1,11 @@
 // Geometry of one 2-D NCHW sliding-window call (convolution, depthwise convolution, pooling) as the optimized CPU
 // kernels see it, plus the integer helpers that split an output axis into a padded border and an interior whose
-// windows lie wholly inside the input. Header-only; depends on nothing but the standard library.
+// windows lie wholly inside the input, and the direct kernels' common constructor call. Header-only; depends on
+// nothing but the standard library.
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 namespace ef::cpu {
 
@@ -20,6 +22,18 @@ struct Conv2dParams {
   // Sets OH/OW by the floor rule (ONNX Conv, and pooling without ceil_mode). A value < 1 means no window fits.
   Conv2dParams& with_output_size();
 };
+
+// Builds one of the direct convolution kernels (DirectPlanesConv, DirectBlockedConv, DirectSmallCConv: w, bias
+// packed at construction): those whose split of the work depends on the thread count it will run with get
+// `threads`, the others ignore it.
+template <class Conv>
+Conv make_direct_conv(const Conv2dParams& p, const float* w, const float* bias, int threads) {
+  if constexpr (std::is_constructible_v<Conv, const Conv2dParams&, const float*, const float*, int>) {
+    return Conv(p, w, bias, threads);
+  } else {
+    return Conv(p, w, bias);
+  }
+}
 
 // Number of floor-rule window positions along one axis.
 inline int64_t window_count(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin,

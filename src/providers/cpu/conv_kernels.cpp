@@ -78,9 +78,9 @@ class DepthwiseConv final : public PreparedKernel {
 template <class Conv, const char* Name>
 class DirectConvKernel final : public PreparedKernel {
  public:
-  template <class... Threads>
-  DirectConvKernel(ConvSetup s, const float* w, Threads... threads)
-      : s_(std::move(s)), conv_(s_.p, w, s_.bias.empty() ? nullptr : s_.bias.data(), threads...) {}
+  DirectConvKernel(ConvSetup s, const float* w, int threads)
+      : s_(std::move(s)),
+        conv_(cpu::make_direct_conv<Conv>(s_.p, w, s_.bias.empty() ? nullptr : s_.bias.data(), threads)) {}
   std::string name() const override { return Name; }
   uint64_t scratch_bytes() const override { return conv_.scratch_bytes(); }
   void run(const KernelArgs& args) const override {
@@ -320,9 +320,11 @@ std::unique_ptr<PreparedKernel> prepare_conv(const NodeSignature& sig) {
     }
   }
   if (cpu::is_depthwise(s.p)) return std::make_unique<DepthwiseConv>(std::move(s), *w);
-  if (cpu::direct_smallc_preferred(s.p)) return std::make_unique<DirectSmallCKernel>(std::move(s), w->data<float>());
+  if (cpu::direct_smallc_preferred(s.p)) {
+    return std::make_unique<DirectSmallCKernel>(std::move(s), w->data<float>(), sig.threads);
+  }
   if (cpu::direct_blocked_preferred(s.p, sig.threads)) {
-    return std::make_unique<DirectBlockedKernel>(std::move(s), w->data<float>());
+    return std::make_unique<DirectBlockedKernel>(std::move(s), w->data<float>(), sig.threads);
   }
   if (cpu::direct_planes_preferred(s.p)) {
     return std::make_unique<DirectPlanesKernel>(std::move(s), w->data<float>(), sig.threads);

@@ -101,7 +101,7 @@ TEST(CpuDirectPlanes, ThreadPlanSplitsGiveTheSameBits) {
             << describe(pr) << " planned for " << plan << " threads, run on " << pool->num_threads();
       }
     }
-    pr.plan_threads = 0;
+    pr.plan_threads = 1;
   }
 }
 

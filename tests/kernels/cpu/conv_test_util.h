@@ -8,7 +8,6 @@
 #include <cstring>
 #include <random>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -122,16 +121,11 @@ inline std::string describe_conv_case(const FusedConvCase& c) {
 // the output pre-filled with a sentinel, so a position the kernel skipped shows up too. With y_in, the output is
 // written there over the residual it holds (the aliasing case).
 // plan_threads: for kernels that split their work for a thread count at construction, the count they are built
-// for (0: their default), whatever the pool that runs them.
+// for, whatever the pool that runs them (make_direct_conv).
 template <class Conv>
 std::vector<float> run_direct_conv(const FusedConvCase& c, ThreadPool& pool, float* y_in = nullptr,
-                                   int plan_threads = 0) {
-  const Conv conv = [&] {
-    if constexpr (std::is_constructible_v<Conv, const Conv2dParams&, const float*, const float*, int>) {
-      if (plan_threads > 0) return Conv(c.p, c.w.data(), c.bias_ptr(), plan_threads);
-    }
-    return Conv(c.p, c.w.data(), c.bias_ptr());
-  }();
+                                   int plan_threads = 1) {
+  const Conv conv = make_direct_conv<Conv>(c.p, c.w.data(), c.bias_ptr(), plan_threads);
   std::vector<float> scratch(conv.scratch_bytes() / sizeof(float), std::nanf(""));
   std::vector<float> y(c.out_size(), -12345.0f);
   float* out = y_in ? y_in : y.data();
@@ -156,7 +150,7 @@ inline void expect_close_to_reference(const std::vector<float>& got, const std::
 // the sum's magnitude: K = C kh kw products of values in [-1, 1] accumulated in another order.
 template <class Conv>
 struct DirectConvProblem : FusedConvCase {
-  int plan_threads = 0;  // see run_direct_conv
+  int plan_threads = 1;  // see run_direct_conv
   std::vector<float> run(ThreadPool& pool, float* y_in = nullptr) const {
     return run_direct_conv<Conv>(*this, pool, y_in, plan_threads);
   }
